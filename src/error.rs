@@ -280,6 +280,7 @@ impl Error {
 
     /// Returns the same error with its path replaced (used to strip a chroot or namespace
     /// before the error reaches the caller).
+    #[allow(dead_code)] // the session engine strips chroots with it
     pub(crate) fn with_path(self, new_path: &str) -> Error {
         let np = || new_path.to_string();
         match self {
@@ -440,7 +441,7 @@ mod tests {
             Error::Protocol("x".into()),
             Error::InvalidArgument("x".into()),
             Error::invalid_path("a", "b"),
-            Error::from(io::Error::new(io::ErrorKind::Other, "x")),
+            Error::from(io::Error::other("x")),
         ] {
             assert!(!e.is_retryable(), "{e:?}");
             assert_eq!(e.code(), None);
@@ -465,6 +466,9 @@ mod tests {
     fn with_path_replaces_only_path_variants() {
         let e = Error::from_code(-110, "/ns/a").with_path("/a");
         assert_eq!(e.path(), Some("/a"));
-        assert!(matches!(Error::ConnectionLoss.with_path("/a"), Error::ConnectionLoss));
+        assert!(matches!(
+            Error::ConnectionLoss.with_path("/a"),
+            Error::ConnectionLoss
+        ));
     }
 }

@@ -399,7 +399,10 @@ mod tests {
         assert!(Reader::new(&b).read_vec::<i32>().is_err());
         // Null vector reads as empty.
         let b = (-1i32).to_be_bytes();
-        assert_eq!(Reader::new(&b).read_vec::<i32>().unwrap(), Vec::<i32>::new());
+        assert_eq!(
+            Reader::new(&b).read_vec::<i32>().unwrap(),
+            Vec::<i32>::new()
+        );
     }
 
     #[test]

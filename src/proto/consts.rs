@@ -212,6 +212,8 @@ wire_enum! {
     }
 }
 
+// The enum is declared by `wire_enum!`, which derives nothing optional.
+#[allow(clippy::derivable_impls)]
 impl Default for CreateMode {
     fn default() -> Self {
         CreateMode::Persistent
@@ -221,7 +223,10 @@ impl Default for CreateMode {
 impl CreateMode {
     /// The node goes away with its session.
     pub fn is_ephemeral(self) -> bool {
-        matches!(self, CreateMode::Ephemeral | CreateMode::EphemeralSequential)
+        matches!(
+            self,
+            CreateMode::Ephemeral | CreateMode::EphemeralSequential
+        )
     }
 
     /// The server appends a sequence number to the name.
@@ -450,7 +455,9 @@ mod tests {
     fn create_mode_predicates() {
         use CreateMode::*;
         assert!(EphemeralSequential.is_ephemeral() && EphemeralSequential.is_sequential());
-        assert!(PersistentSequentialWithTtl.is_ttl() && PersistentSequentialWithTtl.is_sequential());
+        assert!(
+            PersistentSequentialWithTtl.is_ttl() && PersistentSequentialWithTtl.is_sequential()
+        );
         assert!(!Container.is_ephemeral() && Container.is_container());
         assert!(!Persistent.is_sequential());
     }

@@ -97,10 +97,8 @@ impl FrameReader {
             let avail = self.end - self.start;
             let need = if avail >= 4 {
                 let b = &self.buf[self.start..self.start + 4];
-                let len = check_frame_len(
-                    i32::from_be_bytes([b[0], b[1], b[2], b[3]]),
-                    self.max_frame,
-                )?;
+                let len =
+                    check_frame_len(i32::from_be_bytes([b[0], b[1], b[2], b[3]]), self.max_frame)?;
                 if avail >= 4 + len {
                     let from = self.start + 4;
                     self.start = from + len;

@@ -192,11 +192,7 @@ mod tests {
         assert_eq!(d.read_only, None);
         assert!(!d.is_read_only());
         assert!(!d.is_expired());
-        assert!(ConnectResponse {
-            timeout: 0,
-            ..d
-        }
-        .is_expired());
+        assert!(ConnectResponse { timeout: 0, ..d }.is_expired());
     }
 
     #[test]

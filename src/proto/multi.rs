@@ -150,7 +150,9 @@ impl Record for MultiRequest {
                 OpCode::GetChildren => MultiOp::GetChildren(GetChildrenRequest::decode(r)?),
                 OpCode::GetData => MultiOp::GetData(GetDataRequest::decode(r)?),
                 other => {
-                    return Err(Error::protocol(format!("op {other:?} is not allowed in a multi")))
+                    return Err(Error::protocol(format!(
+                        "op {other:?} is not allowed in a multi"
+                    )))
                 }
             });
         }
