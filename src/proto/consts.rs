@@ -2,7 +2,7 @@
 //! states, create modes, watcher types, add-watch modes, permission bits and the special xids.
 //!
 //! Each enum converts from the wire `i32` with `TryFrom`, which rejects unknown values with
-//! [`Error::Protocol`](crate::Error::Protocol) instead of panicking, and back with `as i32` or
+//! [`Error::Protocol`](crate::Error) instead of panicking, and back with `as i32` or
 //! [`code`](OpCode::code).
 
 use std::fmt;

@@ -1,7 +1,7 @@
 //! The ZooKeeper client wire protocol (jute records and op codes) for servers 3.4 through 3.9.
 //!
 //! Pure functions over bytes, no I/O: the session engine encodes requests and decodes replies
-//! with it, and the in-process [`testing`](crate::testing) server decodes requests and encodes
+//! with it, and the in-process test server (`testing`) decodes requests and encodes
 //! replies with the very same code. Most users never touch this module; it is public so that a
 //! tool (a benchmark floor, a proxy, a test) can speak the protocol directly.
 //!
