@@ -292,9 +292,8 @@ impl ZooKeeper {
                 i.state = States::Closed;
             }
         });
-        self.core.detach();
+        self.core.stop_io();
         self.core.stop_ro_probe();
-        let _ = self.core.wake.send(());
         self.join_io();
         self.core.fail_inflight(&Error::Closed);
         self.core.fail_queued(&Error::Closed, false);

@@ -133,6 +133,8 @@ pub(crate) struct Core {
     last_send: AtomicU64,
     epoch: Instant,
     closing: AtomicBool,
+    /// Set by close() once the session is closed: the I/O thread leaves.
+    stop: AtomicBool,
     /// Wakes the I/O thread from a backoff sleep.
     pub wake: Sender<()>,
     /// The socket of a handshake in progress, so that close() can cut it short.
@@ -179,6 +181,7 @@ impl Core {
             last_send: AtomicU64::new(0),
             epoch: Instant::now(),
             closing: AtomicBool::new(false),
+            stop: AtomicBool::new(false),
             wake,
             handshaking: Mutex::new(None),
             ro_probe: Mutex::new(None),
@@ -227,7 +230,20 @@ impl Core {
         self.closing.load(Ordering::Acquire)
     }
 
-    /// Marks the handle closing; true for the first caller only.
+    /// True once the I/O thread must leave (the close handshake is over).
+    pub fn should_stop(&self) -> bool {
+        self.stop.load(Ordering::Acquire)
+    }
+
+    /// Tells the I/O thread to leave and wakes it.
+    pub fn stop_io(&self) {
+        self.stop.store(true, Ordering::Release);
+        self.detach();
+        let _ = self.wake.send(());
+    }
+
+    /// Marks the handle closing (no new requests, no reconnect); true for the first caller
+    /// only.
     pub fn begin_close(&self) -> bool {
         !self.closing.swap(true, Ordering::AcqRel)
     }

@@ -273,7 +273,8 @@ impl IoLoop {
                 Err(e) if is_timeout(&e) => {}
                 Err(e) => return End::Lost(e.to_string()),
             }
-            if self.core.is_closing() {
+            // Closing alone is not enough: the closeSession reply is still to be read.
+            if self.core.should_stop() {
                 return End::Closing;
             }
             if let Some(rw) = self.core.take_rw_found() {
