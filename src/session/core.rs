@@ -105,8 +105,9 @@ struct Writer {
     conn: Option<WriterConn>,
     next_xid: i32,
     queued: VecDeque<Queued>,
-    /// Auth packets to replay on every new connection.
-    auth: Vec<AuthPacket>,
+    /// Auth packets to replay on every new connection, with the caller waiting for the
+    /// first answer to one added while disconnected.
+    auth: Vec<(AuthPacket, Option<Arc<OneShot>>)>,
 }
 
 /// Replies the I/O thread is waiting for.
@@ -163,7 +164,7 @@ impl Core {
                 conn: None,
                 next_xid: 1,
                 queued: VecDeque::new(),
-                auth,
+                auth: auth.into_iter().map(|a| (a, None)).collect(),
             }),
             inflight: Mutex::new(Inflight::default()),
             registry: Mutex::new(WatchRegistry::default()),
@@ -361,14 +362,14 @@ impl Core {
     /// for every later connection.
     pub fn add_auth(&self, packet: AuthPacket, waiter: Option<Arc<OneShot>>) {
         let mut w = self.writer.lock();
-        w.auth.push(packet.clone());
         if w.conn.is_some() {
             let frame = auth_frame(&packet);
+            w.auth.push((packet, None));
             self.inflight.lock().auth.push_back(waiter);
             self.write_locked(&mut w, &frame);
-        } else if let Some(s) = waiter {
-            // Sent with the next handshake; nothing to wait for now.
-            s.complete(Ok(crate::proto::Response::Empty));
+        } else {
+            // Goes out with the next handshake; the waiter hears that answer.
+            w.auth.push((packet, waiter));
         }
     }
 
@@ -387,10 +388,13 @@ impl Core {
     pub fn install(&self, stream: TcpStream, setwatches: &[Vec<u8>]) {
         let mut w = self.writer.lock();
         w.conn = Some(WriterConn { stream });
-        let auth: Vec<Vec<u8>> = w.auth.iter().map(auth_frame).collect();
-        for f in &auth {
-            self.inflight.lock().auth.push_back(None);
-            self.write_locked(&mut w, f);
+        let mut auth = Vec::with_capacity(w.auth.len());
+        for (p, waiter) in w.auth.iter_mut() {
+            auth.push((auth_frame(p), waiter.take()));
+        }
+        for (f, waiter) in auth {
+            self.inflight.lock().auth.push_back(waiter);
+            self.write_locked(&mut w, &f);
         }
         for f in setwatches {
             self.write_locked(&mut w, f);
@@ -612,7 +616,7 @@ mod tests {
             conn: None,
             next_xid: i32::MAX,
             queued: VecDeque::new(),
-            auth: vec![],
+            auth: Vec::new(),
         };
         assert_eq!(w.take_xid(), i32::MAX);
         assert_eq!(w.take_xid(), 1);

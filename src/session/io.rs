@@ -222,11 +222,6 @@ impl IoLoop {
             i.passwd = resp.passwd.clone();
             i.negotiated = negotiated;
             i.seen_rw |= !ro;
-            i.state = if ro {
-                States::ConnectedReadOnly
-            } else {
-                States::Connected
-            };
         });
         log::info!(
             "connected to {host}, session {:#x}, timeout {} ms{}",
@@ -248,6 +243,15 @@ impl IoLoop {
             }
         };
         self.core.install(writer, &frames);
+        // Connected only now: a caller woken by the state change writes straight to the
+        // socket, behind the replayed auth and watches.
+        self.core.update_info(|i| {
+            i.state = if ro {
+                States::ConnectedReadOnly
+            } else {
+                States::Connected
+            };
+        });
         if ro {
             self.core
                 .start_ro_probe(host.clone(), self.ring.hosts().to_vec());
