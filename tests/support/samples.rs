@@ -26,6 +26,9 @@ pub struct Case {
     /// optional (the handshake records) or the body is ignored (requests and replies without
     /// one).
     pub prefixes_fail: bool,
+    /// False for the op codes a client never sends: then there is no sample and every input
+    /// must fail to decode.
+    pub has_sample: bool,
 }
 
 fn case<T>(name: &str, v: T) -> Case
@@ -48,6 +51,7 @@ where
             Err(e) => Err(format!("{e}")),
         }),
         prefixes_fail: true,
+        has_sample: true,
     }
 }
 
@@ -679,6 +683,7 @@ pub fn request_case(op: OpCode) -> Case {
     Case {
         name: format!("Request::decode({op:?})"),
         prefixes_fail: !bytes.is_empty(),
+        has_sample: sample.is_some(),
         bytes,
         decode: Box::new(move |b| {
             let mut r = Reader::new(b);
@@ -706,6 +711,7 @@ pub fn response_case(op: OpCode) -> Case {
     Case {
         name: format!("Response::decode({op:?})"),
         prefixes_fail: !bytes.is_empty(),
+        has_sample: sample.is_some(),
         bytes,
         decode: Box::new(move |b| {
             let mut r = Reader::new(b);
