@@ -38,6 +38,8 @@ const JVM_FLAGS: &[&str] = &[
 /// The wrapper described in the module docs. Arguments: pid file, directory to remove when
 /// the test process goes away, then the java command line.
 const WRAPPER: &str = r#"
+# Outlive a Ctrl-C or hangup of the test process group: the closed pipe then cleans up.
+trap '' INT QUIT HUP
 pidfile=$1 cleanup=$2; shift 2
 "$@" </dev/null &
 jpid=$!
