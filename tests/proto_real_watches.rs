@@ -8,13 +8,6 @@ use support::{unique_root, RawConn, RealServer};
 use zk_curator::proto::*;
 use zk_curator::Error;
 
-fn ok(conn: &mut RawConn, req: Request) -> Response {
-    let op = req.op_code();
-    let (h, body) = conn.call(&req);
-    assert_eq!(h.err, 0, "{op:?} failed: {:?}", Error::from_code(h.err, ""));
-    body.expect("a body")
-}
-
 fn create(conn: &mut RawConn, path: &str) -> ReplyHeader {
     let (h, _) = conn.call(&Request::Create(CreateRequest {
         path: path.into(),
@@ -27,24 +20,18 @@ fn create(conn: &mut RawConn, path: &str) -> ReplyHeader {
 }
 
 fn set_data(conn: &mut RawConn, path: &str) {
-    ok(
-        conn,
-        Request::SetData(SetDataRequest {
-            path: path.into(),
-            data: Some(b"y".to_vec()),
-            version: -1,
-        }),
-    );
+    conn.ok(Request::SetData(SetDataRequest {
+        path: path.into(),
+        data: Some(b"y".to_vec()),
+        version: -1,
+    }));
 }
 
 fn add_watch(conn: &mut RawConn, path: &str, mode: AddWatchMode) {
-    let r = ok(
-        conn,
-        Request::AddWatch(AddWatchRequest {
-            path: path.into(),
-            mode: mode.code(),
-        }),
-    );
+    let r = conn.ok(Request::AddWatch(AddWatchRequest {
+        path: path.into(),
+        mode: mode.code(),
+    }));
     assert_eq!(r, Response::AddWatch(ErrorResponse { err: 0 }));
 }
 
@@ -135,16 +122,13 @@ fn check_and_remove_watches() {
     assert!(matches!(Error::from_code(h.err, &root), Error::NoWatcher { path } if path == root));
     assert_eq!(c.call(&remove(WatcherType::Any)).0.err, -121);
 
-    ok(
-        &mut c,
-        Request::GetData(GetDataRequest {
-            path: root.clone(),
-            watch: true,
-        }),
-    );
-    assert_eq!(ok(&mut c, check(WatcherType::Data)), Response::Empty);
+    c.ok(Request::GetData(GetDataRequest {
+        path: root.clone(),
+        watch: true,
+    }));
+    assert_eq!(c.ok(check(WatcherType::Data)), Response::Empty);
     assert_eq!(c.call(&check(WatcherType::Children)).0.err, -121);
-    assert_eq!(ok(&mut c, remove(WatcherType::Any)), Response::Empty);
+    assert_eq!(c.ok(remove(WatcherType::Any)), Response::Empty);
     assert_eq!(c.call(&check(WatcherType::Data)).0.err, -121);
 }
 

@@ -362,6 +362,7 @@ fn coverage_doc_points_at_existing_tests() {
     let doc = include_str!("../docs/protocol-coverage.md");
     let sources = [
         ("proto_real", include_str!("proto_real.rs")),
+        ("proto_real_session", include_str!("proto_real_session.rs")),
         ("proto_real_watches", include_str!("proto_real_watches.rs")),
         ("proto_roundtrip", include_str!("proto_roundtrip.rs")),
         ("proto_fuzz", include_str!("proto_fuzz.rs")),

@@ -11,9 +11,10 @@ use std::time::{Duration, Instant};
 
 use zk_curator::proto::frame::{self, DEFAULT_MAX_FRAME};
 use zk_curator::proto::{
-    xid, ConnectRequest, ConnectResponse, FrameReader, OpCode, Reader, Record, ReplyHeader,
-    Request, RequestHeader, Response, WatcherEvent,
+    xid, Acl, ConnectRequest, ConnectResponse, CreateRequest, FrameReader, GetDataRequest, OpCode,
+    Reader, Record, ReplyHeader, Request, RequestHeader, Response, WatcherEvent,
 };
+use zk_curator::Error;
 
 /// How long any single read may wait for the server.
 pub const REPLY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -148,6 +149,19 @@ impl RawConn {
         (h, Some(decode_reply(req.op_code(), &body)))
     }
 
+    /// [`call`](Self::call) that asserts success (`err == 0`) and returns the body.
+    pub fn ok(&mut self, req: Request) -> Response {
+        let op = req.op_code();
+        let (h, body) = self.call(&req);
+        assert_eq!(h.err, 0, "{op:?} failed: {}", Error::from_code(h.err, ""));
+        body.expect("a successful reply has a body")
+    }
+
+    /// [`call`](Self::call) that returns only the reply's error code.
+    pub fn err(&mut self, req: Request) -> i32 {
+        self.call(&req).0.err
+    }
+
     /// The oldest queued notification, waiting (bounded) for one if none is queued.
     pub fn next_event(&mut self) -> (ReplyHeader, WatcherEvent) {
         if let Some(e) = self.events.pop_front() {
@@ -190,4 +204,22 @@ pub fn decode_reply(op: OpCode, body: &[u8]) -> Response {
         assert!(r.is_empty(), "{op:?} reply: {} bytes left", r.remaining());
     }
     resp
+}
+
+/// A create request with the open ACL.
+pub fn create_req(path: &str, data: Option<&[u8]>, flags: i32) -> CreateRequest {
+    CreateRequest {
+        path: path.into(),
+        data: data.map(<[u8]>::to_vec),
+        acl: Acl::open_unsafe(),
+        flags,
+    }
+}
+
+/// getData without a watch.
+pub fn get_data(path: &str) -> Request {
+    Request::GetData(GetDataRequest {
+        path: path.into(),
+        watch: false,
+    })
 }
