@@ -53,3 +53,7 @@ pub fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
         std::thread::sleep(Duration::from_millis(10));
     }
 }
+
+pub mod events;
+pub mod server;
+pub use server::{Kind, TestServer};
