@@ -89,7 +89,9 @@ fn serve(mut s: TcpStream, mut bad: Option<Misbehave>) {
             return;
         };
         let Ok(op) = h.op_code() else { return };
-        if std::env::var("FAKE_DEBUG").is_ok() { eprintln!("fake got {op:?} xid {}", h.xid); }
+        if std::env::var("FAKE_DEBUG").is_ok() {
+            eprintln!("fake got {op:?} xid {}", h.xid);
+        }
         if op == OpCode::Ping {
             out.clear();
             encode_reply(
@@ -209,7 +211,10 @@ fn client(fake: &Fake) -> (ZooKeeper, mpsc::Receiver<KeeperState>) {
         })
         .connect()
         .expect("connect to the scripted server");
-    assert_eq!(rx.recv_timeout(Duration::from_secs(5)), Ok(KeeperState::SyncConnected));
+    assert_eq!(
+        rx.recv_timeout(Duration::from_secs(5)),
+        Ok(KeeperState::SyncConnected)
+    );
     (zk, rx)
 }
 

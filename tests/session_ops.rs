@@ -8,9 +8,7 @@ use std::time::Duration;
 
 use support::unique_root;
 use zk_curator::proto::Perms;
-use zk_curator::{
-    Acl, CreateMode, Error, Id, Op, OpResult, Stat, States, ZooKeeper,
-};
+use zk_curator::{Acl, CreateMode, Error, Id, Op, OpResult, Stat, States, ZooKeeper};
 
 fn open() -> Vec<Acl> {
     Acl::open_unsafe()
@@ -30,7 +28,11 @@ fn wait_cb<T: Send + 'static>(f: impl FnOnce(Box<dyn FnOnce(T) + Send>)) -> T {
     let (v, thread) = rx
         .recv_timeout(Duration::from_secs(10))
         .expect("callback within 10 s");
-    assert_eq!(thread.as_deref(), Some("zk-event"), "callbacks run on zk-event");
+    assert_eq!(
+        thread.as_deref(),
+        Some("zk-event"),
+        "callbacks run on zk-event"
+    );
     v
 }
 

@@ -57,3 +57,36 @@ pub fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
 pub mod events;
 pub mod server;
 pub use server::{Kind, TestServer};
+pub mod proxy;
+
+/// Sends the crate's `log` output to stderr when `ZK_TEST_LOG` is set (`debug`, `info`, ...),
+/// for debugging a test; call it first thing in the test.
+pub fn init_log() {
+    struct Stderr;
+    impl log::Log for Stderr {
+        fn enabled(&self, _: &log::Metadata<'_>) -> bool {
+            true
+        }
+        fn log(&self, r: &log::Record<'_>) {
+            eprintln!(
+                "{:?} {:5} {} [{}] {}",
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_millis() % 100_000)
+                    .unwrap_or(0),
+                r.level(),
+                r.target(),
+                std::thread::current().name().unwrap_or("?"),
+                r.args()
+            );
+        }
+        fn flush(&self) {}
+    }
+    static LOGGER: Stderr = Stderr;
+    if let Ok(level) = std::env::var("ZK_TEST_LOG") {
+        let filter = level.parse().unwrap_or(log::LevelFilter::Debug);
+        if log::set_logger(&LOGGER).is_ok() {
+            log::set_max_level(filter);
+        }
+    }
+}
