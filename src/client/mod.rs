@@ -346,6 +346,17 @@ impl ZooKeeper {
         slot.wait(self.core.cfg.request_timeout).map(|_| ())
     }
 
+    /// Makes this handle behave as if the server had expired its session: watchers get
+    /// `Expired`, pending and later calls fail with `SessionExpired`, the connection is
+    /// dropped (the server-side session lives on until its own timeout). The equivalent of
+    /// the Java client's `getTestable().injectSessionExpiration()`, for tests; the framework
+    /// also uses it when a suspension outlasts the session timeout.
+    pub fn inject_session_expiration(&self) {
+        self.core.stop_io();
+        self.core
+            .terminate(States::Expired, Error::SessionExpired, KeeperState::Expired);
+    }
+
     fn check_alive(&self) -> Result<()> {
         if self.core.is_closing() {
             return Err(Error::Closed);
@@ -375,11 +386,19 @@ impl std::fmt::Debug for ZooKeeper {
     }
 }
 
-/// A random seed from the standard library's per-process random hasher keys.
+/// A random seed: the standard library's per-process random hasher keys over a counter and
+/// the clock (no randomness crate needed for jitter, shuffles and UUIDs).
 pub(crate) fn random_seed() -> u64 {
     use std::collections::hash_map::RandomState;
     use std::hash::{BuildHasher, Hasher};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
     let mut h = RandomState::new().build_hasher();
-    h.write_u128(Instant::now().elapsed().as_nanos());
+    h.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    h.write_u128(nanos);
     h.finish()
 }

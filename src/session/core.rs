@@ -473,6 +473,28 @@ impl Core {
         }
     }
 
+    /// Makes the handle dead: everything pending fails with `err`, watchers hear `ks`, the
+    /// watch registry is emptied. Idempotent: only the first call acts.
+    pub fn terminate(&self, state: States, err: Error, ks: KeeperState) {
+        let mut first = false;
+        self.update_info(|i| {
+            if i.state.is_alive() {
+                i.state = state;
+                first = true;
+            }
+        });
+        if !first {
+            return;
+        }
+        log::warn!("session {:#x}: {err}", self.info().session_id);
+        self.detach();
+        self.stop_ro_probe();
+        self.fail_inflight(&err);
+        self.fail_queued(&err, false);
+        self.emit_state(ks);
+        self.registry.lock().clear();
+    }
+
     /// Delivers a connection state change to the default watcher and every registered
     /// watcher (each once), as the Java client does.
     pub fn emit_state(&self, state: KeeperState) {
