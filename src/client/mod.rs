@@ -63,6 +63,7 @@ pub struct ZooKeeperBuilder {
     session: Option<(i64, Vec<u8>)>,
     dispatcher: Option<EventDispatcher>,
     max_buffer: usize,
+    on_expired: Option<Arc<dyn Fn() + Send + Sync>>,
 }
 
 impl ZooKeeperBuilder {
@@ -138,6 +139,13 @@ impl ZooKeeperBuilder {
         self
     }
 
+    /// Called when the session expires, on the thread that notices, before the `Expired`
+    /// event is delivered (the framework replaces the handle there).
+    pub(crate) fn on_expired(mut self, f: impl Fn() + Send + Sync + 'static) -> Self {
+        self.on_expired = Some(Arc::new(f));
+        self
+    }
+
     /// Starts the handle and waits until the session is established (or the connection
     /// timeout passes: then the handle is closed and `Error::Timeout` returned).
     pub fn connect(self) -> Result<ZooKeeper> {
@@ -183,6 +191,7 @@ impl ZooKeeperBuilder {
             dispatcher,
             self.auth,
             wake_tx,
+            self.on_expired,
         ));
         let (done_tx, done_rx) = bounded(0);
         let handle = io::spawn(core.clone(), wake_rx, done_tx, random_seed())?;
@@ -211,6 +220,7 @@ impl ZooKeeper {
             session: None,
             dispatcher: None,
             max_buffer: MAX_PACKET,
+            on_expired: None,
         }
     }
 

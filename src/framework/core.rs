@@ -150,6 +150,7 @@ impl Inner {
     fn new_handle(self: &Arc<Self>) -> Result<Arc<ZooKeeper>> {
         let index = self.instance.fetch_add(1, Ordering::AcqRel) + 1;
         let weak = Arc::downgrade(self);
+        let weak2 = Arc::downgrade(self);
         let mut b = ZooKeeper::builder(&self.cfg.connect_string)
             .session_timeout(self.cfg.session_timeout)
             .connection_timeout(self.cfg.connection_timeout)
@@ -164,6 +165,13 @@ impl Inner {
                 if let Some(inner) = weak.upgrade() {
                     inner.on_handle_event(index, e);
                 }
+            })
+            .on_expired(move || {
+                if let Some(inner) = weak2.upgrade() {
+                    if inner.lifecycle() == CuratorFrameworkState::Started {
+                        inner.replace_handle(index);
+                    }
+                }
             });
         for (scheme, auth) in &self.cfg.auth {
             b = b.auth(scheme, auth);
@@ -173,7 +181,13 @@ impl Inner {
 
     /// The handle's state changes, on the event thread.
     fn on_handle_event(self: &Arc<Self>, index: u64, e: &WatchedEvent) {
-        if index != self.instance_index() || self.lifecycle() != CuratorFrameworkState::Started {
+        if self.lifecycle() != CuratorFrameworkState::Started {
+            return;
+        }
+        // The expiry of the previous handle arrives after its replacement started.
+        let current = self.instance_index();
+        let stale_expiry = e.state() == KeeperState::Expired && index + 1 == current;
+        if index != current && !stale_expiry {
             return;
         }
         if e.event_type() != EventType::None {
@@ -192,9 +206,9 @@ impl Inner {
                 self.schedule_expiry_check(index);
             }
             KeeperState::Expired => {
+                // The handle was already replaced where the expiry was noticed.
                 self.cancel_expiry_check();
                 self.post_state(ConnectionState::Lost);
-                self.replace_handle(index);
             }
             KeeperState::AuthFailed => {
                 self.report_unhandled("authentication failed", &Error::AuthFailed);
