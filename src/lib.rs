@@ -20,6 +20,7 @@ pub mod error;
 pub mod framework;
 pub mod path;
 pub mod proto;
+pub mod recipes;
 pub mod session;
 
 pub use client::{Op, OpResult, ZooKeeper, ZooKeeperBuilder};

@@ -438,3 +438,64 @@ server_test!(shared lifecycle_errors, |srv| {
     let r = c.get_data().for_path("relative");
     assert!(matches!(r, Err(Error::InvalidPath { .. })), "{r:?}");
 });
+
+server_test!(shared reconfig_unhandled_listener_and_call_with_retry, |srv| {
+    let c = srv.curator();
+    // a standalone server without reconfigEnabled refuses
+    let r = c.reconfig().joining(&["server.9=127.0.0.1:1:2;3"]).for_ensemble();
+    assert!(matches!(r, Err(Error::ReconfigDisabled)), "{r:?}");
+    let e = bg(|cb| {
+        c.reconfig()
+            .leaving(&["9"])
+            .in_background(move |c, e| cb(c, e))
+            .for_ensemble()
+            .unwrap()
+    });
+    assert_eq!((e.event_type(), e.result_code()), (CuratorEventType::Reconfig, -123));
+    // a per-operation unhandled-error listener takes a panicking callback's error
+    let (tx, rx) = mpsc::channel();
+    let (gtx, grx) = mpsc::channel::<()>();
+    c.unhandled_error_listenable()
+        .add_listener(move |_m: &str, _e: &Error| gtx.send(()).unwrap());
+    c.check_exists()
+        .in_background(|_c: &CuratorFramework, _e: &CuratorEvent| panic!("on purpose"))
+        .with_unhandled_error_listener(move |m: &str, e: &Error| {
+            tx.send((m.to_string(), matches!(e, Error::CallbackPanicked(_)))).unwrap()
+        })
+        .for_path("/")
+        .unwrap();
+    let (msg, panicked) = rx.recv_timeout(WAIT).unwrap();
+    assert!(panicked, "{msg}");
+    assert!(grx.recv_timeout(Duration::from_millis(300)).is_err(), "not the global one");
+    // call_with_retry on the raw handle
+    let root = unique_root("fw-raw");
+    let made = c
+        .zookeeper_client()
+        .call_with_retry(|zk| zk.create(&root, b"", &Acl::open_unsafe(), CreateMode::Persistent))
+        .unwrap();
+    assert_eq!(made, root);
+    // watched() twice on one node reports once
+    let (tx, rx) = mpsc::channel();
+    c.curator_listenable().add_listener(move |_c: &CuratorFramework, e: &CuratorEvent| {
+        if let Some(w) = e.watched_event() {
+            if w.event_type() != EventType::None {
+                let _ = tx.send(w.path().map(String::from));
+            }
+        }
+    });
+    c.get_data().watched().for_path(&root).unwrap();
+    c.check_exists().watched().for_path(&root).unwrap();
+    c.set_data().for_path(&root, b"x").unwrap();
+    assert_eq!(rx.recv_timeout(WAIT).unwrap().as_deref(), Some(root.as_str()));
+    assert!(rx.recv_timeout(Duration::from_millis(300)).is_err(), "reported once");
+    // async watch removal on the low-level handle
+    let zk = c.zookeeper_client().zookeeper().unwrap();
+    let ev = Events::new();
+    let w = ev.shared();
+    zk.get_data_w(&root, w.clone()).unwrap();
+    let (tx, rx) = mpsc::channel();
+    zk.remove_watches_async(&root, &w, WatcherType::Data, false, move |r| tx.send(r.is_ok()).unwrap())
+        .unwrap();
+    assert!(rx.recv_timeout(WAIT).unwrap());
+    assert_eq!(ev.next().event_type(), EventType::DataWatchRemoved);
+});

@@ -979,12 +979,73 @@ impl ZooKeeper {
         wtype: WatcherType,
         local: bool,
     ) -> Result<()> {
+        let (sp, req) = self.remove_request(path, watcher, wtype, local)?;
+        let server = match req {
+            Some(req) => self.sync_call(req, None, path, |_| Ok(())),
+            None => Ok(()),
+        };
+        finish_remove(&self.core, server, local, &sp, path, watcher, wtype)
+    }
+
+    fn remove_async_impl(
+        &self,
+        path: &str,
+        watcher: Option<&SharedWatcher>,
+        wtype: WatcherType,
+        local: bool,
+        cb: impl FnOnce(Result<()>) + Send + 'static,
+    ) -> Result<()> {
+        let (sp, req) = self.remove_request(path, watcher, wtype, local)?;
+        let core = self.core.clone();
+        let user = path.to_string();
+        let w = watcher.cloned();
+        let done = move |r: Result<()>| {
+            cb(finish_remove(
+                &core,
+                r,
+                local,
+                &sp,
+                &user,
+                w.as_ref(),
+                wtype,
+            ));
+        };
+        match req {
+            Some(req) => self.async_call(req, None, path, |_| Ok(()), done),
+            None => {
+                self.core.events.post(move || done(Ok(())));
+                Ok(())
+            }
+        }
+    }
+
+    /// Checks that there is something to remove and picks the request: checkWatches when
+    /// other local watchers still need the server's watch, removeWatches when the last one
+    /// goes (so that a persistent watch stops sending events nobody wants); none when
+    /// removing locally while disconnected.
+    fn remove_request(
+        &self,
+        path: &str,
+        watcher: Option<&SharedWatcher>,
+        wtype: WatcherType,
+        local: bool,
+    ) -> Result<(String, Option<Request>)> {
         self.check_alive()?;
         let sp = self.server_path(path, false)?;
-        if !self.core.registry.lock().contains(&sp, wtype, watcher) {
-            return Err(Error::NoWatcher {
-                path: path.to_string(),
-            });
+        let last = {
+            let reg = self.core.registry.lock();
+            if !reg.contains(&sp, wtype, watcher) {
+                return Err(Error::NoWatcher {
+                    path: path.to_string(),
+                });
+            }
+            watcher.is_some_and(|w| {
+                !reg.snapshot_without(&sp, wtype, w)
+                    .contains(&sp, wtype, None)
+            })
+        };
+        if local && !self.state().is_connected() {
+            return Ok((sp, None));
         }
         // 3.9 servers know the persistent types; older ones address them with Any.
         let wire_type = match wtype {
@@ -992,35 +1053,129 @@ impl ZooKeeper {
             t => t,
         }
         .code();
-        let server = if local && !self.state().is_connected() {
-            Ok(())
+        let req = if watcher.is_some() && !last {
+            Request::CheckWatches(CheckWatchesRequest {
+                path: sp.clone(),
+                watcher_type: wire_type,
+            })
         } else {
-            let req = if watcher.is_some() {
-                Request::CheckWatches(CheckWatchesRequest {
-                    path: sp.clone(),
-                    watcher_type: wire_type,
-                })
-            } else {
-                Request::RemoveWatches(RemoveWatchesRequest {
-                    path: sp.clone(),
-                    watcher_type: wire_type,
-                })
-            };
-            self.sync_call(req, None, path, |_| Ok(()))
+            Request::RemoveWatches(RemoveWatchesRequest {
+                path: sp.clone(),
+                watcher_type: wire_type,
+            })
         };
-        match server {
-            Ok(()) => {}
-            Err(e) if local && (e.is_retryable() || matches!(e, Error::RequestTimeout)) => {}
-            Err(e) => return Err(e),
-        }
-        let removed = self.core.registry.lock().remove(&sp, wtype, watcher);
-        for (w, ev) in removed {
-            self.core.events.send(EventItem::Watch {
-                event: WatchedEvent::new(ev, KeeperState::SyncConnected, Some(path.to_string())),
-                watchers: vec![w],
-            });
-        }
-        Ok(())
+        Ok((sp, Some(req)))
+    }
+
+    /// [`remove_watches`](Self::remove_watches), asynchronously.
+    pub fn remove_watches_async(
+        &self,
+        path: &str,
+        watcher: &SharedWatcher,
+        wtype: WatcherType,
+        local: bool,
+        cb: impl FnOnce(Result<()>) + Send + 'static,
+    ) -> Result<()> {
+        self.remove_async_impl(path, Some(watcher), wtype, local, cb)
+    }
+
+    /// [`remove_all_watches`](Self::remove_all_watches), asynchronously.
+    pub fn remove_all_watches_async(
+        &self,
+        path: &str,
+        wtype: WatcherType,
+        local: bool,
+        cb: impl FnOnce(Result<()>) + Send + 'static,
+    ) -> Result<()> {
+        self.remove_async_impl(path, None, wtype, local, cb)
+    }
+
+    // ------------------------------------------------------------------ reconfig
+
+    fn reconfig_request(
+        joining: Option<&str>,
+        leaving: Option<&str>,
+        new_members: Option<&str>,
+        from_config: i64,
+    ) -> Request {
+        Request::Reconfig(ReconfigRequest {
+            joining_servers: joining.map(str::to_string),
+            leaving_servers: leaving.map(str::to_string),
+            new_members: new_members.map(str::to_string),
+            cur_config_id: from_config,
+        })
+    }
+
+    /// Changes the ensemble's membership (dynamic reconfiguration, 3.5+ servers with
+    /// `reconfigEnabled`; the session needs the right to do it). Incremental (`joining` /
+    /// `leaving`, comma-separated server specs / ids) or bulk (`new_members`);
+    /// `from_config` is the config version it applies to (`-1`: any). Returns the new
+    /// configuration and the Stat of `/zookeeper/config`.
+    pub fn reconfig(
+        &self,
+        joining: Option<&str>,
+        leaving: Option<&str>,
+        new_members: Option<&str>,
+        from_config: i64,
+    ) -> Result<(Vec<u8>, Stat)> {
+        let req = Self::reconfig_request(joining, leaving, new_members, from_config);
+        self.sync_call(req, None, CONFIG_NODE, reconfig_conv)
+    }
+
+    /// [`reconfig`](Self::reconfig), asynchronously.
+    pub fn reconfig_async(
+        &self,
+        joining: Option<&str>,
+        leaving: Option<&str>,
+        new_members: Option<&str>,
+        from_config: i64,
+        cb: impl FnOnce(Result<(Vec<u8>, Stat)>) + Send + 'static,
+    ) -> Result<()> {
+        let req = Self::reconfig_request(joining, leaving, new_members, from_config);
+        self.async_call(req, None, CONFIG_NODE, reconfig_conv, cb)
+    }
+
+    /// [`get_config_w`](Self::get_config_w), asynchronously.
+    pub fn get_config_w_async(
+        &self,
+        watcher: impl Watcher,
+        cb: impl FnOnce(Result<(Vec<u8>, Stat)>) + Send + 'static,
+    ) -> Result<()> {
+        let (req, reg) = self.config_request(Watch::With(watcher.into_shared()))?;
+        self.async_call(req, reg, CONFIG_NODE, get_data_conv, cb)
+    }
+}
+
+/// After the server answered a removal (or was skipped): remove locally and tell the removed
+/// watchers, in order with other events.
+fn finish_remove(
+    core: &crate::session::core::Core,
+    server: Result<()>,
+    local: bool,
+    sp: &str,
+    path: &str,
+    watcher: Option<&SharedWatcher>,
+    wtype: WatcherType,
+) -> Result<()> {
+    match server {
+        Ok(()) => {}
+        Err(e) if local && (e.is_retryable() || matches!(e, Error::RequestTimeout)) => {}
+        Err(e) => return Err(e),
+    }
+    let removed = core.registry.lock().remove(sp, wtype, watcher);
+    for (w, ev) in removed {
+        core.events.send(EventItem::Watch {
+            event: WatchedEvent::new(ev, KeeperState::SyncConnected, Some(path.to_string())),
+            watchers: vec![w],
+        });
+    }
+    Ok(())
+}
+
+fn reconfig_conv(r: Response) -> Result<(Vec<u8>, Stat)> {
+    match r {
+        Response::Reconfig(d) => Ok((d.data.unwrap_or_default(), d.stat)),
+        other => unexpected(other),
     }
 }
 

@@ -72,6 +72,9 @@ pub(crate) struct Inner {
     /// same watcher gets the same wrapper (and can be removed again).
     pub wrappers: Mutex<WrapperMap>,
     expiry_job: Mutex<Option<u64>>,
+    /// The `watched()` watcher of each namespace: one identity, so a node watched twice
+    /// reports once, as Curator's single default watcher does.
+    pub listener_watchers: Mutex<HashMap<Option<Arc<str>>, crate::session::SharedWatcher>>,
     /// Guaranteed deletes in progress (paths in server form), to avoid duplicates.
     pub failed_deletes: Mutex<std::collections::HashSet<String>>,
 }
@@ -97,6 +100,7 @@ impl Inner {
             ensured: Mutex::new(Default::default()),
             wrappers: Mutex::new(HashMap::new()),
             expiry_job: Mutex::new(None),
+            listener_watchers: Mutex::new(HashMap::new()),
             failed_deletes: Mutex::new(Default::default()),
         }))
     }
@@ -154,9 +158,12 @@ impl Inner {
         let mut b = ZooKeeper::builder(&self.cfg.connect_string)
             .session_timeout(self.cfg.session_timeout)
             .connection_timeout(self.cfg.connection_timeout)
-            // Curator charges an operation that waited a connection timeout for a
-            // connection with a ConnectionLoss, and lets the retry policy decide.
-            .request_timeout(self.cfg.connection_timeout.max(Duration::from_millis(100)))
+            // Foreground calls wait for a connection themselves (a connection timeout, then
+            // ConnectionLoss for the retry policy, as Curator does). A request on the wire
+            // gets ConnectionLoss when its connection dies (two thirds of the session
+            // timeout without a byte), well inside this bound, so a reply is never cut
+            // short by a non-retryable RequestTimeout.
+            .request_timeout(self.cfg.session_timeout + self.cfg.connection_timeout)
             .close_timeout(self.cfg.max_close_wait)
             .can_be_read_only(self.cfg.can_be_read_only)
             .max_buffer_size(self.cfg.max_buffer)
@@ -192,6 +199,10 @@ impl Inner {
         }
         if e.event_type() != EventType::None {
             return;
+        }
+        // Curator hands every event of its default watcher to the CuratorListeners too.
+        if self.curator_listeners.len() > 0 {
+            self.facade().post_watched(e.clone());
         }
         match e.state() {
             KeeperState::SyncConnected => {
@@ -323,7 +334,7 @@ impl Inner {
         if let Some(h) = h {
             let _ = h.close();
         }
-        self.states.wake_all();
+        self.states.close();
         self.events.shutdown();
         self.states.listeners.clear();
         self.curator_listeners.clear();

@@ -36,6 +36,8 @@ pub enum CuratorEventType {
     Transaction,
     /// `get_config()`.
     GetConfig,
+    /// `reconfig()`.
+    Reconfig,
     /// A watch set with `watched()` fired (delivered to CuratorListeners).
     Watched,
     /// `watchers().remove()`.
@@ -84,9 +86,13 @@ impl CuratorEvent {
         self.event_type
     }
 
-    /// 0 on success, else the server error code (Curator's `getResultCode`; for `Watched`
-    /// events 0). Client-side errors without a code report `-1`.
+    /// 0 on success, else the server error code (Curator's `getResultCode`). For `Watched`
+    /// events, the connection state number (`KeeperState`), as in Curator. Client-side
+    /// errors without a code report `-1`.
     pub fn result_code(&self) -> i32 {
+        if let Some(w) = &self.watched {
+            return w.state().code();
+        }
         match &self.error {
             None => 0,
             Some(e) => e.code().unwrap_or(-1),

@@ -21,6 +21,22 @@ use crate::session::{SharedWatcher, WatchedEvent, Watcher, WorkerPool};
 pub(crate) struct Background {
     pub callback: Option<BackgroundCallback>,
     pub executor: Option<WorkerPool>,
+    /// `with_unhandled_error_listener`: this operation's errors go here instead of the
+    /// client's unhandled-error listeners.
+    pub error_listener: Option<Arc<dyn super::event::UnhandledErrorListener>>,
+}
+
+impl Background {
+    fn report(&self, client: &CuratorFramework, msg: &str, e: &Error) {
+        match &self.error_listener {
+            Some(l) => {
+                let _ = guarded(&PANICS, "unhandled-error listener", || {
+                    l.unhandled_error(msg, e)
+                });
+            }
+            None => client.inner.report_unhandled(msg, e),
+        }
+    }
 }
 
 /// Hands one attempt's result back.
@@ -198,6 +214,16 @@ impl CuratorFramework {
 
     /// The watcher behind `watched()`: events go to the CuratorListeners as `Watched`.
     pub(crate) fn listener_watcher(&self) -> SharedWatcher {
+        let mut map = self.inner.listener_watchers.lock();
+        if let Some(w) = map.get(&self.namespace) {
+            return w.clone();
+        }
+        let w = self.new_listener_watcher();
+        map.insert(self.namespace.clone(), w.clone());
+        w
+    }
+
+    fn new_listener_watcher(&self) -> SharedWatcher {
         let weak = Arc::downgrade(&self.inner);
         let ns = self.namespace.clone();
         SharedWatcher::new(move |e: &WatchedEvent| {
@@ -207,12 +233,22 @@ impl CuratorFramework {
                 namespace: ns.clone(),
             };
             let e = client.strip_event(e);
-            let mut ev = CuratorEvent::new(CuratorEventType::Watched, e.path().unwrap_or("/"));
-            ev.watched = Some(e);
-            inner
-                .curator_listeners
-                .for_each(move |l| l.event_received(&client, &ev));
+            // State changes reach the listeners through the client's own watcher.
+            if e.event_type() == crate::proto::EventType::None {
+                return;
+            }
+            client.post_watched(e);
         })
+    }
+
+    /// Reports a watch event to the CuratorListeners as `Watched`.
+    pub(crate) fn post_watched(&self, e: WatchedEvent) {
+        let mut ev = CuratorEvent::new(CuratorEventType::Watched, e.path().unwrap_or("/"));
+        ev.watched = Some(e);
+        let client = self.clone();
+        self.inner
+            .curator_listeners
+            .for_each(move |l| l.event_received(&client, &ev));
     }
 
     fn strip_event(&self, e: &WatchedEvent) -> WatchedEvent {
@@ -293,18 +329,35 @@ fn deliver<T>(st: &BgState<T>, r: Result<T>, exhausted: bool) {
     };
     let event = finish(&client, r);
     if let Some(e) = err {
-        inner.report_unhandled(&format!("background {:?} failed", event.event_type()), &e);
+        bg.report(
+            &client,
+            &format!("background {:?} failed", event.event_type()),
+            &e,
+        );
     }
     let key = event.path().to_string();
-    match bg.callback {
+    let Background {
+        callback,
+        executor,
+        error_listener,
+    } = bg;
+    let reporter = Background {
+        callback: None,
+        executor: None,
+        error_listener,
+    };
+    match callback {
         Some(cb) => {
             let run = move || {
-                let inner = client.inner.clone();
                 if let Some(msg) = guarded(&PANICS, "background callback", || cb(&client, &event)) {
-                    inner.report_unhandled("background callback", &Error::CallbackPanicked(msg));
+                    reporter.report(
+                        &client,
+                        "background callback",
+                        &Error::CallbackPanicked(msg),
+                    );
                 }
             };
-            match bg.executor {
+            match executor {
                 // Keyed by path: callbacks for one node stay in order.
                 Some(pool) => pool.execute(&key, run),
                 None if inner.events.is_event_thread() => run(),

@@ -44,7 +44,7 @@ mod scheduler;
 mod state;
 
 pub use self::builders::transaction::{CuratorOp, CuratorTransactionResult, OperationType};
-pub use self::builders::{Foreground, InBackground};
+pub use self::builders::{Foreground, InBackground, WithStat};
 pub use self::core::CuratorFrameworkState;
 pub use event::{
     BackgroundCallback, CuratorEvent, CuratorEventType, CuratorListener, UnhandledErrorListener,
@@ -69,7 +69,7 @@ use std::time::Duration;
 
 use self::builders::acl::{GetAclBuilder, SetAclBuilder};
 use self::builders::children::GetChildrenBuilder;
-use self::builders::config::GetConfigBuilder;
+use self::builders::config::{GetConfigBuilder, ReconfigBuilder};
 use self::builders::create::CreateBuilder;
 use self::builders::delete::DeleteBuilder;
 use self::builders::exists::ExistsBuilder;
@@ -77,7 +77,7 @@ use self::builders::get_data::GetDataBuilder;
 use self::builders::set_data::SetDataBuilder;
 use self::builders::sync::SyncBuilder;
 use self::builders::transaction::{CuratorMultiTransaction, TransactionOp};
-use self::builders::watchers::WatchersBuilder;
+use self::builders::watchers::WatchesBuilder;
 use crate::client::ZooKeeper;
 use crate::error::Result;
 use crate::path;
@@ -173,6 +173,11 @@ impl CuratorFramework {
         GetConfigBuilder::new(self)
     }
 
+    /// Change the ensemble's membership.
+    pub fn reconfig(&self) -> ReconfigBuilder<'_> {
+        ReconfigBuilder::new(self)
+    }
+
     /// Apply operations atomically.
     pub fn transaction(&self) -> CuratorMultiTransaction<'_> {
         CuratorMultiTransaction::new(self)
@@ -184,8 +189,8 @@ impl CuratorFramework {
     }
 
     /// Add and remove watches.
-    pub fn watchers(&self) -> WatchersBuilder<'_> {
-        WatchersBuilder::new(self)
+    pub fn watchers(&self) -> WatchesBuilder<'_> {
+        WatchesBuilder::new(self)
     }
 
     /// Creates `path` and its parents as containers (or persistent nodes with
@@ -249,6 +254,11 @@ impl CuratorFramework {
         &self.inner.events
     }
 
+    /// Sends an error nobody else handles to the unhandled-error listeners (for recipes).
+    pub(crate) fn report_unhandled(&self, msg: &str, e: &crate::Error) {
+        self.inner.report_unhandled(msg, e)
+    }
+
     /// The data written by `for_path` calls without data.
     pub fn default_data(&self) -> &[u8] {
         &self.inner.cfg.default_data
@@ -305,6 +315,18 @@ impl CuratorZookeeperClient {
     /// The connection timeout.
     pub fn connection_timeout(&self) -> Duration {
         self.inner.cfg.connection_timeout
+    }
+
+    /// Runs `f` against the current handle in the client's retry loop (Curator's
+    /// `RetryLoop.callWithRetry`): before each attempt it waits up to the connection timeout
+    /// for a connection; retryable errors are retried as the policy allows. For calls made
+    /// directly on the low-level handle.
+    pub fn call_with_retry<T>(&self, mut f: impl FnMut(&ZooKeeper) -> Result<T>) -> Result<T> {
+        CuratorFramework {
+            inner: self.inner.clone(),
+            namespace: None,
+        }
+        .call(|zk, _| f(zk))
     }
 }
 

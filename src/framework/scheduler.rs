@@ -75,13 +75,22 @@ impl Scheduler {
         self.shared.q.lock().jobs.remove(&id);
     }
 
-    /// Stops the thread (pending jobs are dropped) and waits for it, unless called from it.
+    /// Stops the thread and waits for it (unless called from it). Jobs not yet due run now,
+    /// on the calling thread, so that a waiting background operation can report that the
+    /// client closed instead of vanishing.
     pub fn shutdown(&self) {
-        {
+        let pending: Vec<Job> = {
             let mut q = self.shared.q.lock();
             q.stop = true;
-            q.jobs.clear();
             q.heap.clear();
+            let mut ids: Vec<u64> = q.jobs.keys().copied().collect();
+            ids.sort_unstable();
+            ids.into_iter()
+                .filter_map(|id| q.jobs.remove(&id))
+                .collect()
+        };
+        for job in pending {
+            let _ = guarded(&self.shared.panics, "job run at shutdown", job);
         }
         self.shared.cv.notify_all();
         if let Some(h) = self.thread.lock().take() {
@@ -144,7 +153,11 @@ mod tests {
             .map(|_| rx.recv_timeout(Duration::from_secs(5)).unwrap())
             .collect();
         assert_eq!(got, vec![2, 3, 1]);
+        // A job not yet due runs at shutdown; one scheduled afterwards never runs.
+        let t = tx.clone();
+        s.schedule(Duration::from_secs(3600), move || t.send(8).unwrap());
         s.shutdown();
+        assert_eq!(rx.try_recv(), Ok(8));
         let t = tx.clone();
         s.schedule(Duration::ZERO, move || t.send(7).unwrap());
         assert!(rx.recv_timeout(Duration::from_millis(100)).is_err());

@@ -113,6 +113,8 @@ pub(crate) struct Current {
     pub suspended_since: Option<Instant>,
     /// A `Connected` has been reported.
     pub ever_connected: bool,
+    /// The client is closed: nobody waits any more.
+    pub closed: bool,
 }
 
 /// Tracks the state and wakes waiters; the framework calls the listeners.
@@ -129,6 +131,7 @@ impl StateManager {
                 state: None,
                 suspended_since: None,
                 ever_connected: false,
+                closed: false,
             }),
             cv: Condvar::new(),
             listeners: Listenable::default(),
@@ -165,6 +168,8 @@ impl StateManager {
                 Some(ConnectionState::Lost) => None,
                 _ => Some(ConnectionState::Lost),
             },
+            // The first connection of a client is Connected, read-only or not (Curator).
+            ConnectionState::ReadOnly if !c.ever_connected => Some(ConnectionState::Connected),
             ConnectionState::ReadOnly => match c.state {
                 Some(ConnectionState::ReadOnly) => None,
                 _ => Some(ConnectionState::ReadOnly),
@@ -191,6 +196,9 @@ impl StateManager {
             if c.state.is_some_and(ConnectionState::is_connected) {
                 return true;
             }
+            if c.closed {
+                return false;
+            }
             match deadline {
                 Some(d) => {
                     if self.cv.wait_until(&mut c, d).timed_out() {
@@ -202,8 +210,11 @@ impl StateManager {
         }
     }
 
-    /// Wakes every waiter (on close).
-    pub fn wake_all(&self) {
+    /// Marks the client closed and wakes every waiter.
+    pub fn close(&self) {
+        let mut c = self.cur.lock();
+        c.closed = true;
+        c.state = None;
         self.cv.notify_all();
     }
 }
@@ -230,6 +241,15 @@ mod tests {
         assert_eq!(m.transition(ReadOnly), Some(ReadOnly));
         assert_eq!(m.transition(Connected), Some(Reconnected));
         assert!(m.wait_connected(Duration::ZERO));
+        let first_ro = StateManager::new();
+        assert_eq!(first_ro.transition(ReadOnly), Some(Connected));
+        assert_eq!(first_ro.transition(Suspended), Some(Suspended));
+        assert_eq!(first_ro.transition(ReadOnly), Some(ReadOnly));
+        first_ro.close();
+        assert!(
+            !first_ro.wait_connected(Duration::MAX),
+            "no waiting after close"
+        );
     }
 
     #[test]

@@ -191,6 +191,25 @@ impl WatchRegistry {
         })
     }
 
+    /// A copy of the watches of `path` (kinds `wtype` covers) without `w`: what would remain
+    /// after removing it.
+    pub fn snapshot_without(
+        &self,
+        path: &str,
+        wtype: WatcherType,
+        w: &SharedWatcher,
+    ) -> WatchRegistry {
+        let mut out = WatchRegistry::default();
+        for &k in kinds_of(wtype) {
+            if let Some(ws) = self.tables[slot(k)].get(path) {
+                for x in ws.iter().filter(|x| !x.same_as(w)) {
+                    out.add(k, path, x.clone());
+                }
+            }
+        }
+        out
+    }
+
     /// Removes `w` (or, with `None`, every watcher) on `path` for the kinds `wtype` covers;
     /// returns each removed watcher with the event type that announces its removal.
     pub fn remove(

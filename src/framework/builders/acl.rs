@@ -4,6 +4,7 @@ use std::marker::PhantomData;
 
 use super::{
     background_modifiers, event_for, store, user_error, Bg, Foreground, InBackground, OnceDone,
+    WithStat,
 };
 use crate::error::{Error, Result};
 use crate::framework::event::CuratorEventType;
@@ -29,10 +30,14 @@ impl<'a> GetAclBuilder<'a, Foreground> {
         }
     }
 
-    /// Copy the node's Stat into `stat`.
-    pub fn storing_stat_in(mut self, stat: &'a mut Stat) -> Self {
-        self.stat = Some(stat);
-        self
+    /// Copy the node's Stat into `stat` (foreground only).
+    pub fn storing_stat_in(self, stat: &'a mut Stat) -> GetAclBuilder<'a, WithStat> {
+        GetAclBuilder {
+            client: self.client,
+            stat: Some(stat),
+            bg: self.bg,
+            _m: PhantomData,
+        }
     }
 
     fn into_bg(self) -> GetAclBuilder<'a, InBackground> {
@@ -45,7 +50,20 @@ impl<'a> GetAclBuilder<'a, Foreground> {
     }
 
     /// The node's ACL.
-    pub fn for_path(mut self, path: &str) -> Result<Vec<Acl>> {
+    pub fn for_path(self, path: &str) -> Result<Vec<Acl>> {
+        self.read(path)
+    }
+}
+
+impl GetAclBuilder<'_, WithStat> {
+    /// The node's ACL, copying its Stat.
+    pub fn for_path(self, path: &str) -> Result<Vec<Acl>> {
+        self.read(path)
+    }
+}
+
+impl<M> GetAclBuilder<'_, M> {
+    fn read(mut self, path: &str) -> Result<Vec<Acl>> {
         let full = self.client.fix_path(path, false)?;
         let (acl, stat) = self
             .client

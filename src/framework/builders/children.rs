@@ -4,7 +4,7 @@ use std::marker::PhantomData;
 
 use super::{
     background_modifiers, event_for, store, user_error, Bg, Foreground, InBackground, OnceDone,
-    WatchMode,
+    WatchMode, WithStat,
 };
 use crate::error::Result;
 use crate::framework::event::CuratorEventType;
@@ -47,10 +47,15 @@ impl<'a> GetChildrenBuilder<'a, Foreground> {
         }
     }
 
-    /// Copy the node's Stat into `stat` (uses getChildren2).
-    pub fn storing_stat_in(mut self, stat: &'a mut Stat) -> Self {
-        self.stat = Some(stat);
-        self
+    /// Copy the node's Stat into `stat` (foreground only).
+    pub fn storing_stat_in(self, stat: &'a mut Stat) -> GetChildrenBuilder<'a, WithStat> {
+        GetChildrenBuilder {
+            client: self.client,
+            stat: Some(stat),
+            watch: self.watch,
+            bg: self.bg,
+            _m: PhantomData,
+        }
     }
 
     fn into_bg(self) -> GetChildrenBuilder<'a, InBackground> {
@@ -64,7 +69,20 @@ impl<'a> GetChildrenBuilder<'a, Foreground> {
     }
 
     /// The names of the node's children (in no particular order).
-    pub fn for_path(mut self, path: &str) -> Result<Vec<String>> {
+    pub fn for_path(self, path: &str) -> Result<Vec<String>> {
+        self.read(path)
+    }
+}
+
+impl GetChildrenBuilder<'_, WithStat> {
+    /// The children, copying the node's Stat.
+    pub fn for_path(self, path: &str) -> Result<Vec<String>> {
+        self.read(path)
+    }
+}
+
+impl<M> GetChildrenBuilder<'_, M> {
+    fn read(mut self, path: &str) -> Result<Vec<String>> {
         let c = self.client;
         let full = c.fix_path(path, false)?;
         let watcher = self.watch.resolve(c);

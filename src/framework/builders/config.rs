@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use super::{
     attempt_on_timer, background_modifiers, event_for, store, Bg, Foreground, InBackground,
-    WatchMode,
+    WatchMode, WithStat,
 };
 use crate::error::Result;
 use crate::framework::event::CuratorEventType;
@@ -60,10 +60,15 @@ impl<'a> GetConfigBuilder<'a, Foreground> {
         }
     }
 
-    /// Copy the config node's Stat into `stat`.
-    pub fn storing_stat_in(mut self, stat: &'a mut Stat) -> Self {
-        self.stat = Some(stat);
-        self
+    /// Copy the config node's Stat into `stat` (foreground only).
+    pub fn storing_stat_in(self, stat: &'a mut Stat) -> GetConfigBuilder<'a, WithStat> {
+        GetConfigBuilder {
+            client: self.client,
+            stat: Some(stat),
+            watch: self.watch,
+            bg: self.bg,
+            _m: PhantomData,
+        }
     }
 
     fn into_bg(self) -> GetConfigBuilder<'a, InBackground> {
@@ -77,7 +82,20 @@ impl<'a> GetConfigBuilder<'a, Foreground> {
     }
 
     /// The configuration text (`server.N=...` lines and `version=`).
-    pub fn for_ensemble(mut self) -> Result<Vec<u8>> {
+    pub fn for_ensemble(self) -> Result<Vec<u8>> {
+        self.read()
+    }
+}
+
+impl GetConfigBuilder<'_, WithStat> {
+    /// The configuration text, copying the node's Stat.
+    pub fn for_ensemble(self) -> Result<Vec<u8>> {
+        self.read()
+    }
+}
+
+impl<M> GetConfigBuilder<'_, M> {
+    fn read(mut self) -> Result<Vec<u8>> {
         let w = self.watcher();
         let (data, stat) = self.client.call(|zk, _| match &w {
             Some(w) => zk.get_config_w(w.clone()),
@@ -116,3 +134,126 @@ impl GetConfigBuilder<'_, InBackground> {
 }
 
 background_modifiers!(GetConfigBuilder);
+
+/// Builder of `client.reconfig()`: change the ensemble's membership (servers need
+/// `reconfigEnabled`, and the session the right to reconfigure).
+#[must_use = "a builder does nothing until for_ensemble()"]
+pub struct ReconfigBuilder<'a, M = Foreground> {
+    client: &'a CuratorFramework,
+    joining: Vec<String>,
+    leaving: Vec<String>,
+    new_members: Vec<String>,
+    from_config: i64,
+    stat: Option<&'a mut Stat>,
+    bg: Bg,
+    _m: PhantomData<M>,
+}
+
+impl<M> ReconfigBuilder<'_, M> {
+    /// Servers to add (`server.N=host:quorum:election[:role];[clientAddr:]clientPort`).
+    pub fn joining(mut self, servers: &[&str]) -> Self {
+        self.joining.extend(servers.iter().map(|s| s.to_string()));
+        self
+    }
+
+    /// Server ids to remove.
+    pub fn leaving(mut self, ids: &[&str]) -> Self {
+        self.leaving.extend(ids.iter().map(|s| s.to_string()));
+        self
+    }
+
+    /// The complete new membership (a bulk change; excludes `joining`/`leaving`).
+    pub fn with_new_members(mut self, servers: &[&str]) -> Self {
+        self.new_members
+            .extend(servers.iter().map(|s| s.to_string()));
+        self
+    }
+
+    /// Apply only if the current config version is `version`.
+    pub fn from_config(mut self, version: i64) -> Self {
+        self.from_config = version;
+        self
+    }
+
+    fn parts(&self) -> (Option<String>, Option<String>, Option<String>, i64) {
+        let join = |v: &Vec<String>| (!v.is_empty()).then(|| v.join(","));
+        (
+            join(&self.joining),
+            join(&self.leaving),
+            join(&self.new_members),
+            self.from_config,
+        )
+    }
+}
+
+impl<'a> ReconfigBuilder<'a, Foreground> {
+    pub(crate) fn new(client: &'a CuratorFramework) -> Self {
+        ReconfigBuilder {
+            client,
+            joining: Vec::new(),
+            leaving: Vec::new(),
+            new_members: Vec::new(),
+            from_config: -1,
+            stat: None,
+            bg: Bg::default(),
+            _m: PhantomData,
+        }
+    }
+
+    /// Copy the Stat of the new config into `stat`.
+    pub fn storing_stat_in(mut self, stat: &'a mut Stat) -> Self {
+        self.stat = Some(stat);
+        self
+    }
+
+    fn into_bg(self) -> ReconfigBuilder<'a, InBackground> {
+        ReconfigBuilder {
+            client: self.client,
+            joining: self.joining,
+            leaving: self.leaving,
+            new_members: self.new_members,
+            from_config: self.from_config,
+            stat: None,
+            bg: self.bg,
+            _m: PhantomData,
+        }
+    }
+
+    /// Applies the change; returns the new configuration.
+    pub fn for_ensemble(mut self) -> Result<Vec<u8>> {
+        let (j, l, n, v) = self.parts();
+        let (data, stat) = self
+            .client
+            .call(|zk, _| zk.reconfig(j.as_deref(), l.as_deref(), n.as_deref(), v))?;
+        store(&mut self.stat, &stat);
+        Ok(data)
+    }
+}
+
+impl ReconfigBuilder<'_, InBackground> {
+    /// Starts the change; the result arrives as a `Reconfig` event.
+    pub fn for_ensemble(self) -> Result<()> {
+        let (j, l, n, v) = self.parts();
+        self.client.run_background(
+            attempt_on_timer(move |_c, zk, _count| {
+                zk.reconfig(j.as_deref(), l.as_deref(), n.as_deref(), v)
+            }),
+            Box::new(move |_c, r| {
+                event_for(
+                    CuratorEventType::Reconfig,
+                    CONFIG_NODE,
+                    &r,
+                    |e, (data, stat)| {
+                        e.data = Some(Arc::from(data.as_slice()));
+                        e.stat = Some(stat.clone());
+                    },
+                )
+            }),
+            None,
+            self.bg,
+        );
+        Ok(())
+    }
+}
+
+background_modifiers!(ReconfigBuilder);

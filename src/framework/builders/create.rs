@@ -14,7 +14,7 @@ use crate::error::{Error, Result};
 use crate::framework::event::CuratorEventType;
 use crate::framework::exec::Attempt;
 use crate::framework::protection::{
-    find_and_delete_protected, find_protected, guaranteed_delete, new_protected_id, protected_name,
+    find_and_delete_protected, find_protected, new_protected_id, protected_name,
 };
 use crate::framework::CuratorFramework;
 use crate::path;
@@ -346,9 +346,14 @@ impl CreatePlan {
             if count > 0 {
                 if let Some(found) = find_protected(zk, &p.parent, &p.id)? {
                     if self.mode.is_ephemeral() && first != sid {
-                        // Created by a session that is gone: remove it and create anew.
+                        // Created by a session that is gone: remove it (now, not in the
+                        // background: a non-sequential name is about to be reused) and
+                        // create anew.
                         *p.session.lock() = Some(sid);
-                        guaranteed_delete(c, found);
+                        match zk.delete(&found, -1) {
+                            Ok(()) | Err(Error::NoNode { .. }) => {}
+                            Err(e) => return Err(e),
+                        }
                     } else {
                         let stat = if self.want_stat {
                             zk.exists(&found, false)?

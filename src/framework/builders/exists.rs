@@ -4,7 +4,8 @@
 use std::marker::PhantomData;
 
 use super::{
-    background_modifiers, event_for, user_error, Bg, Foreground, InBackground, OnceDone, WatchMode,
+    attempt_on_timer, background_modifiers, event_for, user_error, Bg, Foreground, InBackground,
+    OnceDone, WatchMode,
 };
 use crate::error::Result;
 use crate::framework::event::CuratorEventType;
@@ -56,34 +57,41 @@ impl<M> ExistsBuilder<'_, M> {
     }
 
     fn make_parents(&self, full: &str) -> Result<()> {
-        let Some(mode) = self.parents else {
-            return Ok(());
-        };
-        let Some(parent) = path::parent(full) else {
-            return Ok(());
-        };
-        if parent == "/" {
-            return Ok(());
-        }
-        let root = self.client.without_namespace();
-        match (&self.acl, mode) {
-            (None, CreateMode::Container) => root.create_containers_at(parent),
-            _ => {
-                let acl = self.acl.clone();
-                root.call(|zk, _| {
-                    for d in path::ancestors(parent, true) {
-                        if zk.exists(d, false)?.is_none() {
-                            let a = acl.clone().unwrap_or_else(|| root.acl_for(d));
-                            match zk.create(d, &[], &a, mode) {
-                                Ok(_) | Err(crate::Error::NodeExists { .. }) => {}
-                                Err(e) => return Err(e),
-                            }
-                        }
+        make_parents(self.client, self.parents, self.acl.clone(), full)
+    }
+}
+
+/// Creates the missing parents of `full` (handle-level path) for `creating_parents*`.
+fn make_parents(
+    client: &CuratorFramework,
+    parents: Option<CreateMode>,
+    acl: Option<Vec<Acl>>,
+    full: &str,
+) -> Result<()> {
+    let Some(mode) = parents else {
+        return Ok(());
+    };
+    let Some(parent) = path::parent(full) else {
+        return Ok(());
+    };
+    if parent == "/" {
+        return Ok(());
+    }
+    let root = client.without_namespace();
+    match (&acl, mode) {
+        (None, CreateMode::Container) => root.create_containers_at(parent),
+        _ => root.call(|zk, _| {
+            for d in path::ancestors(parent, true) {
+                if zk.exists(d, false)?.is_none() {
+                    let a = acl.clone().unwrap_or_else(|| root.acl_for(d));
+                    match zk.create(d, &[], &a, mode) {
+                        Ok(_) | Err(crate::Error::NodeExists { .. }) => {}
+                        Err(e) => return Err(e),
                     }
-                    Ok(())
-                })
+                }
             }
-        }
+            Ok(())
+        }),
     }
 }
 
@@ -130,11 +138,21 @@ impl ExistsBuilder<'_, InBackground> {
     pub fn for_path(self, path: &str) -> Result<()> {
         let c = self.client;
         let full = c.fix_path(path, false)?;
-        self.make_parents(&full).map_err(|e| user_error(e, path))?;
         let watcher = self.watch.resolve(c);
         let user = path.to_string();
-        c.run_background(
-            Box::new(move |_c, zk, _count, done| {
+        let attempt: crate::framework::exec::Attempt<Option<Stat>> = match self.parents {
+            // Making parents takes several round trips: off the caller's thread.
+            Some(_) => {
+                let (parents, acl) = (self.parents, self.acl.clone());
+                attempt_on_timer(move |c, zk, _count| {
+                    make_parents(c, parents, acl.clone(), &full)?;
+                    match &watcher {
+                        Some(w) => zk.exists_w(&full, w.clone()),
+                        None => zk.exists(&full, false),
+                    }
+                })
+            }
+            None => Box::new(move |_c, zk, _count, done| {
                 let d = OnceDone::new(done);
                 let d2 = d.clone();
                 let r = match &watcher {
@@ -145,6 +163,9 @@ impl ExistsBuilder<'_, InBackground> {
                     d.call(Err(e));
                 }
             }),
+        };
+        c.run_background(
+            attempt,
             Box::new(move |_c, r| {
                 let r = r.map_err(|e| user_error(e, &user));
                 let mut ev = event_for(CuratorEventType::Exists, &user, &r, |e, st| {

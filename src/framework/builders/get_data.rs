@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use super::{
     background_modifiers, event_for, store, user_error, Bg, Foreground, InBackground, OnceDone,
-    WatchMode,
+    WatchMode, WithStat,
 };
 use crate::error::Result;
 use crate::framework::event::CuratorEventType;
@@ -74,10 +74,16 @@ impl<'a> GetDataBuilder<'a, Foreground> {
         }
     }
 
-    /// Copy the node's Stat into `stat`.
-    pub fn storing_stat_in(mut self, stat: &'a mut Stat) -> Self {
-        self.stat = Some(stat);
-        self
+    /// Copy the node's Stat into `stat` (foreground only).
+    pub fn storing_stat_in(self, stat: &'a mut Stat) -> GetDataBuilder<'a, WithStat> {
+        GetDataBuilder {
+            client: self.client,
+            stat: Some(stat),
+            watch: self.watch,
+            decompress: self.decompress,
+            bg: self.bg,
+            _m: PhantomData,
+        }
     }
 
     fn into_bg(self) -> GetDataBuilder<'a, InBackground> {
@@ -92,7 +98,20 @@ impl<'a> GetDataBuilder<'a, Foreground> {
     }
 
     /// Reads the node.
-    pub fn for_path(mut self, path: &str) -> Result<Vec<u8>> {
+    pub fn for_path(self, path: &str) -> Result<Vec<u8>> {
+        self.read(path)
+    }
+}
+
+impl GetDataBuilder<'_, WithStat> {
+    /// Reads the node, copying its Stat.
+    pub fn for_path(self, path: &str) -> Result<Vec<u8>> {
+        self.read(path)
+    }
+}
+
+impl<M> GetDataBuilder<'_, M> {
+    fn read(mut self, path: &str) -> Result<Vec<u8>> {
         let c = self.client;
         let full = c.fix_path(path, false)?;
         let watcher = self.watch.resolve(c);

@@ -43,6 +43,11 @@ pub struct Foreground;
 #[derive(Debug, Clone, Copy, Default)]
 pub struct InBackground;
 
+/// Marker: a foreground read that copies the Stat into the caller's variable. Reads in this
+/// state cannot go to the background (the Stat would have nowhere to go), as in Curator.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct WithStat;
+
 /// How a read asks for a watch.
 #[derive(Clone, Default)]
 pub(crate) enum WatchMode {
@@ -182,6 +187,19 @@ macro_rules! background_modifiers {
                 self,
             ) -> $builder<'a, $crate::framework::builders::InBackground> {
                 self.into_bg()
+            }
+        }
+
+        impl<'a> $builder<'a, $crate::framework::builders::InBackground> {
+            /// Errors of this operation that its callback does not take (retries run out, a
+            /// panicking callback) go to `l` instead of the client's unhandled-error
+            /// listeners.
+            pub fn with_unhandled_error_listener(
+                mut self,
+                l: impl $crate::framework::UnhandledErrorListener,
+            ) -> Self {
+                self.bg.error_listener = Some(std::sync::Arc::new(l));
+                self
             }
         }
     };

@@ -16,13 +16,13 @@ use crate::session::{SharedWatcher, Watcher};
 
 /// Entry point of `client.watchers()`.
 #[derive(Clone, Copy)]
-pub struct WatchersBuilder<'a> {
+pub struct WatchesBuilder<'a> {
     client: &'a CuratorFramework,
 }
 
-impl<'a> WatchersBuilder<'a> {
+impl<'a> WatchesBuilder<'a> {
     pub(crate) fn new(client: &'a CuratorFramework) -> Self {
-        WatchersBuilder { client }
+        WatchesBuilder { client }
     }
 
     /// Adds a persistent watch (default mode: persistent-recursive). Without

@@ -1,0 +1,7 @@
+//! Curator's recipes over the [framework](crate::framework), with the same znode layouts as
+//! Java Curator so that Rust and Java processes share them.
+
+pub mod cache;
+mod watch;
+
+pub use watch::{PersistentWatcher, ResetListener};

@@ -1,0 +1,195 @@
+//! [`PersistentWatcher`]: a persistent (optionally recursive) watch that stays in place —
+//! re-added whenever the connection comes back, including after a new session replaced an
+//! expired one — with listeners of its own (Curator's `PersistentWatcher`).
+
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+
+use crate::error::Result;
+use crate::framework::{ConnectionState, CuratorEvent, CuratorFramework, Listenable, ListenerId};
+use crate::proto::{AddWatchMode, WatcherType};
+use crate::session::{SharedWatcher, WatchedEvent, Watcher, WorkerPool};
+
+impl Listenable<dyn Watcher> {
+    /// Adds a watcher called on the client's event thread.
+    pub fn add_listener(&self, w: impl Watcher) -> ListenerId {
+        self.add_arc(Arc::new(w), None)
+    }
+
+    /// Adds a watcher called on `pool`.
+    pub fn add_listener_with_executor(&self, w: impl Watcher, pool: &WorkerPool) -> ListenerId {
+        self.add_arc(Arc::new(w), Some(pool))
+    }
+}
+
+/// Something to run when the watch has been re-added (after a reconnect).
+pub trait ResetListener: Send + Sync + 'static {
+    /// The watch was reset: events may have been missed meanwhile.
+    fn reset(&self);
+}
+
+impl<F: Fn() + Send + Sync + 'static> ResetListener for F {
+    fn reset(&self) {
+        self()
+    }
+}
+
+impl Listenable<dyn ResetListener> {
+    /// Adds a reset listener.
+    pub fn add_listener(&self, l: impl ResetListener) -> ListenerId {
+        self.add_arc(Arc::new(l), None)
+    }
+}
+
+/// A persistent watch on a path that survives reconnects and session loss.
+///
+/// ```
+/// # use zk_curator::framework::*;
+/// # use zk_curator::recipes::PersistentWatcher;
+/// # use zk_curator::WatchedEvent;
+/// # let server = zk_curator::testing::TestingServer::start().unwrap();
+/// # let client = CuratorFrameworkFactory::new_client(&server.connect_string(), RetryOneTime::new(std::time::Duration::from_millis(10)))?;
+/// # client.start()?;
+/// let w = PersistentWatcher::new(&client, "/services", true);
+/// w.listenable().add_listener(|e: &WatchedEvent| println!("{e}"));
+/// w.start()?;
+/// // ...
+/// w.close();
+/// # Ok::<(), zk_curator::Error>(())
+/// ```
+pub struct PersistentWatcher {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    client: CuratorFramework,
+    path: String,
+    recursive: bool,
+    listeners: Listenable<dyn Watcher>,
+    resets: Listenable<dyn ResetListener>,
+    watcher: Mutex<Option<SharedWatcher>>,
+    state_listener: Mutex<Option<ListenerId>>,
+}
+
+impl PersistentWatcher {
+    /// A watcher on `path` (`recursive`: the node and every descendant).
+    pub fn new(client: &CuratorFramework, path: &str, recursive: bool) -> PersistentWatcher {
+        PersistentWatcher {
+            inner: Arc::new(Inner {
+                client: client.clone(),
+                path: path.to_string(),
+                recursive,
+                listeners: Listenable::default(),
+                resets: Listenable::default(),
+                watcher: Mutex::new(None),
+                state_listener: Mutex::new(None),
+            }),
+        }
+    }
+
+    /// Adds the watch (in the background) and keeps it in place from then on.
+    pub fn start(&self) -> Result<()> {
+        let weak = Arc::downgrade(&self.inner);
+        let w = SharedWatcher::new(move |e: &WatchedEvent| {
+            if let Some(inner) = weak.upgrade() {
+                let e = e.clone();
+                inner.listeners.for_each(move |l| l.process(&e));
+            }
+        });
+        *self.inner.watcher.lock() = Some(w);
+        let weak = Arc::downgrade(&self.inner);
+        let id = self
+            .inner
+            .client
+            .connection_state_listenable()
+            .add_listener(move |_c: &CuratorFramework, s: ConnectionState| {
+                if s == ConnectionState::Reconnected {
+                    if let Some(inner) = weak.upgrade() {
+                        let _ = inner.add_watch(true);
+                    }
+                }
+            });
+        *self.inner.state_listener.lock() = Some(id);
+        self.inner.add_watch(false)
+    }
+
+    /// Removes the watch and stops following reconnects.
+    pub fn close(&self) {
+        if let Some(id) = self.inner.state_listener.lock().take() {
+            self.inner
+                .client
+                .connection_state_listenable()
+                .remove_listener(id);
+        }
+        if let Some(w) = self.inner.watcher.lock().take() {
+            let _ = self
+                .inner
+                .client
+                .watchers()
+                .remove(&w)
+                .of_type(WatcherType::Any)
+                .locally()
+                .quietly()
+                .in_background(|_c: &CuratorFramework, _e: &CuratorEvent| {})
+                .for_path(&self.inner.path);
+        }
+        self.inner.listeners.clear();
+        self.inner.resets.clear();
+    }
+
+    /// The watchers that get the events.
+    pub fn listenable(&self) -> &Listenable<dyn Watcher> {
+        &self.inner.listeners
+    }
+
+    /// Listeners told when the watch has been re-added after a reconnect.
+    pub fn reset_listenable(&self) -> &Listenable<dyn ResetListener> {
+        &self.inner.resets
+    }
+}
+
+impl Inner {
+    fn add_watch(self: &Arc<Self>, is_reset: bool) -> Result<()> {
+        let Some(w) = self.watcher.lock().clone() else {
+            return Ok(());
+        };
+        let mode = if self.recursive {
+            AddWatchMode::PersistentRecursive
+        } else {
+            AddWatchMode::Persistent
+        };
+        let weak = Arc::downgrade(self);
+        self.client
+            .watchers()
+            .add()
+            .with_mode(mode)
+            .using_watcher(w)
+            .in_background(move |c: &CuratorFramework, e: &CuratorEvent| {
+                let Some(inner) = weak.upgrade() else { return };
+                match e.error() {
+                    None if is_reset => inner.resets.for_each(|l| l.reset()),
+                    None => {}
+                    Some(err) => c.report_unhandled("adding a persistent watch", err),
+                }
+            })
+            .for_path(&self.path)
+    }
+}
+
+impl Drop for PersistentWatcher {
+    fn drop(&mut self) {
+        if Arc::strong_count(&self.inner) == 1 {
+            self.close();
+        }
+    }
+}
+
+impl std::fmt::Debug for PersistentWatcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PersistentWatcher")
+            .field("path", &self.inner.path)
+            .field("recursive", &self.inner.recursive)
+            .finish()
+    }
+}
