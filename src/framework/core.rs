@@ -201,7 +201,7 @@ impl Inner {
             return;
         }
         // Curator hands every event of its default watcher to the CuratorListeners too.
-        if self.curator_listeners.len() > 0 {
+        if !self.curator_listeners.is_empty() {
             self.facade().post_watched(e.clone());
         }
         match e.state() {

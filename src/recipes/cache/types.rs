@@ -47,14 +47,6 @@ impl ChildData {
     pub fn data_arc(&self) -> Option<&Arc<[u8]>> {
         self.data.as_ref()
     }
-
-    pub(crate) fn without_data(&self) -> ChildData {
-        ChildData {
-            path: self.path.clone(),
-            stat: self.stat.clone(),
-            data: None,
-        }
-    }
 }
 
 impl PartialOrd for ChildData {
