@@ -10,32 +10,11 @@ use std::time::{Duration, Instant};
 
 use support::events::WAIT;
 use support::proxy::Proxy;
+use support::tree::{random_writes, seed, snapshot};
 use support::{unique_root, wait_until};
 use zk_curator::framework::*;
 use zk_curator::recipes::cache::*;
 use zk_curator::{CreateMode, Error, WorkerPool};
-
-/// The tree under `root` as the server has it: path -> (data, version).
-fn snapshot(c: &CuratorFramework, root: &str) -> BTreeMap<String, (Vec<u8>, i32)> {
-    let mut out = BTreeMap::new();
-    let mut todo = vec![root.to_string()];
-    while let Some(p) = todo.pop() {
-        let mut st = zk_curator::Stat::default();
-        match c.get_data().storing_stat_in(&mut st).for_path(&p) {
-            Ok(d) => {
-                out.insert(p.clone(), (d, st.version));
-            }
-            Err(Error::NoNode { .. }) => continue,
-            Err(e) => panic!("snapshot {p}: {e}"),
-        }
-        match c.get_children().for_path(&p) {
-            Ok(kids) => todo.extend(kids.iter().map(|k| zk_curator::path::make_path(&p, k))),
-            Err(Error::NoNode { .. }) => {}
-            Err(e) => panic!("snapshot {p}: {e}"),
-        }
-    }
-    out
-}
 
 fn cached(cache: &CuratorCache) -> BTreeMap<String, (Vec<u8>, i32)> {
     cache
@@ -111,56 +90,6 @@ fn modelled(cache: &CuratorCache) -> Arc<Mutex<Model>> {
     m
 }
 
-/// A seeded random writer: creates (depth up to 4), sets and deletes under `root`.
-fn random_writes(c: &CuratorFramework, root: &str, ops: usize, seed: u64) {
-    let mut x = seed | 1;
-    let mut rnd = move |n: usize| {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        (x % n as u64) as usize
-    };
-    let mut nodes: Vec<String> = vec![root.to_string()];
-    for i in 0..ops {
-        let pick = nodes[rnd(nodes.len())].clone();
-        match rnd(10) {
-            0..=4 => {
-                let depth = pick.matches('/').count() - root.matches('/').count();
-                if depth < 4 {
-                    let p = format!("{pick}/n{seed:x}-{i}");
-                    match c.create().for_path_with_data(&p, format!("{i}").as_bytes()) {
-                        Ok(p) => nodes.push(p),
-                        Err(Error::NoNode { .. }) => {}
-                        Err(e) => panic!("seed {seed}: create {p}: {e}"),
-                    }
-                }
-            }
-            5..=7 => match c.set_data().for_path(&pick, format!("v{i}").as_bytes()) {
-                Ok(_) | Err(Error::NoNode { .. }) => {}
-                Err(e) => panic!("seed {seed}: set {pick}: {e}"),
-            },
-            _ if pick != root => match c.delete().for_path(&pick) {
-                Ok(()) => nodes.retain(|n| n != &pick),
-                Err(Error::NotEmpty { .. }) | Err(Error::NoNode { .. }) => {}
-                Err(e) => panic!("seed {seed}: delete {pick}: {e}"),
-            },
-            _ => {}
-        }
-    }
-}
-
-fn seed() -> u64 {
-    std::env::var("ZK_TEST_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_nanos() as u64)
-                .unwrap_or(1)
-        })
-}
-
 server_test!(shared initial_load_then_changes, |srv| {
     let c = srv.curator();
     let root = unique_root("cc-load");
@@ -224,7 +153,6 @@ server_test!(shared single_node_and_options, |srv| {
 
 server_test!(shared converges_under_a_random_writer, |srv| {
     let seed = seed();
-    eprintln!("ZK_TEST_SEED={seed}");
     let c = srv.curator();
     let writer = srv.curator();
     let root = unique_root("cc-random");
@@ -244,7 +172,6 @@ server_test!(shared converges_under_a_random_writer, |srv| {
 
 fn resync_after(srv: &support::TestServer, expire: bool) {
     let seed = seed();
-    eprintln!("ZK_TEST_SEED={seed}");
     let proxy = Proxy::start(&srv.connect_string());
     let c = CuratorFrameworkFactory::builder()
         .connect_string(&proxy.connect_string())

@@ -58,6 +58,7 @@ pub mod events;
 pub mod server;
 pub use server::{Kind, TestServer};
 pub mod proxy;
+pub mod tree;
 
 /// Sends the crate's `log` output to stderr when `ZK_TEST_LOG` is set (`debug`, `info`, ...),
 /// for debugging a test; call it first thing in the test.

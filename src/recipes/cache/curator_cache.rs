@@ -10,13 +10,14 @@
 //! order the server made them. After a reconnect the watch is re-added if needed and the
 //! whole tree is read again: what changed meanwhile is reported, what vanished is removed.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use parking_lot::{Mutex, RwLock};
 
 use super::listener::CacheListener;
 use super::types::{CacheEventType, ChildData};
+use super::window::{Slot, Window, WINDOW};
 use crate::error::{Error, Result};
 use crate::framework::{ConnectionState, CuratorEvent, CuratorFramework, Listenable, ListenerId};
 use crate::path;
@@ -34,9 +35,6 @@ pub enum CuratorCacheOption {
     /// Keep the cached data after `close()`.
     DoNotClearOnClose,
 }
-
-/// How many reads the initial load (or a resync) keeps in flight.
-const WINDOW: usize = 1000;
 
 /// A cache of a subtree (or one node), updated by a persistent-recursive watch.
 ///
@@ -107,8 +105,6 @@ struct Load {
     initialized: bool,
     /// Initial-load reads not yet completed.
     outstanding: usize,
-    inflight: usize,
-    queue: VecDeque<Read>,
 }
 
 struct Inner {
@@ -120,6 +116,8 @@ struct Inner {
     storage: RwLock<BTreeMap<String, ChildData>>,
     listeners: Listenable<dyn CacheListener>,
     load: Mutex<Load>,
+    /// The reads, pipelined (initial load, resyncs and watch-triggered reads alike).
+    window: Arc<Window>,
     watcher: Mutex<Option<PersistentWatcher>>,
     state_listener: Mutex<Option<ListenerId>>,
 }
@@ -137,6 +135,7 @@ impl CuratorCache {
                 storage: RwLock::new(BTreeMap::new()),
                 listeners: Listenable::default(),
                 load: Mutex::new(Load::default()),
+                window: Window::new(WINDOW),
                 watcher: Mutex::new(None),
                 state_listener: Mutex::new(None),
             }),
@@ -207,8 +206,8 @@ impl CuratorCache {
                 return;
             }
             l.closed = true;
-            l.queue.clear();
         }
+        self.inner.window.close();
         if let Some(id) = self.inner.state_listener.lock().take() {
             self.inner
                 .client
@@ -335,44 +334,24 @@ impl Inner {
             if l.closed {
                 return;
             }
-            for r in reads {
-                if r.initial {
-                    l.outstanding += 1;
-                }
-                l.queue.push_back(r);
-            }
+            l.outstanding += reads.iter().filter(|r| r.initial).count();
         }
-        self.pump();
-    }
-
-    /// Issues queued reads while the window has room.
-    fn pump(self: &Arc<Self>) {
-        loop {
-            let read = {
-                let mut l = self.load.lock();
-                if l.closed || l.inflight >= WINDOW {
-                    return;
+        for read in reads {
+            let weak = Arc::downgrade(self);
+            self.window.submit(Box::new(move |slot| {
+                if let Some(inner) = weak.upgrade() {
+                    inner.issue(read, slot);
                 }
-                match l.queue.pop_front() {
-                    Some(r) => {
-                        l.inflight += 1;
-                        r
-                    }
-                    None => return,
-                }
-            };
-            if let Err(e) = self.issue(&read) {
-                // Refused before sending (bad path, closed client): account for it at once.
-                self.client.report_unhandled("cache read", &e);
-                self.completed(&read);
-            }
+            }));
         }
     }
 
-    fn issue(self: &Arc<Self>, read: &Read) -> Result<()> {
+    /// Sends one read; its slot in the window is held until the callback has run.
+    fn issue(self: &Arc<Self>, read: Read, slot: Slot) {
         let weak = Arc::downgrade(self);
         let (path, kind, deep, initial) = (read.path.clone(), read.kind, read.deep, read.initial);
         let cb = move |_c: &CuratorFramework, e: &CuratorEvent| {
+            let _slot = slot;
             let Some(inner) = weak.upgrade() else { return };
             let read = Read {
                 path,
@@ -383,7 +362,7 @@ impl Inner {
             inner.on_read(&read, e);
             inner.completed(&read);
         };
-        match read.kind {
+        let sent = match read.kind {
             Kind::Data => self
                 .client
                 .get_data()
@@ -394,13 +373,17 @@ impl Inner {
                 .get_children()
                 .in_background(cb)
                 .for_path(&read.path),
+        };
+        if let Err(e) = sent {
+            // Refused before sending (bad path, closed client): account for it at once.
+            self.client.report_unhandled("cache read", &e);
+            self.completed(&read);
         }
     }
 
     fn completed(self: &Arc<Self>, read: &Read) {
         let init = {
             let mut l = self.load.lock();
-            l.inflight = l.inflight.saturating_sub(1);
             if read.initial {
                 l.outstanding = l.outstanding.saturating_sub(1);
             }
@@ -413,7 +396,6 @@ impl Inner {
         if init {
             self.listeners.for_each(|l| l.initialized());
         }
-        self.pump();
     }
 
     /// A read came back (event thread).
@@ -427,24 +409,13 @@ impl Inner {
                 .client
                 .report_unhandled(&format!("cache read of {}", read.path), err),
             (Kind::Data, None) => {
-                let Some(stat) = e.stat().cloned() else {
+                let Some(node) =
+                    ChildData::from_read(&self.client, &read.path, e, true, self.compressed)
+                else {
                     return;
                 };
-                let data = match e.data() {
-                    Some(d) if self.compressed => {
-                        match self.client.inner.cfg.compression.decompress(&read.path, d) {
-                            Ok(d) => Arc::from(d),
-                            Err(err) => {
-                                self.client.report_unhandled("cache decompress", &err);
-                                return;
-                            }
-                        }
-                    }
-                    Some(d) => Arc::from(d),
-                    None => Arc::from(&[][..]),
-                };
-                let has_children = stat.num_children > 0;
-                self.put(ChildData::new(read.path.clone(), stat, Some(data)));
+                let has_children = node.stat().num_children > 0;
+                self.put(node);
                 if read.deep {
                     if has_children {
                         self.enqueue(vec![Read {

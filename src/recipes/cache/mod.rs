@@ -3,10 +3,23 @@
 //! the older NodeCache, PathChildrenCache and TreeCache exist with Curator's semantics for
 //! code that expects them.
 
+mod bridge;
+mod cache_watch;
 mod curator_cache;
 mod listener;
+mod node_cache;
+mod path_children_cache;
+mod publisher;
+mod tree_cache;
 mod types;
+mod window;
 
+pub use bridge::{CuratorCacheBridge, CuratorCacheBridgeBuilder};
 pub use curator_cache::{CuratorCache, CuratorCacheBuilder, CuratorCacheOption};
 pub use listener::{CacheListener, CuratorCacheListener, CuratorCacheListenerBuilder};
+pub use node_cache::NodeCache;
+pub use path_children_cache::{
+    PathChildrenCache, PathChildrenCacheBuilder, PathChildrenCacheMode, StartMode,
+};
+pub use tree_cache::{DefaultTreeCacheSelector, TreeCache, TreeCacheBuilder, TreeCacheSelector};
 pub use types::*;

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use crate::framework::CuratorFramework;
+use crate::framework::{CuratorEvent, CuratorFramework};
 use crate::proto::Stat;
 
 /// A cached node: its path, Stat and (unless the cache keeps paths only) data.
@@ -46,6 +46,41 @@ impl ChildData {
     /// The shared data buffer.
     pub fn data_arc(&self) -> Option<&Arc<[u8]>> {
         self.data.as_ref()
+    }
+
+    /// The same node without its data.
+    pub(crate) fn without_data(&self) -> ChildData {
+        ChildData::new(self.path.clone(), self.stat.clone(), None)
+    }
+
+    /// The node a successful background read (`get_data` or `check_exists`) of `path`
+    /// reported: its Stat, and its data when `keep_data` (decompressed with the client's
+    /// provider when `compressed`). `None` if the event carries no Stat, or if the data
+    /// cannot be decompressed (reported to the unhandled-error listeners).
+    pub(crate) fn from_read(
+        client: &CuratorFramework,
+        path: &str,
+        e: &CuratorEvent,
+        keep_data: bool,
+        compressed: bool,
+    ) -> Option<ChildData> {
+        let stat = e.stat()?.clone();
+        let data = match (keep_data, e.data()) {
+            (false, _) => None,
+            (true, Some(d)) if compressed => {
+                match client.inner.cfg.compression.decompress(path, d) {
+                    Ok(d) => Some(Arc::from(d)),
+                    Err(err) => {
+                        client.report_unhandled("cache: decompressing node data", &err);
+                        return None;
+                    }
+                }
+            }
+            // The event's buffer is shared as is: no copy per node.
+            (true, Some(_)) => e.data.clone(),
+            (true, None) => Some(Arc::from(&[][..])),
+        };
+        Some(ChildData::new(path, stat, data))
     }
 }
 

@@ -1,0 +1,867 @@
+//! [`TreeCache`]: a local copy of a node and its subtree, kept by one-shot watches as
+//! Curator's deprecated `TreeCache`, for servers without persistent watches (it is the
+//! fallback of the [`CuratorCache` bridge](super::CuratorCacheBridge)).
+//!
+//! Curator's algorithm, per node: `get_data().using_watcher(w)` and (above the maximum depth,
+//! if the selector traces it) `get_children().using_watcher(w)`, in the background. A child
+//! listing adds the children not known yet (those the selector accepts) and reads them the
+//! same way; a data event reads the node again; a child event lists it again; a deleted node
+//! is removed with its subtree (deepest first); a missing root is watched with `exists` until
+//! it appears. Reads are pipelined through a bounded [`Window`]; results and watch events are
+//! applied on the client's event thread in server order. `Initialized` is sent once, the first
+//! time no read is outstanding, which is after every node present at start has been
+//! reported. After a reconnect every node is read again (a new session has lost every
+//! watch), so what changed or vanished meanwhile is reported.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+
+use super::cache_watch::{on_event_thread, CacheWatch};
+use super::publisher::Publisher;
+use super::types::{ChildData, TreeCacheEvent, TreeCacheEventType, TreeCacheListener};
+use super::window::{Slot, Window, WINDOW};
+use crate::error::{Error, Result};
+use crate::framework::{ConnectionState, CuratorEvent, CuratorFramework, Listenable, ListenerId};
+use crate::path;
+use crate::proto::EventType;
+use crate::session::{WatchedEvent, WorkerPool};
+
+impl Listenable<dyn TreeCacheListener> {
+    /// Adds a listener called in the cache's event order (on the client's event thread, or
+    /// on the cache's executor if it has one).
+    pub fn add_listener(&self, l: impl TreeCacheListener) -> ListenerId {
+        self.add_arc(Arc::new(l), None)
+    }
+
+    /// Adds a listener called on `pool` (its calls stay in order): a slow listener there
+    /// delays neither the client nor the other listeners.
+    pub fn add_listener_with_executor(
+        &self,
+        l: impl TreeCacheListener,
+        pool: &WorkerPool,
+    ) -> ListenerId {
+        self.add_arc(Arc::new(l), Some(pool))
+    }
+}
+
+/// Chooses which nodes a [`TreeCache`] follows (Curator's `TreeCacheSelector`). Both
+/// methods get full paths; the default follows everything.
+///
+/// ```
+/// use zk_curator::recipes::cache::TreeCacheSelector;
+/// /// Skips `/app/tmp` and everything below it.
+/// struct NoTmp;
+/// impl TreeCacheSelector for NoTmp {
+///     fn accept_child(&self, full_path: &str) -> bool {
+///         full_path != "/app/tmp"
+///     }
+/// }
+/// assert!(NoTmp.trace_children("/app"));
+/// ```
+pub trait TreeCacheSelector: Send + Sync + 'static {
+    /// Whether the children of `full_path` are listed and cached.
+    fn trace_children(&self, full_path: &str) -> bool {
+        let _ = full_path;
+        true
+    }
+
+    /// Whether the child `full_path` is cached at all.
+    fn accept_child(&self, full_path: &str) -> bool {
+        let _ = full_path;
+        true
+    }
+}
+
+/// Follows every node (Curator's `DefaultTreeCacheSelector`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DefaultTreeCacheSelector;
+
+impl TreeCacheSelector for DefaultTreeCacheSelector {}
+
+/// A cache of a subtree, updated by one-shot watches (Curator's `TreeCache`).
+///
+/// Prefer [`CuratorCache`](super::CuratorCache) on ZooKeeper 3.6+, or the
+/// [bridge](super::CuratorCache::bridge_builder), which picks one or the other.
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use zk_curator::framework::{CuratorFramework, CuratorFrameworkFactory, RetryOneTime};
+/// use zk_curator::recipes::cache::*;
+/// let client = CuratorFrameworkFactory::new_client(
+///     "127.0.0.1:2181",
+///     RetryOneTime::new(Duration::from_millis(10)),
+/// )?;
+/// client.start()?;
+/// client.create().creating_parents_if_needed().for_path_with_data("/app/db/url", b"x")?;
+/// let cache = TreeCache::builder(&client, "/app").max_depth(2).build();
+/// let (tx, rx) = std::sync::mpsc::channel();
+/// cache.listenable().add_listener(move |_c: &CuratorFramework, e: &TreeCacheEvent| {
+///     if e.event_type() == TreeCacheEventType::Initialized {
+///         let _ = tx.send(());
+///     }
+/// });
+/// cache.start()?;
+/// rx.recv().unwrap();
+/// assert_eq!(cache.current_data("/app/db/url").unwrap().data(), Some(&b"x"[..]));
+/// assert_eq!(cache.current_children("/app").unwrap().len(), 1);
+/// cache.close();
+/// # Ok::<(), zk_curator::Error>(())
+/// ```
+pub struct TreeCache {
+    inner: Arc<Inner>,
+}
+
+/// Builder of a [`TreeCache`] (Curator's `TreeCache.Builder`).
+#[must_use = "call build()"]
+pub struct TreeCacheBuilder {
+    client: CuratorFramework,
+    path: String,
+    cfg: Config,
+    executor: Option<WorkerPool>,
+}
+
+struct Config {
+    cache_data: bool,
+    compressed: bool,
+    max_depth: usize,
+    create_parents: bool,
+    disable_watches: bool,
+    clear_on_close: bool,
+    selector: Arc<dyn TreeCacheSelector>,
+}
+
+impl TreeCacheBuilder {
+    /// Keep each node's data (default true); without it only the Stats are kept.
+    pub fn cache_data(mut self, yes: bool) -> Self {
+        self.cfg.cache_data = yes;
+        self
+    }
+
+    /// The data is compressed: decompress it with the client's provider (default false).
+    pub fn data_is_compressed(mut self, yes: bool) -> Self {
+        self.cfg.compressed = yes;
+        self
+    }
+
+    /// How deep to follow: 0 is the root only (like a NodeCache), 1 the root and its
+    /// children (like a PathChildrenCache). Default: unlimited.
+    pub fn max_depth(mut self, depth: usize) -> Self {
+        self.cfg.max_depth = depth;
+        self
+    }
+
+    /// Create the root and its parents (as containers, Curator's `createContainers`) when
+    /// starting (default false).
+    pub fn create_parent_nodes(mut self, yes: bool) -> Self {
+        self.cfg.create_parents = yes;
+        self
+    }
+
+    /// Read without setting watches: the cache loads once and then only changes when the
+    /// connection comes back (default false).
+    pub fn disable_zk_watches(mut self, yes: bool) -> Self {
+        self.cfg.disable_watches = yes;
+        self
+    }
+
+    /// Which nodes to follow (default: all).
+    pub fn selector(mut self, s: impl TreeCacheSelector) -> Self {
+        self.cfg.selector = Arc::new(s);
+        self
+    }
+
+    /// Run the cache's events on `pool`, in order (Curator's executor). Without one, events
+    /// run on the client's event thread.
+    pub fn executor(mut self, pool: &WorkerPool) -> Self {
+        self.executor = Some(pool.clone());
+        self
+    }
+
+    /// Keep the cached nodes after close (the CuratorCache bridge's `DoNotClearOnClose`).
+    pub(crate) fn clear_on_close(mut self, yes: bool) -> Self {
+        self.cfg.clear_on_close = yes;
+        self
+    }
+
+    /// The cache (not started).
+    pub fn build(self) -> TreeCache {
+        let Self {
+            client,
+            path,
+            cfg,
+            executor,
+        } = self;
+        TreeCache {
+            inner: Arc::new_cyclic(|weak: &std::sync::Weak<Inner>| {
+                let weak = weak.clone();
+                let mut nodes = BTreeMap::new();
+                nodes.insert(path.clone(), Node::new(0));
+                Inner {
+                    client,
+                    root: path,
+                    cfg,
+                    st: Mutex::new(Tree {
+                        life: Life::Latent,
+                        nodes,
+                        outstanding: 0,
+                        initialized: false,
+                    }),
+                    window: Window::new(WINDOW),
+                    watch: CacheWatch::new(move |e: &WatchedEvent| {
+                        if let Some(inner) = weak.upgrade() {
+                            inner.on_watch(e);
+                        }
+                    }),
+                    publisher: Publisher::new("tree-cache", executor),
+                    state_listener: Mutex::new(None),
+                }
+            }),
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Life {
+    Latent,
+    Started,
+    Closed,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum NodeState {
+    /// Known from a listing (or the root), not read yet.
+    Pending,
+    /// Read: part of the cache.
+    Live,
+    /// The root, while it does not exist.
+    Dead,
+}
+
+struct Node {
+    state: NodeState,
+    depth: usize,
+    stat: Option<crate::proto::Stat>,
+    data: Option<Arc<[u8]>>,
+    /// Names of the children held in the tree.
+    children: BTreeSet<String>,
+}
+
+impl Node {
+    fn new(depth: usize) -> Node {
+        Node {
+            state: NodeState::Pending,
+            depth,
+            stat: None,
+            data: None,
+            children: BTreeSet::new(),
+        }
+    }
+
+    fn child_data(&self, path: &str) -> Option<ChildData> {
+        self.stat
+            .clone()
+            .map(|s| ChildData::new(path, s, self.data.clone()))
+    }
+}
+
+struct Tree {
+    life: Life,
+    /// Every node by full path; the root is always there.
+    nodes: BTreeMap<String, Node>,
+    /// Reads issued and not completed (Curator's `outstandingOps`).
+    outstanding: u64,
+    initialized: bool,
+}
+
+struct Inner {
+    client: CuratorFramework,
+    root: String,
+    cfg: Config,
+    st: Mutex<Tree>,
+    window: Arc<Window>,
+    watch: CacheWatch,
+    publisher: Publisher<dyn TreeCacheListener>,
+    state_listener: Mutex<Option<ListenerId>>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Read {
+    Data,
+    Children,
+    /// `exists` on the missing root.
+    Exists,
+}
+
+impl TreeCache {
+    /// A cache of `path` and its subtree with the default settings (not started).
+    pub fn new(client: &CuratorFramework, path: &str) -> TreeCache {
+        TreeCache::builder(client, path).build()
+    }
+
+    /// A builder.
+    pub fn builder(client: &CuratorFramework, path: &str) -> TreeCacheBuilder {
+        TreeCacheBuilder {
+            client: client.clone(),
+            path: path.to_string(),
+            cfg: Config {
+                cache_data: true,
+                compressed: false,
+                max_depth: usize::MAX,
+                create_parents: false,
+                disable_watches: false,
+                clear_on_close: true,
+                selector: Arc::new(DefaultTreeCacheSelector),
+            },
+            executor: None,
+        }
+    }
+
+    /// Starts loading (in the background). Every node found is reported as added, then
+    /// `Initialized` once. Starting twice is an error.
+    pub fn start(&self) -> Result<()> {
+        let inner = &self.inner;
+        path::validate_path(&inner.root, false)?;
+        {
+            let mut st = inner.st.lock();
+            if st.life != Life::Latent {
+                return Err(Error::InvalidArgument(
+                    "the cache was already started".into(),
+                ));
+            }
+            st.life = Life::Started;
+        }
+        if inner.cfg.create_parents {
+            inner.client.create_containers(&inner.root)?;
+        }
+        let weak = Arc::downgrade(inner);
+        let id = inner.client.connection_state_listenable().add_listener(
+            move |_c: &CuratorFramework, s: ConnectionState| {
+                if let Some(inner) = weak.upgrade() {
+                    inner.on_state(s);
+                }
+            },
+        );
+        *inner.state_listener.lock() = Some(id);
+        // Not connected yet: `Connected` starts the load.
+        if inner.client.zookeeper_client().is_connected() {
+            let me = inner.clone();
+            on_event_thread(&inner.client, move || {
+                let root = me.root.clone();
+                me.refresh(&root);
+            });
+        }
+        Ok(())
+    }
+
+    /// Stops the cache and removes its watches; the cached nodes are dropped (no events).
+    pub fn close(&self) {
+        let inner = &self.inner;
+        let held: Vec<String> = {
+            let mut st = inner.st.lock();
+            if st.life != Life::Started {
+                st.life = Life::Closed;
+                return;
+            }
+            st.life = Life::Closed;
+            let held = st.nodes.keys().cloned().collect();
+            if inner.cfg.clear_on_close {
+                st.nodes.clear();
+                st.nodes.insert(inner.root.clone(), Node::new(0));
+            }
+            held
+        };
+        if let Some(id) = inner.state_listener.lock().take() {
+            inner
+                .client
+                .connection_state_listenable()
+                .remove_listener(id);
+        }
+        inner.publisher.clear();
+        inner.window.close();
+        inner.watch.remove_all(&inner.client, held);
+    }
+
+    /// The listeners.
+    pub fn listenable(&self) -> &Listenable<dyn TreeCacheListener> {
+        self.inner.publisher.listenable()
+    }
+
+    /// The cached node at `full_path` (`None` if it is not cached, or outside the tree).
+    pub fn current_data(&self, full_path: &str) -> Option<ChildData> {
+        let st = self.inner.st.lock();
+        let n = st.nodes.get(full_path)?;
+        if n.state != NodeState::Live {
+            return None;
+        }
+        n.child_data(full_path)
+    }
+
+    /// The cached children of `full_path` by name (`None` if the node itself is not
+    /// cached; an empty map if it has none).
+    pub fn current_children(&self, full_path: &str) -> Option<BTreeMap<String, ChildData>> {
+        let st = self.inner.st.lock();
+        let n = st.nodes.get(full_path)?;
+        if n.state != NodeState::Live {
+            return None;
+        }
+        Some(
+            n.children
+                .iter()
+                .filter_map(|name| {
+                    let p = path::make_path(full_path, name);
+                    let c = st.nodes.get(&p)?;
+                    if c.state != NodeState::Live {
+                        return None;
+                    }
+                    Some((name.clone(), c.child_data(&p)?))
+                })
+                .collect(),
+        )
+    }
+
+    /// Number of cached nodes (the root included when it exists).
+    pub fn size(&self) -> usize {
+        let st = self.inner.st.lock();
+        st.nodes
+            .values()
+            .filter(|n| n.state == NodeState::Live)
+            .count()
+    }
+
+    /// Every cached node, ordered by path (a copy; the data buffers are shared).
+    pub fn snapshot(&self) -> Vec<ChildData> {
+        let st = self.inner.st.lock();
+        st.nodes
+            .iter()
+            .filter(|(_, n)| n.state == NodeState::Live)
+            .filter_map(|(p, n)| n.child_data(p))
+            .collect()
+    }
+
+    /// Iterates over a [`snapshot`](Self::snapshot) (Curator's `iterator()`).
+    pub fn iter(&self) -> std::vec::IntoIter<ChildData> {
+        self.snapshot().into_iter()
+    }
+
+    /// True once `Initialized` has been sent.
+    pub fn is_initialized(&self) -> bool {
+        self.inner.st.lock().initialized
+    }
+
+    /// The cached root path.
+    pub fn path(&self) -> &str {
+        &self.inner.root
+    }
+}
+
+impl Drop for TreeCache {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+impl std::fmt::Debug for TreeCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TreeCache")
+            .field("path", &self.inner.root)
+            .field("size", &self.size())
+            .finish()
+    }
+}
+
+fn tree_event(
+    t: TreeCacheEventType,
+    data: Option<ChildData>,
+    old: Option<ChildData>,
+) -> TreeCacheEvent {
+    TreeCacheEvent {
+        event_type: t,
+        data,
+        old_data: old,
+    }
+}
+
+impl Inner {
+    fn is_started(&self) -> bool {
+        self.st.lock().life == Life::Started
+    }
+
+    fn publish(&self, e: TreeCacheEvent) {
+        let client = self.client.clone();
+        self.publisher.publish(move |l| l.child_event(&client, &e));
+    }
+
+    fn on_state(self: &Arc<Self>, s: ConnectionState) {
+        if !self.is_started() {
+            return;
+        }
+        match s {
+            ConnectionState::Suspended => self.publish(tree_event(
+                TreeCacheEventType::ConnectionSuspended,
+                None,
+                None,
+            )),
+            ConnectionState::Lost => {
+                self.publish(tree_event(TreeCacheEventType::ConnectionLost, None, None))
+            }
+            ConnectionState::Connected => {
+                let root = self.root.clone();
+                self.refresh(&root);
+            }
+            ConnectionState::Reconnected => {
+                // Every node again, parents before children (the map is ordered by path).
+                let all: Vec<String> = self.st.lock().nodes.keys().cloned().collect();
+                for p in all {
+                    self.refresh(&p);
+                }
+                self.publish(tree_event(
+                    TreeCacheEventType::ConnectionReconnected,
+                    None,
+                    None,
+                ));
+            }
+            ConnectionState::ReadOnly => {}
+        }
+    }
+
+    fn on_watch(self: &Arc<Self>, e: &WatchedEvent) {
+        let Some(p) = e.path() else { return };
+        match e.event_type() {
+            EventType::NodeCreated if p == self.root => self.refresh(p),
+            EventType::NodeChildrenChanged => self.refresh_children(p),
+            EventType::NodeDataChanged => self.refresh_data(p),
+            EventType::NodeDeleted => {
+                self.watch.forget(p);
+                self.was_deleted(p);
+            }
+            _ => {}
+        }
+    }
+
+    /// Whether the children of the node at `p` (depth `depth`) are followed. Calls the
+    /// selector: never with the lock held.
+    fn traces(&self, p: &str, depth: usize) -> bool {
+        depth < self.cfg.max_depth && self.cfg.selector.trace_children(p)
+    }
+
+    fn depth_of(&self, p: &str) -> Option<usize> {
+        let st = self.st.lock();
+        if st.life != Life::Started {
+            return None;
+        }
+        st.nodes.get(p).map(|n| n.depth)
+    }
+
+    /// Reads a node's data, and its children if followed (Curator's `refresh`).
+    fn refresh(self: &Arc<Self>, p: &str) {
+        let Some(depth) = self.depth_of(p) else {
+            return;
+        };
+        if self.traces(p, depth) {
+            self.issue(p, Read::Data);
+            self.issue(p, Read::Children);
+        } else {
+            self.issue(p, Read::Data);
+        }
+    }
+
+    fn refresh_children(self: &Arc<Self>, p: &str) {
+        let Some(depth) = self.depth_of(p) else {
+            return;
+        };
+        if self.traces(p, depth) {
+            self.issue(p, Read::Children);
+        }
+    }
+
+    fn refresh_data(self: &Arc<Self>, p: &str) {
+        if self.depth_of(p).is_some() {
+            self.issue(p, Read::Data);
+        }
+    }
+
+    /// Counts a read as outstanding and queues it in the window.
+    fn issue(self: &Arc<Self>, p: &str, kind: Read) {
+        self.st.lock().outstanding += 1;
+        let weak = Arc::downgrade(self);
+        let p = p.to_string();
+        self.window.submit(Box::new(move |slot| {
+            if let Some(inner) = weak.upgrade() {
+                inner.send(p, kind, slot);
+            }
+        }));
+    }
+
+    fn send(self: &Arc<Self>, p: String, kind: Read, slot: Slot) {
+        if !self.is_started() {
+            return;
+        }
+        let watched = !self.cfg.disable_watches;
+        if watched {
+            self.watch.note(&p);
+        }
+        let weak = Arc::downgrade(self);
+        let path2 = p.clone();
+        let cb = move |_c: &CuratorFramework, e: &CuratorEvent| {
+            let _slot = slot;
+            if let Some(inner) = weak.upgrade() {
+                inner.on_read(&path2, kind, e);
+            }
+        };
+        let c = &self.client;
+        let w = self.watch.watcher();
+        let sent = match (kind, watched) {
+            (Read::Data, true) => c.get_data().using_watcher(w).in_background(cb).for_path(&p),
+            (Read::Data, false) => c.get_data().in_background(cb).for_path(&p),
+            (Read::Children, true) => c
+                .get_children()
+                .using_watcher(w)
+                .in_background(cb)
+                .for_path(&p),
+            (Read::Children, false) => c.get_children().in_background(cb).for_path(&p),
+            (Read::Exists, true) => c
+                .check_exists()
+                .using_watcher(w)
+                .in_background(cb)
+                .for_path(&p),
+            (Read::Exists, false) => c.check_exists().in_background(cb).for_path(&p),
+        };
+        if let Err(e) = sent {
+            self.client.report_unhandled("TreeCache: read", &e);
+            self.read_done(false);
+        }
+    }
+
+    /// A read completed: the first time none is outstanding after a success, the cache
+    /// is initialized (Curator does not count failed reads toward it: a reconnect re-reads).
+    fn read_done(&self, ok: bool) {
+        let init = {
+            let mut st = self.st.lock();
+            st.outstanding = st.outstanding.saturating_sub(1);
+            let fire = ok && st.outstanding == 0 && !st.initialized && st.life == Life::Started;
+            if fire {
+                st.initialized = true;
+            }
+            fire
+        };
+        if init {
+            self.publish(tree_event(TreeCacheEventType::Initialized, None, None));
+        }
+    }
+
+    fn on_read(self: &Arc<Self>, p: &str, kind: Read, e: &CuratorEvent) {
+        if !self.is_started() {
+            // Answered after close(): its watch must go too.
+            if !self.cfg.disable_watches {
+                self.watch.remove(&self.client, p);
+            }
+            return;
+        }
+        let ok = match (kind, e.error()) {
+            (Read::Exists, None) => {
+                {
+                    let mut st = self.st.lock();
+                    if let Some(n) = st.nodes.get_mut(p) {
+                        if n.state == NodeState::Dead {
+                            n.state = NodeState::Pending;
+                        }
+                    }
+                }
+                self.refresh(p);
+                true
+            }
+            (Read::Exists, Some(Error::NoNode { .. })) => true,
+            (Read::Data, None) => {
+                let d = ChildData::from_read(
+                    &self.client,
+                    p,
+                    e,
+                    self.cfg.cache_data,
+                    self.cfg.compressed,
+                );
+                if let Some(d) = d {
+                    self.apply_data(d);
+                }
+                true
+            }
+            (Read::Children, None) => {
+                self.apply_children(p, e);
+                true
+            }
+            (Read::Data | Read::Children, Some(Error::NoNode { .. })) => {
+                self.was_deleted(p);
+                true
+            }
+            (_, Some(err)) => {
+                log::debug!("TreeCache {p}: read failed: {err}");
+                false
+            }
+        };
+        self.read_done(ok);
+    }
+
+    fn apply_data(&self, d: ChildData) {
+        let ev =
+            {
+                let mut st = self.st.lock();
+                let Some(n) = st.nodes.get_mut(d.path()) else {
+                    return;
+                };
+                let old = n.child_data(d.path());
+                if let Some(o) = &old {
+                    // An answer older than what we hold: ignore it.
+                    if o.stat().mzxid > d.stat().mzxid {
+                        return;
+                    }
+                }
+                n.stat = Some(d.stat().clone());
+                n.data = d.data_arc().cloned();
+                let was = std::mem::replace(&mut n.state, NodeState::Live);
+                match (was, old) {
+                    (NodeState::Live, Some(o)) if o.stat().mzxid != d.stat().mzxid => Some(
+                        tree_event(TreeCacheEventType::NodeUpdated, Some(d), Some(o)),
+                    ),
+                    (NodeState::Live, _) => None,
+                    _ => Some(tree_event(TreeCacheEventType::NodeAdded, Some(d), None)),
+                }
+            };
+        if let Some(ev) = ev {
+            self.publish(ev);
+        }
+    }
+
+    fn apply_children(self: &Arc<Self>, p: &str, e: &CuratorEvent) {
+        let kids = e.children().unwrap_or_default();
+        let (gone, new, depth) = {
+            let mut st = self.st.lock();
+            let Some(n) = st.nodes.get_mut(p) else { return };
+            // Refresh the Stat (child counts) unless a newer data read is pending: only when
+            // the data is the same, so that a data change is still reported.
+            if let (Some(old), Some(new)) = (&n.stat, e.stat()) {
+                if old.mzxid == new.mzxid {
+                    n.stat = Some(new.clone());
+                }
+            }
+            let listed: BTreeSet<&String> = kids.iter().collect();
+            let gone: Vec<String> = n
+                .children
+                .iter()
+                .filter(|c| !listed.contains(c))
+                .map(|c| path::make_path(p, c))
+                .collect();
+            let new: Vec<String> = listed
+                .into_iter()
+                .filter(|k| !n.children.contains(*k))
+                .cloned()
+                .collect();
+            (gone, new, n.depth)
+        };
+        // Curator waits for each child's own NodeDeleted; a listing is as good a witness
+        // (the node did not exist when it was made), and covers deletes whose watch was
+        // lost. A child created again later is listed again by the watch this listing set.
+        for g in gone {
+            self.was_deleted(&g);
+        }
+        if new.is_empty() {
+            return;
+        }
+        let accepted: Vec<String> = new
+            .into_iter()
+            .filter(|name| self.cfg.selector.accept_child(&path::make_path(p, name)))
+            .collect();
+        let mut added = Vec::new();
+        {
+            let mut st = self.st.lock();
+            if !st.nodes.contains_key(p) {
+                return;
+            }
+            for name in accepted {
+                let full = path::make_path(p, &name);
+                if st.nodes.contains_key(&full) {
+                    continue;
+                }
+                st.nodes.insert(full.clone(), Node::new(depth + 1));
+                if let Some(n) = st.nodes.get_mut(p) {
+                    n.children.insert(name);
+                }
+                added.push(full);
+            }
+        }
+        for full in added {
+            self.refresh(&full);
+        }
+    }
+
+    /// `p` is gone: drop it and its subtree, deepest first, reporting what was cached; a
+    /// missing root is watched with `exists` (Curator's `wasDeleted`).
+    fn was_deleted(self: &Arc<Self>, p: &str) {
+        let (removed, is_root) = {
+            let mut st = self.st.lock();
+            if !st.nodes.contains_key(p) {
+                return;
+            }
+            let mut order = Vec::new();
+            collect_post_order(&st.nodes, p, &mut order);
+            let is_root = p == self.root;
+            let mut removed = Vec::new();
+            for q in order {
+                let node = if q == p && is_root {
+                    st.nodes.get_mut(&q).map(|n| {
+                        let old = Node {
+                            state: n.state,
+                            depth: n.depth,
+                            stat: n.stat.take(),
+                            data: n.data.take(),
+                            children: std::mem::take(&mut n.children),
+                        };
+                        n.state = NodeState::Dead;
+                        old
+                    })
+                } else {
+                    st.nodes.remove(&q)
+                };
+                if let Some(n) = node {
+                    if n.state == NodeState::Live {
+                        if let Some(d) = n.child_data(&q) {
+                            removed.push(d);
+                        }
+                    }
+                }
+            }
+            if !is_root {
+                if let Some(parent) = path::parent(p) {
+                    if let Some(pn) = st.nodes.get_mut(parent) {
+                        pn.children.remove(path::node_name(p));
+                    }
+                }
+            }
+            (removed, is_root)
+        };
+        for d in removed {
+            self.publish(tree_event(TreeCacheEventType::NodeRemoved, Some(d), None));
+        }
+        if is_root {
+            self.issue(p, Read::Exists);
+        }
+    }
+}
+
+/// The subtree of `p` in post order (children before their parent).
+fn collect_post_order(nodes: &BTreeMap<String, Node>, p: &str, out: &mut Vec<String>) {
+    // Iterative, so a deep tree cannot overflow the stack.
+    let mut stack: Vec<(String, bool)> = vec![(p.to_string(), false)];
+    while let Some((q, expanded)) = stack.pop() {
+        if expanded {
+            out.push(q);
+            continue;
+        }
+        let Some(n) = nodes.get(&q) else { continue };
+        let kids: Vec<String> = n.children.iter().map(|c| path::make_path(&q, c)).collect();
+        stack.push((q, true));
+        for k in kids.into_iter().rev() {
+            stack.push((k, false));
+        }
+    }
+}
