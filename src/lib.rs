@@ -10,6 +10,7 @@
 pub mod error;
 pub mod path;
 pub mod proto;
+pub mod testing;
 
 pub use error::{Error, Result};
 pub use proto::{Acl, CreateMode, EventType, Id, KeeperState, Perms, Stat};
