@@ -13,6 +13,38 @@ use crate::proto::{Acl, Id, Perms};
 pub(crate) const INVALID_ACL: i32 = -114;
 pub(crate) const NO_AUTH: i32 = -102;
 
+/// `String.hashCode()` (over UTF-16 units, wrapping).
+fn java_hash(s: &str) -> i32 {
+    s.encode_utf16()
+        .fold(0i32, |h, c| h.wrapping_mul(31).wrapping_add(i32::from(c)))
+}
+
+/// The identities in the order the server iterates them: it keeps them in a
+/// `ConcurrentHashMap`-backed set (16 bins while small), so iteration goes by bin of the
+/// jute `Id.hashCode()`, then insertion. whoAmI lists them in this order and `auth` ACLs
+/// expand in it.
+pub(crate) fn server_order(ids: &[Id]) -> Vec<&Id> {
+    let bin = |id: &Id| {
+        let h = 37i32
+            .wrapping_mul(37i32.wrapping_mul(17).wrapping_add(java_hash(&id.scheme)))
+            .wrapping_add(java_hash(&id.id));
+        let spread = (h ^ ((h as u32) >> 16) as i32) & 0x7fff_ffff;
+        let bins = if ids.len() < 12 {
+            16
+        } else {
+            (ids.len() * 2).next_power_of_two()
+        };
+        (spread as usize) & (bins - 1)
+    };
+    let mut v: Vec<(usize, usize, &Id)> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| (bin(id), i, id))
+        .collect();
+    v.sort_by_key(|&(b, i, _)| (b, i));
+    v.into_iter().map(|(_, _, id)| id).collect()
+}
+
 /// Validates `acls` for create/setACL and expands `auth` ids into the connection's
 /// authenticated ids (digest ones only: the `ip` provider does not count as "authenticated").
 pub(crate) fn fixup(acls: &[Acl], auth: &[Id]) -> Result<Vec<Acl>, i32> {
@@ -33,7 +65,10 @@ pub(crate) fn fixup(acls: &[Acl], auth: &[Id]) -> Result<Vec<Acl>, i32> {
             out.push(a.clone());
         } else if id.scheme == "auth" {
             let mut any = false;
-            for cid in auth.iter().filter(|c| c.scheme == "digest") {
+            for cid in server_order(auth)
+                .into_iter()
+                .filter(|c| c.scheme == "digest")
+            {
                 any = true;
                 out.push(Acl::new(a.perms, cid.clone()));
             }

@@ -161,6 +161,7 @@ impl Conn {
                 member: self.member.index,
                 addr: self.addr,
                 timeout_ms: timeout,
+                auth: vec![Core::ip_id(&self.addr)],
                 received: 1,
                 sent: 1,
             },
@@ -233,6 +234,13 @@ impl Conn {
         let reply = match Request::decode(op, &mut r) {
             Ok(req) => match req {
                 Request::Ping => Reply::err(xid::PING, 0),
+                Request::Auth(a) => {
+                    let r = ops::apply(&mut st, cx, header.xid, Request::Auth(a));
+                    if let Some(e) = st.conns.get_mut(&self.id) {
+                        e.auth = cx.auth.clone();
+                    }
+                    r
+                }
                 req => ops::apply(&mut st, cx, header.xid, req),
             },
             Err(e) => {

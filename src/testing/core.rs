@@ -21,7 +21,7 @@ use super::outbox::Outbox;
 use super::session::Sessions;
 use super::tree::{Change, Owner, Tree};
 use super::watches::{ConnId, Fired, Watches};
-use crate::proto::{frame, xid, Id, KeeperState, ReplyHeader, WatcherEvent};
+use crate::proto::{frame, xid, Id, KeeperState, Perms, ReplyHeader, WatcherEvent};
 
 /// Server settings (see `TestingServerBuilder` for what each means).
 #[derive(Debug, Clone)]
@@ -42,6 +42,8 @@ pub(crate) struct ConnEntry {
     pub member: usize,
     pub addr: SocketAddr,
     pub timeout_ms: i32,
+    /// The identities the connection authenticated with (`ip:` first).
+    pub auth: Vec<Id>,
     pub received: u64,
     pub sent: u64,
 }
@@ -65,8 +67,15 @@ impl State {
 
     /// Queues `notifications` on the connections they are for.
     pub fn deliver(&mut self, fired: &[Fired]) {
-        for (conn, event, path) in fired {
+        for (conn, event, path, acl) in fired {
             if let Some(c) = self.conns.get_mut(conn) {
+                // Since CVE-2024-23944 (in the Debian 3.8.0 build too) an event is dropped for
+                // a connection that may not READ the node; the watch is used up regardless.
+                if let Some(acl) = acl {
+                    if super::acl::check(acl, Perms::READ, &c.auth).is_err() {
+                        continue;
+                    }
+                }
                 c.sent += 1;
                 let ev = WatcherEvent {
                     event_type: event.code(),
@@ -109,8 +118,7 @@ impl State {
         let zxid = self.next_zxid();
         let mut changes = Vec::new();
         for path in self.tree.ephemerals_of(session) {
-            self.tree.delete(&path, zxid);
-            changes.push(Change::Deleted(path));
+            changes.push(self.tree.delete(&path, zxid));
         }
         self.fire(&changes);
         s.conn
@@ -183,8 +191,8 @@ impl State {
         }
         for p in doomed {
             let zxid = self.next_zxid();
-            self.tree.delete(&p, zxid);
-            self.fire(&[Change::Deleted(p)]);
+            let change = self.tree.delete(&p, zxid);
+            self.fire(&[change]);
         }
     }
 }

@@ -239,9 +239,8 @@ pub(crate) fn apply(st: &mut State, cx: &mut ConnCtx, xid: i32, req: Request) ->
         }
         Request::Sync(r) => Reply::ok(xid, Response::Sync(SyncResponse { path: r.path })),
         Request::WhoAmI => {
-            let client_info = cx
-                .auth
-                .iter()
+            let client_info = acl::server_order(&cx.auth)
+                .into_iter()
                 .map(|id| ClientInfo {
                     auth_scheme: id.scheme.clone(),
                     user: match id.scheme.as_str() {
@@ -411,8 +410,8 @@ fn create(
         _ if mode.is_ephemeral() => Owner::Ephemeral(cx.session),
         _ => Owner::Persistent,
     };
-    let stat = st.tree.create(&path, r.data, list, owner, zxid, time);
-    changes.push(Change::Created(path.clone()));
+    let (stat, change) = st.tree.create(&path, r.data, list, owner, zxid, time);
+    changes.push(change);
     Ok((path, stat))
 }
 
@@ -437,8 +436,7 @@ fn delete(
     if !node.children.is_empty() {
         return Err(NOT_EMPTY);
     }
-    st.tree.delete(path, zxid);
-    changes.push(Change::Deleted(path.to_string()));
+    changes.push(st.tree.delete(path, zxid));
     Ok(())
 }
 
@@ -457,8 +455,8 @@ fn set_data(
     let n = st.tree.get(path).ok_or(NO_NODE)?;
     acl::check(&n.acl, Perms::WRITE, &cx.auth)?;
     check_version(n.version, version)?;
-    let stat = st.tree.set_data(path, data, zxid, time);
-    changes.push(Change::DataChanged(path.to_string()));
+    let (stat, change) = st.tree.set_data(path, data, zxid, time);
+    changes.push(change);
     Ok(stat)
 }
 
@@ -557,23 +555,25 @@ fn set_watches(
     let mut fired = Vec::new();
     for p in data {
         match st.tree.get(norm(p)) {
-            None => fired.push((conn, EventType::NodeDeleted, p.clone())),
-            Some(n) if n.mzxid > rel => fired.push((conn, EventType::NodeDataChanged, p.clone())),
+            None => fired.push((conn, EventType::NodeDeleted, p.clone(), None)),
+            Some(n) if n.mzxid > rel => {
+                fired.push((conn, EventType::NodeDataChanged, p.clone(), None))
+            }
             Some(_) => st.watches.data.add(p, conn, Mode::Standard),
         }
     }
     for p in exist {
         if st.tree.get(norm(p)).is_some() {
-            fired.push((conn, EventType::NodeCreated, p.clone()));
+            fired.push((conn, EventType::NodeCreated, p.clone(), None));
         } else {
             st.watches.data.add(p, conn, Mode::Standard);
         }
     }
     for p in child {
         match st.tree.get(norm(p)) {
-            None => fired.push((conn, EventType::NodeDeleted, p.clone())),
+            None => fired.push((conn, EventType::NodeDeleted, p.clone(), None)),
             Some(n) if n.pzxid > rel => {
-                fired.push((conn, EventType::NodeChildrenChanged, p.clone()))
+                fired.push((conn, EventType::NodeChildrenChanged, p.clone(), None))
             }
             Some(_) => st.watches.child.add(p, conn, Mode::Standard),
         }

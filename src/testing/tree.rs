@@ -4,9 +4,9 @@
 //!
 //! The tree knows nothing of permissions, versions or watches: `ops` checks those first (in
 //! the server's order) and turns the [`Change`]s returned here into notifications through
-//! `watches`. Mirrors `DataTree.java`: creating a child bumps the parent's `cversion` and
-//! `pzxid`; deleting one moves only `pzxid` (so `cversion`, which names sequential children,
-//! counts creations only).
+//! `watches`. Mirrors `DataTree.java`: creating a child bumps the parent's stored `cversion`
+//! and `pzxid`; deleting one moves only `pzxid`. The stored `cversion` counts creations and
+//! names sequential children; the Stat shows it converted (see [`Node::stat`]).
 
 use std::collections::{BTreeSet, HashMap};
 use std::fmt::Write as _;
@@ -60,6 +60,11 @@ impl Node {
     }
 
     /// The client-visible Stat; container and TTL nodes show owner 0, as the server does.
+    ///
+    /// `cversion` is stored as the number of child creations (the sequential counter) and
+    /// shown, as `DataNode.copyStat` shows it, as changes: every create has a delete except
+    /// for the children still present, so `2 * creations - children` (the root of a fresh
+    /// server shows -1, `/zookeeper` -2).
     pub fn stat(&self) -> Stat {
         Stat {
             czxid: self.czxid,
@@ -67,7 +72,10 @@ impl Node {
             ctime: self.ctime,
             mtime: self.mtime,
             version: self.version,
-            cversion: self.cversion,
+            cversion: self
+                .cversion
+                .wrapping_mul(2)
+                .wrapping_sub(self.children.len() as i32),
             aversion: self.aversion,
             ephemeral_owner: match self.owner {
                 Owner::Ephemeral(s) => s,
@@ -80,12 +88,17 @@ impl Node {
     }
 }
 
-/// What a mutation did, for the watch tables.
+/// What a mutation did, for the watch tables, with the ACLs that decide who may hear of it
+/// (the node's, and the parent's for NodeChildrenChanged), taken when it happened.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Change {
-    Created(String),
-    Deleted(String),
-    DataChanged(String),
+    Created(String, Arc<Vec<Acl>>, Arc<Vec<Acl>>),
+    Deleted(String, Arc<Vec<Acl>>, Arc<Vec<Acl>>),
+    DataChanged(String, Arc<Vec<Acl>>),
+}
+
+fn no_acl() -> Arc<Vec<Acl>> {
+    Arc::new(Vec::new())
 }
 
 /// The parent of a valid absolute path (`/` for top-level nodes and for `/` itself).
@@ -244,14 +257,16 @@ impl Tree {
         owner: Owner,
         zxid: i64,
         time: i64,
-    ) -> Stat {
+    ) -> (Stat, Change) {
         let parent = parent_of(path).to_string();
         self.remember(&parent);
         self.remember(path);
+        let mut parent_acl = no_acl();
         if let Some(p) = self.nodes.get_mut(&parent) {
             p.cversion = p.cversion.wrapping_add(1);
             p.pzxid = zxid;
             p.children.insert(child_name(path).to_string());
+            parent_acl = Arc::clone(&p.acl);
         }
         let node = Node {
             data,
@@ -268,29 +283,41 @@ impl Tree {
             children: BTreeSet::new(),
         };
         let stat = node.stat();
+        let change = Change::Created(path.to_string(), Arc::clone(&node.acl), parent_acl);
         self.nodes.insert(path.to_string(), node);
         self.index(path, owner, true);
-        stat
+        (stat, change)
     }
 
     /// Deletes `path` (it exists and has no children: the caller checked).
-    pub fn delete(&mut self, path: &str, zxid: i64) {
+    pub fn delete(&mut self, path: &str, zxid: i64) -> Change {
         let parent = parent_of(path).to_string();
         self.remember(&parent);
         self.remember(path);
+        let mut parent_acl = no_acl();
         if let Some(p) = self.nodes.get_mut(&parent) {
             p.children.remove(child_name(path));
             if zxid > p.pzxid {
                 p.pzxid = zxid;
             }
+            parent_acl = Arc::clone(&p.acl);
         }
+        let mut acl = no_acl();
         if let Some(n) = self.nodes.remove(path) {
             self.index(path, n.owner, false);
+            acl = n.acl;
         }
+        Change::Deleted(path.to_string(), acl, parent_acl)
     }
 
     /// Replaces the data of an existing node and returns its new Stat.
-    pub fn set_data(&mut self, path: &str, data: Option<Vec<u8>>, zxid: i64, time: i64) -> Stat {
+    pub fn set_data(
+        &mut self,
+        path: &str,
+        data: Option<Vec<u8>>,
+        zxid: i64,
+        time: i64,
+    ) -> (Stat, Change) {
         self.remember(path);
         match self.nodes.get_mut(path) {
             Some(n) => {
@@ -298,9 +325,15 @@ impl Tree {
                 n.version = n.version.wrapping_add(1);
                 n.mzxid = zxid;
                 n.mtime = time;
-                n.stat()
+                (
+                    n.stat(),
+                    Change::DataChanged(path.to_string(), Arc::clone(&n.acl)),
+                )
             }
-            None => Stat::default(),
+            None => (
+                Stat::default(),
+                Change::DataChanged(path.to_string(), no_acl()),
+            ),
         }
     }
 
@@ -391,7 +424,8 @@ mod tests {
         assert_eq!(t.node_count(), 5);
         let root = t.get("/").unwrap().stat();
         assert_eq!(root.num_children, 1);
-        assert_eq!(root.cversion, 0);
+        assert_eq!(root.cversion, -1);
+        assert_eq!(t.get("/zookeeper").unwrap().stat().cversion, -2);
         let zk = t.get("/zookeeper").unwrap();
         assert_eq!(
             zk.children.iter().collect::<Vec<_>>(),
@@ -416,7 +450,8 @@ mod tests {
         );
         t.delete("/a/b", 7);
         let a = t.get("/a").unwrap().stat();
-        assert_eq!((a.cversion, a.pzxid, a.num_children), (1, 7, 0));
+        assert_eq!((a.cversion, a.pzxid, a.num_children), (2, 7, 0));
+        assert_eq!(t.get("/a").unwrap().cversion, 1, "the sequential counter");
         assert_eq!(a.data_length, 0);
         assert!(t.ephemerals_of(9).is_empty());
     }

@@ -1,7 +1,7 @@
 //! Server-side watch tables and their trigger rules, modelled on `WatchManager.java`.
 //!
 //! The server keeps two tables, *data* (getData, exists, persistent, persistent-recursive) and
-//! *child* (getChildren, persistent). Each maps a path to the connections watching it, with
+//! *child* (getChildren, persistent, persistent-recursive). Each maps a path to the connections watching it, with
 //! one mode per (connection, path) in each table: a later registration replaces the mode, as
 //! in 3.8 (so a one-shot getData watch on a path that has a persistent watch turns it one-shot
 //! in the data table). Triggering walks the path and, if any recursive watch exists, its
@@ -14,8 +14,10 @@
 
 use std::collections::{HashMap, HashSet};
 
+use std::sync::Arc;
+
 use super::tree::{parent_of, Change};
-use crate::proto::EventType;
+use crate::proto::{Acl, EventType};
 
 /// A connection id.
 pub(crate) type ConnId = u64;
@@ -181,54 +183,68 @@ pub(crate) struct Watches {
     pub child: Table,
 }
 
-/// One notification to send: to which connection, what, on which path.
-pub(crate) type Fired = (ConnId, EventType, String);
+/// One notification to send: to which connection, what, on which path, and the ACL the
+/// connection must be able to READ through for it to be delivered (`None`: always).
+pub(crate) type Fired = (ConnId, EventType, String, Option<Arc<Vec<Acl>>>);
 
 impl Watches {
     /// Applies the trigger rules of one tree change, appending notifications in the order
     /// the server sends them.
     pub fn on_change(&mut self, change: &Change, out: &mut Vec<Fired>) {
         match change {
-            Change::Created(p) => {
+            Change::Created(p, acl, parent_acl) => {
                 for c in self.data.trigger(p, EventType::NodeCreated) {
-                    out.push((c, EventType::NodeCreated, p.clone()));
+                    out.push((c, EventType::NodeCreated, p.clone(), Some(Arc::clone(acl))));
                 }
-                self.children_changed(parent_of(p), out);
+                self.children_changed(parent_of(p), parent_acl, out);
             }
-            Change::Deleted(p) => {
+            Change::Deleted(p, acl, parent_acl) => {
                 let fired = self.data.trigger(p, EventType::NodeDeleted);
                 for &c in &fired {
-                    out.push((c, EventType::NodeDeleted, p.clone()));
+                    out.push((c, EventType::NodeDeleted, p.clone(), Some(Arc::clone(acl))));
                 }
                 for c in self.child.trigger(p, EventType::NodeDeleted) {
                     if !fired.contains(&c) {
-                        out.push((c, EventType::NodeDeleted, p.clone()));
+                        out.push((c, EventType::NodeDeleted, p.clone(), Some(Arc::clone(acl))));
                     }
                 }
-                self.children_changed(parent_of(p), out);
+                self.children_changed(parent_of(p), parent_acl, out);
             }
-            Change::DataChanged(p) => {
+            Change::DataChanged(p, acl) => {
                 for c in self.data.trigger(p, EventType::NodeDataChanged) {
-                    out.push((c, EventType::NodeDataChanged, p.clone()));
+                    out.push((
+                        c,
+                        EventType::NodeDataChanged,
+                        p.clone(),
+                        Some(Arc::clone(acl)),
+                    ));
                 }
             }
         }
     }
 
-    fn children_changed(&mut self, parent: &str, out: &mut Vec<Fired>) {
+    fn children_changed(&mut self, parent: &str, acl: &Arc<Vec<Acl>>, out: &mut Vec<Fired>) {
         for c in self.child.trigger(parent, EventType::NodeChildrenChanged) {
-            out.push((c, EventType::NodeChildrenChanged, parent.to_string()));
+            out.push((
+                c,
+                EventType::NodeChildrenChanged,
+                parent.to_string(),
+                Some(Arc::clone(acl)),
+            ));
         }
     }
 
-    /// addWatch: persistent goes in both tables, persistent-recursive in the data table only.
+    /// addWatch: 3.8.0 puts both modes in both tables (`DataTree.addWatch`); a recursive
+    /// entry in the child table never fires NodeChildrenChanged, and deletes de-duplicate,
+    /// but it does answer checkWatches/removeWatches for children.
     pub fn add_persistent(&mut self, path: &str, conn: ConnId, recursive: bool) {
-        if recursive {
-            self.data.add(path, conn, Mode::Recursive);
+        let mode = if recursive {
+            Mode::Recursive
         } else {
-            self.data.add(path, conn, Mode::Persistent);
-            self.child.add(path, conn, Mode::Persistent);
-        }
+            Mode::Persistent
+        };
+        self.data.add(path, conn, mode);
+        self.child.add(path, conn, mode);
     }
 
     pub fn remove_conn(&mut self, conn: ConnId) {
@@ -245,19 +261,36 @@ impl Watches {
 mod tests {
     use super::*;
 
-    fn fire(w: &mut Watches, c: Change) -> Vec<Fired> {
+    fn fire(w: &mut Watches, c: Change) -> Vec<(ConnId, EventType, String)> {
         let mut out = Vec::new();
         w.on_change(&c, &mut out);
-        out
+        out.into_iter().map(|(c, e, p, _)| (c, e, p)).collect()
+    }
+
+    fn acl() -> Arc<Vec<Acl>> {
+        Arc::new(Acl::open_unsafe())
+    }
+
+    #[allow(non_snake_case)]
+    fn Created(p: &str) -> Change {
+        Change::Created(p.into(), acl(), acl())
+    }
+    #[allow(non_snake_case)]
+    fn Deleted(p: &str) -> Change {
+        Change::Deleted(p.into(), acl(), acl())
+    }
+    #[allow(non_snake_case)]
+    fn DataChanged(p: &str) -> Change {
+        Change::DataChanged(p.into(), acl())
     }
 
     #[test]
     fn standard_watches_are_one_shot() {
         let mut w = Watches::default();
         w.data.add("/a", 1, Mode::Standard);
-        let got = fire(&mut w, Change::DataChanged("/a".into()));
+        let got = fire(&mut w, DataChanged("/a"));
         assert_eq!(got, vec![(1, EventType::NodeDataChanged, "/a".into())]);
-        assert!(fire(&mut w, Change::DataChanged("/a".into())).is_empty());
+        assert!(fire(&mut w, DataChanged("/a")).is_empty());
         assert_eq!(w.count(), 0);
     }
 
@@ -268,7 +301,7 @@ mod tests {
         w.child.add("/a", 1, Mode::Standard);
         w.child.add("/a", 2, Mode::Standard);
         w.child.add("/", 2, Mode::Standard);
-        let got = fire(&mut w, Change::Deleted("/a".into()));
+        let got = fire(&mut w, Deleted("/a"));
         assert_eq!(
             got,
             vec![
@@ -284,26 +317,26 @@ mod tests {
     fn recursive_fires_for_descendants_but_not_children_changed() {
         let mut w = Watches::default();
         w.add_persistent("/r", 7, true);
-        let got = fire(&mut w, Change::Created("/r/a/b".into()));
+        let got = fire(&mut w, Created("/r/a/b"));
         assert_eq!(got, vec![(7, EventType::NodeCreated, "/r/a/b".into())]);
-        let got = fire(&mut w, Change::Created("/r".into()));
+        let got = fire(&mut w, Created("/r"));
         assert_eq!(got, vec![(7, EventType::NodeCreated, "/r".into())]);
-        assert!(fire(&mut w, Change::Created("/x".into())).is_empty());
-        assert_eq!(w.count(), 1);
+        assert!(fire(&mut w, Created("/x")).is_empty());
+        assert_eq!(w.count(), 2);
     }
 
     #[test]
     fn persistent_fires_for_node_and_children_and_stays() {
         let mut w = Watches::default();
         w.add_persistent("/p", 3, false);
-        assert_eq!(fire(&mut w, Change::Created("/p/c".into())).len(), 1);
-        assert_eq!(fire(&mut w, Change::DataChanged("/p".into())).len(), 1);
-        assert_eq!(fire(&mut w, Change::Deleted("/p".into())).len(), 1);
+        assert_eq!(fire(&mut w, Created("/p/c")).len(), 1);
+        assert_eq!(fire(&mut w, DataChanged("/p")).len(), 1);
+        assert_eq!(fire(&mut w, Deleted("/p")).len(), 1);
         assert_eq!(w.count(), 2);
         // A later one-shot registration replaces the mode, as in 3.8.
         w.data.add("/p", 3, Mode::Standard);
-        assert_eq!(fire(&mut w, Change::DataChanged("/p".into())).len(), 1);
-        assert!(fire(&mut w, Change::DataChanged("/p".into())).is_empty());
+        assert_eq!(fire(&mut w, DataChanged("/p")).len(), 1);
+        assert!(fire(&mut w, DataChanged("/p")).is_empty());
     }
 
     #[test]
