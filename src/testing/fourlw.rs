@@ -105,7 +105,7 @@ pub(crate) fn answer(core: &Core, me: &Arc<MemberShared>, word: [u8; 4]) -> Opti
             let d = &st.watches.data;
             let _ = writeln!(
                 out,
-                "{} connections watching {} paths\nTotal watches:{}\n",
+                "{} connections watching {} paths\nTotal watches:{}",
                 d.conn_count(),
                 d.path_count(),
                 d.size()

@@ -1,0 +1,119 @@
+//! Hostile input costs a client only its own connection; four-letter words.
+
+mod rawclient;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use rawclient::{four_letter, Raw};
+use zk_curator::proto::*;
+use zk_curator::testing::TestingServer;
+
+fn is_closed(mut s: &TcpStream) -> bool {
+    let _ = s.set_read_timeout(Some(Duration::from_secs(3)));
+    let mut buf = [0u8; 256];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => return true,
+            Ok(_) => continue,
+            Err(e) => {
+                return !matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                )
+            }
+        }
+    }
+}
+
+#[test]
+fn garbage_truncated_oversized_and_unknown_frames() {
+    let server = TestingServer::start().unwrap();
+    let addr = server.connect_string();
+    let mut healthy = Raw::connect(&addr, 10_000).unwrap();
+    // Oversized length as the first frame.
+    let mut s = TcpStream::connect(&addr).unwrap();
+    s.write_all(&(0x0010_0000i32).to_be_bytes()).unwrap();
+    assert!(is_closed(&s));
+    // Negative length.
+    let mut s = TcpStream::connect(&addr).unwrap();
+    s.write_all(&(-7i32).to_be_bytes()).unwrap();
+    assert!(is_closed(&s));
+    // A garbage ConnectRequest.
+    let mut s = TcpStream::connect(&addr).unwrap();
+    s.write_all(&[0, 0, 0, 3, 1, 2, 3]).unwrap();
+    assert!(is_closed(&s));
+    // Truncated frame then EOF.
+    let mut s = TcpStream::connect(&addr).unwrap();
+    s.write_all(&[0, 0, 0, 40, 1, 2]).unwrap();
+    s.shutdown(std::net::Shutdown::Write).unwrap();
+    assert!(is_closed(&s));
+    // After the handshake: an oversized request.
+    let mut c = Raw::connect(&addr, 10_000).unwrap();
+    c.send_bytes(&(2_000_000i32).to_be_bytes()).unwrap();
+    assert!(c.closed_within(Duration::from_secs(3)));
+    // A header too short.
+    let mut c = Raw::connect(&addr, 10_000).unwrap();
+    c.send_bytes(&[0, 0, 0, 2, 0, 1]).unwrap();
+    assert!(c.closed_within(Duration::from_secs(3)));
+    // An unknown op code: err -6 with zxid -1, then close; the session survives.
+    let mut c = Raw::connect(&addr, 10_000).unwrap();
+    c.send_bytes(&[0, 0, 0, 8, 0, 0, 0, 7, 0, 0, 0, 99])
+        .unwrap();
+    let (h, _) = c.read_reply().unwrap();
+    assert_eq!((h.xid, h.zxid, h.err), (7, -1, -6));
+    assert!(c.closed_within(Duration::from_secs(3)));
+    assert!(server.session_ids().contains(&c.session_id));
+    // A malformed body of a known op: MarshallingError, connection kept.
+    let mut c = Raw::connect(&addr, 10_000).unwrap();
+    c.send_bytes(&[0, 0, 0, 12, 0, 0, 0, 1, 0, 0, 0, 4, 0xff, 0xff, 0xff, 0xf0])
+        .unwrap();
+    let (h, _) = c.read_reply().unwrap();
+    assert_eq!(h.err, -5);
+    assert!(c.call(Request::Ping).is_ok());
+    // Everybody else is fine.
+    assert!(healthy.call(Request::Ping).is_ok());
+}
+
+#[test]
+fn many_connections_come_and_go() {
+    let server = TestingServer::start().unwrap();
+    let addr = server.connect_string();
+    for _ in 0..200 {
+        let mut c = Raw::connect(&addr, 10_000).unwrap();
+        c.call(Request::CloseSession).unwrap();
+    }
+    assert!(server.session_ids().is_empty());
+}
+
+#[test]
+fn four_letter_words() {
+    let server = TestingServer::start().unwrap();
+    let addr = server.connect_string();
+    let mut c = Raw::connect(&addr, 10_000).unwrap();
+    c.create("/w", b"", 0).unwrap();
+    c.get("/w", true).unwrap();
+    assert_eq!(four_letter(&addr, "ruok").unwrap(), "imok");
+    assert_eq!(four_letter(&addr, "isro").unwrap(), "rw");
+    let srvr = four_letter(&addr, "srvr").unwrap();
+    assert!(srvr.starts_with("Zookeeper version: 3.8.0"), "{srvr}");
+    assert!(srvr.contains("Mode: standalone"));
+    assert!(srvr.contains("Zxid: 0x2\n"), "{srvr}");
+    assert!(srvr.contains("Node count: 6\n"));
+    let stat = four_letter(&addr, "stat").unwrap();
+    assert!(stat.contains("Clients:\n /127.0.0.1:"));
+    let mntr = four_letter(&addr, "mntr").unwrap();
+    assert!(mntr.contains("zk_server_state\tstandalone\n"));
+    assert!(mntr.contains("zk_znode_count\t6\n"));
+    assert!(mntr.contains("zk_watch_count\t1\n"));
+    assert!(four_letter(&addr, "cons").unwrap().contains("sid=0x"));
+    assert_eq!(
+        four_letter(&addr, "wchs").unwrap(),
+        "1 connections watching 1 paths\nTotal watches:1\n"
+    );
+    assert!(four_letter(&addr, "wchc").unwrap().contains("\t/w\n"));
+    assert!(four_letter(&addr, "dump")
+        .unwrap()
+        .contains("Global Sessions(1)"));
+}
