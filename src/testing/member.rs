@@ -48,11 +48,14 @@ impl MemberShared {
     }
 }
 
+/// Every connection thread this member started, with a socket handle to shut it down.
+type ConnThreads = Arc<Mutex<Vec<(TcpStream, JoinHandle<()>)>>>;
+
 struct Running {
     port: u16,
     stop: Arc<AtomicBool>,
     acceptor: JoinHandle<()>,
-    conns: Arc<Mutex<Vec<(TcpStream, JoinHandle<()>)>>>,
+    conns: ConnThreads,
 }
 
 pub(crate) struct Member {
@@ -93,7 +96,7 @@ impl Member {
         let listener = TcpListener::bind(("127.0.0.1", port))?;
         let port = listener.local_addr()?.port();
         let stop = Arc::new(AtomicBool::new(false));
-        let conns: Arc<Mutex<Vec<(TcpStream, JoinHandle<()>)>>> = Arc::default();
+        let conns: ConnThreads = Arc::default();
         let acceptor = {
             let (stop, conns) = (Arc::clone(&stop), Arc::clone(&conns));
             let (core, shared) = (Arc::clone(&self.core), Arc::clone(&self.shared));
@@ -151,7 +154,7 @@ impl Member {
 fn accept_loop(
     listener: TcpListener,
     stop: Arc<AtomicBool>,
-    conns: Arc<Mutex<Vec<(TcpStream, JoinHandle<()>)>>>,
+    conns: ConnThreads,
     core: Arc<Core>,
     shared: Arc<MemberShared>,
 ) {
