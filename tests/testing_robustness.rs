@@ -117,3 +117,30 @@ fn four_letter_words() {
         .unwrap()
         .contains("Global Sessions(1)"));
 }
+
+#[test]
+fn sasl_and_crashing_requests() {
+    let server = TestingServer::start().unwrap();
+    let addr = server.connect_string();
+    let mut c = Raw::connect(&addr, 10_000).unwrap();
+    // SASL without a SASL server: OK with a null token.
+    c.send(&Request::Sasl(GetSaslRequest { token: vec![1] }))
+        .unwrap();
+    let (h, body) = c.read_reply().unwrap();
+    assert_eq!((h.zxid, h.err), (0, 0));
+    assert_eq!(body, vec![0xff, 0xff, 0xff, 0xff]);
+    // createTTL with a non-TTL mode and a negative TTL crashes a real 3.8.0 server; here the
+    // connection drops and nothing changes.
+    let zxid = server.zxid();
+    c.send(&Request::CreateTtl(CreateTtlRequest {
+        path: "/boom".into(),
+        data: None,
+        acl: Acl::open_unsafe(),
+        flags: 0,
+        ttl: -1,
+    }))
+    .unwrap();
+    assert!(c.closed_within(Duration::from_secs(2)));
+    assert_eq!(server.zxid(), zxid);
+    assert!(!server.dump().contains("boom"));
+}

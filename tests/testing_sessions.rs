@@ -31,6 +31,7 @@ fn starts_fast_and_negotiates_timeouts() {
     let t = Instant::now();
     let server = TestingServer::start().unwrap();
     let took = t.elapsed();
+    eprintln!("TestingServer::start took {took:?}");
     assert!(took < Duration::from_millis(50), "start took {took:?}");
     let addr = server.connect_string();
     assert_eq!(Raw::connect(&addr, 1000).unwrap().timeout, 4000);
@@ -156,6 +157,8 @@ fn pause_answers_nothing_and_sessions_age() {
     assert!(wait_until(Duration::from_secs(3), || !server
         .session_ids()
         .contains(&short.session_id)));
+    // Its connection is not visibly closed during the partition.
+    assert!(!short.closed_within(Duration::from_millis(100)));
     // A new connection is accepted but its handshake is not answered.
     let pending = std::thread::spawn({
         let addr = addr.clone();
@@ -170,6 +173,8 @@ fn pause_answers_nothing_and_sessions_age() {
     assert_eq!(h.xid, -2);
     assert!(pending.join().unwrap().is_ok());
     assert_eq!(long.stat("/short").unwrap(), None);
+    // After the heal the expired session's client finds its connection gone.
+    assert!(short.closed_within(Duration::from_secs(2)));
 }
 
 #[test]

@@ -200,7 +200,6 @@ impl Conn {
                     | OpCode::Error
                     | OpCode::CreateSession
                     | OpCode::DeleteContainer
-                    | OpCode::Sasl
             )
         });
         let core = &self.core;
@@ -240,6 +239,35 @@ impl Conn {
                         e.auth = cx.auth.clone();
                     }
                     r
+                }
+                Request::Sasl(_) => {
+                    // No SASL server here: 3.8 answers OK with a null token (its
+                    // evaluateResponse hits a null server and the NPE is swallowed).
+                    let h = ReplyHeader {
+                        xid: header.xid,
+                        zxid: 0,
+                        err: 0,
+                    };
+                    self.member.sent();
+                    outbox.push(|buf| {
+                        let at = frame::begin_frame(buf);
+                        h.encode(buf);
+                        crate::proto::codec::put_null(buf);
+                        frame::end_frame(buf, at);
+                    });
+                    return true;
+                }
+                Request::CreateTtl(r) if r.ttl < 0 && !matches!(r.flags, 5 | 6) => {
+                    // 3.8.0 accepts this in its request pipeline and then dies applying it
+                    // (and again replaying its log). A client sees its connection drop.
+                    log::warn!(
+                        "connection {}: createTTL with flags {} and ttl {} would crash a 3.8.0 \
+                         server; closing the connection instead",
+                        self.id,
+                        r.flags,
+                        r.ttl
+                    );
+                    return false;
                 }
                 req => ops::apply(&mut st, cx, header.xid, req),
             },

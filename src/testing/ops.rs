@@ -325,7 +325,7 @@ pub(crate) fn apply(st: &mut State, cx: &mut ConnCtx, xid: i32, req: Request) ->
             r
         }
         Request::Ping => Reply::empty(xid),
-        // SASL is not configured here; the connection layer never passes it in.
+        // The connection layer answers SASL itself; this arm is never reached.
         Request::Sasl(_) => {
             let mut r = Reply::err(xid, UNIMPLEMENTED);
             r.close = true;

@@ -102,11 +102,14 @@ impl Outbox {
     }
 
     /// Closes now: queued output is dropped and the socket shut down, which also wakes the
-    /// connection's reader.
+    /// connection's reader. While the member is paused (a partition) the client could not
+    /// see the close, so the shutdown waits for the resume (the writer does it).
     pub fn kill(&self) {
         self.out.lock().state = State::Dead;
         self.cv.notify_all();
-        let _ = self.stream.shutdown(Shutdown::Both);
+        if !self.faults.paused() {
+            let _ = self.stream.shutdown(Shutdown::Both);
+        }
     }
 
     pub fn is_open(&self) -> bool {
@@ -128,6 +131,12 @@ impl Outbox {
             // state change to closing, or times out and re-checks.
             let n = loop {
                 if o.state == State::Dead {
+                    if self.faults.paused() {
+                        self.cv.wait_for(&mut o, Duration::from_millis(50));
+                        continue;
+                    }
+                    drop(o);
+                    let _ = self.stream.shutdown(Shutdown::Both);
                     return;
                 }
                 if self.faults.paused() {
