@@ -1,0 +1,385 @@
+//! The low-level [`ZooKeeper`] handle: one method per server operation, each synchronous
+//! and asynchronous (the callback runs on the event thread, in order with watches), the
+//! Java client's semantics in Rust names. The [framework](crate::framework) builds Curator's
+//! fluent API on top of it.
+
+mod ops;
+mod types;
+
+pub use types::{Op, OpResult};
+
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{bounded, unbounded, Receiver};
+use parking_lot::Mutex;
+
+use crate::error::{Error, Result};
+use crate::proto::frame::MAX_PACKET;
+use crate::proto::{AuthPacket, KeeperState, Request};
+use crate::session::core::{Core, SessionConfig, States};
+use crate::session::hosts::ConnectString;
+use crate::session::pending::{Completion, OneShot};
+use crate::session::{io, EventDispatcher, SharedWatcher, Watcher};
+
+/// A connection to a ZooKeeper ensemble and the session it carries (Java's `ZooKeeper`).
+///
+/// Created by [`ZooKeeper::builder`]. It reconnects by itself, to the next host, resuming
+/// the session and restoring its watches, until the session expires or the handle is
+/// closed. Share it between threads behind an `Arc`; every method takes `&self`.
+/// [`close`](ZooKeeper::close) (also run on drop) ends the session at once: its ephemeral
+/// nodes go away and the threads are joined.
+///
+/// ```no_run
+/// use zk_curator::{Acl, CreateMode, ZooKeeper};
+/// let zk = ZooKeeper::builder("127.0.0.1:2181").connect()?;
+/// let path = zk.create("/hello", b"world", &Acl::open_unsafe(), CreateMode::Persistent)?;
+/// let (data, stat) = zk.get_data(&path, false)?;
+/// assert_eq!(data, b"world");
+/// zk.set_data(&path, b"again", stat.version)?;
+/// zk.close()?;
+/// # Ok::<(), zk_curator::Error>(())
+/// ```
+pub struct ZooKeeper {
+    core: Arc<Core>,
+    io: Mutex<Option<(JoinHandle<()>, Receiver<()>)>>,
+    owns_dispatcher: bool,
+    /// The chroot as a shared string for result conversions.
+    chroot: Option<Arc<str>>,
+}
+
+/// Options for a [`ZooKeeper`] handle.
+#[must_use = "a builder does nothing until connect() or start()"]
+pub struct ZooKeeperBuilder {
+    connect_string: String,
+    session_timeout: Duration,
+    connection_timeout: Duration,
+    request_timeout: Option<Duration>,
+    close_timeout: Duration,
+    can_be_read_only: bool,
+    auth: Vec<AuthPacket>,
+    default_watcher: Option<SharedWatcher>,
+    session: Option<(i64, Vec<u8>)>,
+    dispatcher: Option<EventDispatcher>,
+    max_buffer: usize,
+}
+
+impl ZooKeeperBuilder {
+    /// The session timeout to request (the server clamps it to its limits, by default 2 to
+    /// 20 ticks). Default 30 s.
+    pub fn session_timeout(mut self, t: Duration) -> Self {
+        self.session_timeout = t;
+        self
+    }
+
+    /// How long [`connect`](Self::connect) waits for the session, and the longest a single
+    /// TCP connect may take. Default 15 s.
+    pub fn connection_timeout(mut self, t: Duration) -> Self {
+        self.connection_timeout = t;
+        self
+    }
+
+    /// How long a synchronous call waits for its reply, and how long a request made while
+    /// disconnected waits for a connection. Default: the session timeout.
+    pub fn request_timeout(mut self, t: Duration) -> Self {
+        self.request_timeout = Some(t);
+        self
+    }
+
+    /// How long [`close`](ZooKeeper::close) waits for the server to confirm the end of the
+    /// session. Default 1 s.
+    pub fn close_timeout(mut self, t: Duration) -> Self {
+        self.close_timeout = t;
+        self
+    }
+
+    /// Accept read-only servers (a partitioned minority running with
+    /// `readonlymode.enabled`): the state becomes `ConnectedReadOnly`, reads work, writes fail
+    /// with `NotReadOnly`, and the client keeps looking for a read-write server.
+    pub fn can_be_read_only(mut self, yes: bool) -> Self {
+        self.can_be_read_only = yes;
+        self
+    }
+
+    /// Authentication to send on every connection (e.g. `("digest", b"user:password")`).
+    pub fn auth(mut self, scheme: &str, auth: &[u8]) -> Self {
+        self.auth.push(AuthPacket {
+            auth_type: 0,
+            scheme: scheme.to_string(),
+            auth: auth.to_vec(),
+        });
+        self
+    }
+
+    /// The watcher for connection state changes and for watches set with `watch = true`.
+    pub fn default_watcher(mut self, w: impl Watcher) -> Self {
+        self.default_watcher = Some(w.into_shared());
+        self
+    }
+
+    /// Resume an existing session instead of creating one.
+    pub fn session(mut self, id: i64, password: &[u8]) -> Self {
+        self.session = Some((id, password.to_vec()));
+        self
+    }
+
+    /// Deliver events on an existing event thread instead of starting one: events of several
+    /// handles then share one order. The dispatcher is not stopped when this handle closes.
+    pub fn event_dispatcher(mut self, d: &EventDispatcher) -> Self {
+        self.dispatcher = Some(d.clone());
+        self
+    }
+
+    /// The largest request the client sends and (plus a small slack) the largest reply it
+    /// accepts; match the servers' `jute.maxbuffer`. Default 1,048,575 bytes.
+    pub fn max_buffer_size(mut self, bytes: usize) -> Self {
+        self.max_buffer = bytes;
+        self
+    }
+
+    /// Starts the handle and waits until the session is established (or the connection
+    /// timeout passes: then the handle is closed and `Error::Timeout` returned).
+    pub fn connect(self) -> Result<ZooKeeper> {
+        let wait = self.connection_timeout;
+        let zk = self.start()?;
+        let st = zk.core.wait_state(wait, |s| s != States::Connecting);
+        match st {
+            States::Connected | States::ConnectedReadOnly => Ok(zk),
+            other => {
+                let err = other.dead_error().unwrap_or(Error::Timeout);
+                let _ = zk.close();
+                Err(err)
+            }
+        }
+    }
+
+    /// Starts the handle and returns at once; it connects in the background (watch the
+    /// state with [`ZooKeeper::wait_connected`] or a default watcher).
+    pub fn start(self) -> Result<ZooKeeper> {
+        let connect = ConnectString::parse(&self.connect_string)?;
+        if self.session_timeout.is_zero() {
+            return Err(Error::InvalidArgument("session timeout must be > 0".into()));
+        }
+        let (dispatcher, owns) = match self.dispatcher {
+            Some(d) => (d, false),
+            None => (EventDispatcher::start()?, true),
+        };
+        let chroot: Option<Arc<str>> = connect.chroot.as_deref().map(Arc::from);
+        let cfg = SessionConfig {
+            connect,
+            session_timeout: self.session_timeout,
+            connection_timeout: self.connection_timeout,
+            request_timeout: self.request_timeout.unwrap_or(self.session_timeout),
+            close_timeout: self.close_timeout,
+            can_be_read_only: self.can_be_read_only,
+            session: self.session,
+            max_buffer: self.max_buffer,
+        };
+        let (wake_tx, wake_rx) = unbounded();
+        let core = Arc::new(Core::new(
+            cfg,
+            self.default_watcher,
+            dispatcher,
+            self.auth,
+            wake_tx,
+        ));
+        let (done_tx, done_rx) = bounded(0);
+        let handle = io::spawn(core.clone(), wake_rx, done_tx, random_seed())?;
+        Ok(ZooKeeper {
+            core,
+            io: Mutex::new(Some((handle, done_rx))),
+            owns_dispatcher: owns,
+            chroot,
+        })
+    }
+}
+
+impl ZooKeeper {
+    /// A builder for a handle on `connect_string`: `host:port[,host:port...][/chroot]`
+    /// (default port 2181, IPv6 in `[brackets]`). Hosts are shuffled, then tried in turn.
+    pub fn builder(connect_string: &str) -> ZooKeeperBuilder {
+        ZooKeeperBuilder {
+            connect_string: connect_string.to_string(),
+            session_timeout: Duration::from_secs(30),
+            connection_timeout: Duration::from_secs(15),
+            request_timeout: None,
+            close_timeout: Duration::from_secs(1),
+            can_be_read_only: false,
+            auth: Vec::new(),
+            default_watcher: None,
+            session: None,
+            dispatcher: None,
+            max_buffer: MAX_PACKET,
+        }
+    }
+
+    /// The handle's state.
+    pub fn state(&self) -> States {
+        self.core.state()
+    }
+
+    /// The session id (0 before the first connection).
+    pub fn session_id(&self) -> i64 {
+        self.core.info().session_id
+    }
+
+    /// The session password (16 bytes once connected); with the id it resumes the session
+    /// from another handle.
+    pub fn session_password(&self) -> Vec<u8> {
+        self.core.info().passwd
+    }
+
+    /// The session timeout the server granted (the requested one before the first connect).
+    pub fn negotiated_timeout(&self) -> Duration {
+        self.core.info().negotiated
+    }
+
+    /// The highest zxid seen in a reply.
+    pub fn last_zxid(&self) -> i64 {
+        self.core.last_zxid()
+    }
+
+    /// The event thread this handle delivers on.
+    pub fn event_dispatcher(&self) -> &EventDispatcher {
+        &self.core.events
+    }
+
+    /// The chroot of the connect string, if any.
+    pub fn chroot(&self) -> Option<&str> {
+        self.chroot.as_deref()
+    }
+
+    /// Blocks until connected (read-write or read-only) or the timeout passes; false on
+    /// timeout or if the handle died meanwhile.
+    pub fn wait_connected(&self, timeout: Duration) -> bool {
+        self.core
+            .wait_state(timeout, |s| s.is_connected() || !s.is_alive())
+            .is_connected()
+    }
+
+    /// Number of watches this handle holds (one per path and kind).
+    pub fn watch_count(&self) -> usize {
+        self.core.registry.lock().len()
+    }
+
+    /// Closes the session and the handle.
+    ///
+    /// If connected, sends closeSession and waits up to the close timeout for the server's
+    /// answer (the session's ephemeral nodes are then gone); then stops the I/O thread, fails
+    /// what is still pending with `Error::Closed`, delivers `Closed` to the watchers and stops
+    /// the event thread (if the handle owns it). Never hangs, even with the server gone;
+    /// calling it from a watcher or callback is fine; calling it twice is a no-op. Later calls
+    /// on the handle return `Error::Closed`.
+    pub fn close(&self) -> Result<()> {
+        if !self.core.begin_close() {
+            return Ok(());
+        }
+        let was_connected = self.core.state().is_connected();
+        let mut result = Ok(());
+        if was_connected {
+            let slot = OneShot::new();
+            self.core
+                .submit(&Request::CloseSession, None, Completion::Sync(slot.clone()));
+            if let Err(e) = slot.wait(self.core.cfg.close_timeout) {
+                log::debug!("closeSession: {e}");
+                result = Err(e);
+            }
+        }
+        let dead_before = !self.core.state().is_alive();
+        self.core.update_info(|i| {
+            if i.state.is_alive() {
+                i.state = States::Closed;
+            }
+        });
+        self.core.stop_io();
+        self.core.stop_ro_probe();
+        self.join_io();
+        self.core.fail_inflight(&Error::Closed);
+        self.core.fail_queued(&Error::Closed, false);
+        if !dead_before {
+            self.core.emit_state(KeeperState::Closed);
+        }
+        self.core.registry.lock().clear();
+        if self.owns_dispatcher {
+            self.core.events.shutdown();
+        }
+        // A session that was already gone on the server is not an error of close().
+        match result {
+            Err(Error::SessionExpired) | Err(Error::ConnectionLoss) => Ok(()),
+            other => other,
+        }
+    }
+
+    /// Waits for the I/O thread, bounded: a TCP connect in progress cannot be interrupted,
+    /// so after the bound the thread is left to finish on its own (it exits as soon as its
+    /// connect returns).
+    fn join_io(&self) {
+        let Some((handle, done)) = self.io.lock().take() else {
+            return;
+        };
+        let bound = self.core.cfg.connection_timeout.min(Duration::from_secs(2));
+        let start = Instant::now();
+        // `done` disconnects when the thread exits.
+        let _ = done.recv_timeout(bound);
+        if handle.is_finished() || start.elapsed() < bound {
+            let _ = handle.join();
+        } else {
+            log::warn!("zk-io did not stop within {bound:?}; detaching it");
+        }
+    }
+
+    /// Adds authentication to the session (replayed on every reconnect). When connected it
+    /// waits for the server's answer: `Err(AuthFailed)` means the server rejected it and the
+    /// handle is now dead (as in Java).
+    pub fn add_auth_info(&self, scheme: &str, auth: &[u8]) -> Result<()> {
+        self.check_alive()?;
+        let slot = OneShot::new();
+        self.core.add_auth(
+            AuthPacket {
+                auth_type: 0,
+                scheme: scheme.to_string(),
+                auth: auth.to_vec(),
+            },
+            Some(slot.clone()),
+        );
+        slot.wait(self.core.cfg.request_timeout).map(|_| ())
+    }
+
+    fn check_alive(&self) -> Result<()> {
+        if self.core.is_closing() {
+            return Err(Error::Closed);
+        }
+        match self.core.state().dead_error() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for ZooKeeper {
+    fn drop(&mut self) {
+        let _ = self.close();
+    }
+}
+
+impl std::fmt::Debug for ZooKeeper {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let i = self.core.info();
+        f.debug_struct("ZooKeeper")
+            .field("state", &i.state)
+            .field("session_id", &format_args!("{:#x}", i.session_id))
+            .field("hosts", &self.core.cfg.connect.hosts)
+            .field("chroot", &self.chroot)
+            .finish()
+    }
+}
+
+/// A random seed from the standard library's per-process random hasher keys.
+pub(crate) fn random_seed() -> u64 {
+    use std::collections::hash_map::RandomState;
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = RandomState::new().build_hasher();
+    h.write_u128(Instant::now().elapsed().as_nanos());
+    h.finish()
+}

@@ -1,0 +1,624 @@
+//! The state one session shares between its callers and its I/O thread, and the send path.
+//!
+//! Sending happens on the caller's thread, with no thread hop: under the **writer lock** the
+//! caller takes the next xid, pushes its [`Pending`] entry onto the FIFO and writes its frame,
+//! so xid order, FIFO order and byte order on the wire are one order. The FIFO has a lock of
+//! its own (the **inflight lock**) which the I/O thread takes to pop replies: a caller blocked
+//! in `write` (full socket buffer) never stops the I/O thread from reading, and the I/O thread
+//! never takes the writer lock on its read path (pings use `try_lock`).
+//!
+//! Lock order where two meet: writer, then inflight, then registry. No lock is held while user
+//! code runs.
+
+use std::collections::VecDeque;
+use std::io::Write;
+use std::net::{Shutdown, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::Sender;
+use parking_lot::{Condvar, Mutex};
+
+use super::events::{EventDispatcher, EventItem};
+use super::hosts::ConnectString;
+use super::pending::{Completion, OneShot, Pending, Queued, Reply, WatchReg};
+use super::registry::WatchRegistry;
+use super::watcher::{SharedWatcher, WatchedEvent};
+use crate::error::Error;
+use crate::proto::frame::{begin_frame, end_frame};
+use crate::proto::{AuthPacket, KeeperState, OpCode, Record, Request, RequestHeader};
+
+/// The life of a handle, as `ZooKeeper::state()` reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum States {
+    /// Not connected; trying the hosts (also after a connection was lost).
+    Connecting,
+    /// Connected to a read-write server.
+    Connected,
+    /// Connected to a read-only server (writes fail with `NotReadOnly`).
+    ConnectedReadOnly,
+    /// Authentication failed; the handle is dead.
+    AuthFailed,
+    /// The session expired; the handle is dead (a new session needs a new handle).
+    Expired,
+    /// Closed by the user.
+    Closed,
+}
+
+impl States {
+    /// True while the handle may still (re)connect and serve requests.
+    pub fn is_alive(self) -> bool {
+        matches!(
+            self,
+            States::Connecting | States::Connected | States::ConnectedReadOnly
+        )
+    }
+
+    /// True while connected (read-write or read-only).
+    pub fn is_connected(self) -> bool {
+        matches!(self, States::Connected | States::ConnectedReadOnly)
+    }
+
+    /// The error a request gets from a dead handle.
+    pub(crate) fn dead_error(self) -> Option<Error> {
+        match self {
+            States::AuthFailed => Some(Error::AuthFailed),
+            States::Expired => Some(Error::SessionExpired),
+            States::Closed => Some(Error::Closed),
+            _ => None,
+        }
+    }
+}
+
+/// Everything the builder decided.
+#[derive(Debug, Clone)]
+pub(crate) struct SessionConfig {
+    pub connect: ConnectString,
+    pub session_timeout: Duration,
+    pub connection_timeout: Duration,
+    pub request_timeout: Duration,
+    pub close_timeout: Duration,
+    pub can_be_read_only: bool,
+    pub session: Option<(i64, Vec<u8>)>,
+    /// Largest request frame sent and (plus slack) reply frame accepted.
+    pub max_buffer: usize,
+}
+
+/// Session facts learned from the server.
+#[derive(Debug, Clone)]
+pub(crate) struct SessionInfo {
+    pub state: States,
+    pub session_id: i64,
+    pub passwd: Vec<u8>,
+    pub negotiated: Duration,
+    /// Connected to a read-write server at least once with this session.
+    pub seen_rw: bool,
+}
+
+struct WriterConn {
+    stream: TcpStream,
+}
+
+struct Writer {
+    conn: Option<WriterConn>,
+    next_xid: i32,
+    queued: VecDeque<Queued>,
+    /// Auth packets to replay on every new connection, with the caller waiting for the
+    /// first answer to one added while disconnected.
+    auth: Vec<(AuthPacket, Option<Arc<OneShot>>)>,
+}
+
+/// Replies the I/O thread is waiting for.
+#[derive(Default)]
+pub(crate) struct Inflight {
+    pub pending: VecDeque<Pending>,
+    /// One entry per auth packet on the wire; auth replies bypass the FIFO (the server answers
+    /// them at once, ahead of earlier requests) but come back in order among themselves.
+    pub auth: VecDeque<Option<Arc<OneShot>>>,
+}
+
+/// The state shared by a handle, its callers and its I/O thread.
+pub(crate) struct Core {
+    pub cfg: SessionConfig,
+    writer: Mutex<Writer>,
+    pub inflight: Mutex<Inflight>,
+    pub registry: Mutex<WatchRegistry>,
+    pub default_watcher: Option<SharedWatcher>,
+    pub events: EventDispatcher,
+    info: Mutex<SessionInfo>,
+    info_cv: Condvar,
+    last_zxid: AtomicI64,
+    /// Microseconds since `epoch` of the last write to the socket (drives pings).
+    last_send: AtomicU64,
+    epoch: Instant,
+    closing: AtomicBool,
+    /// Set by close() once the session is closed: the I/O thread leaves.
+    stop: AtomicBool,
+    /// Wakes the I/O thread from a backoff sleep.
+    pub wake: Sender<()>,
+    /// The socket of a handshake in progress, so that close() can cut it short.
+    handshaking: Mutex<Option<TcpStream>>,
+    /// Read-only mode: the probe thread's stop handle, and what it found.
+    pub(crate) ro_probe: Mutex<Option<Sender<()>>>,
+    pub(crate) rw_found: Mutex<Option<super::hosts::HostPort>>,
+}
+
+thread_local! {
+    static ENCODE_BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+impl Core {
+    pub fn new(
+        cfg: SessionConfig,
+        default_watcher: Option<SharedWatcher>,
+        events: EventDispatcher,
+        auth: Vec<AuthPacket>,
+        wake: Sender<()>,
+    ) -> Core {
+        let (session_id, passwd) = cfg.session.clone().unwrap_or((0, vec![0; 16]));
+        let resumed = session_id != 0;
+        Core {
+            writer: Mutex::new(Writer {
+                conn: None,
+                next_xid: 1,
+                queued: VecDeque::new(),
+                auth: auth.into_iter().map(|a| (a, None)).collect(),
+            }),
+            inflight: Mutex::new(Inflight::default()),
+            registry: Mutex::new(WatchRegistry::default()),
+            default_watcher,
+            events,
+            info: Mutex::new(SessionInfo {
+                state: States::Connecting,
+                session_id,
+                passwd,
+                negotiated: cfg.session_timeout,
+                seen_rw: resumed,
+            }),
+            info_cv: Condvar::new(),
+            last_zxid: AtomicI64::new(0),
+            last_send: AtomicU64::new(0),
+            epoch: Instant::now(),
+            closing: AtomicBool::new(false),
+            stop: AtomicBool::new(false),
+            wake,
+            handshaking: Mutex::new(None),
+            ro_probe: Mutex::new(None),
+            rw_found: Mutex::new(None),
+            cfg,
+        }
+    }
+
+    // ------------------------------------------------------------------ session facts
+
+    pub fn info(&self) -> SessionInfo {
+        self.info.lock().clone()
+    }
+
+    pub fn state(&self) -> States {
+        self.info.lock().state
+    }
+
+    pub fn update_info(&self, f: impl FnOnce(&mut SessionInfo)) {
+        let mut i = self.info.lock();
+        f(&mut i);
+        self.info_cv.notify_all();
+    }
+
+    /// Waits until `pred` holds for the state, or the timeout passes; returns the last state.
+    pub fn wait_state(&self, timeout: Duration, pred: impl Fn(States) -> bool) -> States {
+        let deadline = Instant::now() + timeout;
+        let mut i = self.info.lock();
+        while !pred(i.state) {
+            if self.info_cv.wait_until(&mut i, deadline).timed_out() {
+                break;
+            }
+        }
+        i.state
+    }
+
+    pub fn last_zxid(&self) -> i64 {
+        self.last_zxid.load(Ordering::Acquire)
+    }
+
+    pub fn saw_zxid(&self, zxid: i64) {
+        self.last_zxid.fetch_max(zxid, Ordering::AcqRel);
+    }
+
+    pub fn is_closing(&self) -> bool {
+        self.closing.load(Ordering::Acquire)
+    }
+
+    /// True once the I/O thread must leave (the close handshake is over).
+    pub fn should_stop(&self) -> bool {
+        self.stop.load(Ordering::Acquire)
+    }
+
+    /// Tells the I/O thread to leave and wakes it.
+    pub fn stop_io(&self) {
+        self.stop.store(true, Ordering::Release);
+        self.detach();
+        let _ = self.wake.send(());
+    }
+
+    /// Marks the handle closing (no new requests, no reconnect); true for the first caller
+    /// only.
+    pub fn begin_close(&self) -> bool {
+        !self.closing.swap(true, Ordering::AcqRel)
+    }
+
+    pub fn micros_since_send(&self) -> u64 {
+        let now = self.epoch.elapsed().as_micros() as u64;
+        now.saturating_sub(self.last_send.load(Ordering::Relaxed))
+    }
+
+    fn note_send(&self) {
+        self.last_send
+            .store(self.epoch.elapsed().as_micros() as u64, Ordering::Relaxed);
+    }
+
+    // ------------------------------------------------------------------ sending
+
+    /// Hands a request to the session. Its outcome reaches `completion` exactly once.
+    pub fn submit(&self, req: &Request, watch: Option<WatchReg>, completion: Completion) {
+        if let Err(e) = self.try_submit(req, watch, completion) {
+            // try_submit gives the completion back only on refusal.
+            let (e, c) = *e;
+            c.complete(Err(e), &self.events);
+        }
+    }
+
+    /// Synchronous form: submits and waits up to the request timeout.
+    pub fn call(&self, req: &Request, watch: Option<WatchReg>) -> Reply {
+        let slot = OneShot::new();
+        self.submit(req, watch, Completion::Sync(slot.clone()));
+        slot.wait(self.cfg.request_timeout)
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn try_submit(
+        &self,
+        req: &Request,
+        watch: Option<WatchReg>,
+        completion: Completion,
+    ) -> std::result::Result<(), Box<(Error, Completion)>> {
+        let op = req.op_code();
+        if self.is_closing() && op != OpCode::CloseSession {
+            return Err(Box::new((Error::Closed, completion)));
+        }
+        if let Some(e) = self.state().dead_error() {
+            return Err(Box::new((e, completion)));
+        }
+        ENCODE_BUF.with(|cell| {
+            let mut buf = cell.borrow_mut();
+            buf.clear();
+            let at = begin_frame(&mut buf);
+            // xid 0 is a placeholder, patched under the writer lock.
+            RequestHeader {
+                xid: 0,
+                op: op.code(),
+            }
+            .encode(&mut buf);
+            req.encode(&mut buf);
+            let len = end_frame(&mut buf, at);
+            if len > self.cfg.max_buffer {
+                return Err(Box::new((
+                    Error::InvalidArgument(format!(
+                        "request of {len} bytes exceeds the {} byte packet limit (jute.maxbuffer)",
+                        self.cfg.max_buffer
+                    )),
+                    completion,
+                )));
+            }
+            let mut w = self.writer.lock();
+            // Re-check under the lock: close() and expiry drain the queue under it.
+            if let Some(e) = self.state().dead_error() {
+                return Err(Box::new((e, completion)));
+            }
+            match &w.conn {
+                Some(_) => {
+                    let xid = w.take_xid();
+                    buf[4..8].copy_from_slice(&xid.to_be_bytes());
+                    completion.mark_sent();
+                    self.inflight.lock().pending.push_back(Pending {
+                        xid,
+                        op,
+                        watch,
+                        completion,
+                    });
+                    self.write_locked(&mut w, &buf);
+                }
+                None => {
+                    w.queued.push_back(Queued {
+                        frame: buf.clone(),
+                        op,
+                        watch,
+                        completion,
+                        deadline: Instant::now() + self.cfg.request_timeout,
+                    });
+                }
+            }
+            Ok(())
+        })
+    }
+
+    /// Writes under the writer lock; a failed write shuts the socket down so that the I/O
+    /// thread notices at once and fails the FIFO with `ConnectionLoss`.
+    fn write_locked(&self, w: &mut Writer, bytes: &[u8]) {
+        let Some(c) = &w.conn else { return };
+        match (&c.stream).write_all(bytes) {
+            Ok(()) => self.note_send(),
+            Err(e) => {
+                log::debug!("write failed: {e}; dropping the connection");
+                let _ = c.stream.shutdown(Shutdown::Both);
+                w.conn = None;
+            }
+        }
+    }
+
+    /// Sends an auth packet now if connected (the reply completes `waiter`), and keeps it
+    /// for every later connection.
+    pub fn add_auth(&self, packet: AuthPacket, waiter: Option<Arc<OneShot>>) {
+        let mut w = self.writer.lock();
+        if w.conn.is_some() {
+            let frame = auth_frame(&packet);
+            w.auth.push((packet, None));
+            self.inflight.lock().auth.push_back(waiter);
+            self.write_locked(&mut w, &frame);
+        } else {
+            // Goes out with the next handshake; the waiter hears that answer.
+            w.auth.push((packet, waiter));
+        }
+    }
+
+    /// Sends a ping if the writer is free (a busy writer means the connection is not idle).
+    pub fn try_ping(&self) {
+        const PING: [u8; 12] = [0, 0, 0, 8, 0xff, 0xff, 0xff, 0xfe, 0, 0, 0, 11];
+        if let Some(mut w) = self.writer.try_lock() {
+            self.write_locked(&mut w, &PING);
+        }
+    }
+
+    // ------------------------------------------------------------------ connection changes
+
+    /// Makes a freshly handshaken connection the current one: replays auth, restores watches,
+    /// sends what was queued while disconnected, in that order, then lets callers write.
+    pub fn install(&self, stream: TcpStream, setwatches: &[Vec<u8>]) {
+        let mut w = self.writer.lock();
+        w.conn = Some(WriterConn { stream });
+        let mut auth = Vec::with_capacity(w.auth.len());
+        for (p, waiter) in w.auth.iter_mut() {
+            auth.push((auth_frame(p), waiter.take()));
+        }
+        for (f, waiter) in auth {
+            self.inflight.lock().auth.push_back(waiter);
+            self.write_locked(&mut w, &f);
+        }
+        for f in setwatches {
+            self.write_locked(&mut w, f);
+        }
+        let now = Instant::now();
+        while let Some(mut q) = w.queued.pop_front() {
+            if q.completion.is_abandoned() {
+                continue;
+            }
+            if q.deadline <= now {
+                q.completion
+                    .complete(Err(Error::ConnectionLoss), &self.events);
+                continue;
+            }
+            let xid = w.take_xid();
+            q.frame[4..8].copy_from_slice(&xid.to_be_bytes());
+            q.completion.mark_sent();
+            self.inflight.lock().pending.push_back(Pending {
+                xid,
+                op: q.op,
+                watch: q.watch,
+                completion: q.completion,
+            });
+            self.write_locked(&mut w, &q.frame);
+        }
+    }
+
+    pub fn set_handshaking(&self, s: Option<TcpStream>) {
+        *self.handshaking.lock() = s;
+    }
+
+    /// Detaches the current connection (new requests queue) and shuts its socket down, and
+    /// any handshake in progress with it.
+    pub fn detach(&self) {
+        if let Some(s) = self.handshaking.lock().take() {
+            let _ = s.shutdown(Shutdown::Both);
+        }
+        let mut w = self.writer.lock();
+        if let Some(c) = w.conn.take() {
+            let _ = c.stream.shutdown(Shutdown::Both);
+        }
+    }
+
+    /// Fails every request on the wire with `err`, in FIFO order (callbacks keep their order
+    /// on the event thread).
+    pub fn fail_inflight(&self, err: &Error) {
+        let taken = std::mem::take(&mut *self.inflight.lock());
+        for p in taken.pending {
+            p.completion.complete(Err(err.clone()), &self.events);
+        }
+        for s in taken.auth.into_iter().flatten() {
+            s.complete(Err(err.clone()));
+        }
+    }
+
+    /// Fails queued (unsent) requests: all of them, or only those past their deadline.
+    pub fn fail_queued(&self, err: &Error, only_expired: bool) {
+        let now = Instant::now();
+        let failed: Vec<Queued> = {
+            let mut w = self.writer.lock();
+            if only_expired {
+                let (keep, out): (VecDeque<Queued>, VecDeque<Queued>) = w
+                    .queued
+                    .drain(..)
+                    .partition(|q| q.deadline > now && !q.completion.is_abandoned());
+                w.queued = keep;
+                out.into()
+            } else {
+                w.queued.drain(..).collect()
+            }
+        };
+        for q in failed {
+            if !q.completion.is_abandoned() {
+                q.completion.complete(Err(err.clone()), &self.events);
+            }
+        }
+    }
+
+    /// Delivers a connection state change to the default watcher and every registered
+    /// watcher (each once), as the Java client does.
+    pub fn emit_state(&self, state: KeeperState) {
+        let mut watchers = Vec::new();
+        if let Some(d) = &self.default_watcher {
+            watchers.push(d.clone());
+        }
+        for w in self.registry.lock().all() {
+            if !watchers.iter().any(|x| x.same_as(&w)) {
+                watchers.push(w);
+            }
+        }
+        if !watchers.is_empty() {
+            self.events.send(EventItem::Watch {
+                event: WatchedEvent::state_change(state),
+                watchers,
+            });
+        }
+    }
+}
+
+impl Writer {
+    fn take_xid(&mut self) -> i32 {
+        let x = self.next_xid;
+        self.next_xid = if x == i32::MAX { 1 } else { x + 1 };
+        x
+    }
+}
+
+fn auth_frame(p: &AuthPacket) -> Vec<u8> {
+    let mut b = Vec::with_capacity(32 + p.scheme.len() + p.auth.len());
+    crate::proto::frame::encode_request(&mut b, crate::proto::xid::AUTH, &Request::Auth(p.clone()));
+    b
+}
+
+/// Encodes the SetWatches / SetWatches2 frames that restore `paths`, each batch's path bytes
+/// under 128 KiB (as the Java client splits them), SetWatches2 only for batches holding
+/// persistent watches so that 3.4/3.5 servers keep working.
+pub(crate) fn set_watches_frames(
+    relative_zxid: i64,
+    paths: super::registry::WatchPaths,
+) -> Vec<Vec<u8>> {
+    use crate::proto::{SetWatches, SetWatches2};
+    const MAX_BATCH: usize = 128 * 1024;
+    let mut frames = Vec::new();
+    let mut lists: [Vec<String>; 5] = [
+        paths.data,
+        paths.exist,
+        paths.child,
+        paths.persistent,
+        paths.recursive,
+    ];
+    let mut batch: [Vec<String>; 5] = Default::default();
+    let mut size = 0usize;
+    let flush = |batch: &mut [Vec<String>; 5], frames: &mut Vec<Vec<u8>>| {
+        if batch.iter().all(Vec::is_empty) {
+            return;
+        }
+        let [d, e, c, p, r] = std::mem::take(batch);
+        let req = if p.is_empty() && r.is_empty() {
+            Request::SetWatches(SetWatches {
+                relative_zxid,
+                data_watches: d,
+                exist_watches: e,
+                child_watches: c,
+            })
+        } else {
+            Request::SetWatches2(SetWatches2 {
+                relative_zxid,
+                data_watches: d,
+                exist_watches: e,
+                child_watches: c,
+                persistent_watches: p,
+                persistent_recursive_watches: r,
+            })
+        };
+        let mut b = Vec::new();
+        crate::proto::frame::encode_request(&mut b, crate::proto::xid::SET_WATCHES, &req);
+        frames.push(b);
+    };
+    for (i, list) in lists.iter_mut().enumerate() {
+        for p in list.drain(..) {
+            if size + p.len() > MAX_BATCH && size > 0 {
+                flush(&mut batch, &mut frames);
+                size = 0;
+            }
+            size += p.len();
+            batch[i].push(p);
+        }
+    }
+    flush(&mut batch, &mut frames);
+    frames
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proto::{Reader, ReplyHeader};
+
+    #[test]
+    fn set_watches_batches_stay_under_128k_and_pick_the_op() {
+        let mut paths = super::super::registry::WatchPaths::default();
+        for i in 0..20_000 {
+            paths
+                .data
+                .push(format!("/some/rather/long/path/for/watch/{i:08}"));
+        }
+        let frames = set_watches_frames(7, paths);
+        assert!(frames.len() > 1);
+        let mut total = 0;
+        for f in &frames {
+            assert!(f.len() < 128 * 1024 + 64 * 1024, "{}", f.len());
+            let mut r = Reader::new(&f[4..]);
+            let h = RequestHeader::decode(&mut r).unwrap();
+            assert_eq!(h.xid, -8);
+            assert_eq!(h.op, OpCode::SetWatches.code());
+            match Request::decode(OpCode::SetWatches, &mut r).unwrap() {
+                Request::SetWatches(s) => {
+                    assert_eq!(s.relative_zxid, 7);
+                    total += s.data_watches.len();
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(total, 20_000);
+
+        let paths = super::super::registry::WatchPaths {
+            recursive: vec!["/r".into()],
+            ..Default::default()
+        };
+        let frames = set_watches_frames(1, paths);
+        assert_eq!(frames.len(), 1);
+        let h = RequestHeader::decode(&mut Reader::new(&frames[0][4..])).unwrap();
+        assert_eq!(h.op, OpCode::SetWatches2.code());
+        let _ = ReplyHeader::default();
+    }
+
+    #[test]
+    fn xids_wrap_to_one() {
+        let mut w = Writer {
+            conn: None,
+            next_xid: i32::MAX,
+            queued: VecDeque::new(),
+            auth: Vec::new(),
+        };
+        assert_eq!(w.take_xid(), i32::MAX);
+        assert_eq!(w.take_xid(), 1);
+    }
+}

@@ -1,0 +1,247 @@
+//! The event thread (`zk-event`): one per client, it drains an unbounded crossbeam channel
+//! and runs, strictly in the order they were queued, watch notifications, completions of
+//! callback-style operations and connection-state events.
+//!
+//! The channel never drops an item: order and completeness are the whole point (some clients
+//! drop state events when a small queue fills; this one cannot). Every user callback runs
+//! inside `catch_unwind`; a panic is logged with `log::error!`, counted, and the thread goes
+//! on. No crate lock is held while user code runs, so a callback may call the client, even
+//! synchronously, and may close it.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread::{self, JoinHandle, ThreadId};
+
+use crossbeam_channel::{unbounded, Receiver, Sender};
+use parking_lot::Mutex;
+
+use super::watcher::{SharedWatcher, WatchedEvent, Watcher};
+use crate::error::{Error, Result};
+
+/// One unit of work for the event thread.
+pub(crate) enum EventItem {
+    /// Call every watcher with the event.
+    Watch {
+        event: WatchedEvent,
+        watchers: Vec<SharedWatcher>,
+    },
+    /// Run a closure (a completion, a state listener, ...).
+    Call(Box<dyn FnOnce() + Send>),
+    /// Leave the loop once everything before this item has run.
+    Stop,
+}
+
+/// A handle to an event thread: the single thread on which a client calls watchers and
+/// callbacks, in order.
+///
+/// Every [`ZooKeeper`](crate::ZooKeeper) handle starts its own unless it is given one with
+/// [`ZooKeeperBuilder::event_dispatcher`](crate::ZooKeeperBuilder::event_dispatcher); the
+/// framework shares one across the successive handles it creates after a session expires, so
+/// that events of the old session, the state changes and events of the new session come out
+/// of one thread in one order. Cloning is cheap; the thread stops when the last clone is
+/// dropped or [`shutdown`](EventDispatcher::shutdown) is called, after running what was
+/// already queued.
+///
+/// ```
+/// use std::sync::mpsc;
+/// use zk_curator::EventDispatcher;
+/// let d = EventDispatcher::start().unwrap();
+/// let (tx, rx) = mpsc::channel();
+/// for i in 0..3 {
+///     let tx = tx.clone();
+///     d.post(move || tx.send(i).unwrap());
+/// }
+/// d.post(|| panic!("caught, logged, counted"));
+/// d.shutdown();
+/// assert_eq!(rx.try_iter().collect::<Vec<_>>(), vec![0, 1, 2]);
+/// assert_eq!(d.panic_count(), 1);
+/// ```
+#[derive(Clone)]
+pub struct EventDispatcher {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    tx: Sender<EventItem>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+    thread_id: ThreadId,
+    panics: Arc<AtomicU64>,
+}
+
+impl EventDispatcher {
+    /// Starts a new event thread named `zk-event`.
+    pub fn start() -> Result<EventDispatcher> {
+        let (tx, rx) = unbounded();
+        let panics = Arc::new(AtomicU64::new(0));
+        let p = panics.clone();
+        let handle = thread::Builder::new()
+            .name("zk-event".into())
+            .spawn(move || run(rx, p))
+            .map_err(Error::from)?;
+        let thread_id = handle.thread().id();
+        Ok(EventDispatcher {
+            inner: Arc::new(Inner {
+                tx,
+                thread: Mutex::new(Some(handle)),
+                thread_id,
+                panics,
+            }),
+        })
+    }
+
+    /// Queues a closure to run on the event thread after everything queued before it. A
+    /// closure posted after shutdown is dropped without running.
+    pub fn post(&self, f: impl FnOnce() + Send + 'static) {
+        self.send(EventItem::Call(Box::new(f)));
+    }
+
+    /// How many callbacks have panicked on this thread so far.
+    pub fn panic_count(&self) -> u64 {
+        self.inner.panics.load(Ordering::Relaxed)
+    }
+
+    /// True when called from this dispatcher's event thread.
+    pub fn is_event_thread(&self) -> bool {
+        thread::current().id() == self.inner.thread_id
+    }
+
+    /// Runs what is queued, then stops the thread and waits for it, unless called from the
+    /// event thread itself (then the thread stops after the current callback returns).
+    /// Idempotent.
+    pub fn shutdown(&self) {
+        self.inner.shutdown();
+    }
+
+    pub(crate) fn send(&self, item: EventItem) {
+        // The receiver lives as long as the thread; once it is gone, dropping the item is
+        // all that can be done (it can only happen after shutdown).
+        let _ = self.inner.tx.send(item);
+    }
+}
+
+impl Inner {
+    fn shutdown(&self) {
+        let handle = self.thread.lock().take();
+        if let Some(h) = handle {
+            let _ = self.tx.send(EventItem::Stop);
+            if thread::current().id() != self.thread_id {
+                let _ = h.join();
+            }
+        }
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+impl std::fmt::Debug for EventDispatcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EventDispatcher")
+            .field("thread", &self.inner.thread_id)
+            .field("panics", &self.panic_count())
+            .finish()
+    }
+}
+
+fn run(rx: Receiver<EventItem>, panics: Arc<AtomicU64>) {
+    while let Ok(item) = rx.recv() {
+        match item {
+            EventItem::Watch { event, watchers } => {
+                for w in &watchers {
+                    guarded(&panics, "watcher", || w.process(&event));
+                }
+            }
+            EventItem::Call(f) => guarded(&panics, "callback", f),
+            EventItem::Stop => break,
+        }
+    }
+    log::debug!("event thread stopped");
+}
+
+/// Runs user code, catching a panic: logged, counted, never fatal to the calling thread.
+pub(crate) fn guarded(panics: &AtomicU64, what: &str, f: impl FnOnce()) {
+    if let Err(payload) = catch_unwind(AssertUnwindSafe(f)) {
+        panics.fetch_add(1, Ordering::Relaxed);
+        let msg = payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "non-string panic payload".to_string());
+        log::error!("a {what} panicked: {msg}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proto::KeeperState;
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    #[test]
+    fn watch_items_call_every_watcher_in_order() {
+        let d = EventDispatcher::start().unwrap();
+        let (tx, rx) = mpsc::channel();
+        let mut ws = Vec::new();
+        for i in 0..3 {
+            let tx = tx.clone();
+            ws.push(SharedWatcher::new(move |e: &WatchedEvent| {
+                tx.send((i, e.state())).unwrap();
+            }));
+        }
+        d.send(EventItem::Watch {
+            event: WatchedEvent::state_change(KeeperState::Disconnected),
+            watchers: ws,
+        });
+        d.shutdown();
+        let got: Vec<_> = rx.try_iter().collect();
+        assert_eq!(
+            got,
+            vec![
+                (0, KeeperState::Disconnected),
+                (1, KeeperState::Disconnected),
+                (2, KeeperState::Disconnected)
+            ]
+        );
+    }
+
+    #[test]
+    fn shutdown_from_the_event_thread_does_not_deadlock() {
+        let d = EventDispatcher::start().unwrap();
+        let d2 = d.clone();
+        let (tx, rx) = mpsc::channel();
+        d.post(move || {
+            assert!(d2.is_event_thread());
+            d2.shutdown();
+            tx.send(()).unwrap();
+        });
+        rx.recv_timeout(Duration::from_secs(5)).unwrap();
+        assert!(!d.is_event_thread());
+        d.shutdown();
+    }
+
+    #[test]
+    fn a_panic_is_counted_and_later_items_still_run() {
+        let d = EventDispatcher::start().unwrap();
+        let (tx, rx) = mpsc::channel();
+        d.post(|| panic!("boom"));
+        d.post(|| std::panic::panic_any(42u8));
+        d.post(move || tx.send("after").unwrap());
+        assert_eq!(rx.recv_timeout(Duration::from_secs(5)).unwrap(), "after");
+        assert_eq!(d.panic_count(), 2);
+    }
+
+    #[test]
+    fn dropping_the_last_handle_stops_the_thread() {
+        let d = EventDispatcher::start().unwrap();
+        let (tx, rx) = mpsc::channel::<()>();
+        d.post(move || drop(tx));
+        drop(d);
+        // The closure ran (sender dropped) and the thread is gone.
+        assert!(rx.recv_timeout(Duration::from_secs(5)).is_err());
+    }
+}

@@ -1,0 +1,470 @@
+//! The I/O thread (`zk-io`): connects, handshakes, reads every frame, completes requests,
+//! turns notifications into events, pings when idle and reconnects when the connection dies.
+//!
+//! It never runs user code: completions go to a waiting caller's one-shot slot or, for
+//! callbacks, onto the event thread's channel. A watch is registered *before* the next frame
+//! is read, so a notification that follows a reply always finds the watch its request set.
+
+use std::io::{self, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::sync::Arc;
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Sender};
+use socket2::{Domain, Protocol, Socket, TcpKeepalive, Type};
+
+use super::core::{set_watches_frames, Core, States};
+use super::events::EventItem;
+use super::hosts::{HostPort, HostRing};
+use super::watcher::WatchedEvent;
+use crate::error::{Error, Result};
+use crate::path;
+use crate::proto::frame::{encode_record_frame, FRAME_SLACK};
+use crate::proto::{
+    xid, ConnectRequest, ConnectResponse, EventType, FrameReader, KeeperState, OpCode, Reader,
+    Record, ReplyHeader, Response, WatcherEvent,
+};
+
+/// Why a connection ended.
+enum End {
+    /// The user closed the handle.
+    Closing,
+    /// The connection broke; reconnect.
+    Lost(String),
+    /// The server refused our credentials; the handle is dead.
+    AuthFailed,
+    /// A read-write server was found while connected read-only: move there.
+    MoveTo(HostPort),
+}
+
+/// Starts the I/O thread. `done` is dropped when the thread exits, so `close()` can wait for
+/// it with a bound.
+pub(crate) fn spawn(
+    core: Arc<Core>,
+    wake: Receiver<()>,
+    done: Sender<()>,
+    seed: u64,
+) -> Result<JoinHandle<()>> {
+    let ring = HostRing::new(core.cfg.connect.hosts.clone(), seed);
+    let max_frame = core.cfg.max_buffer + FRAME_SLACK;
+    thread::Builder::new()
+        .name("zk-io".into())
+        .spawn(move || {
+            let _done = done;
+            IoLoop {
+                core,
+                ring,
+                reader: FrameReader::new(max_frame),
+                wake,
+                rng: seed | 1,
+            }
+            .run()
+        })
+        .map_err(Error::from)
+}
+
+struct IoLoop {
+    core: Arc<Core>,
+    ring: HostRing,
+    reader: FrameReader,
+    wake: Receiver<()>,
+    rng: u64,
+}
+
+impl IoLoop {
+    fn run(mut self) {
+        loop {
+            if self.core.is_closing() {
+                return;
+            }
+            // Requests queued while disconnected give up at their deadline.
+            self.core.fail_queued(&Error::ConnectionLoss, true);
+            let host = self.ring.next_host();
+            let (stream, resp) = match self.connect(&host) {
+                Ok(x) => x,
+                Err(e) => {
+                    log::debug!("connecting to {host} failed: {e}");
+                    self.ring.failed();
+                    if self.ring.cycle_failed() {
+                        self.backoff();
+                    }
+                    continue;
+                }
+            };
+            self.ring.connected();
+            if resp.is_expired() {
+                self.terminate(States::Expired, Error::SessionExpired, KeeperState::Expired);
+                return;
+            }
+            let stream = match self.on_connected(stream, &resp, &host) {
+                Ok(s) => s,
+                Err(e) => {
+                    log::debug!("setting up the connection to {host} failed: {e}");
+                    self.lost();
+                    continue;
+                }
+            };
+            match self.serve(&stream) {
+                End::Closing => return,
+                End::AuthFailed => {
+                    self.terminate(
+                        States::AuthFailed,
+                        Error::AuthFailed,
+                        KeeperState::AuthFailed,
+                    );
+                    return;
+                }
+                End::Lost(why) => {
+                    if self.core.is_closing() {
+                        return;
+                    }
+                    log::info!("connection to {host} lost: {why}");
+                    self.lost();
+                }
+                End::MoveTo(rw) => {
+                    log::info!("read-write server {rw} found; leaving read-only {host}");
+                    self.ring.prefer(&rw);
+                    self.lost();
+                }
+            }
+        }
+    }
+
+    /// Opens a TCP connection to one host and completes the handshake.
+    fn connect(&mut self, host: &HostPort) -> Result<(TcpStream, ConnectResponse)> {
+        let hosts = self.ring.len().max(1) as u32;
+        let per_host =
+            (self.core.cfg.session_timeout / hosts).min(self.core.cfg.connection_timeout);
+        let per_host = per_host.max(Duration::from_millis(100));
+        let addrs = host.resolve();
+        let mut last = Error::ConnectionLoss;
+        for addr in addrs {
+            match self.handshake(addr, per_host) {
+                Ok(x) => return Ok(x),
+                Err(e) => last = e,
+            }
+            if self.core.is_closing() {
+                break;
+            }
+        }
+        Err(last)
+    }
+
+    fn handshake(
+        &mut self,
+        addr: SocketAddr,
+        timeout: Duration,
+    ) -> Result<(TcpStream, ConnectResponse)> {
+        let sock = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+        sock.set_nodelay(true)?;
+        let _ = sock.set_tcp_keepalive(&TcpKeepalive::new().with_time(Duration::from_secs(30)));
+        sock.connect_timeout(&addr.into(), timeout)?;
+        let stream: TcpStream = sock.into();
+        stream.set_read_timeout(Some(timeout))?;
+        stream.set_write_timeout(Some(timeout))?;
+        self.core.set_handshaking(Some(stream.try_clone()?));
+        let info = self.core.info();
+        // A session born on a read-only server is local to it: start afresh until one has
+        // been connected to a read-write server (as the Java client does).
+        let (sid, pw) = if info.seen_rw || !self.core.cfg.can_be_read_only {
+            (info.session_id, info.passwd.clone())
+        } else {
+            (0, vec![0; 16])
+        };
+        let req = ConnectRequest {
+            protocol_version: 0,
+            last_zxid_seen: self.core.last_zxid(),
+            timeout: millis_i32(self.core.cfg.session_timeout),
+            session_id: sid,
+            passwd: pw,
+            read_only: Some(self.core.cfg.can_be_read_only),
+        };
+        let mut buf = Vec::with_capacity(64);
+        encode_record_frame(&mut buf, &req);
+        (&stream).write_all(&buf)?;
+        self.reader.reset();
+        let resp = {
+            let frame = self.reader.read_frame(&mut &stream).map_err(io_error)?;
+            ConnectResponse::decode(&mut Reader::new(frame))?
+        };
+        self.core.set_handshaking(None);
+        if self.core.is_closing() {
+            return Err(Error::Closed);
+        }
+        Ok((stream, resp))
+    }
+
+    /// Records the new session facts, announces the connection, replays auth and watches,
+    /// and releases queued requests.
+    fn on_connected(
+        &mut self,
+        stream: TcpStream,
+        resp: &ConnectResponse,
+        host: &HostPort,
+    ) -> Result<TcpStream> {
+        let negotiated = Duration::from_millis(resp.timeout.max(1) as u64);
+        let read_timeout = negotiated * 2 / 3;
+        stream.set_write_timeout(Some(read_timeout.max(Duration::from_millis(10))))?;
+        stream.set_read_timeout(Some(tick(read_timeout)))?;
+        let ro = resp.is_read_only();
+        let writer = stream.try_clone()?;
+        let old = self.core.info();
+        if old.session_id != 0 && old.session_id != resp.session_id {
+            log::info!(
+                "new session {:#x} replaces {:#x}",
+                resp.session_id,
+                old.session_id
+            );
+        }
+        self.core.update_info(|i| {
+            i.session_id = resp.session_id;
+            i.passwd = resp.passwd.clone();
+            i.negotiated = negotiated;
+            i.seen_rw |= !ro;
+        });
+        log::info!(
+            "connected to {host}, session {:#x}, timeout {} ms{}",
+            resp.session_id,
+            resp.timeout,
+            if ro { " (read-only)" } else { "" }
+        );
+        self.core.emit_state(if ro {
+            KeeperState::ConnectedReadOnly
+        } else {
+            KeeperState::SyncConnected
+        });
+        let frames = {
+            let paths = self.core.registry.lock().paths();
+            if paths.is_empty() {
+                Vec::new()
+            } else {
+                set_watches_frames(self.core.last_zxid(), paths)
+            }
+        };
+        self.core.install(writer, &frames);
+        // Connected only now: a caller woken by the state change writes straight to the
+        // socket, behind the replayed auth and watches.
+        self.core.update_info(|i| {
+            i.state = if ro {
+                States::ConnectedReadOnly
+            } else {
+                States::Connected
+            };
+        });
+        if ro {
+            self.core
+                .start_ro_probe(host.clone(), self.ring.hosts().to_vec());
+        }
+        Ok(stream)
+    }
+
+    /// Reads and handles frames until the connection ends.
+    fn serve(&mut self, stream: &TcpStream) -> End {
+        let negotiated = self.core.info().negotiated;
+        let read_timeout = negotiated * 2 / 3;
+        let ping_every = (negotiated / 3).as_micros() as u64;
+        let mut last_recv = Instant::now();
+        loop {
+            let res = self.reader.read_frame(&mut &*stream);
+            match res {
+                Ok(frame) => {
+                    last_recv = Instant::now();
+                    if let Err(end) = handle_frame(&self.core, frame) {
+                        return end;
+                    }
+                }
+                Err(e) if is_timeout(&e) => {}
+                Err(e) => return End::Lost(e.to_string()),
+            }
+            // Closing alone is not enough: the closeSession reply is still to be read.
+            if self.core.should_stop() {
+                return End::Closing;
+            }
+            if let Some(rw) = self.core.take_rw_found() {
+                return End::MoveTo(rw);
+            }
+            let silent = last_recv.elapsed();
+            if silent >= read_timeout {
+                return End::Lost(format!("no reply for {} ms", silent.as_millis()));
+            }
+            if self.core.micros_since_send() >= ping_every {
+                self.core.try_ping();
+            }
+        }
+    }
+
+    /// The connection broke: requests on the wire fail with ConnectionLoss (in order), then
+    /// watchers hear Disconnected.
+    fn lost(&mut self) {
+        self.core.detach();
+        self.core.stop_ro_probe();
+        self.core.fail_inflight(&Error::ConnectionLoss);
+        let was_connected = self.core.state().is_connected();
+        self.core.update_info(|i| {
+            if i.state.is_alive() {
+                i.state = States::Connecting;
+            }
+        });
+        if was_connected {
+            self.core.emit_state(KeeperState::Disconnected);
+        }
+    }
+
+    /// The handle is dead (expired or auth failed): everything fails, watchers hear why.
+    fn terminate(&mut self, state: States, err: Error, ks: KeeperState) {
+        log::warn!("session {:#x}: {err}", self.core.info().session_id);
+        self.core.update_info(|i| i.state = state);
+        self.core.detach();
+        self.core.stop_ro_probe();
+        self.core.fail_inflight(&err);
+        self.core.fail_queued(&err, false);
+        self.core.emit_state(ks);
+        self.core.registry.lock().clear();
+    }
+
+    /// Sleeps after a whole cycle of hosts failed: 50 ms doubling to 1 s, with jitter so
+    /// that many clients do not retry in step; a wake-up (close) cuts it short.
+    fn backoff(&mut self) {
+        let cycles = self.ring.failed_cycles().clamp(1, 6) as u32;
+        let base = Duration::from_millis(50) * 2u32.pow(cycles - 1);
+        let base = base.min(Duration::from_secs(1));
+        self.rng ^= self.rng << 13;
+        self.rng ^= self.rng >> 7;
+        self.rng ^= self.rng << 17;
+        let jitter = Duration::from_micros(self.rng % (base.as_micros() as u64 / 4 + 1));
+        let _ = self.wake.recv_timeout(base + jitter);
+    }
+}
+
+fn handle_frame(core: &Core, frame: &[u8]) -> std::result::Result<(), End> {
+    let mut r = Reader::new(frame);
+    let h = ReplyHeader::decode(&mut r).map_err(|e| End::Lost(e.to_string()))?;
+    match h.xid {
+        xid::NOTIFICATION => notification(core, &h, &mut r),
+        xid::PING | xid::SET_WATCHES => {
+            if h.err != 0 {
+                log::debug!("reply to xid {} carried error {}", h.xid, h.err);
+            }
+            Ok(())
+        }
+        xid::AUTH => {
+            let waiter = core.inflight.lock().auth.pop_front().flatten();
+            if h.err == Error::AuthFailed.code().unwrap_or(-115) {
+                if let Some(w) = waiter {
+                    w.complete(Err(Error::AuthFailed));
+                }
+                return Err(End::AuthFailed);
+            }
+            if let Some(w) = waiter {
+                w.complete(if h.err == 0 {
+                    Ok(Response::Empty)
+                } else {
+                    Err(Error::from_code(h.err, ""))
+                });
+            }
+            Ok(())
+        }
+        _ => reply(core, &h, &mut r),
+    }
+}
+
+fn reply(core: &Core, h: &ReplyHeader, r: &mut Reader<'_>) -> std::result::Result<(), End> {
+    let p = core.inflight.lock().pending.pop_front();
+    let Some(p) = p else {
+        return Err(End::Lost(format!(
+            "reply with xid {} but nothing pending",
+            h.xid
+        )));
+    };
+    if p.xid != h.xid {
+        let why = format!("reply xid {} does not match pending xid {}", h.xid, p.xid);
+        p.completion
+            .complete(Err(Error::ConnectionLoss), &core.events);
+        return Err(End::Lost(why));
+    }
+    if h.zxid > 0 {
+        core.saw_zxid(h.zxid);
+    }
+    if h.err != 0 {
+        if h.err == -101 && p.op == OpCode::Exists {
+            if let Some(w) = &p.watch {
+                if let Some(kind) = w.on_no_node {
+                    core.registry.lock().add(kind, &w.path, w.watcher.clone());
+                }
+            }
+        }
+        p.completion
+            .complete(Err(Error::from_code(h.err, "")), &core.events);
+        return Ok(());
+    }
+    match Response::decode(p.op, r) {
+        Ok(resp) => {
+            if let Some(w) = &p.watch {
+                core.registry
+                    .lock()
+                    .add(w.on_ok, &w.path, w.watcher.clone());
+            }
+            p.completion.complete(Ok(resp), &core.events);
+            Ok(())
+        }
+        Err(e) => {
+            p.completion
+                .complete(Err(Error::ConnectionLoss), &core.events);
+            Err(End::Lost(format!("malformed reply to {:?}: {e}", p.op)))
+        }
+    }
+}
+
+fn notification(core: &Core, h: &ReplyHeader, r: &mut Reader<'_>) -> std::result::Result<(), End> {
+    let ev = WatcherEvent::decode(r).map_err(|e| End::Lost(e.to_string()))?;
+    let (Ok(et), Ok(ks)) = (
+        EventType::try_from(ev.event_type),
+        KeeperState::try_from(ev.state),
+    ) else {
+        log::warn!(
+            "ignoring notification with unknown type {} / state {}",
+            ev.event_type,
+            ev.state
+        );
+        return Ok(());
+    };
+    let watchers = core.registry.lock().trigger(et, &ev.path);
+    if watchers.is_empty() {
+        return Ok(());
+    }
+    let client_path = match &core.cfg.connect.chroot {
+        Some(c) => path::strip_prefix(c, &ev.path).to_string(),
+        None => ev.path,
+    };
+    core.events.send(EventItem::Watch {
+        event: WatchedEvent::new(et, ks, Some(client_path)).with_zxid(h.zxid),
+        watchers,
+    });
+    Ok(())
+}
+
+/// How often the read loop wakes when idle: fine enough to notice a silent server within the
+/// read timeout and to ping in time.
+fn tick(read_timeout: Duration) -> Duration {
+    (read_timeout / 8).max(Duration::from_millis(5))
+}
+
+fn is_timeout(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
+    )
+}
+
+fn io_error(e: io::Error) -> Error {
+    if e.kind() == io::ErrorKind::InvalidData {
+        Error::Protocol(e.to_string())
+    } else {
+        Error::from(e)
+    }
+}
+
+fn millis_i32(d: Duration) -> i32 {
+    i32::try_from(d.as_millis()).unwrap_or(i32::MAX)
+}

@@ -1,0 +1,60 @@
+//! The session engine: one connection to an ensemble, the threads that serve it, the pending
+//! request FIFO, the watch registry, the event thread and the worker pool. The low-level
+//! [`ZooKeeper`](crate::ZooKeeper) handle is a thin layer over it.
+//!
+//! # Threads and data flow
+//!
+//! ```text
+//!   caller threads                 zk-io (one per connection)          zk-event (one)
+//!   ──────────────                 ──────────────────────────          ──────────────
+//!   sync call ──┐                  blocking read of frames             runs, in order:
+//!   async call ─┤ writer lock:     │                                    · watchers
+//!               │ xid, FIFO push,  ├─ reply ──► pop FIFO head,          · async callbacks
+//!               │ write(socket) ───┤            check xid, register     · state changes
+//!               │                  │            watch, then:            │
+//!   sync caller ◄───── one-shot ───┤  ◄── sync: wake the caller         │
+//!   waits       │                  │      async: ─────────────────────► │
+//!               │                  ├─ notification (xid -1) ──────────► │
+//!               │                  ├─ idle: ping; silent: reconnect     │
+//!               │                  └─ lost: fail FIFO (ConnectionLoss), │
+//!                                     Disconnected ───────────────────► │
+//!                                                                       └─► WorkerPool
+//!                                                                           (offloaded
+//!                                                                           watchers)
+//! ```
+//!
+//! * **zk-io** owns the socket's read side: it reads frames through a buffered
+//!   [`FrameReader`](crate::proto::FrameReader), completes requests, turns notifications into
+//!   events, pings when idle (after a third of the session timeout; the connection counts as
+//!   lost after two thirds without a byte) and reconnects: to the next host, with the session
+//!   id, password and last zxid seen, replaying auth and restoring every watch with
+//!   SetWatches/SetWatches2 before queued requests go out. It never runs user code.
+//! * **Sending** happens on the caller's thread under a short lock that assigns the xid,
+//!   pushes the FIFO entry and writes the frame, so a synchronous call costs no thread hop.
+//!   Requests made while disconnected wait in a queue, bounded by the request timeout, and
+//!   go out after the reconnect; requests on the wire when a connection dies fail with
+//!   `ConnectionLoss`.
+//! * **Synchronous replies** go from zk-io straight to the waiting caller, never through the
+//!   event thread, so a watcher or callback may call the client synchronously.
+//! * **zk-event** runs watchers, async completions and state changes one at a time, in the
+//!   order zk-io produced them, which is the server's order. Its channel is unbounded and
+//!   never drops an item. A panicking callback is caught, logged and counted.
+//! * **WorkerPool** threads (`zk-worker-N`) run offloaded watchers: per-path order, parallel
+//!   across paths.
+//!
+//! No crate lock is held while user code runs. Threads are named, owned and joined on close.
+
+pub(crate) mod core;
+pub(crate) mod events;
+pub(crate) mod hosts;
+pub(crate) mod io;
+pub(crate) mod pending;
+pub(crate) mod pool;
+pub(crate) mod readonly;
+pub(crate) mod registry;
+pub(crate) mod watcher;
+
+pub use self::core::States;
+pub use events::EventDispatcher;
+pub use pool::WorkerPool;
+pub use watcher::{SharedWatcher, WatchedEvent, Watcher};
