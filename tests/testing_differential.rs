@@ -4,10 +4,11 @@
 //! "session A/B/none"), children, ACLs and watch events.
 //!
 //! `ZK_DIFF_SEED` picks the seed, `ZK_DIFF_OPS` the length (default 2500). The real server
-//! is skipped when Java is missing, unless `ZK_REQUIRE_REAL=1`.
+//! (the shared `support::RealServer`) is skipped when Java is missing, unless
+//! `ZK_REQUIRE_REAL=1`.
 
 mod rawclient;
-mod realzk;
+mod support;
 
 use std::time::Duration;
 
@@ -437,7 +438,10 @@ fn transcript(addr: &str, seed: u64, n: usize) -> Vec<String> {
 
 #[test]
 fn same_transcript_as_real_zookeeper() {
-    let Some(real) = realzk::RealZk::start() else {
+    // Containers are reaped on the test's schedule, not the server's.
+    let opts =
+        support::ServerOptions::new().system_property("znode.container.checkIntervalMs=3600000");
+    let Some(real) = support::RealServer::start_with(opts) else {
         return;
     };
     let seed: u64 = std::env::var("ZK_DIFF_SEED")

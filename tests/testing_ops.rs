@@ -3,7 +3,7 @@
 //! the real server's, not guesses.
 
 mod rawclient;
-mod realzk;
+mod support;
 
 use rawclient::Raw;
 use zk_curator::proto::*;
@@ -25,7 +25,7 @@ const MARSHALLING: i32 = -5;
 fn both(body: fn(&str)) {
     let ours = TestingServer::start().expect("server");
     body(&ours.connect_string());
-    if let Some(real) = realzk::RealZk::start() {
+    if let Some(real) = support::RealServer::start() {
         body(&real.connect_string());
     }
 }

@@ -2,7 +2,7 @@
 //! also runs against the real ZooKeeper when Java is available.
 
 mod rawclient;
-mod realzk;
+mod support;
 
 use std::time::Duration;
 
@@ -18,7 +18,7 @@ const CHILDREN: i32 = 4;
 fn both(body: fn(&str)) {
     let ours = TestingServer::start().expect("server");
     body(&ours.connect_string());
-    if let Some(real) = realzk::RealZk::start() {
+    if let Some(real) = support::RealServer::start() {
         body(&real.connect_string());
     }
 }
