@@ -146,6 +146,8 @@ pub enum Error {
     /// An argument the caller gave is out of range or inconsistent (oversized data, an
     /// empty transaction, a bad connect string, ...).
     InvalidArgument(String),
+    /// A user callback panicked (reported to unhandled-error listeners; the thread went on).
+    CallbackPanicked(String),
 }
 
 impl Error {
@@ -232,7 +234,8 @@ impl Error {
             | Error::Timeout
             | Error::Protocol(_)
             | Error::Io(_)
-            | Error::InvalidArgument(_) => return None,
+            | Error::InvalidArgument(_)
+            | Error::CallbackPanicked(_) => return None,
         })
     }
 
@@ -345,6 +348,7 @@ impl fmt::Display for Error {
             Error::Protocol(msg) => write!(f, "protocol error: {msg}"),
             Error::Io(e) => write!(f, "I/O error: {e}"),
             Error::InvalidArgument(msg) => write!(f, "invalid argument: {msg}"),
+            Error::CallbackPanicked(msg) => write!(f, "a callback panicked: {msg}"),
         }
     }
 }

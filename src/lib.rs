@@ -17,6 +17,7 @@
 
 pub mod client;
 pub mod error;
+pub mod framework;
 pub mod path;
 pub mod proto;
 pub mod session;
@@ -24,6 +25,10 @@ pub mod testing;
 
 pub use client::{Op, OpResult, ZooKeeper, ZooKeeperBuilder};
 pub use error::{Error, Result};
+pub use framework::{
+    ConnectionState, CuratorEvent, CuratorEventType, CuratorFramework, CuratorFrameworkFactory,
+    ExponentialBackoffRetry, RetryNTimes, RetryOneTime, RetryPolicy,
+};
 pub use proto::{
     Acl, AddWatchMode, ClientInfo, CreateMode, EventType, Id, KeeperState, Perms, Stat, WatcherType,
 };

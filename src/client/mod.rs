@@ -63,6 +63,7 @@ pub struct ZooKeeperBuilder {
     session: Option<(i64, Vec<u8>)>,
     dispatcher: Option<EventDispatcher>,
     max_buffer: usize,
+    on_expired: Option<Arc<dyn Fn() + Send + Sync>>,
 }
 
 impl ZooKeeperBuilder {
@@ -138,6 +139,13 @@ impl ZooKeeperBuilder {
         self
     }
 
+    /// Called when the session expires, on the thread that notices, before the `Expired`
+    /// event is delivered (the framework replaces the handle there).
+    pub(crate) fn on_expired(mut self, f: impl Fn() + Send + Sync + 'static) -> Self {
+        self.on_expired = Some(Arc::new(f));
+        self
+    }
+
     /// Starts the handle and waits until the session is established (or the connection
     /// timeout passes: then the handle is closed and `Error::Timeout` returned).
     pub fn connect(self) -> Result<ZooKeeper> {
@@ -183,6 +191,7 @@ impl ZooKeeperBuilder {
             dispatcher,
             self.auth,
             wake_tx,
+            self.on_expired,
         ));
         let (done_tx, done_rx) = bounded(0);
         let handle = io::spawn(core.clone(), wake_rx, done_tx, random_seed())?;
@@ -211,6 +220,7 @@ impl ZooKeeper {
             session: None,
             dispatcher: None,
             max_buffer: MAX_PACKET,
+            on_expired: None,
         }
     }
 
@@ -346,6 +356,17 @@ impl ZooKeeper {
         slot.wait(self.core.cfg.request_timeout).map(|_| ())
     }
 
+    /// Makes this handle behave as if the server had expired its session: watchers get
+    /// `Expired`, pending and later calls fail with `SessionExpired`, the connection is
+    /// dropped (the server-side session lives on until its own timeout). The equivalent of
+    /// the Java client's `getTestable().injectSessionExpiration()`, for tests; the framework
+    /// also uses it when a suspension outlasts the session timeout.
+    pub fn inject_session_expiration(&self) {
+        self.core.stop_io();
+        self.core
+            .terminate(States::Expired, Error::SessionExpired, KeeperState::Expired);
+    }
+
     fn check_alive(&self) -> Result<()> {
         if self.core.is_closing() {
             return Err(Error::Closed);
@@ -375,11 +396,19 @@ impl std::fmt::Debug for ZooKeeper {
     }
 }
 
-/// A random seed from the standard library's per-process random hasher keys.
+/// A random seed: the standard library's per-process random hasher keys over a counter and
+/// the clock (no randomness crate needed for jitter, shuffles and UUIDs).
 pub(crate) fn random_seed() -> u64 {
     use std::collections::hash_map::RandomState;
     use std::hash::{BuildHasher, Hasher};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
     let mut h = RandomState::new().build_hasher();
-    h.write_u128(Instant::now().elapsed().as_nanos());
+    h.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    h.write_u128(nanos);
     h.finish()
 }

@@ -143,6 +143,10 @@ pub(crate) struct Core {
     /// Read-only mode: the probe thread's stop handle, and what it found.
     pub(crate) ro_probe: Mutex<Option<Sender<()>>>,
     pub(crate) rw_found: Mutex<Option<super::hosts::HostPort>>,
+    /// Called (on whichever thread notices) when the session expires, before anything else
+    /// can run on the event thread: the framework replaces the handle there, so that a
+    /// callback blocked on the event thread cannot hold up the new session.
+    pub(crate) on_expired: Option<Arc<dyn Fn() + Send + Sync>>,
 }
 
 thread_local! {
@@ -156,6 +160,7 @@ impl Core {
         events: EventDispatcher,
         auth: Vec<AuthPacket>,
         wake: Sender<()>,
+        on_expired: Option<Arc<dyn Fn() + Send + Sync>>,
     ) -> Core {
         let (session_id, passwd) = cfg.session.clone().unwrap_or((0, vec![0; 16]));
         let resumed = session_id != 0;
@@ -187,6 +192,7 @@ impl Core {
             handshaking: Mutex::new(None),
             ro_probe: Mutex::new(None),
             rw_found: Mutex::new(None),
+            on_expired,
             cfg,
         }
     }
@@ -469,6 +475,33 @@ impl Core {
         for q in failed {
             if !q.completion.is_abandoned() {
                 q.completion.complete(Err(err.clone()), &self.events);
+            }
+        }
+    }
+
+    /// Makes the handle dead: everything pending fails with `err`, watchers hear `ks`, the
+    /// watch registry is emptied. Idempotent: only the first call acts.
+    pub fn terminate(&self, state: States, err: Error, ks: KeeperState) {
+        let mut first = false;
+        self.update_info(|i| {
+            if i.state.is_alive() {
+                i.state = state;
+                first = true;
+            }
+        });
+        if !first {
+            return;
+        }
+        log::warn!("session {:#x}: {err}", self.info().session_id);
+        self.detach();
+        self.stop_ro_probe();
+        self.fail_inflight(&err);
+        self.fail_queued(&err, false);
+        self.emit_state(ks);
+        self.registry.lock().clear();
+        if state == States::Expired {
+            if let Some(f) = &self.on_expired {
+                f();
             }
         }
     }

@@ -155,7 +155,9 @@ fn run(rx: Receiver<EventItem>, panics: Arc<AtomicU64>) {
                     guarded(&panics, "watcher", || w.process(&event));
                 }
             }
-            EventItem::Call(f) => guarded(&panics, "callback", f),
+            EventItem::Call(f) => {
+                guarded(&panics, "callback", f);
+            }
             EventItem::Stop => break,
         }
     }
@@ -163,16 +165,17 @@ fn run(rx: Receiver<EventItem>, panics: Arc<AtomicU64>) {
 }
 
 /// Runs user code, catching a panic: logged, counted, never fatal to the calling thread.
-pub(crate) fn guarded(panics: &AtomicU64, what: &str, f: impl FnOnce()) {
-    if let Err(payload) = catch_unwind(AssertUnwindSafe(f)) {
-        panics.fetch_add(1, Ordering::Relaxed);
-        let msg = payload
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| payload.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "non-string panic payload".to_string());
-        log::error!("a {what} panicked: {msg}");
-    }
+/// Returns the panic message if it panicked.
+pub(crate) fn guarded(panics: &AtomicU64, what: &str, f: impl FnOnce()) -> Option<String> {
+    let payload = catch_unwind(AssertUnwindSafe(f)).err()?;
+    panics.fetch_add(1, Ordering::Relaxed);
+    let msg = payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "non-string panic payload".to_string());
+    log::error!("a {what} panicked: {msg}");
+    Some(msg)
 }
 
 #[cfg(test)]

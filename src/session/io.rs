@@ -75,7 +75,7 @@ struct IoLoop {
 impl IoLoop {
     fn run(mut self) {
         loop {
-            if self.core.is_closing() {
+            if self.core.is_closing() || self.core.should_stop() {
                 return;
             }
             // Requests queued while disconnected give up at their deadline.
@@ -116,7 +116,7 @@ impl IoLoop {
                     return;
                 }
                 End::Lost(why) => {
-                    if self.core.is_closing() {
+                    if self.core.is_closing() || self.core.should_stop() {
                         return;
                     }
                     log::info!("connection to {host} lost: {why}");
@@ -313,14 +313,7 @@ impl IoLoop {
 
     /// The handle is dead (expired or auth failed): everything fails, watchers hear why.
     fn terminate(&mut self, state: States, err: Error, ks: KeeperState) {
-        log::warn!("session {:#x}: {err}", self.core.info().session_id);
-        self.core.update_info(|i| i.state = state);
-        self.core.detach();
-        self.core.stop_ro_probe();
-        self.core.fail_inflight(&err);
-        self.core.fail_queued(&err, false);
-        self.core.emit_state(ks);
-        self.core.registry.lock().clear();
+        self.core.terminate(state, err, ks);
     }
 
     /// Sleeps after a whole cycle of hosts failed: 50 ms doubling to 1 s, with jitter so

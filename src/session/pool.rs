@@ -193,7 +193,7 @@ fn worker(s: Arc<Shared>) {
                 }
             };
             drop(st);
-            guarded(&s.panics, "pooled callback", job);
+            let _ = guarded(&s.panics, "pooled callback", job);
             st = s.state.lock();
         }
     }

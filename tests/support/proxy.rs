@@ -13,6 +13,11 @@ use std::time::Duration;
 struct State {
     refuse: AtomicBool,
     blackhole: AtomicBool,
+    /// Op code whose next request gets its reply lost (the connection is cut as soon as
+    /// the server answers it); -1 when unarmed.
+    lose_reply_of: std::sync::atomic::AtomicI32,
+    /// Set when the armed request went through: the next server bytes cut the connection.
+    cut_on_reply: AtomicBool,
     stop: AtomicBool,
     accepted: AtomicUsize,
     live: Mutex<Vec<TcpStream>>,
@@ -31,6 +36,7 @@ impl Proxy {
         let port = l.local_addr().expect("proxy address").port();
         l.set_nonblocking(true).expect("nonblocking listener");
         let state = Arc::new(State::default());
+        state.lose_reply_of.store(-1, Ordering::SeqCst);
         let st = state.clone();
         thread::Builder::new()
             .name("test-proxy".into())
@@ -59,6 +65,12 @@ impl Proxy {
     /// While on, bytes are swallowed in both directions (connections stay open).
     pub fn blackhole(&self, on: bool) {
         self.state.blackhole.store(on, Ordering::SeqCst);
+    }
+
+    /// The next request with op code `op` reaches the server, but its reply never reaches
+    /// the client: the proxy cuts the connection when the server answers.
+    pub fn lose_next_reply_to(&self, op: zk_curator::proto::OpCode) {
+        self.state.lose_reply_of.store(op.code(), Ordering::SeqCst);
     }
 
     /// Connections accepted so far.
@@ -103,20 +115,24 @@ fn accept_loop(l: TcpListener, target: String, st: Arc<State>) {
                 }
             }
         }
-        for (from, to) in [(&client, &server), (&server, &client)] {
+        for (from, to, upstream) in [(&client, &server, true), (&server, &client, false)] {
             let (Ok(from), Ok(to)) = (from.try_clone(), to.try_clone()) else {
                 continue;
             };
             let st = st.clone();
             let _ = thread::Builder::new()
                 .name("test-proxy-pipe".into())
-                .spawn(move || pipe(from, to, st));
+                .spawn(move || pipe(from, to, st, upstream));
         }
     }
 }
 
-fn pipe(mut from: TcpStream, mut to: TcpStream, st: Arc<State>) {
+fn pipe(mut from: TcpStream, mut to: TcpStream, st: Arc<State>, upstream: bool) {
     let mut buf = [0u8; 64 * 1024];
+    // Client->server bytes are parsed into frames (the first is the handshake) to spot the
+    // request whose reply is to be lost.
+    let mut pending: Vec<u8> = Vec::new();
+    let mut frames_seen = 0usize;
     loop {
         let n = match from.read(&mut buf) {
             Ok(0) | Err(_) => break,
@@ -124,6 +140,28 @@ fn pipe(mut from: TcpStream, mut to: TcpStream, st: Arc<State>) {
         };
         if st.blackhole.load(Ordering::SeqCst) {
             continue;
+        }
+        if !upstream && st.cut_on_reply.swap(false, Ordering::SeqCst) {
+            break;
+        }
+        if upstream {
+            pending.extend_from_slice(&buf[..n]);
+            while pending.len() >= 4 {
+                let len = i32::from_be_bytes([pending[0], pending[1], pending[2], pending[3]]);
+                let len = usize::try_from(len).unwrap_or(0);
+                if pending.len() < 4 + len {
+                    break;
+                }
+                if frames_seen > 0 && len >= 8 {
+                    let op = i32::from_be_bytes([pending[8], pending[9], pending[10], pending[11]]);
+                    if op == st.lose_reply_of.load(Ordering::SeqCst) {
+                        st.lose_reply_of.store(-1, Ordering::SeqCst);
+                        st.cut_on_reply.store(true, Ordering::SeqCst);
+                    }
+                }
+                frames_seen += 1;
+                pending.drain(..4 + len);
+            }
         }
         if to.write_all(&buf[..n]).is_err() {
             break;

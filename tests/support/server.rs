@@ -114,6 +114,27 @@ impl TestServer {
         (zk, events)
     }
 
+    /// A started, connected framework client (RetryNTimes(3, 50 ms) unless `retry` says
+    /// otherwise through [`curator_builder`](Self::curator_builder)).
+    pub fn curator(&self) -> zk_curator::CuratorFramework {
+        let c = self.curator_builder().build().expect("build the client");
+        c.start().expect("start the client");
+        assert!(
+            c.block_until_connected(Duration::from_secs(10)),
+            "connected"
+        );
+        c
+    }
+
+    /// A framework builder for this server with test-friendly timeouts.
+    pub fn curator_builder(&self) -> zk_curator::framework::CuratorFrameworkBuilder {
+        zk_curator::CuratorFrameworkFactory::builder()
+            .connect_string(&self.connect_string())
+            .session_timeout(Duration::from_secs(10))
+            .connection_timeout(Duration::from_secs(5))
+            .retry_policy(zk_curator::RetryNTimes::new(3, Duration::from_millis(50)))
+    }
+
     fn own(&mut self) -> &mut Inner {
         &mut self.inner
     }

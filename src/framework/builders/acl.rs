@@ -1,0 +1,178 @@
+//! `get_acl()` and `set_acl()`.
+
+use std::marker::PhantomData;
+
+use super::{
+    background_modifiers, event_for, store, user_error, Bg, Foreground, InBackground, OnceDone,
+};
+use crate::error::{Error, Result};
+use crate::framework::event::CuratorEventType;
+use crate::framework::CuratorFramework;
+use crate::proto::{Acl, Stat};
+
+/// Builder of `client.get_acl()`.
+#[must_use = "a builder does nothing until for_path()"]
+pub struct GetAclBuilder<'a, M = Foreground> {
+    client: &'a CuratorFramework,
+    stat: Option<&'a mut Stat>,
+    bg: Bg,
+    _m: PhantomData<M>,
+}
+
+impl<'a> GetAclBuilder<'a, Foreground> {
+    pub(crate) fn new(client: &'a CuratorFramework) -> Self {
+        GetAclBuilder {
+            client,
+            stat: None,
+            bg: Bg::default(),
+            _m: PhantomData,
+        }
+    }
+
+    /// Copy the node's Stat into `stat`.
+    pub fn storing_stat_in(mut self, stat: &'a mut Stat) -> Self {
+        self.stat = Some(stat);
+        self
+    }
+
+    fn into_bg(self) -> GetAclBuilder<'a, InBackground> {
+        GetAclBuilder {
+            client: self.client,
+            stat: None,
+            bg: self.bg,
+            _m: PhantomData,
+        }
+    }
+
+    /// The node's ACL.
+    pub fn for_path(mut self, path: &str) -> Result<Vec<Acl>> {
+        let full = self.client.fix_path(path, false)?;
+        let (acl, stat) = self
+            .client
+            .call(|zk, _| zk.get_acl(&full))
+            .map_err(|e| user_error(e, path))?;
+        store(&mut self.stat, &stat);
+        Ok(acl)
+    }
+}
+
+impl GetAclBuilder<'_, InBackground> {
+    /// Starts the read; the result arrives as a `GetAcl` event.
+    pub fn for_path(self, path: &str) -> Result<()> {
+        let full = self.client.fix_path(path, false)?;
+        let user = path.to_string();
+        self.client.run_background(
+            Box::new(move |_c, zk, _count, done| {
+                let d = OnceDone::new(done);
+                let d2 = d.clone();
+                if let Err(e) = zk.get_acl_async(&full, move |r| d2.call(r)) {
+                    d.call(Err(e));
+                }
+            }),
+            Box::new(move |_c, r| {
+                let r = r.map_err(|e| user_error(e, &user));
+                event_for(CuratorEventType::GetAcl, &user, &r, |e, (acl, stat)| {
+                    e.acl = Some(acl.clone());
+                    e.stat = Some(stat.clone());
+                })
+            }),
+            None,
+            self.bg,
+        );
+        Ok(())
+    }
+}
+
+background_modifiers!(GetAclBuilder);
+
+/// Builder of `client.set_acl()`: [`with_acl`](SetAclBuilder::with_acl) is required.
+#[must_use = "a builder does nothing until for_path()"]
+pub struct SetAclBuilder<'a, M = Foreground> {
+    client: &'a CuratorFramework,
+    acl: Option<Vec<Acl>>,
+    version: i32,
+    bg: Bg,
+    _m: PhantomData<M>,
+}
+
+impl<M> SetAclBuilder<'_, M> {
+    /// Set only if the node's ACL version (`aversion`) is `version`.
+    pub fn with_version(mut self, version: i32) -> Self {
+        self.version = version;
+        self
+    }
+
+    /// The new ACL.
+    pub fn with_acl(mut self, acl: &[Acl]) -> Self {
+        self.acl = Some(acl.to_vec());
+        self
+    }
+
+    fn prepare(&self, path: &str) -> Result<(String, Vec<Acl>)> {
+        let acl = self
+            .acl
+            .clone()
+            .ok_or_else(|| Error::InvalidArgument("set_acl() needs with_acl(..)".into()))?;
+        Ok((self.client.fix_path(path, false)?, acl))
+    }
+}
+
+impl<'a> SetAclBuilder<'a, Foreground> {
+    pub(crate) fn new(client: &'a CuratorFramework) -> Self {
+        SetAclBuilder {
+            client,
+            acl: None,
+            version: -1,
+            bg: Bg::default(),
+            _m: PhantomData,
+        }
+    }
+
+    fn into_bg(self) -> SetAclBuilder<'a, InBackground> {
+        SetAclBuilder {
+            client: self.client,
+            acl: self.acl,
+            version: self.version,
+            bg: self.bg,
+            _m: PhantomData,
+        }
+    }
+
+    /// Sets the ACL and returns the node's new Stat.
+    pub fn for_path(self, path: &str) -> Result<Stat> {
+        let (full, acl) = self.prepare(path)?;
+        let v = self.version;
+        self.client
+            .call(|zk, _| zk.set_acl(&full, &acl, v))
+            .map_err(|e| user_error(e, path))
+    }
+}
+
+impl SetAclBuilder<'_, InBackground> {
+    /// Starts the change; the result arrives as a `SetAcl` event.
+    pub fn for_path(self, path: &str) -> Result<()> {
+        let (full, acl) = self.prepare(path)?;
+        let v = self.version;
+        let user = path.to_string();
+        self.client.run_background(
+            Box::new(move |_c, zk, _count, done| {
+                let d = OnceDone::new(done);
+                let d2 = d.clone();
+                if let Err(e) = zk.set_acl_async(&full, &acl, v, move |r| d2.call(r)) {
+                    d.call(Err(e));
+                }
+            }),
+            Box::new(move |_c, r| {
+                let r = r.map_err(|e| user_error(e, &user));
+                event_for(CuratorEventType::SetAcl, &user, &r, |e, st| {
+                    e.stat = Some(st.clone())
+                })
+            }),
+            None,
+            self.bg,
+        );
+        Ok(())
+    }
+}
+
+background_modifiers!(SetAclBuilder);

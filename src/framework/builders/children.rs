@@ -1,0 +1,115 @@
+//! `get_children()`: child names, with `storing_stat_in` and `watched`/`using_watcher`.
+
+use std::marker::PhantomData;
+
+use super::{
+    background_modifiers, event_for, store, user_error, Bg, Foreground, InBackground, OnceDone,
+    WatchMode,
+};
+use crate::error::Result;
+use crate::framework::event::CuratorEventType;
+use crate::framework::CuratorFramework;
+use crate::proto::Stat;
+use crate::session::Watcher;
+
+/// Builder of `client.get_children()`.
+#[must_use = "a builder does nothing until for_path()"]
+pub struct GetChildrenBuilder<'a, M = Foreground> {
+    client: &'a CuratorFramework,
+    stat: Option<&'a mut Stat>,
+    watch: WatchMode,
+    bg: Bg,
+    _m: PhantomData<M>,
+}
+
+impl<M> GetChildrenBuilder<'_, M> {
+    /// Set a one-shot child watch whose event goes to the CuratorListeners.
+    pub fn watched(mut self) -> Self {
+        self.watch = WatchMode::Listeners;
+        self
+    }
+
+    /// Set a one-shot child watch calling `w`.
+    pub fn using_watcher(mut self, w: impl Watcher) -> Self {
+        self.watch = WatchMode::Watcher(w.into_shared());
+        self
+    }
+}
+
+impl<'a> GetChildrenBuilder<'a, Foreground> {
+    pub(crate) fn new(client: &'a CuratorFramework) -> Self {
+        GetChildrenBuilder {
+            client,
+            stat: None,
+            watch: WatchMode::None,
+            bg: Bg::default(),
+            _m: PhantomData,
+        }
+    }
+
+    /// Copy the node's Stat into `stat` (uses getChildren2).
+    pub fn storing_stat_in(mut self, stat: &'a mut Stat) -> Self {
+        self.stat = Some(stat);
+        self
+    }
+
+    fn into_bg(self) -> GetChildrenBuilder<'a, InBackground> {
+        GetChildrenBuilder {
+            client: self.client,
+            stat: None,
+            watch: self.watch,
+            bg: self.bg,
+            _m: PhantomData,
+        }
+    }
+
+    /// The names of the node's children (in no particular order).
+    pub fn for_path(mut self, path: &str) -> Result<Vec<String>> {
+        let c = self.client;
+        let full = c.fix_path(path, false)?;
+        let watcher = self.watch.resolve(c);
+        let (kids, stat) = c
+            .call(|zk, _| match &watcher {
+                Some(w) => zk.get_children2_w(&full, w.clone()),
+                None => zk.get_children2(&full, false),
+            })
+            .map_err(|e| user_error(e, path))?;
+        store(&mut self.stat, &stat);
+        Ok(kids)
+    }
+}
+
+impl GetChildrenBuilder<'_, InBackground> {
+    /// Starts the listing; the result arrives as a `Children` event.
+    pub fn for_path(self, path: &str) -> Result<()> {
+        let c = self.client;
+        let full = c.fix_path(path, false)?;
+        let watcher = self.watch.resolve(c);
+        let user = path.to_string();
+        c.run_background(
+            Box::new(move |_c, zk, _count, done| {
+                let d = OnceDone::new(done);
+                let d2 = d.clone();
+                let r = match &watcher {
+                    Some(w) => zk.get_children2_w_async(&full, w.clone(), move |r| d2.call(r)),
+                    None => zk.get_children2_async(&full, false, move |r| d2.call(r)),
+                };
+                if let Err(e) = r {
+                    d.call(Err(e));
+                }
+            }),
+            Box::new(move |_c, r| {
+                let r = r.map_err(|e| user_error(e, &user));
+                event_for(CuratorEventType::Children, &user, &r, |e, (kids, stat)| {
+                    e.children = Some(kids.clone());
+                    e.stat = Some(stat.clone());
+                })
+            }),
+            None,
+            self.bg,
+        );
+        Ok(())
+    }
+}
+
+background_modifiers!(GetChildrenBuilder);

@@ -1,0 +1,165 @@
+//! `check_exists()`: a node's Stat or `None`, optionally creating the node's parents first
+//! and setting a watch (which, on a missing node, fires when it is created).
+
+use std::marker::PhantomData;
+
+use super::{
+    background_modifiers, event_for, user_error, Bg, Foreground, InBackground, OnceDone, WatchMode,
+};
+use crate::error::Result;
+use crate::framework::event::CuratorEventType;
+use crate::framework::CuratorFramework;
+use crate::path;
+use crate::proto::{Acl, CreateMode, Stat};
+use crate::session::Watcher;
+
+/// Builder of `client.check_exists()`.
+#[must_use = "a builder does nothing until for_path()"]
+pub struct ExistsBuilder<'a, M = Foreground> {
+    client: &'a CuratorFramework,
+    parents: Option<CreateMode>,
+    acl: Option<Vec<Acl>>,
+    watch: WatchMode,
+    bg: Bg,
+    _m: PhantomData<M>,
+}
+
+impl<M> ExistsBuilder<'_, M> {
+    /// Create the node's missing parents (persistent) before the check.
+    pub fn creating_parents_if_needed(mut self) -> Self {
+        self.parents = Some(CreateMode::Persistent);
+        self
+    }
+
+    /// Create the node's missing parents as containers before the check.
+    pub fn creating_parent_containers_if_needed(mut self) -> Self {
+        self.parents = Some(self.client.container_mode());
+        self
+    }
+
+    /// The ACL of parents created by this check.
+    pub fn with_acl(mut self, acl: &[Acl]) -> Self {
+        self.acl = Some(acl.to_vec());
+        self
+    }
+
+    /// Set a one-shot watch whose event goes to the CuratorListeners.
+    pub fn watched(mut self) -> Self {
+        self.watch = WatchMode::Listeners;
+        self
+    }
+
+    /// Set a one-shot watch calling `w`.
+    pub fn using_watcher(mut self, w: impl Watcher) -> Self {
+        self.watch = WatchMode::Watcher(w.into_shared());
+        self
+    }
+
+    fn make_parents(&self, full: &str) -> Result<()> {
+        let Some(mode) = self.parents else {
+            return Ok(());
+        };
+        let Some(parent) = path::parent(full) else {
+            return Ok(());
+        };
+        if parent == "/" {
+            return Ok(());
+        }
+        let root = self.client.without_namespace();
+        match (&self.acl, mode) {
+            (None, CreateMode::Container) => root.create_containers_at(parent),
+            _ => {
+                let acl = self.acl.clone();
+                root.call(|zk, _| {
+                    for d in path::ancestors(parent, true) {
+                        if zk.exists(d, false)?.is_none() {
+                            let a = acl.clone().unwrap_or_else(|| root.acl_for(d));
+                            match zk.create(d, &[], &a, mode) {
+                                Ok(_) | Err(crate::Error::NodeExists { .. }) => {}
+                                Err(e) => return Err(e),
+                            }
+                        }
+                    }
+                    Ok(())
+                })
+            }
+        }
+    }
+}
+
+impl<'a> ExistsBuilder<'a, Foreground> {
+    pub(crate) fn new(client: &'a CuratorFramework) -> Self {
+        ExistsBuilder {
+            client,
+            parents: None,
+            acl: None,
+            watch: WatchMode::None,
+            bg: Bg::default(),
+            _m: PhantomData,
+        }
+    }
+
+    fn into_bg(self) -> ExistsBuilder<'a, InBackground> {
+        ExistsBuilder {
+            client: self.client,
+            parents: self.parents,
+            acl: self.acl,
+            watch: self.watch,
+            bg: self.bg,
+            _m: PhantomData,
+        }
+    }
+
+    /// The node's Stat, or `None` if it does not exist.
+    pub fn for_path(self, path: &str) -> Result<Option<Stat>> {
+        let c = self.client;
+        let full = c.fix_path(path, false)?;
+        self.make_parents(&full).map_err(|e| user_error(e, path))?;
+        let watcher = self.watch.resolve(c);
+        c.call(|zk, _| match &watcher {
+            Some(w) => zk.exists_w(&full, w.clone()),
+            None => zk.exists(&full, false),
+        })
+        .map_err(|e| user_error(e, path))
+    }
+}
+
+impl ExistsBuilder<'_, InBackground> {
+    /// Starts the check; the result arrives as an `Exists` event (`stat()` is `None` and
+    /// the result code `NoNode` when the node is missing).
+    pub fn for_path(self, path: &str) -> Result<()> {
+        let c = self.client;
+        let full = c.fix_path(path, false)?;
+        self.make_parents(&full).map_err(|e| user_error(e, path))?;
+        let watcher = self.watch.resolve(c);
+        let user = path.to_string();
+        c.run_background(
+            Box::new(move |_c, zk, _count, done| {
+                let d = OnceDone::new(done);
+                let d2 = d.clone();
+                let r = match &watcher {
+                    Some(w) => zk.exists_w_async(&full, w.clone(), move |r| d2.call(r)),
+                    None => zk.exists_async(&full, false, move |r| d2.call(r)),
+                };
+                if let Err(e) = r {
+                    d.call(Err(e));
+                }
+            }),
+            Box::new(move |_c, r| {
+                let r = r.map_err(|e| user_error(e, &user));
+                let mut ev = event_for(CuratorEventType::Exists, &user, &r, |e, st| {
+                    e.stat = st.clone();
+                });
+                if matches!(r, Ok(None)) {
+                    ev.error = Some(crate::Error::NoNode { path: user.clone() });
+                }
+                ev
+            }),
+            None,
+            self.bg,
+        );
+        Ok(())
+    }
+}
+
+background_modifiers!(ExistsBuilder);

@@ -1,0 +1,157 @@
+//! `get_data()`: a node's data, with `storing_stat_in`, `watched`/`using_watcher` and
+//! `decompressed`.
+
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+use super::{
+    background_modifiers, event_for, store, user_error, Bg, Foreground, InBackground, OnceDone,
+    WatchMode,
+};
+use crate::error::Result;
+use crate::framework::event::CuratorEventType;
+use crate::framework::CuratorFramework;
+use crate::proto::Stat;
+use crate::session::Watcher;
+
+/// Builder of `client.get_data()`.
+///
+/// ```
+/// # use zk_curator::framework::*;
+/// # use zk_curator::{Stat, WatchedEvent};
+/// # let server = zk_curator::testing::TestingServer::start().unwrap();
+/// # let client = CuratorFrameworkFactory::new_client(&server.connect_string(), RetryOneTime::new(std::time::Duration::from_millis(10)))?;
+/// # client.start()?;
+/// client.create().for_path_with_data("/config", b"v1")?;
+/// let mut stat = Stat::default();
+/// let data = client
+///     .get_data()
+///     .storing_stat_in(&mut stat)
+///     .using_watcher(|e: &WatchedEvent| println!("{e}"))
+///     .for_path("/config")?;
+/// assert_eq!((data.as_slice(), stat.version), (&b"v1"[..], 0));
+/// # Ok::<(), zk_curator::Error>(())
+/// ```
+#[must_use = "a builder does nothing until for_path()"]
+pub struct GetDataBuilder<'a, M = Foreground> {
+    client: &'a CuratorFramework,
+    stat: Option<&'a mut Stat>,
+    watch: WatchMode,
+    decompress: bool,
+    bg: Bg,
+    _m: PhantomData<M>,
+}
+
+impl<'a, M> GetDataBuilder<'a, M> {
+    /// Decompress the data with the client's compression provider.
+    pub fn decompressed(mut self) -> Self {
+        self.decompress = true;
+        self
+    }
+
+    /// Set a one-shot watch whose event goes to the CuratorListeners (`Watched`).
+    pub fn watched(mut self) -> Self {
+        self.watch = WatchMode::Listeners;
+        self
+    }
+
+    /// Set a one-shot watch calling `w`.
+    pub fn using_watcher(mut self, w: impl Watcher) -> Self {
+        self.watch = WatchMode::Watcher(w.into_shared());
+        self
+    }
+}
+
+impl<'a> GetDataBuilder<'a, Foreground> {
+    pub(crate) fn new(client: &'a CuratorFramework) -> Self {
+        GetDataBuilder {
+            client,
+            stat: None,
+            watch: WatchMode::None,
+            decompress: false,
+            bg: Bg::default(),
+            _m: PhantomData,
+        }
+    }
+
+    /// Copy the node's Stat into `stat`.
+    pub fn storing_stat_in(mut self, stat: &'a mut Stat) -> Self {
+        self.stat = Some(stat);
+        self
+    }
+
+    fn into_bg(self) -> GetDataBuilder<'a, InBackground> {
+        GetDataBuilder {
+            client: self.client,
+            stat: None,
+            watch: self.watch,
+            decompress: self.decompress,
+            bg: self.bg,
+            _m: PhantomData,
+        }
+    }
+
+    /// Reads the node.
+    pub fn for_path(mut self, path: &str) -> Result<Vec<u8>> {
+        let c = self.client;
+        let full = c.fix_path(path, false)?;
+        let watcher = self.watch.resolve(c);
+        let (data, stat) = c
+            .call(|zk, _| match &watcher {
+                Some(w) => zk.get_data_w(&full, w.clone()),
+                None => zk.get_data(&full, false),
+            })
+            .map_err(|e| user_error(e, path))?;
+        store(&mut self.stat, &stat);
+        if self.decompress {
+            c.inner.cfg.compression.decompress(path, &data)
+        } else {
+            Ok(data)
+        }
+    }
+}
+
+impl GetDataBuilder<'_, InBackground> {
+    /// Starts the read; the result arrives as a `GetData` event.
+    pub fn for_path(self, path: &str) -> Result<()> {
+        let c = self.client;
+        let full = c.fix_path(path, false)?;
+        let watcher = self.watch.resolve(c);
+        let user = path.to_string();
+        let decompress = self.decompress;
+        c.run_background(
+            Box::new(move |_c, zk, _count, done| {
+                let d = OnceDone::new(done);
+                let d2 = d.clone();
+                let r = match &watcher {
+                    Some(w) => zk.get_data_w_async(&full, w.clone(), move |r| d2.call(r)),
+                    None => zk.get_data_async(&full, false, move |r| d2.call(r)),
+                };
+                if let Err(e) = r {
+                    d.call(Err(e));
+                }
+            }),
+            Box::new(move |c, r| {
+                let r = match r {
+                    Ok((data, stat)) if decompress => c
+                        .inner
+                        .cfg
+                        .compression
+                        .decompress(&user, &data)
+                        .map(|d| (d, stat)),
+                    Ok(v) => Ok(v),
+                    Err(e) => Err(user_error(e, &user)),
+                };
+                event_for(CuratorEventType::GetData, &user, &r, |e, (data, stat)| {
+                    e.data = Some(Arc::from(data.as_slice()));
+                    e.stat = Some(stat.clone());
+                })
+            }),
+            None,
+            self.bg,
+        );
+        Ok(())
+    }
+}
+
+background_modifiers!(GetDataBuilder);

@@ -1,0 +1,192 @@
+//! One fluent builder per verb (`create()`, `get_data()`, ...), Curator's `*BuilderImpl`
+//! classes in Rust form. Modifiers take `self` and return it; the terminal `for_path*`
+//! method performs the call. Builders are typestated: [`Foreground`] until one of the
+//! `in_background*` modifiers turns them into [`InBackground`], whose terminal method returns
+//! `Result<()>` (the outcome goes to the callback or to the CuratorListeners) — the compiler
+//! checks which result a call site gets.
+//!
+//! Every verb is written as one synchronous *attempt* (all of its logic: parents, protection,
+//! or-set-data, ...). Foreground calls run attempts in the retry loop; background calls make
+//! their first attempt through the handle's asynchronous API where the verb allows it and
+//! hand multi-step work and retries to the timer thread, never to the event thread.
+
+pub mod acl;
+pub mod children;
+pub mod config;
+pub mod create;
+pub mod delete;
+pub mod exists;
+pub mod get_data;
+pub mod set_data;
+pub mod sync;
+pub mod transaction;
+pub mod watchers;
+
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+
+use super::event::{CuratorEvent, CuratorEventType};
+use super::exec::{Attempt, Background, Done};
+use super::CuratorFramework;
+use crate::client::ZooKeeper;
+use crate::error::{Error, Result};
+use crate::proto::Stat;
+use crate::session::SharedWatcher;
+
+/// Marker: the terminal method performs the call and returns its result.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Foreground;
+
+/// Marker: the terminal method starts the call and returns at once; the result goes to the
+/// callback (or to the CuratorListeners).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct InBackground;
+
+/// How a read asks for a watch.
+#[derive(Clone, Default)]
+pub(crate) enum WatchMode {
+    #[default]
+    None,
+    /// `watched()`: events go to the CuratorListeners.
+    Listeners,
+    /// `using_watcher(w)`.
+    Watcher(SharedWatcher),
+}
+
+impl WatchMode {
+    /// The watcher the handle should hold, if any.
+    pub(crate) fn resolve(&self, client: &CuratorFramework) -> Option<SharedWatcher> {
+        match self {
+            WatchMode::None => None,
+            WatchMode::Listeners => Some(client.listener_watcher()),
+            WatchMode::Watcher(w) => Some(client.wrap_watcher(w.clone())),
+        }
+    }
+}
+
+/// A `Done` that can be called from either of two places (the async callback, or at once
+/// when the async call is refused), whichever comes first.
+pub(crate) struct OnceDone<T>(Arc<Mutex<Option<Done<T>>>>);
+
+impl<T> Clone for OnceDone<T> {
+    fn clone(&self) -> Self {
+        OnceDone(self.0.clone())
+    }
+}
+
+impl<T> OnceDone<T> {
+    pub fn new(d: Done<T>) -> Self {
+        OnceDone(Arc::new(Mutex::new(Some(d))))
+    }
+
+    pub fn call(&self, r: Result<T>) {
+        let d = self.0.lock().take();
+        if let Some(d) = d {
+            d(r)
+        }
+    }
+}
+
+/// An attempt that runs a synchronous attempt function off the calling thread: the first
+/// attempt is handed to the timer thread (so `in_background` never blocks its caller),
+/// retries already run there.
+pub(crate) fn attempt_on_timer<T: Send + 'static>(
+    once: impl Fn(&CuratorFramework, &ZooKeeper, u32) -> Result<T> + Send + Sync + 'static,
+) -> Attempt<T> {
+    let once = Arc::new(once);
+    Box::new(move |client, zk, count, done| {
+        if count == 0 {
+            let once = once.clone();
+            let c = client.clone();
+            let zk_now = c.inner.handle();
+            client
+                .inner
+                .scheduler
+                .schedule(std::time::Duration::ZERO, move || {
+                    done(zk_now.and_then(|zk| once(&c, &zk, 0)))
+                });
+        } else {
+            done(once(client, zk, count));
+        }
+    })
+}
+
+/// Copies `src` into the caller's `storing_stat_in` target.
+pub(crate) fn store(target: &mut Option<&mut Stat>, src: &Stat) {
+    if let Some(t) = target.as_deref_mut() {
+        *t = src.clone();
+    }
+}
+
+/// The event for a finished operation: its type and path, the error if any, then the
+/// verb-specific fields via `fill`.
+pub(crate) fn event_for<T>(
+    t: CuratorEventType,
+    path: &str,
+    r: &Result<T>,
+    fill: impl FnOnce(&mut CuratorEvent, &T),
+) -> CuratorEvent {
+    let mut e = CuratorEvent::new(t, path);
+    match r {
+        Ok(v) => fill(&mut e, v),
+        Err(err) => e.error = Some(err.clone()),
+    }
+    e
+}
+
+/// Replaces the path of a path-carrying error by the caller's (namespace-free) path.
+pub(crate) fn user_error(e: Error, user_path: &str) -> Error {
+    e.with_path(user_path)
+}
+
+/// Generates the `in_background*` modifiers that turn a `Foreground` builder into its
+/// `InBackground` form. The builder must have a `bg: Background` field and a
+/// `fn into_bg(self) -> Builder<InBackground>` conversion.
+macro_rules! background_modifiers {
+    ($builder:ident) => {
+        impl<'a> $builder<'a, $crate::framework::builders::Foreground> {
+            /// Runs in the background; `callback` gets the result on the event thread, in
+            /// order with watch notifications.
+            pub fn in_background(
+                mut self,
+                callback: impl FnOnce(
+                        &$crate::framework::CuratorFramework,
+                        &$crate::framework::CuratorEvent,
+                    ) + Send
+                    + 'static,
+            ) -> $builder<'a, $crate::framework::builders::InBackground> {
+                self.bg.callback = Some(Box::new(callback));
+                self.into_bg()
+            }
+
+            /// Runs in the background; `callback` runs on `pool` (callbacks for the same
+            /// path stay in order).
+            pub fn in_background_with_executor(
+                mut self,
+                callback: impl FnOnce(
+                        &$crate::framework::CuratorFramework,
+                        &$crate::framework::CuratorEvent,
+                    ) + Send
+                    + 'static,
+                pool: &$crate::session::WorkerPool,
+            ) -> $builder<'a, $crate::framework::builders::InBackground> {
+                self.bg.callback = Some(Box::new(callback));
+                self.bg.executor = Some(pool.clone());
+                self.into_bg()
+            }
+
+            /// Runs in the background without a callback: the result goes to the
+            /// client's CuratorListeners (Curator's `inBackground()`).
+            pub fn in_background_no_callback(
+                self,
+            ) -> $builder<'a, $crate::framework::builders::InBackground> {
+                self.into_bg()
+            }
+        }
+    };
+}
+pub(crate) use background_modifiers;
+
+/// Keeps `Background` in scope for the builders' struct definitions.
+pub(crate) type Bg = Background;

@@ -1,0 +1,288 @@
+//! `watchers()`: add persistent (recursive) watches, remove watches (Curator's
+//! `WatchesBuilder`).
+
+use std::marker::PhantomData;
+use std::time::Duration;
+
+use super::{
+    attempt_on_timer, background_modifiers, event_for, user_error, Bg, Foreground, InBackground,
+    OnceDone, WatchMode,
+};
+use crate::error::{Error, Result};
+use crate::framework::event::CuratorEventType;
+use crate::framework::CuratorFramework;
+use crate::proto::{AddWatchMode, WatcherType};
+use crate::session::{SharedWatcher, Watcher};
+
+/// Entry point of `client.watchers()`.
+#[derive(Clone, Copy)]
+pub struct WatchersBuilder<'a> {
+    client: &'a CuratorFramework,
+}
+
+impl<'a> WatchersBuilder<'a> {
+    pub(crate) fn new(client: &'a CuratorFramework) -> Self {
+        WatchersBuilder { client }
+    }
+
+    /// Adds a persistent watch (default mode: persistent-recursive). Without
+    /// `using_watcher`, events go to the CuratorListeners as `Watched`.
+    pub fn add(&self) -> AddWatchBuilder<'a, Foreground> {
+        AddWatchBuilder {
+            client: self.client,
+            mode: AddWatchMode::PersistentRecursive,
+            watch: WatchMode::Listeners,
+            bg: Bg::default(),
+            _m: PhantomData,
+        }
+    }
+
+    /// Removes `watcher` (the [`SharedWatcher`] that was registered).
+    pub fn remove(&self, watcher: &SharedWatcher) -> RemoveWatchesBuilder<'a, Foreground> {
+        RemoveWatchesBuilder::new(self.client, Some(watcher.clone()))
+    }
+
+    /// Removes every watcher of a path.
+    pub fn remove_all(&self) -> RemoveWatchesBuilder<'a, Foreground> {
+        RemoveWatchesBuilder::new(self.client, None)
+    }
+}
+
+/// Builder of `client.watchers().add()`.
+#[must_use = "a builder does nothing until for_path()"]
+pub struct AddWatchBuilder<'a, M = Foreground> {
+    client: &'a CuratorFramework,
+    mode: AddWatchMode,
+    watch: WatchMode,
+    bg: Bg,
+    _m: PhantomData<M>,
+}
+
+impl<M> AddWatchBuilder<'_, M> {
+    /// Persistent or persistent-recursive.
+    pub fn with_mode(mut self, mode: AddWatchMode) -> Self {
+        self.mode = mode;
+        self
+    }
+
+    /// The watcher to call.
+    pub fn using_watcher(mut self, w: impl Watcher) -> Self {
+        self.watch = WatchMode::Watcher(w.into_shared());
+        self
+    }
+}
+
+impl<'a> AddWatchBuilder<'a, Foreground> {
+    fn into_bg(self) -> AddWatchBuilder<'a, InBackground> {
+        AddWatchBuilder {
+            client: self.client,
+            mode: self.mode,
+            watch: self.watch,
+            bg: self.bg,
+            _m: PhantomData,
+        }
+    }
+
+    /// Adds the watch (the node need not exist).
+    pub fn for_path(self, path: &str) -> Result<()> {
+        let c = self.client;
+        let full = c.fix_path(path, false)?;
+        let w = self
+            .watch
+            .resolve(c)
+            .unwrap_or_else(|| c.listener_watcher());
+        let mode = self.mode;
+        c.call(|zk, _| zk.add_watch(&full, w.clone(), mode))
+            .map_err(|e| user_error(e, path))
+    }
+}
+
+impl AddWatchBuilder<'_, InBackground> {
+    /// Starts adding the watch; the result arrives as an `AddWatch` event.
+    pub fn for_path(self, path: &str) -> Result<()> {
+        let c = self.client;
+        let full = c.fix_path(path, false)?;
+        let w = self
+            .watch
+            .resolve(c)
+            .unwrap_or_else(|| c.listener_watcher());
+        let mode = self.mode;
+        let user = path.to_string();
+        c.run_background(
+            Box::new(move |_c, zk, _count, done| {
+                let d = OnceDone::new(done);
+                let d2 = d.clone();
+                if let Err(e) = zk.add_watch_async(&full, w.clone(), mode, move |r| d2.call(r)) {
+                    d.call(Err(e));
+                }
+            }),
+            Box::new(move |_c, r| {
+                let r = r.map_err(|e| user_error(e, &user));
+                event_for(CuratorEventType::AddWatch, &user, &r, |_, _| {})
+            }),
+            None,
+            self.bg,
+        );
+        Ok(())
+    }
+}
+
+background_modifiers!(AddWatchBuilder);
+
+/// Builder of `client.watchers().remove(w)` / `remove_all()`.
+#[must_use = "a builder does nothing until for_path()"]
+pub struct RemoveWatchesBuilder<'a, M = Foreground> {
+    client: &'a CuratorFramework,
+    watcher: Option<SharedWatcher>,
+    wtype: WatcherType,
+    local: bool,
+    quietly: bool,
+    guaranteed: bool,
+    bg: Bg,
+    _m: PhantomData<M>,
+}
+
+impl<M> RemoveWatchesBuilder<'_, M> {
+    /// Which kinds of watch (default: any).
+    pub fn of_type(mut self, t: WatcherType) -> Self {
+        self.wtype = t;
+        self
+    }
+
+    /// Remove here even when the server cannot be reached.
+    pub fn locally(mut self) -> Self {
+        self.local = true;
+        self
+    }
+
+    /// A missing watcher is not an error.
+    pub fn quietly(mut self) -> Self {
+        self.quietly = true;
+        self
+    }
+
+    /// If the server cannot be reached, keep trying in the background until it can.
+    pub fn guaranteed(mut self) -> Self {
+        self.guaranteed = true;
+        self
+    }
+}
+
+impl<'a> RemoveWatchesBuilder<'a, Foreground> {
+    fn new(client: &'a CuratorFramework, watcher: Option<SharedWatcher>) -> Self {
+        RemoveWatchesBuilder {
+            client,
+            watcher,
+            wtype: WatcherType::Any,
+            local: false,
+            quietly: false,
+            guaranteed: false,
+            bg: Bg::default(),
+            _m: PhantomData,
+        }
+    }
+
+    fn into_bg(self) -> RemoveWatchesBuilder<'a, InBackground> {
+        RemoveWatchesBuilder {
+            client: self.client,
+            watcher: self.watcher,
+            wtype: self.wtype,
+            local: self.local,
+            quietly: self.quietly,
+            guaranteed: self.guaranteed,
+            bg: self.bg,
+            _m: PhantomData,
+        }
+    }
+
+    /// Removes the watch(es).
+    pub fn for_path(self, path: &str) -> Result<()> {
+        let plan = self.plan(path)?;
+        let r = self.client.call(|zk, _| plan.once(zk));
+        match r {
+            Err(e) if self.guaranteed && e.is_retryable() => {
+                plan.keep_trying(self.client.clone());
+                Err(user_error(e, path))
+            }
+            other => other.map_err(|e| user_error(e, path)),
+        }
+    }
+}
+
+impl RemoveWatchesBuilder<'_, InBackground> {
+    /// Starts the removal; the result arrives as a `RemoveWatches` event.
+    pub fn for_path(self, path: &str) -> Result<()> {
+        let plan = std::sync::Arc::new(self.plan(path)?);
+        let user = path.to_string();
+        let (p1, p2) = (plan.clone(), plan);
+        let guaranteed = self.guaranteed;
+        self.client.run_background(
+            attempt_on_timer(move |_c, zk, _count| p1.once(zk)),
+            Box::new(move |_c, r| {
+                let r = r.map_err(|e| user_error(e, &user));
+                event_for(CuratorEventType::RemoveWatches, &user, &r, |_, _| {})
+            }),
+            Some(Box::new(move |c, e| {
+                if guaranteed && e.is_retryable() {
+                    (*p2).clone().keep_trying(c.clone());
+                }
+            })),
+            self.bg,
+        );
+        Ok(())
+    }
+}
+
+impl<M> RemoveWatchesBuilder<'_, M> {
+    fn plan(&self, path: &str) -> Result<RemovePlan> {
+        let c = self.client;
+        Ok(RemovePlan {
+            full: c.fix_path(path, false)?,
+            watcher: self.watcher.clone().map(|w| c.wrap_watcher(w)),
+            wtype: self.wtype,
+            local: self.local,
+            quietly: self.quietly,
+        })
+    }
+}
+
+background_modifiers!(RemoveWatchesBuilder);
+
+#[derive(Clone)]
+struct RemovePlan {
+    full: String,
+    watcher: Option<SharedWatcher>,
+    wtype: WatcherType,
+    local: bool,
+    quietly: bool,
+}
+
+impl RemovePlan {
+    fn once(&self, zk: &crate::ZooKeeper) -> Result<()> {
+        let r = match &self.watcher {
+            Some(w) => zk.remove_watches(&self.full, w, self.wtype, self.local),
+            None => zk.remove_all_watches(&self.full, self.wtype, self.local),
+        };
+        match r {
+            Err(Error::NoWatcher { .. }) if self.quietly => Ok(()),
+            other => other,
+        }
+    }
+
+    /// Guaranteed removal: retried on the timer thread until the server can be reached.
+    fn keep_trying(self, c: CuratorFramework) {
+        if c.inner.lifecycle() != crate::framework::CuratorFrameworkState::Started {
+            return;
+        }
+        let inner = c.inner.clone();
+        inner
+            .scheduler
+            .schedule(Duration::from_millis(200), move || {
+                match c.inner.handle().and_then(|zk| self.once(&zk)) {
+                    Err(e) if e.is_retryable() => self.keep_trying(c.clone()),
+                    Err(e) => c.inner.report_unhandled("guaranteed watch removal", &e),
+                    Ok(()) => {}
+                }
+            });
+    }
+}

@@ -1,0 +1,343 @@
+//! The shared heart of a [`CuratorFramework`]: its configuration, the current ZooKeeper
+//! handle and its replacement after a session expires, the connection-state machine, the
+//! listeners, the event thread (one for the client's whole life, handed to every handle so
+//! that events keep one order across sessions) and the timer thread.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use parking_lot::Mutex;
+
+use super::event::{CuratorEvent, CuratorEventType, CuratorListener, UnhandledErrorListener};
+use super::listen::Listenable;
+use super::providers::{AclProvider, CompressionProvider};
+use super::retry::RetryPolicy;
+use super::scheduler::Scheduler;
+use super::state::{ConnectionState, ConnectionStateErrorPolicy, StateManager};
+use super::CuratorFramework;
+use crate::client::ZooKeeper;
+use crate::error::{Error, Result};
+use crate::proto::{EventType, KeeperState};
+use crate::session::{EventDispatcher, WatchedEvent, Watcher};
+
+/// The life of a framework instance (Curator's `CuratorFrameworkState`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CuratorFrameworkState {
+    /// Built, not started.
+    Latent,
+    /// Started.
+    Started,
+    /// Closed.
+    Stopped,
+}
+
+/// What the factory decided.
+pub(crate) struct Config {
+    pub connect_string: String,
+    pub session_timeout: Duration,
+    pub connection_timeout: Duration,
+    pub can_be_read_only: bool,
+    pub auth: Vec<(String, Vec<u8>)>,
+    pub acl_provider: Arc<dyn AclProvider>,
+    pub compression: Arc<dyn CompressionProvider>,
+    pub default_data: Arc<[u8]>,
+    pub use_container_parents: bool,
+    pub max_close_wait: Duration,
+    pub error_policy: Arc<dyn ConnectionStateErrorPolicy>,
+    pub simulated_expiration_percent: u32,
+    pub max_buffer: usize,
+}
+
+/// User watcher identity and namespace -> the wrapper the handle holds.
+pub(crate) type WrapperMap = HashMap<(usize, Arc<str>), Weak<dyn Watcher>>;
+
+pub(crate) struct Inner {
+    pub cfg: Config,
+    pub retry: Arc<dyn RetryPolicy>,
+    pub namespace: Option<Arc<str>>,
+    lifecycle: Mutex<CuratorFrameworkState>,
+    handle: Mutex<Option<Arc<ZooKeeper>>>,
+    /// Incremented for every new handle; events of older handles are ignored.
+    instance: AtomicU64,
+    pub events: EventDispatcher,
+    pub states: StateManager,
+    pub curator_listeners: Listenable<dyn CuratorListener>,
+    pub unhandled: Listenable<dyn UnhandledErrorListener>,
+    pub scheduler: Scheduler,
+    /// Namespaces whose node has been created.
+    pub ensured: Mutex<std::collections::HashSet<String>>,
+    /// Namespace-stripping wrappers of user watchers, by user watcher identity, so that the
+    /// same watcher gets the same wrapper (and can be removed again).
+    pub wrappers: Mutex<WrapperMap>,
+    expiry_job: Mutex<Option<u64>>,
+    /// Guaranteed deletes in progress (paths in server form), to avoid duplicates.
+    pub failed_deletes: Mutex<std::collections::HashSet<String>>,
+}
+
+impl Inner {
+    pub fn new(
+        cfg: Config,
+        retry: Arc<dyn RetryPolicy>,
+        namespace: Option<Arc<str>>,
+    ) -> Result<Arc<Inner>> {
+        Ok(Arc::new(Inner {
+            cfg,
+            retry,
+            namespace,
+            lifecycle: Mutex::new(CuratorFrameworkState::Latent),
+            handle: Mutex::new(None),
+            instance: AtomicU64::new(0),
+            events: EventDispatcher::start()?,
+            states: StateManager::new(),
+            curator_listeners: Listenable::default(),
+            unhandled: Listenable::default(),
+            scheduler: Scheduler::start()?,
+            ensured: Mutex::new(Default::default()),
+            wrappers: Mutex::new(HashMap::new()),
+            expiry_job: Mutex::new(None),
+            failed_deletes: Mutex::new(Default::default()),
+        }))
+    }
+
+    pub fn lifecycle(&self) -> CuratorFrameworkState {
+        *self.lifecycle.lock()
+    }
+
+    /// The client as listeners see it (the configured namespace).
+    pub fn facade(self: &Arc<Self>) -> CuratorFramework {
+        CuratorFramework {
+            inner: self.clone(),
+            namespace: self.namespace.clone(),
+        }
+    }
+
+    pub fn start(self: &Arc<Self>) -> Result<()> {
+        {
+            let mut l = self.lifecycle.lock();
+            match *l {
+                CuratorFrameworkState::Latent => *l = CuratorFrameworkState::Started,
+                CuratorFrameworkState::Started => {
+                    return Err(Error::InvalidArgument("start() called twice".into()))
+                }
+                CuratorFrameworkState::Stopped => return Err(Error::Closed),
+            }
+        }
+        let h = self.new_handle()?;
+        *self.handle.lock() = Some(h);
+        Ok(())
+    }
+
+    /// The current handle, or why there is none.
+    pub fn handle(&self) -> Result<Arc<ZooKeeper>> {
+        match self.lifecycle() {
+            CuratorFrameworkState::Latent => {
+                return Err(Error::InvalidArgument(
+                    "the client is not started: call start() first".into(),
+                ))
+            }
+            CuratorFrameworkState::Stopped => return Err(Error::Closed),
+            CuratorFrameworkState::Started => {}
+        }
+        self.handle.lock().clone().ok_or(Error::Closed)
+    }
+
+    pub fn instance_index(&self) -> u64 {
+        self.instance.load(Ordering::Acquire)
+    }
+
+    fn new_handle(self: &Arc<Self>) -> Result<Arc<ZooKeeper>> {
+        let index = self.instance.fetch_add(1, Ordering::AcqRel) + 1;
+        let weak = Arc::downgrade(self);
+        let weak2 = Arc::downgrade(self);
+        let mut b = ZooKeeper::builder(&self.cfg.connect_string)
+            .session_timeout(self.cfg.session_timeout)
+            .connection_timeout(self.cfg.connection_timeout)
+            // Curator charges an operation that waited a connection timeout for a
+            // connection with a ConnectionLoss, and lets the retry policy decide.
+            .request_timeout(self.cfg.connection_timeout.max(Duration::from_millis(100)))
+            .close_timeout(self.cfg.max_close_wait)
+            .can_be_read_only(self.cfg.can_be_read_only)
+            .max_buffer_size(self.cfg.max_buffer)
+            .event_dispatcher(&self.events)
+            .default_watcher(move |e: &WatchedEvent| {
+                if let Some(inner) = weak.upgrade() {
+                    inner.on_handle_event(index, e);
+                }
+            })
+            .on_expired(move || {
+                if let Some(inner) = weak2.upgrade() {
+                    if inner.lifecycle() == CuratorFrameworkState::Started {
+                        inner.replace_handle(index);
+                    }
+                }
+            });
+        for (scheme, auth) in &self.cfg.auth {
+            b = b.auth(scheme, auth);
+        }
+        b.start().map(Arc::new)
+    }
+
+    /// The handle's state changes, on the event thread.
+    fn on_handle_event(self: &Arc<Self>, index: u64, e: &WatchedEvent) {
+        if self.lifecycle() != CuratorFrameworkState::Started {
+            return;
+        }
+        // The expiry of the previous handle arrives after its replacement started.
+        let current = self.instance_index();
+        let stale_expiry = e.state() == KeeperState::Expired && index + 1 == current;
+        if index != current && !stale_expiry {
+            return;
+        }
+        if e.event_type() != EventType::None {
+            return;
+        }
+        match e.state() {
+            KeeperState::SyncConnected => {
+                self.cancel_expiry_check();
+                self.post_state(ConnectionState::Connected);
+            }
+            KeeperState::ConnectedReadOnly => {
+                self.cancel_expiry_check();
+                self.post_state(ConnectionState::ReadOnly);
+            }
+            KeeperState::Disconnected if self.post_state(ConnectionState::Suspended) => {
+                self.schedule_expiry_check(index);
+            }
+            KeeperState::Expired => {
+                // The handle was already replaced where the expiry was noticed.
+                self.cancel_expiry_check();
+                self.post_state(ConnectionState::Lost);
+            }
+            KeeperState::AuthFailed => {
+                self.report_unhandled("authentication failed", &Error::AuthFailed);
+            }
+            _ => {}
+        }
+    }
+
+    /// Reports a state change to the listeners; false if it was a duplicate.
+    pub fn post_state(self: &Arc<Self>, s: ConnectionState) -> bool {
+        let Some(reported) = self.states.transition(s) else {
+            return false;
+        };
+        log::info!("connection state: {reported:?}");
+        let client = self.facade();
+        self.states
+            .listeners
+            .for_each(move |l| l.state_changed(&client, reported));
+        true
+    }
+
+    /// Curator's simulated expiry: staying suspended for the negotiated session timeout
+    /// (times the configured percentage) means the session must be presumed lost.
+    fn schedule_expiry_check(self: &Arc<Self>, index: u64) {
+        let negotiated = self
+            .handle
+            .lock()
+            .as_ref()
+            .map(|h| h.negotiated_timeout())
+            .unwrap_or(self.cfg.session_timeout);
+        let delay = negotiated * self.cfg.simulated_expiration_percent / 100;
+        let weak = Arc::downgrade(self);
+        let id = self.scheduler.schedule(delay, move || {
+            let Some(inner) = weak.upgrade() else { return };
+            let w = Arc::downgrade(&inner);
+            inner.events.post(move || {
+                let Some(inner) = w.upgrade() else { return };
+                if inner.instance_index() == index
+                    && inner.states.current().state == Some(ConnectionState::Suspended)
+                {
+                    log::warn!("suspended for the session timeout: presuming the session lost");
+                    if let Ok(h) = inner.handle() {
+                        // Delivers Expired through this handle, which leads to LOST and a new
+                        // handle by the usual path.
+                        h.inject_session_expiration();
+                    }
+                }
+            });
+        });
+        if let Some(old) = self.expiry_job.lock().replace(id) {
+            self.scheduler.cancel(old);
+        }
+    }
+
+    fn cancel_expiry_check(&self) {
+        if let Some(id) = self.expiry_job.lock().take() {
+            self.scheduler.cancel(id);
+        }
+    }
+
+    /// After a session expired: a new handle (new session) replaces the old one, which is
+    /// closed off the event thread.
+    fn replace_handle(self: &Arc<Self>, expired_index: u64) {
+        let old = {
+            let mut slot = self.handle.lock();
+            if self.instance_index() != expired_index {
+                return;
+            }
+            match self.new_handle() {
+                Ok(h) => slot.replace(h),
+                Err(e) => {
+                    drop(slot);
+                    self.report_unhandled("cannot create a new ZooKeeper handle", &e);
+                    return;
+                }
+            }
+        };
+        if let Some(old) = old {
+            self.scheduler.schedule(Duration::ZERO, move || {
+                let _ = old.close();
+            });
+        }
+    }
+
+    /// Sends an error nobody else took to the unhandled-error listeners (logged if none).
+    pub fn report_unhandled(&self, msg: &str, e: &Error) {
+        if self.unhandled.is_empty() {
+            log::error!("{msg}: {e}");
+            return;
+        }
+        let msg = msg.to_string();
+        let e = e.clone();
+        self.unhandled
+            .for_each(move |l| l.unhandled_error(&msg, &e));
+    }
+
+    pub fn close(self: &Arc<Self>) {
+        {
+            let mut l = self.lifecycle.lock();
+            if *l != CuratorFrameworkState::Started {
+                *l = CuratorFrameworkState::Stopped;
+                return;
+            }
+            *l = CuratorFrameworkState::Stopped;
+        }
+        let client = self.facade();
+        let closing = CuratorEvent::new(CuratorEventType::Closing, "/");
+        self.curator_listeners
+            .for_each(move |l| l.event_received(&client, &closing));
+        self.scheduler.shutdown();
+        let h = self.handle.lock().take();
+        if let Some(h) = h {
+            let _ = h.close();
+        }
+        self.states.wake_all();
+        self.events.shutdown();
+        self.states.listeners.clear();
+        self.curator_listeners.clear();
+        self.unhandled.clear();
+        self.wrappers.lock().clear();
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.scheduler.shutdown();
+        if let Some(h) = self.handle.lock().take() {
+            let _ = h.close();
+        }
+        self.events.shutdown();
+    }
+}

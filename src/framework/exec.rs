@@ -1,0 +1,332 @@
+//! How every framework operation runs: paths through the namespace, foreground calls
+//! through the retry loop, background calls through the same policy with retries rescheduled
+//! on the timer thread, results to the callback (event thread or pool) or to the
+//! CuratorListeners, and watchers wrapped so that their events carry namespace-free paths.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use super::event::{BackgroundCallback, CuratorEvent, CuratorEventType};
+use super::retry::{call_with_retry, DeferSleeper};
+use super::CuratorFramework;
+use crate::client::ZooKeeper;
+use crate::error::{Error, Result};
+use crate::path;
+use crate::proto::{Acl, CreateMode};
+use crate::session::events::guarded;
+use crate::session::{SharedWatcher, WatchedEvent, Watcher, WorkerPool};
+
+/// Where a background operation reports.
+#[derive(Default)]
+pub(crate) struct Background {
+    pub callback: Option<BackgroundCallback>,
+    pub executor: Option<WorkerPool>,
+}
+
+/// Hands one attempt's result back.
+pub(crate) type Done<T> = Box<dyn FnOnce(Result<T>) + Send>;
+
+/// One attempt of a background operation: issue the asynchronous call on `zk`; `done` gets
+/// the result on the event thread. `attempt` is the 0-based attempt number (a retry may need
+/// to look around first, as protected creates do).
+pub(crate) type Attempt<T> = Box<dyn Fn(&CuratorFramework, &ZooKeeper, u32, Done<T>) + Send + Sync>;
+
+/// Turns the final result into the event reported.
+pub(crate) type Finish<T> = Box<dyn FnOnce(&CuratorFramework, Result<T>) -> CuratorEvent + Send>;
+
+/// Runs after the final failure, before the report (guaranteed delete hands the path to the
+/// failed-delete manager there).
+pub(crate) type OnFailure = Box<dyn FnOnce(&CuratorFramework, &Error) + Send>;
+
+/// What happens with the final result: turned into an event, failure hook, who hears it.
+type Reporting<T> = (Finish<T>, Option<OnFailure>, Background);
+
+struct BgState<T> {
+    client: CuratorFramework,
+    attempt: Attempt<T>,
+    rest: Mutex<Option<Reporting<T>>>,
+    start: Instant,
+}
+
+impl CuratorFramework {
+    // ------------------------------------------------------------------ paths
+
+    /// Validates a path, applies the namespace (creating its node on first use) and returns
+    /// the handle-level path.
+    pub(crate) fn fix_path(&self, p: &str, sequential: bool) -> Result<String> {
+        let Some(ns) = &self.namespace else {
+            path::validate_path(p, sequential)?;
+            return Ok(p.to_string());
+        };
+        let full = path::fix_for_namespace(Some(ns), p, sequential)?;
+        self.ensure_namespace(ns)?;
+        Ok(full)
+    }
+
+    /// Removes the namespace from a handle-level path.
+    pub(crate) fn unfix_path(&self, p: &str) -> String {
+        match &self.namespace {
+            Some(ns) => path::strip_prefix(ns, p).to_string(),
+            None => p.to_string(),
+        }
+    }
+
+    fn ensure_namespace(&self, ns: &str) -> Result<()> {
+        if self.inner.ensured.lock().contains(ns) {
+            return Ok(());
+        }
+        let root = self.without_namespace();
+        root.create_containers_at(ns)?;
+        self.inner.ensured.lock().insert(ns.to_string());
+        Ok(())
+    }
+
+    /// A facade on the same connection without a namespace.
+    pub(crate) fn without_namespace(&self) -> CuratorFramework {
+        CuratorFramework {
+            inner: self.inner.clone(),
+            namespace: None,
+        }
+    }
+
+    /// Creates `p` (handle-level, no namespace applied) and its parents as containers (or
+    /// persistent nodes when containers are off or unsupported), tolerating races.
+    pub(crate) fn create_containers_at(&self, p: &str) -> Result<()> {
+        let mode = self.container_mode();
+        let acl = self.inner.cfg.acl_provider.clone();
+        self.call(|zk, _| {
+            for dir in path::ancestors(p, true) {
+                if zk.exists(dir, false)?.is_some() {
+                    continue;
+                }
+                match zk.create(dir, &[], &acl.acl_for_path(dir), mode) {
+                    Ok(_) | Err(Error::NodeExists { .. }) => {}
+                    Err(Error::Unimplemented) if mode == CreateMode::Container => {
+                        // A pre-3.5 server: fall back to persistent parents.
+                        match zk.create(dir, &[], &acl.acl_for_path(dir), CreateMode::Persistent) {
+                            Ok(_) | Err(Error::NodeExists { .. }) => {}
+                            Err(e) => return Err(e),
+                        }
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            Ok(())
+        })
+    }
+
+    pub(crate) fn container_mode(&self) -> CreateMode {
+        if self.inner.cfg.use_container_parents {
+            CreateMode::Container
+        } else {
+            CreateMode::Persistent
+        }
+    }
+
+    /// The ACL for a new node without an explicit one.
+    pub(crate) fn acl_for(&self, full_path: &str) -> Vec<Acl> {
+        let acl = self.inner.cfg.acl_provider.acl_for_path(full_path);
+        if acl.is_empty() {
+            self.inner.cfg.acl_provider.default_acl()
+        } else {
+            acl
+        }
+    }
+
+    // ------------------------------------------------------------------ foreground
+
+    /// Runs `f` in the retry loop: before each attempt waits up to the connection timeout
+    /// for a connection (not connected then is a `ConnectionLoss` charged to the policy).
+    pub(crate) fn call<T>(&self, mut f: impl FnMut(&ZooKeeper, u32) -> Result<T>) -> Result<T> {
+        let inner = &self.inner;
+        call_with_retry(
+            &*inner.retry,
+            || {
+                inner.handle()?;
+                if inner.states.wait_connected(inner.cfg.connection_timeout) {
+                    Ok(())
+                } else {
+                    Err(Error::ConnectionLoss)
+                }
+            },
+            |count| {
+                let zk = inner.handle()?;
+                f(&zk, count)
+            },
+        )
+    }
+
+    // ------------------------------------------------------------------ background
+
+    /// Runs a background operation: the first attempt now, on this thread; retries on the
+    /// timer thread after the policy's delay; the final result to the callback or the
+    /// CuratorListeners.
+    pub(crate) fn run_background<T: Send + 'static>(
+        &self,
+        attempt: Attempt<T>,
+        finish: Finish<T>,
+        on_failure: Option<OnFailure>,
+        bg: Background,
+    ) {
+        let st = Arc::new(BgState {
+            client: self.clone(),
+            attempt,
+            rest: Mutex::new(Some((finish, on_failure, bg))),
+            start: Instant::now(),
+        });
+        attempt_bg(st, 0);
+    }
+
+    /// A watcher as the handle should hold it: with a namespace, wrapped so that event paths
+    /// lose it; the same user watcher always maps to the same wrapper.
+    pub(crate) fn wrap_watcher(&self, w: SharedWatcher) -> SharedWatcher {
+        let Some(ns) = self.namespace.clone() else {
+            return w;
+        };
+        let key = (w.id(), ns.clone());
+        let mut map = self.inner.wrappers.lock();
+        if let Some(existing) = map.get(&key).and_then(|weak| weak.upgrade()) {
+            return SharedWatcher(existing);
+        }
+        if map.len() > 1024 {
+            map.retain(|_, weak| weak.strong_count() > 0);
+        }
+        let wrapped: Arc<dyn Watcher> = Arc::new(NamespaceWatcher { ns, inner: w });
+        map.insert(key, Arc::downgrade(&wrapped));
+        SharedWatcher(wrapped)
+    }
+
+    /// The watcher behind `watched()`: events go to the CuratorListeners as `Watched`.
+    pub(crate) fn listener_watcher(&self) -> SharedWatcher {
+        let weak = Arc::downgrade(&self.inner);
+        let ns = self.namespace.clone();
+        SharedWatcher::new(move |e: &WatchedEvent| {
+            let Some(inner) = weak.upgrade() else { return };
+            let client = CuratorFramework {
+                inner: inner.clone(),
+                namespace: ns.clone(),
+            };
+            let e = client.strip_event(e);
+            let mut ev = CuratorEvent::new(CuratorEventType::Watched, e.path().unwrap_or("/"));
+            ev.watched = Some(e);
+            inner
+                .curator_listeners
+                .for_each(move |l| l.event_received(&client, &ev));
+        })
+    }
+
+    fn strip_event(&self, e: &WatchedEvent) -> WatchedEvent {
+        match &self.namespace {
+            Some(ns) => strip(ns, e),
+            None => e.clone(),
+        }
+    }
+}
+
+fn strip(ns: &str, e: &WatchedEvent) -> WatchedEvent {
+    let mut out = WatchedEvent::new(
+        e.event_type(),
+        e.state(),
+        e.path().map(|p| path::strip_prefix(ns, p).to_string()),
+    );
+    if e.zxid() != -1 {
+        out = out.with_zxid(e.zxid());
+    }
+    out
+}
+
+struct NamespaceWatcher {
+    ns: Arc<str>,
+    inner: SharedWatcher,
+}
+
+impl Watcher for NamespaceWatcher {
+    fn process(&self, e: &WatchedEvent) {
+        self.inner.process(&strip(&self.ns, e));
+    }
+}
+
+fn attempt_bg<T: Send + 'static>(st: Arc<BgState<T>>, count: u32) {
+    let zk = match st.client.inner.handle() {
+        Ok(zk) => zk,
+        Err(e) => return on_result(st, count, Err(e)),
+    };
+    let st2 = st.clone();
+    let done: Done<T> = Box::new(move |r| on_result(st2, count, r));
+    (st.attempt)(&st.client, &zk, count, done);
+}
+
+fn on_result<T: Send + 'static>(st: Arc<BgState<T>>, count: u32, r: Result<T>) {
+    let inner = &st.client.inner;
+    let mut exhausted = false;
+    if let Err(e) = &r {
+        let started = inner.lifecycle() == super::CuratorFrameworkState::Started;
+        if started && inner.retry.allow_retry_error(e) {
+            let sleeper = DeferSleeper::default();
+            if inner.retry.allow_retry(count, st.start.elapsed(), &sleeper) {
+                let delay = sleeper.0.get().unwrap_or(Duration::ZERO);
+                let st2 = st.clone();
+                inner
+                    .scheduler
+                    .schedule(delay, move || attempt_bg(st2, count + 1));
+                return;
+            }
+            exhausted = true;
+        }
+    }
+    deliver(&st, r, exhausted);
+}
+
+fn deliver<T>(st: &BgState<T>, r: Result<T>, exhausted: bool) {
+    let Some((finish, on_failure, bg)) = st.rest.lock().ok().and_then(|mut g| g.take()) else {
+        return;
+    };
+    let client = st.client.clone();
+    let inner = client.inner.clone();
+    if let (Err(e), Some(f)) = (&r, on_failure) {
+        f(&client, e);
+    }
+    let err = if exhausted {
+        r.as_ref().err().cloned()
+    } else {
+        None
+    };
+    let event = finish(&client, r);
+    if let Some(e) = err {
+        inner.report_unhandled(&format!("background {:?} failed", event.event_type()), &e);
+    }
+    let key = event.path().to_string();
+    match bg.callback {
+        Some(cb) => {
+            let run = move || {
+                let inner = client.inner.clone();
+                if let Some(msg) = guarded(&PANICS, "background callback", || cb(&client, &event)) {
+                    inner.report_unhandled("background callback", &Error::CallbackPanicked(msg));
+                }
+            };
+            match bg.executor {
+                // Keyed by path: callbacks for one node stay in order.
+                Some(pool) => pool.execute(&key, run),
+                None if inner.events.is_event_thread() => run(),
+                None => inner.events.post(run),
+            }
+        }
+        None => {
+            let run = move || {
+                let c = client.clone();
+                client
+                    .inner
+                    .curator_listeners
+                    .for_each(move |l| l.event_received(&c, &event));
+            };
+            if inner.events.is_event_thread() {
+                run()
+            } else {
+                inner.events.post(run)
+            }
+        }
+    }
+}
+
+/// Panics of background callbacks (they are also reported to the unhandled-error listeners).
+static PANICS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);

@@ -1,0 +1,317 @@
+//! The framework: Apache Curator's `CuratorFramework` in Rust — a fluent builder per
+//! operation, one retry loop, Curator's connection states, namespaces, background operations,
+//! transactions, protected creates, guaranteed deletes and persistent watches, over the
+//! low-level [`ZooKeeper`] handle.
+//!
+//! ```
+//! use std::time::Duration;
+//! use zk_curator::framework::{CuratorFrameworkFactory, ExponentialBackoffRetry};
+//! use zk_curator::CreateMode;
+//! # let server = zk_curator::testing::TestingServer::start().unwrap();
+//! let client = CuratorFrameworkFactory::builder()
+//!     .connect_string(&server.connect_string())
+//!     .retry_policy(ExponentialBackoffRetry::new(Duration::from_millis(100), 3))
+//!     .namespace("app")
+//!     .build()?;
+//! client.start()?;
+//! assert!(client.block_until_connected(Duration::from_secs(10)));
+//! client.create().creating_parents_if_needed().for_path_with_data("/config/db", b"url")?;
+//! assert_eq!(client.get_data().for_path("/config/db")?, b"url");
+//! client.delete().deleting_children_if_needed().for_path("/config")?;
+//! client.close();
+//! # Ok::<(), zk_curator::Error>(())
+//! ```
+//!
+//! # Threads
+//!
+//! A client has one event thread for its whole life (handed to every ZooKeeper handle it
+//! creates, so events of an expired session, `Lost`, `Reconnected` and events of the new
+//! session come out in one order), the I/O thread of its current handle, and a timer thread
+//! (`zk-retry`) for background retries, guaranteed deletes and simulated session expiry.
+//! Foreground retries sleep on the caller's thread; nothing ever sleeps on the event thread.
+
+pub mod builders;
+mod core;
+mod event;
+mod exec;
+mod factory;
+mod gzip;
+mod listen;
+pub mod protection;
+mod providers;
+mod retry;
+mod scheduler;
+mod state;
+
+pub use self::builders::transaction::{CuratorOp, CuratorTransactionResult, OperationType};
+pub use self::builders::{Foreground, InBackground};
+pub use self::core::CuratorFrameworkState;
+pub use event::{
+    BackgroundCallback, CuratorEvent, CuratorEventType, CuratorListener, UnhandledErrorListener,
+};
+pub use factory::{CuratorFrameworkBuilder, CuratorFrameworkFactory};
+pub use listen::{Listenable, ListenerId};
+pub use providers::{
+    AclProvider, CompressionProvider, DefaultAclProvider, GzipCompressionProvider,
+};
+pub use retry::{
+    BoundedExponentialBackoffRetry, ExponentialBackoffRetry, RetryForever, RetryNTimes,
+    RetryOneTime, RetryPolicy, RetrySleeper, RetryUntilElapsed, SessionFailedRetryPolicy,
+    ThreadSleeper,
+};
+pub use state::{
+    ConnectionState, ConnectionStateErrorPolicy, ConnectionStateListener,
+    SessionConnectionStateErrorPolicy, StandardConnectionStateErrorPolicy,
+};
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use self::builders::acl::{GetAclBuilder, SetAclBuilder};
+use self::builders::children::GetChildrenBuilder;
+use self::builders::config::GetConfigBuilder;
+use self::builders::create::CreateBuilder;
+use self::builders::delete::DeleteBuilder;
+use self::builders::exists::ExistsBuilder;
+use self::builders::get_data::GetDataBuilder;
+use self::builders::set_data::SetDataBuilder;
+use self::builders::sync::SyncBuilder;
+use self::builders::transaction::{CuratorMultiTransaction, TransactionOp};
+use self::builders::watchers::WatchersBuilder;
+use crate::client::ZooKeeper;
+use crate::error::Result;
+use crate::path;
+use crate::session::EventDispatcher;
+
+/// A ZooKeeper client with Curator's API (cheap to clone, `Send + Sync`).
+///
+/// Build it with [`CuratorFrameworkFactory`], [`start`](Self::start) it, use the verb
+/// builders, [`close`](Self::close) it. Clones share one connection; a clone made by
+/// [`using_namespace`](Self::using_namespace) sees another namespace of it.
+#[derive(Clone)]
+pub struct CuratorFramework {
+    pub(crate) inner: Arc<self::core::Inner>,
+    /// `/ns` form, or none.
+    pub(crate) namespace: Option<Arc<str>>,
+}
+
+impl CuratorFramework {
+    /// Connects (in the background; see [`block_until_connected`](Self::block_until_connected)).
+    /// Starting twice, or after close, is an error.
+    pub fn start(&self) -> Result<()> {
+        self.inner.start()
+    }
+
+    /// Ends the session and stops the client's threads. Idempotent; callable from any
+    /// callback. The CuratorListeners get a `Closing` event first.
+    pub fn close(&self) {
+        self.inner.close()
+    }
+
+    /// Latent, Started or Stopped.
+    pub fn state(&self) -> CuratorFrameworkState {
+        self.inner.lifecycle()
+    }
+
+    /// Waits until connected (Connected, Reconnected or ReadOnly); false after `timeout`.
+    pub fn block_until_connected(&self, timeout: Duration) -> bool {
+        self.inner.states.wait_connected(timeout)
+    }
+
+    /// The current connection state (`None` before the first connection).
+    pub fn connection_state(&self) -> Option<ConnectionState> {
+        self.inner.states.current().state
+    }
+
+    /// Create a node.
+    pub fn create(&self) -> CreateBuilder<'_> {
+        CreateBuilder::new(self)
+    }
+
+    /// Delete a node.
+    pub fn delete(&self) -> DeleteBuilder<'_> {
+        DeleteBuilder::new(self)
+    }
+
+    /// Check whether a node exists.
+    pub fn check_exists(&self) -> ExistsBuilder<'_> {
+        ExistsBuilder::new(self)
+    }
+
+    /// Read a node's data.
+    pub fn get_data(&self) -> GetDataBuilder<'_> {
+        GetDataBuilder::new(self)
+    }
+
+    /// Write a node's data.
+    pub fn set_data(&self) -> SetDataBuilder<'_> {
+        SetDataBuilder::new(self)
+    }
+
+    /// List a node's children.
+    pub fn get_children(&self) -> GetChildrenBuilder<'_> {
+        GetChildrenBuilder::new(self)
+    }
+
+    /// Read a node's ACL.
+    pub fn get_acl(&self) -> GetAclBuilder<'_> {
+        GetAclBuilder::new(self)
+    }
+
+    /// Change a node's ACL.
+    pub fn set_acl(&self) -> SetAclBuilder<'_> {
+        SetAclBuilder::new(self)
+    }
+
+    /// Sync the connected server with the leader.
+    pub fn sync(&self) -> SyncBuilder<'_> {
+        SyncBuilder::new(self)
+    }
+
+    /// Read the ensemble configuration.
+    pub fn get_config(&self) -> GetConfigBuilder<'_> {
+        GetConfigBuilder::new(self)
+    }
+
+    /// Apply operations atomically.
+    pub fn transaction(&self) -> CuratorMultiTransaction<'_> {
+        CuratorMultiTransaction::new(self)
+    }
+
+    /// Build operations for [`transaction`](Self::transaction).
+    pub fn transaction_op(&self) -> TransactionOp<'_> {
+        TransactionOp::new(self)
+    }
+
+    /// Add and remove watches.
+    pub fn watchers(&self) -> WatchersBuilder<'_> {
+        WatchersBuilder::new(self)
+    }
+
+    /// Creates `path` and its parents as containers (or persistent nodes with
+    /// `dont_use_container_parents`), if missing.
+    pub fn create_containers(&self, p: &str) -> Result<()> {
+        let full = self.fix_path(p, false)?;
+        self.create_containers_at(&full).map_err(|e| e.with_path(p))
+    }
+
+    /// Connection state changes.
+    pub fn connection_state_listenable(&self) -> &Listenable<dyn ConnectionStateListener> {
+        &self.inner.states.listeners
+    }
+
+    /// Background results without a callback, and `watched()` events.
+    pub fn curator_listenable(&self) -> &Listenable<dyn CuratorListener> {
+        &self.inner.curator_listeners
+    }
+
+    /// Errors no callback took.
+    pub fn unhandled_error_listenable(&self) -> &Listenable<dyn UnhandledErrorListener> {
+        &self.inner.unhandled
+    }
+
+    /// A view of this client in another namespace (`None` or `""`: no namespace). Same
+    /// connection, same listeners.
+    pub fn using_namespace(&self, ns: Option<&str>) -> Result<CuratorFramework> {
+        let namespace = match ns {
+            None | Some("") => None,
+            Some(ns) => {
+                let p = path::make_path("/", ns);
+                path::validate_path(&p, false)?;
+                Some(Arc::<str>::from(p))
+            }
+        };
+        Ok(CuratorFramework {
+            inner: self.inner.clone(),
+            namespace,
+        })
+    }
+
+    /// The namespace (without the leading `/`), if any.
+    pub fn namespace(&self) -> Option<&str> {
+        self.namespace.as_deref().map(|n| n.trim_start_matches('/'))
+    }
+
+    /// The low-level side of the client (Curator's `CuratorZookeeperClient`).
+    pub fn zookeeper_client(&self) -> CuratorZookeeperClient {
+        CuratorZookeeperClient {
+            inner: self.inner.clone(),
+        }
+    }
+
+    /// The policy recipes consult to decide whether a state means "lost what I held".
+    pub fn connection_state_error_policy(&self) -> &dyn ConnectionStateErrorPolicy {
+        &*self.inner.cfg.error_policy
+    }
+
+    /// The client's event thread (watchers, callbacks and state listeners run there).
+    pub fn event_dispatcher(&self) -> &EventDispatcher {
+        &self.inner.events
+    }
+
+    /// The data written by `for_path` calls without data.
+    pub fn default_data(&self) -> &[u8] {
+        &self.inner.cfg.default_data
+    }
+}
+
+impl std::fmt::Debug for CuratorFramework {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CuratorFramework")
+            .field("state", &self.state())
+            .field("connection", &self.connection_state())
+            .field("namespace", &self.namespace)
+            .finish()
+    }
+}
+
+/// The low-level side of a [`CuratorFramework`]: the current handle, the retry policy, the
+/// handle generation.
+#[derive(Clone)]
+pub struct CuratorZookeeperClient {
+    inner: Arc<self::core::Inner>,
+}
+
+impl CuratorZookeeperClient {
+    /// The current ZooKeeper handle (a new one after each session expiry).
+    pub fn zookeeper(&self) -> Result<Arc<ZooKeeper>> {
+        self.inner.handle()
+    }
+
+    /// The retry policy.
+    pub fn retry_policy(&self) -> &dyn RetryPolicy {
+        &*self.inner.retry
+    }
+
+    /// Increments each time a new handle (a new session) replaces the old one.
+    pub fn instance_index(&self) -> u64 {
+        self.inner.instance_index()
+    }
+
+    /// The session timeout the server granted the current handle.
+    pub fn last_negotiated_session_timeout(&self) -> Option<Duration> {
+        self.inner.handle().ok().map(|h| h.negotiated_timeout())
+    }
+
+    /// True while connected.
+    pub fn is_connected(&self) -> bool {
+        self.inner
+            .states
+            .current()
+            .state
+            .is_some_and(ConnectionState::is_connected)
+    }
+
+    /// The connection timeout.
+    pub fn connection_timeout(&self) -> Duration {
+        self.inner.cfg.connection_timeout
+    }
+}
+
+impl std::fmt::Debug for CuratorZookeeperClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CuratorZookeeperClient")
+            .field("instance_index", &self.instance_index())
+            .finish()
+    }
+}

@@ -1,0 +1,243 @@
+//! Connection states as Curator reports them ([`ConnectionState`]), the listeners that hear
+//! them, the error policies recipes consult, and the manager that turns the handle's
+//! `KeeperState` events into states.
+//!
+//! Rules (Curator's): the first connection of a client is `Connected` (once per lifetime);
+//! a lost connection is `Suspended` (unless already suspended or lost); a session expiry, a
+//! replaced handle, or a suspension that lasted the negotiated session timeout (times the
+//! simulated-expiration percentage) is `Lost`; connecting again after `Suspended` or `Lost` is
+//! `Reconnected`; a read-only server gives `ReadOnly`. The same state twice in a row is
+//! reported once. Unlike Curator, no state change is ever dropped: Curator's manager keeps
+//! them in a 25-slot queue and drops the oldest when it fills.
+
+use std::time::{Duration, Instant};
+
+use parking_lot::{Condvar, Mutex};
+
+use super::listen::{Listenable, ListenerId};
+use super::CuratorFramework;
+use crate::session::WorkerPool;
+
+/// The connection state of a [`CuratorFramework`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ConnectionState {
+    /// The first successful connection of this client (sent once in its lifetime).
+    Connected,
+    /// The connection was lost; the session may still be alive. Operations wait.
+    Suspended,
+    /// Connected again after `Suspended` or `Lost`.
+    Reconnected,
+    /// The session is gone (expired, or presumed expired after staying suspended for the
+    /// session timeout); ephemeral nodes and watches of the old session are gone. A new
+    /// session is being created.
+    Lost,
+    /// Connected to a read-only server (needs `can_be_read_only`).
+    ReadOnly,
+}
+
+impl ConnectionState {
+    /// True for `Connected`, `Reconnected` and `ReadOnly`.
+    pub fn is_connected(self) -> bool {
+        matches!(
+            self,
+            ConnectionState::Connected | ConnectionState::Reconnected | ConnectionState::ReadOnly
+        )
+    }
+}
+
+/// Hears connection state changes.
+///
+/// Implemented for every `Fn(&CuratorFramework, ConnectionState) + Send + Sync + 'static`.
+pub trait ConnectionStateListener: Send + Sync + 'static {
+    /// Called once per state change, in order.
+    fn state_changed(&self, client: &CuratorFramework, new_state: ConnectionState);
+}
+
+impl<F> ConnectionStateListener for F
+where
+    F: Fn(&CuratorFramework, ConnectionState) + Send + Sync + 'static,
+{
+    fn state_changed(&self, client: &CuratorFramework, new_state: ConnectionState) {
+        self(client, new_state)
+    }
+}
+
+impl Listenable<dyn ConnectionStateListener> {
+    /// Adds a listener called on the event thread, in order with watch notifications.
+    pub fn add_listener(&self, l: impl ConnectionStateListener) -> ListenerId {
+        self.add_arc(std::sync::Arc::new(l), None)
+    }
+
+    /// Adds a listener called on `pool` (its calls stay in order).
+    pub fn add_listener_with_executor(
+        &self,
+        l: impl ConnectionStateListener,
+        pool: &WorkerPool,
+    ) -> ListenerId {
+        self.add_arc(std::sync::Arc::new(l), Some(pool))
+    }
+}
+
+/// Decides which states mean "I may no longer hold what the session gave me" (locks,
+/// leadership). Recipes consult the client's policy.
+pub trait ConnectionStateErrorPolicy: Send + Sync + 'static {
+    /// True if `state` should be treated as an error.
+    fn is_error_state(&self, state: ConnectionState) -> bool;
+}
+
+/// `Suspended` and `Lost` are errors (Curator's default).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StandardConnectionStateErrorPolicy;
+
+impl ConnectionStateErrorPolicy for StandardConnectionStateErrorPolicy {
+    fn is_error_state(&self, state: ConnectionState) -> bool {
+        matches!(state, ConnectionState::Suspended | ConnectionState::Lost)
+    }
+}
+
+/// Only `Lost` is an error: locks and leadership survive a short disconnection.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SessionConnectionStateErrorPolicy;
+
+impl ConnectionStateErrorPolicy for SessionConnectionStateErrorPolicy {
+    fn is_error_state(&self, state: ConnectionState) -> bool {
+        state == ConnectionState::Lost
+    }
+}
+
+/// The current state, as tracked by the manager.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Current {
+    pub state: Option<ConnectionState>,
+    /// When the current suspension began.
+    pub suspended_since: Option<Instant>,
+    /// A `Connected` has been reported.
+    pub ever_connected: bool,
+}
+
+/// Tracks the state and wakes waiters; the framework calls the listeners.
+pub(crate) struct StateManager {
+    cur: Mutex<Current>,
+    cv: Condvar,
+    pub listeners: Listenable<dyn ConnectionStateListener>,
+}
+
+impl StateManager {
+    pub fn new() -> StateManager {
+        StateManager {
+            cur: Mutex::new(Current {
+                state: None,
+                suspended_since: None,
+                ever_connected: false,
+            }),
+            cv: Condvar::new(),
+            listeners: Listenable::default(),
+        }
+    }
+
+    pub fn current(&self) -> Current {
+        *self.cur.lock()
+    }
+
+    /// Applies a transition; returns the state to report, or `None` when it is a duplicate
+    /// or not allowed (Suspended after Lost).
+    pub fn transition(&self, to: ConnectionState) -> Option<ConnectionState> {
+        let mut c = self.cur.lock();
+        let report = match to {
+            ConnectionState::Connected | ConnectionState::Reconnected => {
+                if c.ever_connected {
+                    if c.state.is_some_and(ConnectionState::is_connected)
+                        && c.state != Some(ConnectionState::ReadOnly)
+                    {
+                        None
+                    } else {
+                        Some(ConnectionState::Reconnected)
+                    }
+                } else {
+                    Some(ConnectionState::Connected)
+                }
+            }
+            ConnectionState::Suspended => match c.state {
+                Some(ConnectionState::Suspended) | Some(ConnectionState::Lost) => None,
+                _ => Some(ConnectionState::Suspended),
+            },
+            ConnectionState::Lost => match c.state {
+                Some(ConnectionState::Lost) => None,
+                _ => Some(ConnectionState::Lost),
+            },
+            ConnectionState::ReadOnly => match c.state {
+                Some(ConnectionState::ReadOnly) => None,
+                _ => Some(ConnectionState::ReadOnly),
+            },
+        };
+        if let Some(s) = report {
+            c.state = Some(s);
+            if s.is_connected() {
+                c.ever_connected = true;
+                c.suspended_since = None;
+            } else if s == ConnectionState::Suspended {
+                c.suspended_since = Some(Instant::now());
+            }
+            self.cv.notify_all();
+        }
+        report
+    }
+
+    /// Waits until connected; false after `timeout`.
+    pub fn wait_connected(&self, timeout: Duration) -> bool {
+        let deadline = Instant::now().checked_add(timeout);
+        let mut c = self.cur.lock();
+        loop {
+            if c.state.is_some_and(ConnectionState::is_connected) {
+                return true;
+            }
+            match deadline {
+                Some(d) => {
+                    if self.cv.wait_until(&mut c, d).timed_out() {
+                        return c.state.is_some_and(ConnectionState::is_connected);
+                    }
+                }
+                None => self.cv.wait(&mut c),
+            }
+        }
+    }
+
+    /// Wakes every waiter (on close).
+    pub fn wake_all(&self) {
+        self.cv.notify_all();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ConnectionState::*;
+
+    #[test]
+    fn transitions_follow_curators_rules() {
+        let m = StateManager::new();
+        assert_eq!(m.transition(Reconnected), Some(Connected));
+        assert_eq!(m.transition(Connected), None);
+        assert_eq!(m.transition(Suspended), Some(Suspended));
+        assert!(m.current().suspended_since.is_some());
+        assert_eq!(m.transition(Suspended), None);
+        assert_eq!(m.transition(Connected), Some(Reconnected));
+        assert_eq!(m.transition(Suspended), Some(Suspended));
+        assert_eq!(m.transition(Lost), Some(Lost));
+        assert_eq!(m.transition(Suspended), None);
+        assert_eq!(m.transition(Lost), None);
+        assert_eq!(m.transition(Connected), Some(Reconnected));
+        assert_eq!(m.transition(ReadOnly), Some(ReadOnly));
+        assert_eq!(m.transition(Connected), Some(Reconnected));
+        assert!(m.wait_connected(Duration::ZERO));
+    }
+
+    #[test]
+    fn error_policies() {
+        let s = StandardConnectionStateErrorPolicy;
+        let l = SessionConnectionStateErrorPolicy;
+        assert!(s.is_error_state(Suspended) && s.is_error_state(Lost));
+        assert!(!l.is_error_state(Suspended) && l.is_error_state(Lost));
+        assert!(!s.is_error_state(Reconnected));
+    }
+}
