@@ -33,6 +33,7 @@ mod ensemble;
 mod faults;
 mod fourlw;
 mod member;
+mod multi;
 mod ops;
 mod outbox;
 mod server;

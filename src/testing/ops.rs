@@ -14,9 +14,8 @@ use super::watches::{ConnId, Mode};
 use crate::proto::{
     Acl, ClientInfo, Create2Response, CreateMode, CreateRequest, CreateResponse, ErrorResponse,
     EventType, ExistsResponse, GetAclResponse, GetAllChildrenNumberResponse, GetChildren2Response,
-    GetChildrenResponse, GetDataResponse, GetEphemeralsResponse, Id, MultiOp, MultiRequest,
-    MultiResponse, MultiResult, OpCode, Perms, Request, Response, SetAclResponse, SetDataResponse,
-    Stat, SyncResponse, WhoAmIResponse,
+    GetChildrenResponse, GetDataResponse, GetEphemeralsResponse, Id, OpCode, Perms, Request,
+    Response, SetAclResponse, SetDataResponse, Stat, SyncResponse, WhoAmIResponse,
 };
 
 pub(crate) const OK: i32 = 0;
@@ -57,7 +56,7 @@ pub(crate) struct Reply {
 }
 
 impl Reply {
-    fn ok(xid: i32, body: Response) -> Reply {
+    pub(super) fn ok(xid: i32, body: Response) -> Reply {
         Reply {
             xid,
             err: OK,
@@ -104,7 +103,7 @@ fn is_special(path: &str) -> bool {
 }
 
 /// The server aliases `""` to the root.
-fn norm(path: &str) -> &str {
+pub(super) fn norm(path: &str) -> &str {
     if path.is_empty() {
         "/"
     } else {
@@ -126,7 +125,7 @@ fn check_version(current: i32, expected: i32) -> Result<(), i32> {
 
 /// How a create is applied: which node kind, and how a multi reports it.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum CreateOp {
+pub(super) enum CreateOp {
     Create,
     Create2,
     Container,
@@ -175,8 +174,8 @@ pub(crate) fn apply(st: &mut State, cx: &mut ConnCtx, xid: i32, req: Request) ->
             let stat = check(st, cx, &r.path, r.version)?;
             Ok(Response::SetData(SetDataResponse { stat }))
         }),
-        Request::Multi(m) => multi(st, cx, xid, m),
-        Request::MultiRead(m) => multi_read(st, cx, xid, m),
+        Request::Multi(m) => super::multi::multi(st, cx, xid, m),
+        Request::MultiRead(m) => super::multi::multi_read(st, cx, xid, m),
         Request::Reconfig(_) => {
             st.next_zxid();
             Reply::err(xid, RECONFIG_DISABLED)
@@ -347,7 +346,7 @@ fn write(
     Reply::from(xid, r)
 }
 
-fn split_ttl(r: crate::proto::CreateTtlRequest) -> (CreateRequest, i64) {
+pub(super) fn split_ttl(r: crate::proto::CreateTtlRequest) -> (CreateRequest, i64) {
     (
         CreateRequest {
             path: r.path,
@@ -361,7 +360,7 @@ fn split_ttl(r: crate::proto::CreateTtlRequest) -> (CreateRequest, i64) {
 
 /// `pRequest2TxnCreate` plus `DataTree.createNode`.
 #[allow(clippy::too_many_arguments)]
-fn create(
+pub(super) fn create(
     st: &mut State,
     cx: &ConnCtx,
     op: CreateOp,
@@ -415,7 +414,7 @@ fn create(
     Ok((path, stat))
 }
 
-fn delete(
+pub(super) fn delete(
     st: &mut State,
     cx: &ConnCtx,
     path: &str,
@@ -441,7 +440,7 @@ fn delete(
 }
 
 #[allow(clippy::too_many_arguments)]
-fn set_data(
+pub(super) fn set_data(
     st: &mut State,
     cx: &ConnCtx,
     path: &str,
@@ -460,7 +459,7 @@ fn set_data(
     Ok(stat)
 }
 
-fn check(st: &State, cx: &ConnCtx, path: &str, version: i32) -> Result<Stat, i32> {
+pub(super) fn check(st: &State, cx: &ConnCtx, path: &str, version: i32) -> Result<Stat, i32> {
     valid(path)?;
     let n = st.tree.get(path).ok_or(NO_NODE)?;
     acl::check(&n.acl, Perms::READ, &cx.auth)?;
@@ -589,138 +588,6 @@ fn set_watches(
         st.watches.data.add(p, conn, Mode::Recursive);
     }
     st.deliver(&fired);
-}
-
-/// multi (14): atomic; all ops share one zxid; on failure every result is an error (0 before
-/// the failing op, its code at it, -2 after) and the header says 0.
-fn multi(st: &mut State, cx: &ConnCtx, xid: i32, m: MultiRequest) -> Reply {
-    let zxid = st.next_zxid();
-    if m.ops.iter().any(|op| op.is_read()) {
-        // 3.8 refuses to decode reads inside a write multi.
-        return Reply::err(xid, MARSHALLING);
-    }
-    let total = m.ops.len();
-    let time = wall_ms();
-    let mut changes = Vec::new();
-    let mut results = Vec::with_capacity(total);
-    let mut failed: Option<(usize, i32)> = None;
-    st.tree.begin();
-    for (i, op) in m.ops.into_iter().enumerate() {
-        match multi_op(st, cx, op, zxid, time, &mut changes) {
-            Ok(res) => results.push(res),
-            Err(code) => {
-                failed = Some((i, code));
-                break;
-            }
-        }
-    }
-    let results = match failed {
-        None => {
-            st.tree.commit();
-            st.fire(&changes);
-            results
-        }
-        Some((at, code)) => {
-            st.tree.rollback();
-            (0..total)
-                .map(|j| {
-                    MultiResult::Error(match j.cmp(&at) {
-                        std::cmp::Ordering::Less => OK,
-                        std::cmp::Ordering::Equal => code,
-                        std::cmp::Ordering::Greater => RUNTIME_INCONSISTENCY,
-                    })
-                })
-                .collect()
-        }
-    };
-    Reply::ok(xid, Response::Multi(MultiResponse { results }))
-}
-
-/// One op of a multi. As in 3.8.0, the op code of a create inside a multi is derived from its
-/// flags (`Op.create`): a container for flags 4, TTL for 5/6 (only via createTTL), a plain
-/// create otherwise, and only container and TTL creates report a Stat (type 15); create2 is
-/// answered as create (type 1), which 3.8.2 changed.
-fn multi_op(
-    st: &mut State,
-    cx: &ConnCtx,
-    op: MultiOp,
-    zxid: i64,
-    time: i64,
-    changes: &mut Vec<Change>,
-) -> Result<MultiResult, i32> {
-    match op {
-        MultiOp::Create { req, .. } => {
-            if req.flags == CreateMode::Container.code() {
-                create(st, cx, CreateOp::Container, req, -1, zxid, time, changes)
-                    .map(|(path, stat)| MultiResult::Create2(Create2Response { path, stat }))
-            } else if matches!(
-                CreateMode::try_from(req.flags),
-                Ok(m) if m.is_ttl()
-            ) {
-                // 3.8.0 fails the whole request here (a class cast); a bad-arguments result
-                // is the closest per-op answer.
-                Err(BAD_ARGUMENTS)
-            } else {
-                create(st, cx, CreateOp::Create, req, -1, zxid, time, changes)
-                    .map(|(path, _)| MultiResult::Create(CreateResponse { path }))
-            }
-        }
-        MultiOp::CreateTtl(r) => {
-            let ttl_mode = matches!(CreateMode::try_from(r.flags), Ok(m) if m.is_ttl());
-            let container = r.flags == CreateMode::Container.code();
-            let (req, ttl) = split_ttl(r);
-            if ttl_mode {
-                create(st, cx, CreateOp::Ttl, req, ttl, zxid, time, changes)
-                    .map(|(path, stat)| MultiResult::Create2(Create2Response { path, stat }))
-            } else if container {
-                create(st, cx, CreateOp::Container, req, -1, zxid, time, changes)
-                    .map(|(path, stat)| MultiResult::Create2(Create2Response { path, stat }))
-            } else {
-                create(st, cx, CreateOp::Create, req, -1, zxid, time, changes)
-                    .map(|(path, _)| MultiResult::Create(CreateResponse { path }))
-            }
-        }
-        MultiOp::Delete(r) => {
-            delete(st, cx, &r.path, r.version, zxid, changes).map(|()| MultiResult::Delete)
-        }
-        MultiOp::SetData(r) => set_data(st, cx, &r.path, r.data, r.version, zxid, time, changes)
-            .map(|stat| MultiResult::SetData(SetDataResponse { stat })),
-        MultiOp::Check(r) => check(st, cx, &r.path, r.version).map(|_| MultiResult::Check),
-        MultiOp::GetChildren(_) | MultiOp::GetData(_) => Err(MARSHALLING),
-    }
-}
-
-/// multiRead (22): each read independently; watches are never set.
-fn multi_read(st: &mut State, cx: &ConnCtx, xid: i32, m: MultiRequest) -> Reply {
-    if m.ops.iter().any(|op| !op.is_read()) {
-        return Reply::err(xid, MARSHALLING);
-    }
-    let results = m
-        .ops
-        .into_iter()
-        .map(|op| {
-            let r = match op {
-                MultiOp::GetData(r) => st.tree.get(norm(&r.path)).ok_or(NO_NODE).and_then(|n| {
-                    acl::check(&n.acl, Perms::READ, &cx.auth)?;
-                    Ok(MultiResult::GetData(GetDataResponse {
-                        data: n.data.clone(),
-                        stat: n.stat(),
-                    }))
-                }),
-                MultiOp::GetChildren(r) => {
-                    st.tree.get(norm(&r.path)).ok_or(NO_NODE).and_then(|n| {
-                        acl::check(&n.acl, Perms::READ, &cx.auth)?;
-                        Ok(MultiResult::GetChildren(GetChildrenResponse {
-                            children: n.children.iter().cloned().collect(),
-                        }))
-                    })
-                }
-                _ => Err(MARSHALLING),
-            };
-            r.unwrap_or_else(MultiResult::Error)
-        })
-        .collect();
-    Reply::ok(xid, Response::Multi(MultiResponse { results }))
 }
 
 /// True for the ops that take a zxid (so a malformed one still consumes one).
