@@ -83,3 +83,25 @@ fn a_partitioned_member_answers_nothing() {
     cluster.heal(0);
     assert!(four_letter(&m0, "srvr").unwrap().contains("Mode: leader"));
 }
+
+#[test]
+fn killing_a_partitioned_member_does_not_hang() {
+    let mut cluster = TestingCluster::start(3).unwrap();
+    let m0 = cluster.connect_string_of(0);
+    let mut c = Raw::connect(&m0, 10_000).unwrap();
+    let _idle = std::net::TcpStream::connect(&m0).unwrap();
+    cluster.partition(0);
+    c.send(&zk_curator::proto::Request::Ping).unwrap();
+    let t = std::time::Instant::now();
+    cluster.kill(0);
+    assert!(
+        t.elapsed() < Duration::from_secs(3),
+        "kill took {:?}",
+        t.elapsed()
+    );
+    assert!(c.closed_within(Duration::from_secs(2)));
+    cluster.restart(0).unwrap();
+    cluster.heal(0);
+    let (_, resp) = c.resume(&m0).unwrap();
+    assert_eq!(resp.session_id, c.session_id);
+}

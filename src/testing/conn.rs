@@ -143,7 +143,7 @@ impl Conn {
             }
             // A reconnect takes the session over from any older connection.
             let sid = req.session_id;
-            st.kill_conns(|c| c.session == sid);
+            st.kill_conns(false, |c| c.session == sid);
             if let Some(s) = st.sessions.get_mut(sid) {
                 s.timeout_ms = timeout;
             }

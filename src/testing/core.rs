@@ -136,8 +136,9 @@ impl State {
         self.watches.remove_conn(conn);
     }
 
-    /// Closes (kills) connections matching `pred`.
-    pub fn kill_conns(&mut self, pred: impl Fn(&ConnEntry) -> bool) {
+    /// Closes (kills) connections matching `pred`; `now` closes them even on a paused member
+    /// (when it stops), otherwise the client sees the close only once the pause ends.
+    pub fn kill_conns(&mut self, now: bool, pred: impl Fn(&ConnEntry) -> bool) {
         let ids: Vec<ConnId> = self
             .conns
             .iter()
@@ -146,7 +147,11 @@ impl State {
             .collect();
         for id in ids {
             if let Some(c) = self.conns.get(&id) {
-                c.outbox.kill();
+                if now {
+                    c.outbox.kill_now();
+                } else {
+                    c.outbox.kill();
+                }
             }
             self.unregister(id);
         }
@@ -295,7 +300,7 @@ impl Core {
             let _ = h.join();
         }
         let mut st = self.state.lock();
-        st.kill_conns(|_| true);
+        st.kill_conns(true, |_| true);
     }
 
     /// Recomputes whether a majority of members serves; losing it drops every client
@@ -313,7 +318,7 @@ impl Core {
         if st.quorum && !quorum {
             log::info!("quorum lost ({live} of {n} members): refusing service");
             st.quorum = false;
-            st.kill_conns(|_| true);
+            st.kill_conns(false, |_| true);
         } else if !st.quorum && quorum {
             log::info!("quorum regained ({live} of {n} members)");
             st.quorum = true;

@@ -16,6 +16,8 @@ use crate::proto::OpCode;
 #[derive(Default)]
 pub(crate) struct Faults {
     paused: AtomicBool,
+    /// The member is stopping: a pause no longer holds anything back.
+    stopping: AtomicBool,
     gate: Mutex<()>,
     gate_cv: Condvar,
     latency_us: AtomicU64,
@@ -24,8 +26,16 @@ pub(crate) struct Faults {
 }
 
 impl Faults {
+    /// True while a pause holds traffic back (not once the member is stopping).
     pub fn paused(&self) -> bool {
-        self.paused.load(Ordering::Acquire)
+        self.paused.load(Ordering::Acquire) && !self.stopping.load(Ordering::Acquire)
+    }
+
+    /// Marks the member as stopping (or started again), waking paused threads.
+    pub fn set_stopping(&self, on: bool) {
+        let _g = self.gate.lock();
+        self.stopping.store(on, Ordering::Release);
+        self.gate_cv.notify_all();
     }
 
     pub fn set_paused(&self, on: bool) {

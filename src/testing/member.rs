@@ -105,6 +105,7 @@ impl Member {
                 .spawn(move || accept_loop(listener, stop, conns, core, shared))?
         };
         self.port = port;
+        self.shared.faults.set_stopping(false);
         self.shared.up.store(true, Ordering::Release);
         self.running = Some(Running {
             port,
@@ -121,6 +122,8 @@ impl Member {
             return;
         };
         self.shared.up.store(false, Ordering::Release);
+        // Paused connection threads must not wait for a resume that will not come.
+        self.shared.faults.set_stopping(true);
         r.stop.store(true, Ordering::Release);
         // Wake the blocking accept() with a connection of our own.
         let _ = TcpStream::connect_timeout(
@@ -129,7 +132,10 @@ impl Member {
         );
         let _ = r.acceptor.join();
         let index = self.shared.index;
-        self.core.state.lock().kill_conns(|c| c.member == index);
+        self.core
+            .state
+            .lock()
+            .kill_conns(true, |c| c.member == index);
         let conns = std::mem::take(&mut *r.conns.lock());
         for (s, _) in &conns {
             let _ = s.shutdown(Shutdown::Both);
@@ -142,7 +148,10 @@ impl Member {
     /// Drops every client connection of this member (sessions survive).
     pub fn drop_connections(&self) {
         let index = self.shared.index;
-        self.core.state.lock().kill_conns(|c| c.member == index);
+        self.core
+            .state
+            .lock()
+            .kill_conns(false, |c| c.member == index);
         if let Some(r) = &self.running {
             for (s, _) in r.conns.lock().iter() {
                 let _ = s.shutdown(Shutdown::Both);

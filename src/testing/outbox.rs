@@ -38,6 +38,8 @@ struct Out {
     /// entry, so order is kept even if the latency shrinks.
     delayed: VecDeque<(Instant, u64)>,
     state: State,
+    /// Set by [`Outbox::kill_now`]: close even while paused (the member is going away).
+    now: bool,
 }
 
 pub(crate) struct Outbox {
@@ -55,6 +57,7 @@ impl Outbox {
                 base: 0,
                 delayed: VecDeque::new(),
                 state: State::Open,
+                now: false,
             }),
             cv: Condvar::new(),
             stream,
@@ -112,6 +115,17 @@ impl Outbox {
         }
     }
 
+    /// Closes now even while paused: the member stops, so nothing is left to hide.
+    pub fn kill_now(&self) {
+        {
+            let mut o = self.out.lock();
+            o.state = State::Dead;
+            o.now = true;
+        }
+        self.cv.notify_all();
+        let _ = self.stream.shutdown(Shutdown::Both);
+    }
+
     pub fn is_open(&self) -> bool {
         self.out.lock().state == State::Open
     }
@@ -131,7 +145,7 @@ impl Outbox {
             // state change to closing, or times out and re-checks.
             let n = loop {
                 if o.state == State::Dead {
-                    if self.faults.paused() {
+                    if self.faults.paused() && !o.now {
                         self.cv.wait_for(&mut o, Duration::from_millis(50));
                         continue;
                     }
