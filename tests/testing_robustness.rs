@@ -144,3 +144,102 @@ fn sasl_and_crashing_requests() {
     assert_eq!(server.zxid(), zxid);
     assert!(!server.dump().contains("boom"));
 }
+
+/// Seeded random frames (every op code, mutated valid bodies, random bytes) never panic a
+/// server thread, and a well-behaved client is unaffected.
+#[test]
+fn random_frames_never_panic_the_server() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static PANICS: AtomicUsize = AtomicUsize::new(0);
+    let prev = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if std::thread::current()
+            .name()
+            .is_some_and(|n| n.starts_with("zk-test"))
+        {
+            PANICS.fetch_add(1, Ordering::SeqCst);
+        }
+        prev(info)
+    }));
+    let mut seed: u64 = 0xF00D;
+    let mut rnd = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let server = TestingServer::start().unwrap();
+    let addr = server.connect_string();
+    let mut healthy = Raw::connect(&addr, 10_000).unwrap();
+    healthy.create("/f", b"", 0).unwrap();
+    let samples: Vec<Request> = vec![
+        Request::Create(CreateRequest {
+            path: "/f/a".into(),
+            data: Some(b"x".to_vec()),
+            acl: Acl::open_unsafe(),
+            flags: 0,
+        }),
+        Request::Multi(MultiRequest {
+            ops: vec![MultiOp::Check(CheckVersionRequest {
+                path: "/f".into(),
+                version: 0,
+            })],
+        }),
+        Request::SetWatches2(SetWatches2 {
+            relative_zxid: 0,
+            data_watches: vec!["/f".into()],
+            ..Default::default()
+        }),
+        Request::SetAcl(SetAclRequest {
+            path: "/f".into(),
+            acl: Acl::open_unsafe(),
+            version: -1,
+        }),
+    ];
+    let ops: Vec<i32> = OpCode::ALL
+        .iter()
+        .map(|o| o.code())
+        .chain([10, 23, 999, -99])
+        .collect();
+    for round in 0..300 {
+        let mut c = match Raw::connect(&addr, 10_000) {
+            Ok(c) => c,
+            Err(e) => panic!("round {round}: {e}"),
+        };
+        for _ in 0..4 {
+            let op = ops[(rnd() % ops.len() as u64) as usize];
+            let mut body = Vec::new();
+            match rnd() % 3 {
+                0 => {
+                    let req = &samples[(rnd() % samples.len() as u64) as usize];
+                    req.encode(&mut body);
+                    for _ in 0..(1 + rnd() % 4) {
+                        if !body.is_empty() {
+                            let i = (rnd() % body.len() as u64) as usize;
+                            body[i] = rnd() as u8;
+                        }
+                    }
+                    body.truncate((rnd() % (body.len() as u64 + 1)) as usize);
+                }
+                1 => body.extend((0..rnd() % 64).map(|_| rnd() as u8)),
+                _ => {}
+            }
+            let mut frame = Vec::new();
+            frame.extend_from_slice(&((8 + body.len()) as i32).to_be_bytes());
+            frame.extend_from_slice(&1i32.to_be_bytes());
+            frame.extend_from_slice(&op.to_be_bytes());
+            frame.extend_from_slice(&body);
+            if c.send_bytes(&frame).is_err() {
+                break;
+            }
+        }
+        let _ = c.closed_within(Duration::from_millis(5));
+    }
+    assert!(healthy.call(Request::Ping).is_ok());
+    assert_eq!(
+        healthy.stat("/f").unwrap().map(|s| s.num_children >= 0),
+        Some(true)
+    );
+    drop(server);
+    assert_eq!(PANICS.load(Ordering::SeqCst), 0, "a server thread panicked");
+}
