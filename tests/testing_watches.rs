@@ -246,3 +246,43 @@ fn events_need_read_permission() {
         let _ = w.next_event(Duration::from_millis(1));
     });
 }
+
+#[test]
+fn set_watches2_rearms_persistent_watches() {
+    both(|addr| {
+        let mut m = Raw::connect(addr, 10_000).unwrap();
+        m.create("/sw2", b"", 0).unwrap();
+        let mut w = Raw::connect(addr, 10_000).unwrap();
+        w.send(&Request::SetWatches2(SetWatches2 {
+            relative_zxid: m.last_zxid,
+            persistent_watches: vec!["/sw2".into()],
+            persistent_recursive_watches: vec!["/sw2r".into()],
+            ..Default::default()
+        }))
+        .unwrap();
+        let (h, _) = w.read_reply().unwrap();
+        assert_eq!(h.err, 0);
+        assert!(w.events.is_empty(), "persistent watches replay nothing");
+        m.create("/sw2/a", b"", 0).unwrap();
+        set(&mut m, "/sw2");
+        m.create("/sw2r", b"", 0).unwrap();
+        m.create("/sw2r/x", b"", 0).unwrap();
+        assert_eq!(
+            drain(&mut w),
+            vec![
+                ev(CREATED, "/sw2r"),
+                ev(CREATED, "/sw2r/x"),
+                ev(CHANGED, "/sw2"),
+                ev(CHILDREN, "/sw2"),
+            ]
+        );
+        // Recursive watches restored by SetWatches2 sit in the child table too (3.8.0).
+        let r = w
+            .call(Request::CheckWatches(CheckWatchesRequest {
+                path: "/sw2r".into(),
+                watcher_type: 1,
+            }))
+            .unwrap();
+        assert_eq!(r.err(), 0);
+    });
+}
