@@ -54,8 +54,14 @@ impl Conn {
             outbox.kill();
             return;
         };
-        if let Err(e) = self.serve(&outbox, &faults) {
-            log::debug!("connection {} from {}: {e}", self.id, self.addr);
+        match self.serve(&outbox, &faults) {
+            // A malformed or oversized frame is the client's fault and worth a warning;
+            // EOF, resets and shutdowns are how connections normally end.
+            Err(e) if e.kind() == io::ErrorKind::InvalidData => {
+                log::warn!("connection {} from {}: {e}; closing it", self.id, self.addr)
+            }
+            Err(e) => log::debug!("connection {} from {}: {e}", self.id, self.addr),
+            Ok(()) => {}
         }
         // Whatever ended the loop, the writer flushes what the reader queued, unless killed.
         outbox.close_when_flushed();
