@@ -70,12 +70,6 @@ pub mod recipes;
 pub mod session;
 pub mod testing;
 
-// gzip for Curator's GzipCompressionProvider. Temporary wiring until src/framework/mod.rs exists;
-// then it becomes `mod gzip;` there and these three lines go.
-#[allow(dead_code)]
-#[path = "framework/gzip/mod.rs"]
-pub(crate) mod gzip;
-
 pub use client::{Op, OpResult, ZooKeeper, ZooKeeperBuilder};
 pub use error::{Error, Result};
 pub use framework::{
@@ -83,7 +77,6 @@ pub use framework::{
     ExponentialBackoffRetry, RetryNTimes, RetryOneTime, RetryPolicy,
 };
 pub use proto::{
-    Acl, AddWatchMode, ClientInfo, CreateMode, EventType, Id, KeeperState, Perms, Stat,
-    WatcherType,
+    Acl, AddWatchMode, ClientInfo, CreateMode, EventType, Id, KeeperState, Perms, Stat, WatcherType,
 };
 pub use session::{EventDispatcher, SharedWatcher, States, WatchedEvent, Watcher, WorkerPool};
