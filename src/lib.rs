@@ -80,3 +80,8 @@ pub use proto::{
     Acl, AddWatchMode, ClientInfo, CreateMode, EventType, Id, KeeperState, Perms, Stat, WatcherType,
 };
 pub use session::{EventDispatcher, SharedWatcher, States, WatchedEvent, Watcher, WorkerPool};
+
+/// The README's examples, compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
