@@ -1,16 +1,62 @@
 //! # zk-curator
 //!
 //! A complete, synchronous, thread-based ZooKeeper client for Rust that mirrors Apache
-//! Curator: the same fluent API, the same recipes with the same znode layouts, and an
-//! in-process test server that speaks the real wire protocol.
+//! Curator: the same fluent API (`client.get_data().using_watcher(w).for_path("/a")`), the same
+//! recipes with the same znode layouts (a Rust process and a Java Curator process can share one
+//! lock, latch, cache or service registry), and an in-process test server that speaks the real
+//! wire protocol. No async runtime.
 //!
-//! ## Threads
+//! ```
+//! use std::time::Duration;
+//! use zk_curator::{CreateMode, CuratorFrameworkFactory, ExponentialBackoffRetry, WatchedEvent};
+//! # let server = zk_curator::testing::TestingServer::start().unwrap();
+//! let client = CuratorFrameworkFactory::builder()
+//!     .connect_string(&server.connect_string())
+//!     .retry_policy(ExponentialBackoffRetry::new(Duration::from_millis(100), 3))
+//!     .build()?;
+//! client.start()?;
+//! let path = client
+//!     .create()
+//!     .creating_parents_if_needed()
+//!     .with_mode(CreateMode::EphemeralSequential)
+//!     .for_path_with_data("/jobs/job-", b"payload")?;
+//! let data = client
+//!     .get_data()
+//!     .using_watcher(|e: &WatchedEvent| println!("{e}"))
+//!     .for_path(&path)?;
+//! assert_eq!(data, b"payload");
+//! client.close();
+//! # Ok::<(), zk_curator::Error>(())
+//! ```
 //!
-//! Each client runs one I/O thread (`zk-io`) per connection and one event thread
-//! (`zk-event`); see [`session`](crate::session) for the full contract. In short: sync calls
-//! are answered straight from the I/O thread, so a watcher may call the client; watchers,
-//! async callbacks and state changes run on the event thread in server order; slow callbacks
-//! belong on a [`WorkerPool`]; a panicking callback is caught and counted.
+//! ## Layers
+//!
+//! * [`framework`]: Curator's `CuratorFramework` — builders per verb, retry policies,
+//!   connection states, namespaces, background operations, transactions, protected creates,
+//!   guaranteed deletes.
+//! * [`recipes`]: caches and persistent watches (more recipes follow).
+//! * [`ZooKeeper`] ([`client`]): the low-level handle, one method per server operation, each
+//!   synchronous and asynchronous — the Java client's API.
+//! * [`session`]: the engine: connection, I/O thread, event thread, worker pool.
+//! * [`proto`]: the wire protocol (jute records), [`path`]: path rules and helpers,
+//!   [`Error`]: one error type.
+//! * [`testing`]: an in-process ZooKeeper for tests, with fault injection.
+//!
+//! ## The threading contract
+//!
+//! * One **I/O thread** (`zk-io`) per connection reads frames and completes requests.
+//!   Synchronous calls write their own request and are answered straight from the I/O thread:
+//!   no event-thread hop, so any callback may call the client synchronously.
+//! * One **event thread** (`zk-event`) per client calls watchers, background callbacks and
+//!   connection-state listeners, one at a time, in the order the server produced them. Its
+//!   queue never drops an item. A panicking callback is caught, logged and counted.
+//! * A slow callback belongs on a [`WorkerPool`]: events for the same path stay in order,
+//!   different paths run in parallel, the event thread is not held up.
+//! * No crate lock is held while user code runs; calling the client — even `close()` — from
+//!   inside any callback never deadlocks.
+//!
+//! Supported servers: ZooKeeper 3.5 to 3.9 (3.4 for the core operations); tested against
+//! Apache ZooKeeper 3.8 and the in-process [`testing::TestingServer`].
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -22,6 +68,7 @@ pub mod path;
 pub mod proto;
 pub mod recipes;
 pub mod session;
+pub mod testing;
 
 pub use client::{Op, OpResult, ZooKeeper, ZooKeeperBuilder};
 pub use error::{Error, Result};
@@ -33,3 +80,8 @@ pub use proto::{
     Acl, AddWatchMode, ClientInfo, CreateMode, EventType, Id, KeeperState, Perms, Stat, WatcherType,
 };
 pub use session::{EventDispatcher, SharedWatcher, States, WatchedEvent, Watcher, WorkerPool};
+
+/// The README's examples, compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -68,6 +68,9 @@ server_test!(shared retries_across_a_dropped_connection, |srv| {
     // ConnectionLoss, retries, and succeeds once the way is open again.
     proxy.refuse(true);
     proxy.drop_connections();
+    // Once the client knows it is cut off, the call waits a connection timeout and is
+    // charged a ConnectionLoss; had it started earlier, the handle would simply queue it.
+    assert!(wait_until(WAIT, || c.connection_state() == Some(ConnectionState::Suspended)));
     let p = proxy.connect_string();
     let opener = std::thread::spawn({
         let proxy_port = p.clone();

@@ -31,9 +31,10 @@ use crate::session::{io, EventDispatcher, SharedWatcher, Watcher};
 /// [`close`](ZooKeeper::close) (also run on drop) ends the session at once: its ephemeral
 /// nodes go away and the threads are joined.
 ///
-/// ```no_run
+/// ```
 /// use zk_curator::{Acl, CreateMode, ZooKeeper};
-/// let zk = ZooKeeper::builder("127.0.0.1:2181").connect()?;
+/// # let server = zk_curator::testing::TestingServer::start().unwrap();
+/// let zk = ZooKeeper::builder(&server.connect_string()).connect()?;
 /// let path = zk.create("/hello", b"world", &Acl::open_unsafe(), CreateMode::Persistent)?;
 /// let (data, stat) = zk.get_data(&path, false)?;
 /// assert_eq!(data, b"world");

@@ -28,6 +28,9 @@ pub(crate) enum EventItem {
     },
     /// Run a closure (a completion, a state listener, ...).
     Call(Box<dyn FnOnce() + Send>),
+    /// Several items in order: what the I/O thread decoded from one read, sent with one
+    /// wake-up of the event thread instead of one per frame.
+    Batch(Vec<EventItem>),
     /// Leave the loop once everything before this item has run.
     Stop,
 }
@@ -149,19 +152,36 @@ impl std::fmt::Debug for EventDispatcher {
 
 fn run(rx: Receiver<EventItem>, panics: Arc<AtomicU64>) {
     while let Ok(item) = rx.recv() {
-        match item {
-            EventItem::Watch { event, watchers } => {
-                for w in &watchers {
-                    guarded(&panics, "watcher", || w.process(&event));
-                }
-            }
-            EventItem::Call(f) => {
-                guarded(&panics, "callback", f);
-            }
-            EventItem::Stop => break,
+        if !dispatch(item, &panics) {
+            break;
         }
     }
     log::debug!("event thread stopped");
+}
+
+/// Runs one item; false on Stop.
+fn dispatch(item: EventItem, panics: &AtomicU64) -> bool {
+    match item {
+        EventItem::Watch { event, watchers } => {
+            for w in &watchers {
+                guarded(panics, "watcher", || w.process(&event));
+            }
+        }
+        EventItem::Call(f) => {
+            guarded(panics, "callback", f);
+        }
+        EventItem::Batch(items) => {
+            let mut go_on = true;
+            for i in items {
+                if go_on {
+                    go_on = dispatch(i, panics);
+                }
+            }
+            return go_on;
+        }
+        EventItem::Stop => return false,
+    }
+    true
 }
 
 /// Runs user code, catching a panic: logged, counted, never fatal to the calling thread.

@@ -265,17 +265,28 @@ impl IoLoop {
         let read_timeout = negotiated * 2 / 3;
         let ping_every = (negotiated / 3).as_micros() as u64;
         let mut last_recv = Instant::now();
+        let mut batch: Vec<EventItem> = Vec::new();
         loop {
             let res = self.reader.read_frame(&mut &*stream);
             match res {
                 Ok(frame) => {
-                    last_recv = Instant::now();
-                    if let Err(end) = handle_frame(&self.core, frame) {
+                    let r = handle_frame(&self.core, frame, &mut |i| batch.push(i));
+                    if let Err(end) = r {
+                        self.flush(&mut batch);
                         return end;
                     }
+                    // Everything one read brought goes to the event thread at once.
+                    if self.reader.has_frame() {
+                        continue;
+                    }
+                    self.flush(&mut batch);
+                    last_recv = Instant::now();
                 }
                 Err(e) if is_timeout(&e) => {}
-                Err(e) => return End::Lost(e.to_string()),
+                Err(e) => {
+                    self.flush(&mut batch);
+                    return End::Lost(e.to_string());
+                }
             }
             // Closing alone is not enough: the closeSession reply is still to be read.
             if self.core.should_stop() {
@@ -291,6 +302,21 @@ impl IoLoop {
             if self.core.micros_since_send() >= ping_every {
                 self.core.try_ping();
             }
+        }
+    }
+
+    fn flush(&self, batch: &mut Vec<EventItem>) {
+        match batch.len() {
+            0 => {}
+            1 => {
+                if let Some(i) = batch.pop() {
+                    self.core.events.send(i);
+                }
+            }
+            _ => self
+                .core
+                .events
+                .send(EventItem::Batch(std::mem::take(batch))),
         }
     }
 
@@ -330,11 +356,15 @@ impl IoLoop {
     }
 }
 
-fn handle_frame(core: &Core, frame: &[u8]) -> std::result::Result<(), End> {
+fn handle_frame(
+    core: &Core,
+    frame: &[u8],
+    sink: &mut impl FnMut(EventItem),
+) -> std::result::Result<(), End> {
     let mut r = Reader::new(frame);
     let h = ReplyHeader::decode(&mut r).map_err(|e| End::Lost(e.to_string()))?;
     match h.xid {
-        xid::NOTIFICATION => notification(core, &h, &mut r),
+        xid::NOTIFICATION => notification(core, &h, &mut r, sink),
         xid::PING | xid::SET_WATCHES => {
             if h.err != 0 {
                 log::debug!("reply to xid {} carried error {}", h.xid, h.err);
@@ -358,11 +388,16 @@ fn handle_frame(core: &Core, frame: &[u8]) -> std::result::Result<(), End> {
             }
             Ok(())
         }
-        _ => reply(core, &h, &mut r),
+        _ => reply(core, &h, &mut r, sink),
     }
 }
 
-fn reply(core: &Core, h: &ReplyHeader, r: &mut Reader<'_>) -> std::result::Result<(), End> {
+fn reply(
+    core: &Core,
+    h: &ReplyHeader,
+    r: &mut Reader<'_>,
+    sink: &mut impl FnMut(EventItem),
+) -> std::result::Result<(), End> {
     let p = core.inflight.lock().pending.pop_front();
     let Some(p) = p else {
         return Err(End::Lost(format!(
@@ -372,8 +407,7 @@ fn reply(core: &Core, h: &ReplyHeader, r: &mut Reader<'_>) -> std::result::Resul
     };
     if p.xid != h.xid {
         let why = format!("reply xid {} does not match pending xid {}", h.xid, p.xid);
-        p.completion
-            .complete(Err(Error::ConnectionLoss), &core.events);
+        p.completion.complete_into(Err(Error::ConnectionLoss), sink);
         return Err(End::Lost(why));
     }
     if h.zxid > 0 {
@@ -388,7 +422,7 @@ fn reply(core: &Core, h: &ReplyHeader, r: &mut Reader<'_>) -> std::result::Resul
             }
         }
         p.completion
-            .complete(Err(Error::from_code(h.err, "")), &core.events);
+            .complete_into(Err(Error::from_code(h.err, "")), sink);
         return Ok(());
     }
     match Response::decode(p.op, r) {
@@ -398,18 +432,22 @@ fn reply(core: &Core, h: &ReplyHeader, r: &mut Reader<'_>) -> std::result::Resul
                     .lock()
                     .add(w.on_ok, &w.path, w.watcher.clone());
             }
-            p.completion.complete(Ok(resp), &core.events);
+            p.completion.complete_into(Ok(resp), sink);
             Ok(())
         }
         Err(e) => {
-            p.completion
-                .complete(Err(Error::ConnectionLoss), &core.events);
+            p.completion.complete_into(Err(Error::ConnectionLoss), sink);
             Err(End::Lost(format!("malformed reply to {:?}: {e}", p.op)))
         }
     }
 }
 
-fn notification(core: &Core, h: &ReplyHeader, r: &mut Reader<'_>) -> std::result::Result<(), End> {
+fn notification(
+    core: &Core,
+    h: &ReplyHeader,
+    r: &mut Reader<'_>,
+    sink: &mut impl FnMut(EventItem),
+) -> std::result::Result<(), End> {
     let ev = WatcherEvent::decode(r).map_err(|e| End::Lost(e.to_string()))?;
     let (Ok(et), Ok(ks)) = (
         EventType::try_from(ev.event_type),
@@ -430,7 +468,7 @@ fn notification(core: &Core, h: &ReplyHeader, r: &mut Reader<'_>) -> std::result
         Some(c) => path::strip_prefix(c, &ev.path).to_string(),
         None => ev.path,
     };
-    core.events.send(EventItem::Watch {
+    sink(EventItem::Watch {
         event: WatchedEvent::new(et, ks, Some(client_path)).with_zxid(h.zxid),
         watchers,
     });

@@ -84,9 +84,14 @@ pub(crate) enum Completion {
 impl Completion {
     /// Delivers the outcome: to the waiting caller at once, or as an event-thread item.
     pub fn complete(self, reply: Reply, events: &EventDispatcher) {
+        self.complete_into(reply, &mut |item| events.send(item));
+    }
+
+    /// The same, handing event-thread items to `sink` (the I/O thread batches them).
+    pub fn complete_into(self, reply: Reply, sink: &mut impl FnMut(EventItem)) {
         match self {
             Completion::Sync(s) => s.complete(reply),
-            Completion::Async(cb) => events.send(EventItem::Call(Box::new(move || cb(reply)))),
+            Completion::Async(cb) => sink(EventItem::Call(Box::new(move || cb(reply)))),
         }
     }
 

@@ -12,6 +12,7 @@ use zk_curator::{WatchedEvent, ZooKeeper, ZooKeeperBuilder};
 
 use super::events::Events;
 use super::real::RealServer;
+use zk_curator::testing::TestingServer;
 
 /// Which server a test runs against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,6 +26,18 @@ pub enum Kind {
 enum Inner {
     Real(RealServer),
     Shared(&'static RealServer),
+    InProcess(TestingServer),
+    SharedInProcess(&'static TestingServer),
+}
+
+/// The in-process server with the real one's test settings (tickTime 500 ms, sessions
+/// negotiated into 1 s ..= 60 s).
+fn in_process() -> TestingServer {
+    TestingServer::builder()
+        .tick_time(Duration::from_millis(500))
+        .max_session_timeout(Duration::from_secs(60))
+        .start()
+        .expect("start the in-process TestingServer")
 }
 
 /// A server of either kind.
@@ -38,7 +51,7 @@ impl TestServer {
     pub fn start(kind: Kind) -> Option<TestServer> {
         let inner = match kind {
             Kind::Real => Inner::Real(RealServer::start()?),
-            Kind::InProcess => return None,
+            Kind::InProcess => Inner::InProcess(in_process()),
         };
         Some(TestServer {
             inner,
@@ -50,7 +63,10 @@ impl TestServer {
     pub fn shared(kind: Kind) -> Option<TestServer> {
         let inner = match kind {
             Kind::Real => Inner::Shared(RealServer::shared()?),
-            Kind::InProcess => return None,
+            Kind::InProcess => {
+                static SHARED: std::sync::OnceLock<TestingServer> = std::sync::OnceLock::new();
+                Inner::SharedInProcess(SHARED.get_or_init(in_process))
+            }
         };
         Some(TestServer {
             inner,
@@ -61,6 +77,7 @@ impl TestServer {
     pub fn kind(&self) -> Kind {
         match self.inner {
             Inner::Real(_) | Inner::Shared(_) => Kind::Real,
+            Inner::InProcess(_) | Inner::SharedInProcess(_) => Kind::InProcess,
         }
     }
 
@@ -68,6 +85,8 @@ impl TestServer {
         match &self.inner {
             Inner::Real(s) => s.connect_string(),
             Inner::Shared(s) => s.connect_string(),
+            Inner::InProcess(s) => s.connect_string(),
+            Inner::SharedInProcess(s) => s.connect_string(),
         }
     }
 
@@ -124,6 +143,7 @@ impl TestServer {
     pub fn stop(&mut self) {
         match self.own() {
             Inner::Real(s) => s.stop(),
+            Inner::InProcess(s) => s.stop(),
             _ => panic!("the shared server cannot be stopped; use TestServer::start"),
         }
     }
@@ -132,6 +152,7 @@ impl TestServer {
     pub fn restart(&mut self) {
         match self.own() {
             Inner::Real(s) => s.restart(),
+            Inner::InProcess(s) => s.restart().expect("restart the in-process server"),
             _ => panic!("the shared server cannot be restarted; use TestServer::start"),
         }
     }
@@ -141,6 +162,7 @@ impl TestServer {
         self.paused = true;
         match self.own() {
             Inner::Real(s) => signal(s, "STOP"),
+            Inner::InProcess(s) => s.pause(),
             _ => panic!("the shared server cannot be paused; use TestServer::start"),
         }
     }
@@ -150,6 +172,7 @@ impl TestServer {
         self.paused = false;
         match self.own() {
             Inner::Real(s) => signal(s, "CONT"),
+            Inner::InProcess(s) => s.resume(),
             _ => panic!("the shared server cannot be resumed; use TestServer::start"),
         }
     }

@@ -107,7 +107,7 @@ pub enum CacheEventType {
     NodeDeleted,
 }
 
-/// What happened in a [`PathChildrenCache`](super::PathChildrenCache).
+/// What happened in a `PathChildrenCache`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum PathChildrenCacheEventType {
     /// A child was added.
@@ -126,7 +126,7 @@ pub enum PathChildrenCacheEventType {
     Initialized,
 }
 
-/// An event of a [`PathChildrenCache`](super::PathChildrenCache).
+/// An event of a `PathChildrenCache`.
 #[derive(Debug, Clone)]
 pub struct PathChildrenCacheEvent {
     pub(crate) event_type: PathChildrenCacheEventType,
@@ -151,7 +151,7 @@ impl PathChildrenCacheEvent {
     }
 }
 
-/// Hears [`PathChildrenCache`](super::PathChildrenCache) events.
+/// Hears `PathChildrenCache` events.
 ///
 /// Implemented for every `Fn(&CuratorFramework, &PathChildrenCacheEvent) + Send + Sync`.
 pub trait PathChildrenCacheListener: Send + Sync + 'static {
@@ -168,7 +168,7 @@ where
     }
 }
 
-/// What happened in a [`TreeCache`](super::TreeCache).
+/// What happened in a `TreeCache`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum TreeCacheEventType {
     /// A node was added.
@@ -187,7 +187,7 @@ pub enum TreeCacheEventType {
     Initialized,
 }
 
-/// An event of a [`TreeCache`](super::TreeCache).
+/// An event of a `TreeCache`.
 #[derive(Debug, Clone)]
 pub struct TreeCacheEvent {
     pub(crate) event_type: TreeCacheEventType,
@@ -212,7 +212,7 @@ impl TreeCacheEvent {
     }
 }
 
-/// Hears [`TreeCache`](super::TreeCache) events.
+/// Hears `TreeCache` events.
 ///
 /// Implemented for every `Fn(&CuratorFramework, &TreeCacheEvent) + Send + Sync`.
 pub trait TreeCacheListener: Send + Sync + 'static {
@@ -229,7 +229,7 @@ where
     }
 }
 
-/// Hears [`NodeCache`](super::NodeCache) changes (read the cache for the new value).
+/// Hears `NodeCache` changes (read the cache for the new value).
 ///
 /// Implemented for every `Fn() + Send + Sync`.
 pub trait NodeCacheListener: Send + Sync + 'static {

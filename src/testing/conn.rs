@@ -1,0 +1,328 @@
+//! One client connection: a reader thread (`zk-test-conn-N`) that performs the handshake and
+//! applies requests in order, and a writer thread (`zk-test-conn-N-out`) that drains the
+//! connection's [`Outbox`]. A four-letter word instead of a first frame is answered here too.
+//!
+//! Anything a client controls ends, at worst, its own connection: frames are length-checked
+//! before they are buffered, bodies are decoded without panics, and every decode error is
+//! answered (MarshallingError) or closes the connection with a log line.
+
+use std::io::{self, Read};
+use std::net::{SocketAddr, TcpStream};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::core::{ConnEntry, Core};
+use super::faults::Faults;
+use super::fourlw;
+use super::member::MemberShared;
+use super::ops::{self, ConnCtx, Reply};
+use super::outbox::Outbox;
+use super::watches::ConnId;
+use crate::proto::frame::{self, FrameReader, MAX_PACKET};
+use crate::proto::{
+    xid, ConnectRequest, ConnectResponse, OpCode, Reader, Record, ReplyHeader, Request,
+    RequestHeader,
+};
+
+/// How long a connection may sit before its first frame.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(60);
+
+pub(crate) struct Conn {
+    pub id: ConnId,
+    pub core: Arc<Core>,
+    pub member: Arc<MemberShared>,
+    pub stream: TcpStream,
+    pub addr: SocketAddr,
+}
+
+impl Conn {
+    /// The reader thread's body: runs until the connection closes, then joins its writer.
+    pub fn run(self) {
+        let faults = Arc::clone(&self.member.faults);
+        let Ok(out_stream) = self.stream.try_clone() else {
+            return;
+        };
+        let outbox = Arc::new(Outbox::new(out_stream, Arc::clone(&faults)));
+        let writer = {
+            let outbox = Arc::clone(&outbox);
+            std::thread::Builder::new()
+                .name(format!("zk-test-conn-{}-out", self.id))
+                .spawn(move || outbox.run_writer())
+        };
+        let Ok(writer) = writer else {
+            log::warn!("could not start a writer thread; dropping the connection");
+            outbox.kill();
+            return;
+        };
+        match self.serve(&outbox, &faults) {
+            // A malformed or oversized frame is the client's fault and worth a warning;
+            // EOF, resets and shutdowns are how connections normally end.
+            Err(e) if e.kind() == io::ErrorKind::InvalidData => {
+                log::warn!("connection {} from {}: {e}; closing it", self.id, self.addr)
+            }
+            Err(e) => log::debug!("connection {} from {}: {e}", self.id, self.addr),
+            Ok(()) => {}
+        }
+        // Whatever ended the loop, the writer flushes what the reader queued, unless killed.
+        outbox.close_when_flushed();
+        let _ = writer.join();
+        outbox.kill();
+        self.core.state.lock().unregister(self.id);
+    }
+
+    fn serve(&self, outbox: &Arc<Outbox>, faults: &Faults) -> io::Result<()> {
+        let _ = self.stream.set_nodelay(true);
+        self.stream.set_read_timeout(Some(HANDSHAKE_TIMEOUT))?;
+        let mut first = [0u8; 4];
+        (&self.stream).read_exact(&mut first)?;
+        if let Some(text) = fourlw::answer(&self.core, &self.member, first) {
+            outbox.push(|buf| buf.extend_from_slice(text.as_bytes()));
+            return Ok(());
+        }
+        let mut frames = FrameReader::new(MAX_PACKET);
+        let mut head: &[u8] = &first;
+        let connect = {
+            let mut src = (&mut head).chain(&self.stream);
+            let f = frames.read_frame(&mut src)?;
+            ConnectRequest::decode(&mut Reader::new(f))
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?
+        };
+        self.stream.set_read_timeout(None)?;
+        if !faults.wait_unpaused(|| outbox.is_open()) {
+            return Ok(());
+        }
+        let Some(mut cx) = self.handshake(outbox, &connect) else {
+            return Ok(());
+        };
+        loop {
+            let f = frames.read_frame(&mut &self.stream)?;
+            if !faults.wait_unpaused(|| outbox.is_open()) || !outbox.is_open() {
+                return Ok(());
+            }
+            self.member.received();
+            if !self.request(outbox, &mut cx, f) {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Answers the ConnectRequest; `None` if the connection must close.
+    fn handshake(&self, outbox: &Arc<Outbox>, req: &ConnectRequest) -> Option<ConnCtx> {
+        let core = &self.core;
+        let mut st = core.state.lock();
+        if !st.quorum || !self.member.is_up() {
+            log::info!("not serving: closing connection from {}", self.addr);
+            return None;
+        }
+        if req.last_zxid_seen > st.zxid {
+            log::info!(
+                "client {} has seen zxid 0x{:x}, ours is 0x{:x}: closing",
+                self.addr,
+                req.last_zxid_seen,
+                st.zxid
+            );
+            return None;
+        }
+        let timeout = core.negotiate(req.timeout);
+        let now = Instant::now();
+        let (session, passwd) = if req.session_id == 0 {
+            st.next_zxid(); // createSession is a txn
+            st.sessions.create(timeout, now)
+        } else {
+            let valid = st
+                .sessions
+                .get(req.session_id)
+                .is_some_and(|s| s.passwd[..] == req.passwd[..]);
+            if !valid {
+                log::info!("session 0x{:x} is expired or unknown", req.session_id);
+                let resp = ConnectResponse {
+                    protocol_version: 0,
+                    timeout: 0,
+                    session_id: 0,
+                    passwd: vec![0; 16],
+                    read_only: req.read_only.map(|_| false),
+                };
+                outbox.push(|buf| {
+                    frame::encode_record_frame(buf, &resp);
+                });
+                return None;
+            }
+            // A reconnect takes the session over from any older connection.
+            let sid = req.session_id;
+            st.kill_conns(false, |c| c.session == sid);
+            if let Some(s) = st.sessions.get_mut(sid) {
+                s.timeout_ms = timeout;
+            }
+            st.sessions.touch(sid, now);
+            (sid, super::session::password(sid))
+        };
+        if let Some(s) = st.sessions.get_mut(session) {
+            s.conn = Some(self.id);
+        }
+        st.conns.insert(
+            self.id,
+            ConnEntry {
+                outbox: Arc::clone(outbox),
+                session,
+                member: self.member.index,
+                addr: self.addr,
+                timeout_ms: timeout,
+                auth: vec![Core::ip_id(&self.addr)],
+                received: 1,
+                sent: 1,
+            },
+        );
+        let resp = ConnectResponse {
+            protocol_version: 0,
+            timeout,
+            session_id: session,
+            passwd: passwd.to_vec(),
+            read_only: req.read_only.map(|_| false),
+        };
+        outbox.push(|buf| {
+            frame::encode_record_frame(buf, &resp);
+        });
+        drop(st);
+        Some(ConnCtx {
+            conn: self.id,
+            session,
+            auth: vec![Core::ip_id(&self.addr)],
+            extended_types: core.cfg.extended_types,
+            super_digest: core.cfg.super_digest.clone(),
+        })
+    }
+
+    /// Handles one request frame; false when the connection must close.
+    fn request(&self, outbox: &Arc<Outbox>, cx: &mut ConnCtx, f: &[u8]) -> bool {
+        let mut r = Reader::new(f);
+        let Ok(header) = RequestHeader::decode(&mut r) else {
+            log::warn!("connection {}: malformed request header; closing", self.id);
+            return false;
+        };
+        let known = OpCode::try_from(header.op).ok().filter(|op| {
+            !matches!(
+                op,
+                OpCode::Notification
+                    | OpCode::Error
+                    | OpCode::CreateSession
+                    | OpCode::DeleteContainer
+            )
+        });
+        let core = &self.core;
+        let mut st = core.state.lock();
+        // The session may have expired or moved while this frame was in flight.
+        let owned = st
+            .sessions
+            .get(cx.session)
+            .is_some_and(|s| s.conn == Some(self.id));
+        if !owned || !st.quorum {
+            return false;
+        }
+        st.sessions.touch(cx.session, Instant::now());
+        let Some(op) = known else {
+            log::warn!(
+                "connection {}: unknown op code {}; answering Unimplemented and closing",
+                self.id,
+                header.op
+            );
+            self.send(
+                &mut st.conns,
+                outbox,
+                header.xid,
+                -1,
+                ops::UNIMPLEMENTED,
+                None,
+            );
+            outbox.close_when_flushed();
+            return false;
+        };
+        let reply = match Request::decode(op, &mut r) {
+            Ok(req) => match req {
+                Request::Ping => Reply::err(xid::PING, 0),
+                Request::Auth(a) => {
+                    let r = ops::apply(&mut st, cx, header.xid, Request::Auth(a));
+                    if let Some(e) = st.conns.get_mut(&self.id) {
+                        e.auth = cx.auth.clone();
+                    }
+                    r
+                }
+                Request::Sasl(_) => {
+                    // No SASL server here: 3.8 answers OK with a null token (its
+                    // evaluateResponse hits a null server and the NPE is swallowed).
+                    let h = ReplyHeader {
+                        xid: header.xid,
+                        zxid: 0,
+                        err: 0,
+                    };
+                    self.member.sent();
+                    outbox.push(|buf| {
+                        let at = frame::begin_frame(buf);
+                        h.encode(buf);
+                        crate::proto::codec::put_null(buf);
+                        frame::end_frame(buf, at);
+                    });
+                    return true;
+                }
+                Request::CreateTtl(r) if r.ttl < 0 && !matches!(r.flags, 5 | 6) => {
+                    // 3.8.0 accepts this in its request pipeline and then dies applying it
+                    // (and again replaying its log). A client sees its connection drop.
+                    log::warn!(
+                        "connection {}: createTTL with flags {} and ttl {} would crash a 3.8.0 \
+                         server; closing the connection instead",
+                        self.id,
+                        r.flags,
+                        r.ttl
+                    );
+                    return false;
+                }
+                req => ops::apply(&mut st, cx, header.xid, req),
+            },
+            Err(e) => {
+                log::warn!("connection {}: cannot decode {op:?}: {e}", self.id);
+                if ops::is_txn(op) {
+                    st.next_zxid();
+                }
+                Reply::err(header.xid, ops::MARSHALLING)
+            }
+        };
+        if self.member.faults.take_fail(header.op) {
+            log::info!("fail_next: dropping the reply to {op:?} and closing the connection");
+            outbox.close_when_flushed();
+            return false;
+        }
+        let zxid = reply.zxid_override.unwrap_or(st.zxid);
+        self.send(
+            &mut st.conns,
+            outbox,
+            reply.xid,
+            zxid,
+            reply.err,
+            reply.body.as_ref().filter(|_| reply.err == 0),
+        );
+        if reply.close {
+            outbox.close_when_flushed();
+            return false;
+        }
+        true
+    }
+
+    fn send(
+        &self,
+        conns: &mut std::collections::HashMap<ConnId, ConnEntry>,
+        outbox: &Outbox,
+        xid: i32,
+        zxid: i64,
+        err: i32,
+        body: Option<&crate::proto::Response>,
+    ) {
+        if let Some(c) = conns.get_mut(&self.id) {
+            c.received += 1;
+            c.sent += 1;
+        }
+        self.member.sent();
+        let h = ReplyHeader { xid, zxid, err };
+        outbox.push(|buf| {
+            frame::encode_reply(buf, &h, body);
+        });
+    }
+}

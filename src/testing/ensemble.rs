@@ -1,0 +1,88 @@
+//! The members of a server or cluster over one shared [`Core`], and the operations both
+//! public types are made of: start, kill and restart a member, partition and heal it, close.
+
+use std::sync::Arc;
+
+use super::core::{Config, Core};
+use super::member::Member;
+use crate::error::Result;
+
+pub(crate) struct Ensemble {
+    pub core: Arc<Core>,
+    pub members: Vec<Member>,
+}
+
+impl Ensemble {
+    /// Starts one member per entry of `ports` (0 = a free port) and the ticker.
+    pub fn start(cfg: Config, ports: &[u16]) -> Result<Ensemble> {
+        let core = Core::new(cfg);
+        let mut members: Vec<Member> = (0..ports.len())
+            .map(|i| Member::new(Arc::clone(&core), i))
+            .collect();
+        *core.members.lock() = members.iter().map(|m| Arc::clone(&m.shared)).collect();
+        let mut e = Ensemble {
+            core: Arc::clone(&core),
+            members: Vec::new(),
+        };
+        for (m, &p) in members.iter_mut().zip(ports) {
+            m.start(p)?;
+        }
+        e.members = members;
+        core.start_ticker()?;
+        Ok(e)
+    }
+
+    pub fn member(&self, i: usize) -> &Member {
+        &self.members[i.min(self.members.len() - 1)]
+    }
+
+    pub fn connect_string(&self) -> String {
+        self.members
+            .iter()
+            .map(|m| format!("127.0.0.1:{}", m.port()))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    pub fn kill(&mut self, i: usize) {
+        if let Some(m) = self.members.get_mut(i) {
+            m.stop();
+        }
+        self.core.recompute_quorum();
+    }
+
+    pub fn restart(&mut self, i: usize) -> Result<()> {
+        if let Some(m) = self.members.get_mut(i) {
+            m.start(0)?;
+        }
+        self.core.recompute_quorum();
+        Ok(())
+    }
+
+    pub fn set_paused(&self, i: usize, on: bool) {
+        if let Some(m) = self.members.get(i) {
+            m.shared.faults.set_paused(on);
+            if !on {
+                let st = self.core.state.lock();
+                for c in st.conns.values().filter(|c| c.member == i) {
+                    c.outbox.kick();
+                }
+            }
+        }
+        self.core.recompute_quorum();
+    }
+
+    pub fn close(&mut self) {
+        for m in &mut self.members {
+            m.shared.faults.set_paused(false);
+            m.stop();
+        }
+        self.core.shutdown();
+    }
+}
+
+impl Drop for Ensemble {
+    fn drop(&mut self) {
+        self.close();
+    }
+}

@@ -1,0 +1,256 @@
+//! [`TestingServer`]: one in-process ZooKeeper on a loopback port, with its builder and
+//! the fault-injection and inspection methods tests use.
+
+use std::time::Duration;
+
+use super::core::Config;
+use super::ensemble::Ensemble;
+use crate::error::Result;
+use crate::proto::OpCode;
+
+/// Settings for a [`TestingServer`] or [`TestingCluster`](super::TestingCluster).
+///
+/// Defaults follow ZooKeeper's: `tickTime` 2 s, session timeouts negotiated into 2 to 20
+/// ticks, extended types (TTL nodes) enabled. The container/TTL reaper runs every 100 ms
+/// instead of the server's 60 s, so tests see containers go without waiting a minute.
+#[derive(Debug, Clone)]
+#[must_use = "a builder does nothing until start() is called"]
+pub struct TestingServerBuilder {
+    port: u16,
+    cfg: Config,
+    min_set: bool,
+    max_set: bool,
+}
+
+impl Default for TestingServerBuilder {
+    fn default() -> Self {
+        TestingServerBuilder {
+            port: 0,
+            cfg: Config {
+                tick: Duration::from_millis(2000),
+                min_session: Duration::from_millis(4000),
+                max_session: Duration::from_millis(40000),
+                container_interval: Duration::from_millis(100),
+                extended_types: true,
+                super_digest: None,
+            },
+            min_set: false,
+            max_set: false,
+        }
+    }
+}
+
+impl TestingServerBuilder {
+    /// The loopback port to listen on; 0 (the default) picks a free one.
+    pub fn port(mut self, port: u16) -> Self {
+        self.port = port;
+        self
+    }
+
+    /// The tick: the unit of session timeouts and the granularity of expiry.
+    pub fn tick_time(mut self, tick: Duration) -> Self {
+        self.cfg.tick = tick.max(Duration::from_millis(1));
+        self
+    }
+
+    /// The smallest negotiated session timeout (default 2 ticks).
+    pub fn min_session_timeout(mut self, d: Duration) -> Self {
+        self.cfg.min_session = d;
+        self.min_set = true;
+        self
+    }
+
+    /// The largest negotiated session timeout (default 20 ticks).
+    pub fn max_session_timeout(mut self, d: Duration) -> Self {
+        self.cfg.max_session = d;
+        self.max_set = true;
+        self
+    }
+
+    /// How often empty containers and expired TTL nodes are looked for (default 100 ms).
+    pub fn container_check_interval(mut self, d: Duration) -> Self {
+        self.cfg.container_interval = d.max(Duration::from_millis(1));
+        self
+    }
+
+    /// Whether TTL nodes are allowed (`zookeeper.extendedTypesEnabled`, default true); when
+    /// off, createTTL fails with Unimplemented.
+    pub fn extended_types(mut self, on: bool) -> Self {
+        self.cfg.extended_types = on;
+        self
+    }
+
+    /// Credentials (`user:password`) whose digest auth grants `super`, like
+    /// `zookeeper.DigestAuthenticationProvider.superDigest`.
+    pub fn super_user(mut self, user: &str, password: &str) -> Self {
+        self.cfg.super_digest = Some(super::digest::digest_id(&format!("{user}:{password}")));
+        self
+    }
+
+    pub(crate) fn config(&self) -> Config {
+        let mut cfg = self.cfg.clone();
+        if !self.min_set {
+            cfg.min_session = cfg.tick * 2;
+        }
+        if !self.max_set {
+            cfg.max_session = cfg.tick * 20;
+        }
+        cfg
+    }
+
+    /// Starts the server.
+    pub fn start(self) -> Result<TestingServer> {
+        let ensemble = Ensemble::start(self.config(), &[self.port])?;
+        Ok(TestingServer { ensemble })
+    }
+
+    /// Starts a cluster of `n` members (each on a free port) with these settings.
+    pub fn start_cluster(self, n: usize) -> Result<super::TestingCluster> {
+        super::TestingCluster::with_config(self.config(), n)
+    }
+}
+
+/// An in-process ZooKeeper server on `127.0.0.1` that speaks the real wire protocol.
+///
+/// It behaves like a standalone Apache ZooKeeper 3.8.0 for everything a client can observe
+/// (see `docs/testing.md` for the known differences), keeps its data and sessions in memory
+/// across [`stop`](Self::stop)/[`restart`](Self::restart) as a real server keeps them on
+/// disk, and can be broken on purpose. Dropping it stops every thread.
+///
+/// ```
+/// use std::io::Write;
+/// use std::net::TcpStream;
+/// use zk_curator::proto::{frame, ConnectRequest, ConnectResponse, FrameReader, Record};
+/// use zk_curator::testing::TestingServer;
+///
+/// let server = TestingServer::start()?;
+/// let mut sock = TcpStream::connect(server.connect_string())?;
+/// let mut buf = Vec::new();
+/// let hello = ConnectRequest { timeout: 10_000, passwd: vec![0; 16], read_only: Some(false), ..Default::default() };
+/// frame::encode_record_frame(&mut buf, &hello);
+/// sock.write_all(&buf)?;
+/// let mut frames = FrameReader::new(frame::DEFAULT_MAX_FRAME);
+/// let resp = ConnectResponse::decode_exact(frames.read_frame(&mut sock)?)?;
+/// assert_eq!(resp.timeout, 10_000);
+/// assert_eq!(server.session_ids(), vec![resp.session_id]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct TestingServer {
+    ensemble: Ensemble,
+}
+
+impl std::fmt::Debug for TestingServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TestingServer")
+            .field("connect_string", &self.connect_string())
+            .finish()
+    }
+}
+
+impl TestingServer {
+    /// Starts a server with default settings on a free loopback port.
+    pub fn start() -> Result<TestingServer> {
+        TestingServerBuilder::default().start()
+    }
+
+    /// A builder for a server with custom settings.
+    pub fn builder() -> TestingServerBuilder {
+        TestingServerBuilder::default()
+    }
+
+    /// `127.0.0.1:<port>`.
+    pub fn connect_string(&self) -> String {
+        self.ensemble.connect_string()
+    }
+
+    /// The listening port (the same across restarts).
+    pub fn port(&self) -> u16 {
+        self.ensemble.member(0).port()
+    }
+
+    /// Stops listening and closes every connection. Data and sessions are kept, and
+    /// sessions do not age while the server is down: after [`restart`](Self::restart)
+    /// each gets a fresh timeout, as a real server reloading its snapshot does.
+    pub fn stop(&mut self) {
+        self.ensemble.kill(0);
+    }
+
+    /// Starts listening again on the same port; clients can resume their sessions.
+    pub fn restart(&mut self) -> Result<()> {
+        self.ensemble.restart(0)
+    }
+
+    /// Stops every thread and closes every socket (also done on drop).
+    pub fn close(mut self) {
+        self.ensemble.close();
+    }
+
+    /// Closes every client connection; sessions survive, so clients reconnect and resume.
+    pub fn drop_connections(&self) {
+        self.ensemble.member(0).drop_connections();
+    }
+
+    /// Expires a session now, as if its timeout had passed: its ephemerals are deleted,
+    /// watchers are notified, its connection is closed and a resume attempt is told the
+    /// session expired. Returns false if there was no such session.
+    pub fn expire_session(&self, session_id: i64) -> bool {
+        self.ensemble.core.state.lock().expire(session_id)
+    }
+
+    /// Expires every session.
+    pub fn expire_all_sessions(&self) {
+        let mut st = self.ensemble.core.state.lock();
+        for id in st.sessions.ids() {
+            st.expire(id);
+        }
+    }
+
+    /// Simulates a network partition between the clients and the server: connections are
+    /// accepted and read, but nothing is processed or answered until [`resume`](Self::resume).
+    /// Sessions keep ageing, so clients that cannot get through expire after their timeout.
+    pub fn pause(&self) {
+        self.ensemble.set_paused(0, true);
+    }
+
+    /// Ends a [`pause`](Self::pause): requests read meanwhile are processed in order.
+    pub fn resume(&self) {
+        self.ensemble.set_paused(0, false);
+    }
+
+    /// Delays every frame the server sends by `latency` (zero turns it off).
+    pub fn set_latency(&self, latency: Duration) {
+        self.ensemble.member(0).shared.faults.set_latency(latency);
+    }
+
+    /// For the next `n` requests of type `op`: apply the request, then close the connection
+    /// instead of replying (the "reply lost" fault).
+    pub fn fail_next(&self, n: u32, op: OpCode) {
+        self.ensemble.member(0).shared.faults.arm_fail_next(n, op);
+    }
+
+    /// Ids of the live sessions, sorted.
+    pub fn session_ids(&self) -> Vec<i64> {
+        self.ensemble.core.state.lock().sessions.ids()
+    }
+
+    /// The node count as `mntr`'s `zk_znode_count` reports it (a fresh server has 5: the
+    /// server counts the root twice).
+    pub fn znode_count(&self) -> usize {
+        self.ensemble.core.state.lock().tree.node_count()
+    }
+
+    /// Number of watches (data and child tables), as `mntr`'s `zk_watch_count`.
+    pub fn watch_count(&self) -> usize {
+        self.ensemble.core.state.lock().watches.count()
+    }
+
+    /// The last zxid.
+    pub fn zxid(&self) -> i64 {
+        self.ensemble.core.state.lock().zxid
+    }
+
+    /// The tree as indented text, one node per line.
+    pub fn dump(&self) -> String {
+        self.ensemble.core.state.lock().tree.dump()
+    }
+}
