@@ -80,12 +80,14 @@ impl CuratorCache {
 /// The CuratorCache API over [`CuratorCache`] or, for servers without persistent watches,
 /// [`TreeCache`] (Curator's `CuratorCacheBridge`).
 ///
-/// ```no_run
+/// ```
 /// use std::time::Duration;
 /// use zk_curator::framework::{CuratorFrameworkFactory, RetryOneTime};
 /// use zk_curator::recipes::cache::*;
+/// # let server = zk_curator::testing::TestingServer::start()?;
+/// # let connect_string = server.connect_string();
 /// let client = CuratorFrameworkFactory::new_client(
-///     "127.0.0.1:2181",
+///     &connect_string,
 ///     RetryOneTime::new(Duration::from_millis(10)),
 /// )?;
 /// client.start()?;

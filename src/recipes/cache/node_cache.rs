@@ -45,12 +45,14 @@ impl Listenable<dyn NodeCacheListener> {
 /// Prefer [`CuratorCache`](super::CuratorCache) with
 /// [`SingleNodeCache`](super::CuratorCacheOption::SingleNodeCache) on ZooKeeper 3.6+.
 ///
-/// ```no_run
+/// ```
 /// use std::time::Duration;
 /// use zk_curator::framework::{CuratorFrameworkFactory, RetryOneTime};
 /// use zk_curator::recipes::cache::NodeCache;
+/// # let server = zk_curator::testing::TestingServer::start()?;
+/// # let connect_string = server.connect_string();
 /// let client = CuratorFrameworkFactory::new_client(
-///     "127.0.0.1:2181",
+///     &connect_string,
 ///     RetryOneTime::new(Duration::from_millis(10)),
 /// )?;
 /// client.start()?;
