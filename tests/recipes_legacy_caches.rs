@@ -1273,3 +1273,77 @@ server_test!(shared caches_in_a_namespace, |srv| {
         x.close();
     }
 });
+
+// ---------------------------------------------------------------------------------------
+// A child the cache may not read (NoAuth) is skipped; the initial load still completes.
+
+server_test!(shared unreadable_children_do_not_block_initialization, |srv| {
+    let owner = srv.curator_builder().authorization("digest", b"owner:secret").build().unwrap();
+    owner.start().unwrap();
+    assert!(owner.block_until_connected(WAIT));
+    let root = unique_root("lc-noauth");
+    make_children(&owner, &root, &["open"]);
+    owner
+        .create()
+        .with_acl(&zk_curator::Acl::creator_all())
+        .for_path_with_data(&format!("{root}/closed"), b"no")
+        .unwrap();
+    let c = srv.curator();
+    assert!(matches!(c.get_data().for_path(&format!("{root}/closed")), Err(Error::NoAuth { .. })));
+
+    let tree = TreeCache::new(&c, &root);
+    let rx = tree_events(&tree);
+    tree.start().unwrap();
+    let load = until_initialized(&rx);
+    let added: BTreeSet<String> = load.iter().filter(|(t, _)| *t == TreeCacheEventType::NodeAdded).map(|(_, p)| p.clone()).collect();
+    assert_eq!(added, [root.clone(), format!("{root}/open")].into_iter().collect());
+    tree.close();
+
+    let pcc = PathChildrenCache::new(&c, &root, true);
+    let rx = pcc_events(&pcc);
+    pcc.start(StartMode::PostInitializedEvent).unwrap();
+    assert_eq!(next_pcc(&rx), (PathChildrenCacheEventType::ChildAdded, format!("{root}/open")));
+    let init = recv(&rx, "Initialized");
+    assert_eq!(init.event_type(), PathChildrenCacheEventType::Initialized);
+    assert_eq!(init.initial_data().map(<[ChildData]>::len), Some(1));
+    pcc.close();
+    owner.close();
+});
+
+// ---------------------------------------------------------------------------------------
+// close() while disconnected: the watches go locally at once, and the reconnect does not
+// restore them on the server.
+
+server_test!(shared close_while_disconnected_removes_watches_locally, |srv| {
+    let proxy = Proxy::start(&srv.connect_string());
+    let c = proxied_client(&proxy);
+    let root = unique_root("lc-offline");
+    make_children(&c, &root, &["a", "b"]);
+    let zk = c.zookeeper_client().zookeeper().unwrap();
+    let before = zk.watch_count();
+    let tree = TreeCache::new(&c, &root);
+    let rx = tree_events(&tree);
+    tree.start().unwrap();
+    until_initialized(&rx);
+    let pcc = PathChildrenCache::new(&c, &format!("{root}/a"), true);
+    pcc.start(StartMode::BuildInitialCache).unwrap();
+    let node = NodeCache::new(&c, &format!("{root}/b"));
+    node.start_with_initial(true).unwrap();
+    // Data and child watches on the three nodes (the caches share those entries).
+    assert!(wait_until(WAIT, || zk.watch_count() == before + 6), "{}", zk.watch_count());
+    let (tx, states) = mpsc::channel();
+    c.connection_state_listenable().add_listener(move |_c: &CuratorFramework, s: ConnectionState| {
+        let _ = tx.send(s);
+    });
+    proxy.refuse(true);
+    proxy.drop_connections();
+    while recv(&states, "Suspended") != ConnectionState::Suspended {}
+    tree.close();
+    pcc.close();
+    node.close();
+    assert!(wait_until(WAIT, || zk.watch_count() == before), "removed locally: {}", zk.watch_count());
+    proxy.refuse(false);
+    while recv(&states, "Reconnected") != ConnectionState::Reconnected {}
+    watches_gone(srv, &c, &root, before);
+    c.close();
+});

@@ -209,6 +209,7 @@ impl TreeCacheBuilder {
                         life: Life::Latent,
                         nodes,
                         outstanding: 0,
+                        failed: false,
                         initialized: false,
                     }),
                     window: Window::new(WINDOW),
@@ -275,6 +276,8 @@ struct Tree {
     nodes: BTreeMap<String, Node>,
     /// Reads issued and not completed (Curator's `outstandingOps`).
     outstanding: u64,
+    /// A read failed for connection reasons before `Initialized`.
+    failed: bool,
     initialized: bool,
 }
 

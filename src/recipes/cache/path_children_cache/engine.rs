@@ -266,7 +266,22 @@ impl Inner {
                 }
             }
             Some(Error::NoNode { .. }) => self.remove(full),
-            Some(err) => log::debug!("PathChildrenCache {full}: getData failed: {err}"),
+            Some(err) => {
+                log::debug!("PathChildrenCache {full}: getData failed: {err}");
+                if !err.is_retryable() {
+                    // NoAuth and the like: this child cannot be cached; the initial load
+                    // must not wait for it (a lost connection re-reads it instead).
+                    let waiting = {
+                        let mut st = self.st.lock();
+                        st.initial
+                            .as_mut()
+                            .is_some_and(|i| i.nodes.remove(path::node_name(full)).is_some())
+                    };
+                    if waiting {
+                        self.maybe_initialized();
+                    }
+                }
+            }
         }
     }
 

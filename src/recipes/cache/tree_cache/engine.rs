@@ -58,12 +58,18 @@ impl Inner {
                 self.publish(tree_event(TreeCacheEventType::ConnectionLost, None, None))
             }
             ConnectionState::Connected => {
+                self.st.lock().failed = false;
                 let root = self.root.clone();
                 self.refresh(&root);
             }
             ConnectionState::Reconnected => {
-                // Every node again, parents before children (the map is ordered by path).
-                let all: Vec<String> = self.st.lock().nodes.keys().cloned().collect();
+                // Every node again, parents before children (the map is ordered by path);
+                // reads that failed meanwhile are part of it.
+                let all: Vec<String> = {
+                    let mut st = self.st.lock();
+                    st.failed = false;
+                    st.nodes.keys().cloned().collect()
+                };
                 for p in all {
                     self.refresh(&p);
                 }
@@ -181,17 +187,27 @@ impl Inner {
         };
         if let Err(e) = sent {
             self.client.report_unhandled("TreeCache: read", &e);
-            self.read_done(false);
+            self.read_done(!e.is_retryable());
         }
     }
 
-    /// A read completed: the first time none is outstanding after a success, the cache
-    /// is initialized (Curator does not count failed reads toward it: a reconnect re-reads).
-    fn read_done(&self, ok: bool) {
+    /// A read completed (`done`: with an answer, or with an error that a retry would not
+    /// change). The first time none is outstanding and none failed for connection reasons,
+    /// every node present at start has been reported: `Initialized`. A read lost to the
+    /// connection holds it back until the re-read that follows the reconnect (Curator sends
+    /// it anyway, with that node missing).
+    fn read_done(&self, done: bool) {
         let init = {
             let mut st = self.st.lock();
             st.outstanding = st.outstanding.saturating_sub(1);
-            let fire = ok && st.outstanding == 0 && !st.initialized && st.life == Life::Started;
+            if !done {
+                st.failed = true;
+            }
+            let fire = done
+                && st.outstanding == 0
+                && !st.failed
+                && !st.initialized
+                && st.life == Life::Started;
             if fire {
                 st.initialized = true;
             }
@@ -247,7 +263,8 @@ impl Inner {
             }
             (_, Some(err)) => {
                 log::debug!("TreeCache {p}: read failed: {err}");
-                false
+                // NoAuth and the like: the node cannot be cached, the load goes on.
+                !err.is_retryable()
             }
         };
         self.read_done(ok);
@@ -288,8 +305,8 @@ impl Inner {
         let (gone, new, depth) = {
             let mut st = self.st.lock();
             let Some(n) = st.nodes.get_mut(p) else { return };
-            // Refresh the Stat (child counts) unless a newer data read is pending: only when
-            // the data is the same, so that a data change is still reported.
+            // The listing's Stat has fresh child counts; take it only if the data is the one
+            // cached (same mzxid), so that a data change is still reported by its own read.
             if let (Some(old), Some(new)) = (&n.stat, e.stat()) {
                 if old.mzxid == new.mzxid {
                     n.stat = Some(new.clone());
