@@ -7,7 +7,7 @@
 //! ## Threads
 //!
 //! Each client runs one I/O thread (`zk-io`) per connection and one event thread
-//! (`zk-event`); see [`session`](crate::session) for the full contract. In short: sync calls
+//! (`zk-event`); see [`session`] for the full contract. In short: sync calls
 //! are answered straight from the I/O thread, so a watcher may call the client; watchers,
 //! async callbacks and state changes run on the event thread in server order; slow callbacks
 //! belong on a [`WorkerPool`]; a panicking callback is caught and counted.
