@@ -58,6 +58,12 @@
 //! `/proc/self/task/*/schedstat` (nanoseconds on a CPU per thread), not from
 //! `/proc/self/stat` (10 ms clock ticks); see `common::cpu_ns` for what that implies. The
 //! server is another process and is not included.
+//!
+//! # Looking into a run
+//!
+//! `BENCH_LOG=info|debug|trace` prints the client's `log` records on stderr (with the time
+//! since start and the thread name); `BENCH_CPU_DEBUG=1` prints each CPU reading by thread
+//! name (`zk-io`, `zk-event`, ...). stdout keeps its one JSON line either way.
 
 mod cache;
 mod common;
