@@ -379,21 +379,19 @@ fn handle_frame(core: &Core, frame: &[u8], sink: &mut dyn Sink) -> std::result::
         }
         xid::AUTH => {
             let waiter = core.inflight.lock().auth.pop_front().flatten();
-            if waiter.is_some() {
-                sink.before_wake();
-            }
-            if h.err == Error::AuthFailed.code().unwrap_or(-115) {
-                if let Some(w) = waiter {
-                    w.complete(Err(Error::AuthFailed));
-                }
-                return Err(End::AuthFailed);
-            }
+            let failed = h.err == Error::AuthFailed.code().unwrap_or(-115);
             if let Some(w) = waiter {
-                w.complete(if h.err == 0 {
-                    Ok(Response::Empty)
-                } else {
-                    Err(Error::from_code(h.err, ""))
-                });
+                w.complete_into(
+                    if h.err == 0 {
+                        Ok(Response::Empty)
+                    } else {
+                        Err(Error::from_code(h.err, ""))
+                    },
+                    sink,
+                );
+            }
+            if failed {
+                return Err(End::AuthFailed);
             }
             Ok(())
         }
