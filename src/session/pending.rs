@@ -111,7 +111,7 @@ impl Completion {
                 sink.before_wake();
                 s.complete(reply)
             }
-            Completion::Async(cb) => sink.push(EventItem::Call(Box::new(move || cb(reply)))),
+            Completion::Async(cb) => sink.push(EventItem::Complete(cb, reply)),
         }
     }
 
