@@ -259,6 +259,7 @@ server_test!(shared a_pooled_listener_does_not_delay_watches, |srv| {
 });
 
 server_test!(shared sync_calls_from_every_callback, |srv| {
+    support::init_log();
     let c = srv.curator();
     let root = unique_root("fw-reentrant");
     c.create().for_path_with_data(&root, b"r").unwrap();
@@ -322,7 +323,13 @@ server_test!(shared sync_calls_from_every_callback, |srv| {
     }
     c.set_data().for_path(&root, b"r").unwrap(); // fires the watcher
     c.zookeeper_client().zookeeper().unwrap().inject_session_expiration();
-    let mut got: Vec<&str> = (0..5).map(|_| rx.recv_timeout(WAIT).unwrap()).collect();
+    let mut got: Vec<&str> = Vec::new();
+    for _ in 0..5 {
+        match rx.recv_timeout(WAIT) {
+            Ok(m) => got.push(m),
+            Err(_) => panic!("only {got:?} arrived"),
+        }
+    }
     got.sort();
     assert_eq!(
         got,

@@ -210,11 +210,53 @@ fn member_of(ens: &RealEnsemble, session: i64) -> Option<usize> {
     (0..ens.len()).find(|&i| ens.four_letter(i, "cons").contains(&needle))
 }
 
+/// A three-member ensemble of either kind: real QuorumPeers, or the in-process cluster.
+trait Ensemble {
+    fn connect_string(&self) -> String;
+    /// Which member holds `session`.
+    fn member_of(&self, session: i64) -> Option<usize>;
+    fn kill(&mut self, i: usize);
+}
+
+impl Ensemble for RealEnsemble {
+    fn connect_string(&self) -> String {
+        RealEnsemble::connect_string(self)
+    }
+    fn member_of(&self, session: i64) -> Option<usize> {
+        member_of(self, session)
+    }
+    fn kill(&mut self, i: usize) {
+        RealEnsemble::kill(self, i)
+    }
+}
+
+impl Ensemble for zk_curator::testing::TestingCluster {
+    fn connect_string(&self) -> String {
+        zk_curator::testing::TestingCluster::connect_string(self)
+    }
+    fn member_of(&self, session: i64) -> Option<usize> {
+        self.member_of_session(session)
+    }
+    fn kill(&mut self, i: usize) {
+        zk_curator::testing::TestingCluster::kill(self, i)
+    }
+}
+
 #[test]
-fn ensemble_member_lost_the_session_moves_on() {
+fn ensemble_member_lost_the_session_moves_on_real() {
     let Some(mut ens) = RealEnsemble::start(3) else {
         return;
     };
+    member_lost(&mut ens);
+}
+
+#[test]
+fn ensemble_member_lost_the_session_moves_on_in_process() {
+    let mut cluster = zk_curator::testing::TestingCluster::start(3).expect("start the cluster");
+    member_lost(&mut cluster);
+}
+
+fn member_lost(ens: &mut dyn Ensemble) {
     let observer = ZooKeeper::builder(&ens.connect_string()).connect().unwrap();
     let root = mk(&observer, &unique_root("failover"));
     let ev = Events::new();
@@ -239,7 +281,7 @@ fn ensemble_member_lost_the_session_moves_on() {
     let pev = Events::new();
     a.add_watch(&root, pev.watcher(), AddWatchMode::PersistentRecursive)
         .unwrap();
-    let member = member_of(&ens, sid).expect("the client is on some member");
+    let member = ens.member_of(sid).expect("the client is on some member");
     let start = Instant::now();
     ens.kill(member);
     ev.expect_state(KeeperState::Disconnected);
@@ -247,7 +289,7 @@ fn ensemble_member_lost_the_session_moves_on() {
     let moved = start.elapsed();
     assert!(moved < a.negotiated_timeout(), "moved after {moved:?}");
     assert_eq!(a.session_id(), sid);
-    assert_ne!(member_of(&ens, sid), Some(member));
+    assert_ne!(ens.member_of(sid), Some(member));
     // The observer may have been on the killed member too.
     assert!(observer.wait_connected(WAIT));
     assert!(
@@ -264,6 +306,7 @@ fn ensemble_member_lost_the_session_moves_on() {
     eprintln!("moved to another member in {moved:?}");
 }
 
+/// Real servers only: the in-process TestingServer has no read-only mode (docs/testing.md).
 #[test]
 fn read_only_mode_and_back() {
     support::init_log();

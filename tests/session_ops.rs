@@ -229,6 +229,12 @@ server_test!(shared acls_and_auth, |srv| {
     // digest: alice may read her node, an anonymous client may not
     let alice = srv.connect();
     alice.add_auth_info("digest", b"alice:secret").unwrap();
+    let bob = srv.connect();
+    let (tx, rx) = mpsc::channel();
+    bob.add_auth_info_async("digest", b"bob:pw", move |r| tx.send(r.is_ok()).unwrap())
+        .unwrap();
+    assert!(rx.recv_timeout(Duration::from_secs(10)).unwrap());
+    assert!(bob.who_am_i().unwrap().iter().any(|c| c.user == "bob"));
     let who = alice.who_am_i().unwrap();
     assert!(who.iter().any(|c| c.auth_scheme == "digest" && c.user == "alice"), "{who:?}");
     let secret = alice

@@ -352,9 +352,29 @@ impl ZooKeeper {
                 scheme: scheme.to_string(),
                 auth: auth.to_vec(),
             },
-            Some(slot.clone()),
+            Some(Completion::Sync(slot.clone())),
         );
         slot.wait(self.core.cfg.request_timeout).map(|_| ())
+    }
+
+    /// [`add_auth_info`](Self::add_auth_info), asynchronously: the callback hears the
+    /// server's answer (after the next handshake, when disconnected now).
+    pub fn add_auth_info_async(
+        &self,
+        scheme: &str,
+        auth: &[u8],
+        cb: impl FnOnce(Result<()>) + Send + 'static,
+    ) -> Result<()> {
+        self.check_alive()?;
+        self.core.add_auth(
+            AuthPacket {
+                auth_type: 0,
+                scheme: scheme.to_string(),
+                auth: auth.to_vec(),
+            },
+            Some(Completion::Async(Box::new(move |r| cb(r.map(|_| ()))))),
+        );
+        Ok(())
     }
 
     /// Makes this handle behave as if the server had expired its session: watchers get

@@ -59,8 +59,12 @@ pub(crate) struct Inner {
     pub namespace: Option<Arc<str>>,
     lifecycle: Mutex<CuratorFrameworkState>,
     handle: Mutex<Option<Arc<ZooKeeper>>>,
-    /// Incremented for every new handle; events of older handles are ignored.
+    /// Incremented for every new handle.
     instance: AtomicU64,
+    /// The handle whose events the event thread follows: it moves on when it processes the
+    /// previous handle's expiry, so that the old handle's events, queued before its
+    /// replacement's, are all handled in order and nothing after them.
+    event_index: AtomicU64,
     pub events: EventDispatcher,
     pub states: StateManager,
     pub curator_listeners: Listenable<dyn CuratorListener>,
@@ -92,6 +96,7 @@ impl Inner {
             lifecycle: Mutex::new(CuratorFrameworkState::Latent),
             handle: Mutex::new(None),
             instance: AtomicU64::new(0),
+            event_index: AtomicU64::new(1),
             events: EventDispatcher::start()?,
             states: StateManager::new(),
             curator_listeners: Listenable::default(),
@@ -147,6 +152,29 @@ impl Inner {
         self.handle.lock().clone().ok_or(Error::Closed)
     }
 
+    /// Waits until the current handle is connected, following it when a new one replaces
+    /// an expired one. It reads the handle's own state, which its I/O thread sets, never
+    /// the listener-facing state the event thread delivers: a call made *on* the event
+    /// thread must not wait for something only that thread could report.
+    pub fn wait_handle_connected(&self, timeout: Duration) -> bool {
+        let deadline = std::time::Instant::now().checked_add(timeout);
+        loop {
+            let Ok(h) = self.handle() else {
+                return false;
+            };
+            let left = match deadline {
+                Some(d) => d.saturating_duration_since(std::time::Instant::now()),
+                None => Duration::from_secs(3600),
+            };
+            if h.wait_connected(left.min(Duration::from_millis(250))) {
+                return true;
+            }
+            if left.is_zero() || self.states.current().closed {
+                return false;
+            }
+        }
+    }
+
     pub fn instance_index(&self) -> u64 {
         self.instance.load(Ordering::Acquire)
     }
@@ -191,11 +219,11 @@ impl Inner {
         if self.lifecycle() != CuratorFrameworkState::Started {
             return;
         }
-        // The expiry of the previous handle arrives after its replacement started.
-        let current = self.instance_index();
-        let stale_expiry = e.state() == KeeperState::Expired && index + 1 == current;
-        if index != current && !stale_expiry {
+        if index < self.event_index.load(Ordering::Acquire) {
             return;
+        }
+        if e.event_type() == EventType::None && e.state() == KeeperState::Expired {
+            self.event_index.store(index + 1, Ordering::Release);
         }
         if e.event_type() != EventType::None {
             return;

@@ -159,7 +159,7 @@ impl CuratorFramework {
             &*inner.retry,
             || {
                 inner.handle()?;
-                if inner.states.wait_connected(inner.cfg.connection_timeout) {
+                if inner.wait_handle_connected(inner.cfg.connection_timeout) {
                     Ok(())
                 } else {
                     Err(Error::ConnectionLoss)

@@ -113,8 +113,14 @@ impl CuratorFramework {
         self.inner.lifecycle()
     }
 
-    /// Waits until connected (Connected, Reconnected or ReadOnly); false after `timeout`.
+    /// Waits until connected (Connected, Reconnected or ReadOnly has been reported); false
+    /// after `timeout` or once the client is closed. Called from a callback on the event
+    /// thread, it follows the connection itself instead (the state events it would wait for
+    /// can only be delivered once that callback returns).
     pub fn block_until_connected(&self, timeout: Duration) -> bool {
+        if self.state() == CuratorFrameworkState::Started && self.inner.events.is_event_thread() {
+            return self.inner.wait_handle_connected(timeout);
+        }
         self.inner.states.wait_connected(timeout)
     }
 

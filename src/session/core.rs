@@ -107,7 +107,7 @@ struct Writer {
     queued: VecDeque<Queued>,
     /// Auth packets to replay on every new connection, with the caller waiting for the
     /// first answer to one added while disconnected.
-    auth: Vec<(AuthPacket, Option<Arc<OneShot>>)>,
+    auth: Vec<(AuthPacket, Option<Completion>)>,
 }
 
 /// Replies the I/O thread is waiting for.
@@ -116,7 +116,7 @@ pub(crate) struct Inflight {
     pub pending: VecDeque<Pending>,
     /// One entry per auth packet on the wire; auth replies bypass the FIFO (the server answers
     /// them at once, ahead of earlier requests) but come back in order among themselves.
-    pub auth: VecDeque<Option<Arc<OneShot>>>,
+    pub auth: VecDeque<Option<Completion>>,
 }
 
 /// The state shared by a handle, its callers and its I/O thread.
@@ -366,7 +366,7 @@ impl Core {
 
     /// Sends an auth packet now if connected (the reply completes `waiter`), and keeps it
     /// for every later connection.
-    pub fn add_auth(&self, packet: AuthPacket, waiter: Option<Arc<OneShot>>) {
+    pub fn add_auth(&self, packet: AuthPacket, waiter: Option<Completion>) {
         let mut w = self.writer.lock();
         if w.conn.is_some() {
             let frame = auth_frame(&packet);
@@ -451,8 +451,8 @@ impl Core {
         for p in taken.pending {
             p.completion.complete(Err(err.clone()), &self.events);
         }
-        for s in taken.auth.into_iter().flatten() {
-            s.complete(Err(err.clone()));
+        for c in taken.auth.into_iter().flatten() {
+            c.complete(Err(err.clone()), &self.events);
         }
     }
 

@@ -26,8 +26,14 @@ pub(crate) enum EventItem {
         event: WatchedEvent,
         watchers: Vec<SharedWatcher>,
     },
-    /// Run a closure (a completion, a state listener, ...).
+    /// Run a closure (a state listener, a posted task, ...).
     Call(Box<dyn FnOnce() + Send>),
+    /// Complete a callback-style request with its reply (one allocation fewer than a
+    /// closure capturing both).
+    Complete(
+        Box<dyn FnOnce(super::pending::Reply) + Send>,
+        super::pending::Reply,
+    ),
     /// Several items in order: what the I/O thread decoded from one read, sent with one
     /// wake-up of the event thread instead of one per frame.
     Batch(Vec<EventItem>),
@@ -169,6 +175,9 @@ fn dispatch(item: EventItem, panics: &AtomicU64) -> bool {
         }
         EventItem::Call(f) => {
             guarded(panics, "callback", f);
+        }
+        EventItem::Complete(f, reply) => {
+            guarded(panics, "callback", move || f(reply));
         }
         EventItem::Batch(items) => {
             let mut go_on = true;

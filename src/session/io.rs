@@ -17,6 +17,7 @@ use socket2::{Domain, Protocol, Socket, TcpKeepalive, Type};
 use super::core::{set_watches_frames, Core, States};
 use super::events::EventItem;
 use super::hosts::{HostPort, HostRing};
+use super::pending::Sink;
 use super::watcher::WatchedEvent;
 use crate::error::{Error, Result};
 use crate::path;
@@ -270,7 +271,16 @@ impl IoLoop {
             let res = self.reader.read_frame(&mut &*stream);
             match res {
                 Ok(frame) => {
-                    let r = handle_frame(&self.core, frame, &mut |i| batch.push(i));
+                    // A caller woken by a sync reply must not overtake, with what it does
+                    // next (close, say), events decoded before its reply: flush first.
+                    let r = handle_frame(
+                        &self.core,
+                        frame,
+                        &mut BatchSink {
+                            items: &mut batch,
+                            events: &self.core.events,
+                        },
+                    );
                     if let Err(end) = r {
                         self.flush(&mut batch);
                         return end;
@@ -356,11 +366,7 @@ impl IoLoop {
     }
 }
 
-fn handle_frame(
-    core: &Core,
-    frame: &[u8],
-    sink: &mut impl FnMut(EventItem),
-) -> std::result::Result<(), End> {
+fn handle_frame(core: &Core, frame: &[u8], sink: &mut dyn Sink) -> std::result::Result<(), End> {
     let mut r = Reader::new(frame);
     let h = ReplyHeader::decode(&mut r).map_err(|e| End::Lost(e.to_string()))?;
     match h.xid {
@@ -373,18 +379,19 @@ fn handle_frame(
         }
         xid::AUTH => {
             let waiter = core.inflight.lock().auth.pop_front().flatten();
-            if h.err == Error::AuthFailed.code().unwrap_or(-115) {
-                if let Some(w) = waiter {
-                    w.complete(Err(Error::AuthFailed));
-                }
-                return Err(End::AuthFailed);
-            }
+            let failed = h.err == Error::AuthFailed.code().unwrap_or(-115);
             if let Some(w) = waiter {
-                w.complete(if h.err == 0 {
-                    Ok(Response::Empty)
-                } else {
-                    Err(Error::from_code(h.err, ""))
-                });
+                w.complete_into(
+                    if h.err == 0 {
+                        Ok(Response::Empty)
+                    } else {
+                        Err(Error::from_code(h.err, ""))
+                    },
+                    sink,
+                );
+            }
+            if failed {
+                return Err(End::AuthFailed);
             }
             Ok(())
         }
@@ -396,7 +403,7 @@ fn reply(
     core: &Core,
     h: &ReplyHeader,
     r: &mut Reader<'_>,
-    sink: &mut impl FnMut(EventItem),
+    sink: &mut dyn Sink,
 ) -> std::result::Result<(), End> {
     let p = core.inflight.lock().pending.pop_front();
     let Some(p) = p else {
@@ -446,7 +453,7 @@ fn notification(
     core: &Core,
     h: &ReplyHeader,
     r: &mut Reader<'_>,
-    sink: &mut impl FnMut(EventItem),
+    sink: &mut dyn Sink,
 ) -> std::result::Result<(), End> {
     let ev = WatcherEvent::decode(r).map_err(|e| End::Lost(e.to_string()))?;
     let (Ok(et), Ok(ks)) = (
@@ -468,11 +475,31 @@ fn notification(
         Some(c) => path::strip_prefix(c, &ev.path).to_string(),
         None => ev.path,
     };
-    sink(EventItem::Watch {
+    sink.push(EventItem::Watch {
         event: WatchedEvent::new(et, ks, Some(client_path)).with_zxid(h.zxid),
         watchers,
     });
     Ok(())
+}
+
+/// Collects what one read decodes for the event thread; flushes before a synchronous caller
+/// is woken, so that nothing the caller does next can overtake earlier events.
+struct BatchSink<'a> {
+    items: &'a mut Vec<EventItem>,
+    events: &'a super::events::EventDispatcher,
+}
+
+impl Sink for BatchSink<'_> {
+    fn push(&mut self, item: EventItem) {
+        self.items.push(item);
+    }
+
+    fn before_wake(&mut self) {
+        if !self.items.is_empty() {
+            self.events
+                .send(EventItem::Batch(std::mem::take(self.items)));
+        }
+    }
 }
 
 /// How often the read loop wakes when idle: fine enough to notice a silent server within the

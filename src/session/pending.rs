@@ -73,6 +73,22 @@ impl OneShot {
     }
 }
 
+/// Where event-thread items go: straight to the event thread, or into the I/O thread's
+/// batch.
+pub(crate) trait Sink {
+    /// Queues an item for the event thread.
+    fn push(&mut self, item: EventItem);
+    /// A synchronous caller is about to be woken: make everything queued so far visible
+    /// to the event thread first.
+    fn before_wake(&mut self) {}
+}
+
+impl Sink for &EventDispatcher {
+    fn push(&mut self, item: EventItem) {
+        self.send(item);
+    }
+}
+
 /// How the outcome of a request reaches its owner.
 pub(crate) enum Completion {
     /// A blocked caller.
@@ -84,14 +100,18 @@ pub(crate) enum Completion {
 impl Completion {
     /// Delivers the outcome: to the waiting caller at once, or as an event-thread item.
     pub fn complete(self, reply: Reply, events: &EventDispatcher) {
-        self.complete_into(reply, &mut |item| events.send(item));
+        let mut direct = events;
+        self.complete_into(reply, &mut direct);
     }
 
-    /// The same, handing event-thread items to `sink` (the I/O thread batches them).
-    pub fn complete_into(self, reply: Reply, sink: &mut impl FnMut(EventItem)) {
+    /// The same, through `sink` (the I/O thread batches event-thread items).
+    pub fn complete_into(self, reply: Reply, sink: &mut dyn Sink) {
         match self {
-            Completion::Sync(s) => s.complete(reply),
-            Completion::Async(cb) => sink(EventItem::Call(Box::new(move || cb(reply)))),
+            Completion::Sync(s) => {
+                sink.before_wake();
+                s.complete(reply)
+            }
+            Completion::Async(cb) => sink.push(EventItem::Complete(cb, reply)),
         }
     }
 

@@ -1,0 +1,150 @@
+//! `zk-curator-bench`: zk-curator's benchmark binary (issue 8), to be measured side by side
+//! with the anchor harnesses of `shared/bench` (Apache Curator, the `zookeeper` and
+//! `zookeeper-client` crates, kazoo): same CLI, same workloads, same one-line JSON.
+//!
+//! # Why an example target
+//!
+//! `run-anchors.sh` runs each harness as a plain command (`BENCH_EXTRA="label=command"`). A
+//! `[[bench]]` target is built under a hashed name in `target/release/deps/` and run by
+//! `cargo bench`, which adds its own arguments; an example is a plain binary at a fixed path,
+//! built by one cargo command, with the package's dependencies and nothing else (no new
+//! `[dependencies]`, no dev-dependencies). To reproduce:
+//!
+//! ```text
+//! cargo build --release --example zk-curator-bench
+//! BENCH_EXTRA="zk-curator=$PWD/target/release/examples/zk-curator-bench" \
+//!     ../shared/bench/run-anchors.sh all.jsonl
+//! ```
+//!
+//! (Add `zk-raw=$PWD/target/release/examples/zk-curator-bench --client raw` as a second
+//! `BENCH_EXTRA` line for the raw-socket floor; it answers `unsupported` outside get-sync and
+//! get-pipelined.)
+//!
+//! # CLI
+//!
+//! ```text
+//! zk-curator-bench --connect HOST:PORT --workload NAME [--ops N] [--threads T]
+//!     [--inflight K] [--nodes W] [--size BYTES] [--client curator|raw]
+//! ```
+//!
+//! Exactly one JSON line on stdout; exit 0 (also for `"unsupported"`), 1 with an `"error"`
+//! field, 2 on bad usage (message on stderr, no JSON). `"client"` is `zk-curator-<version>`,
+//! or `raw-socket` with `--client raw`.
+//!
+//! # Workloads
+//!
+//! The seven of `shared/bench/README.md`, defined as there (warm-up of N/10 operations and
+//! 3 s for 1-4; root `/bench-<pid>`, deleted at the end, also after a failure; other
+//! sessions closed before that):
+//! get-sync, get-threads, get-pipelined (`in_background`, at most K in flight through a
+//! Condvar semaphore), create-delete, watch-fanout, persistent-recursive, cache-load. There is
+//! no `CuratorCache` yet: cache-load times a stand-in that makes CuratorCache's requests
+//! (`extra.impl = "pipelined-reads-standin"`, see `cache.rs`; replacing it is a change of
+//! one function).
+//!
+//! `--client raw` runs get-sync and get-pipelined over a bare `TcpStream` with
+//! `zk_curator::proto` only: the floor (`raw.rs`).
+//!
+//! zk-curator's own workloads (`own.rs`): `slow-watcher` (one of 100 persistent watchers is
+//! offloaded to a `WorkerPool` and sleeps 50 ms per event; p50/p99 are the write-ack-to-event
+//! latencies of the other 99 paths), `restore-watches` (W [100000] one-shot watches, the
+//! connection cut by an in-process proxy, time until the watches are back and one fires),
+//! `idle-footprint` (RSS, threads, idle CPU for 1, 10, 100 connected clients).
+//!
+//! # CPU
+//!
+//! Every measured line carries `cpu_us_per_op`: the process's CPU time (all threads, user +
+//! system) over the timed phase, divided by `ops`. It is read from
+//! `/proc/self/task/*/schedstat` (nanoseconds on a CPU per thread), not from
+//! `/proc/self/stat` (10 ms clock ticks); see `common::cpu_ns` for what that implies. The
+//! server is another process and is not included.
+//!
+//! # Looking into a run
+//!
+//! `BENCH_LOG=info|debug|trace` prints the client's `log` records on stderr (with the time
+//! since start and the thread name); `BENCH_CPU_DEBUG=1` prints each CPU reading by thread
+//! name (`zk-io`, `zk-event`, ...). stdout keeps its one JSON line either way.
+
+mod cache;
+mod common;
+mod curator;
+mod own;
+mod proxy;
+mod raw;
+
+use common::{Args, BenchError, ClientKind, Report};
+
+const USAGE: &str = "usage: zk-curator-bench --connect HOST:PORT --workload NAME [--ops N] \
+[--threads T] [--inflight K] [--nodes W] [--size BYTES] [--client curator|raw]";
+
+/// `BENCH_LOG=info|debug|trace`: the client's `log` records on stderr, with the time since
+/// start (for looking into a run; stdout keeps its one JSON line).
+struct StderrLog(std::time::Instant);
+
+impl log::Log for StderrLog {
+    fn enabled(&self, _: &log::Metadata) -> bool {
+        true
+    }
+
+    fn log(&self, r: &log::Record) {
+        let t = self.0.elapsed();
+        let name = std::thread::current().name().unwrap_or("?").to_string();
+        eprintln!(
+            "{:>4}.{:06} {:<5} [{name}] {}",
+            t.as_secs(),
+            t.subsec_micros(),
+            r.level(),
+            r.args()
+        );
+    }
+
+    fn flush(&self) {}
+}
+
+fn init_log() {
+    let level = match std::env::var("BENCH_LOG").as_deref() {
+        Ok("error") => log::LevelFilter::Error,
+        Ok("warn") => log::LevelFilter::Warn,
+        Ok("info") => log::LevelFilter::Info,
+        Ok("debug") => log::LevelFilter::Debug,
+        Ok("trace") => log::LevelFilter::Trace,
+        _ => return,
+    };
+    let logger: &'static StderrLog = Box::leak(Box::new(StderrLog(std::time::Instant::now())));
+    if log::set_logger(logger).is_ok() {
+        log::set_max_level(level);
+    }
+}
+
+fn main() {
+    init_log();
+    let args = match Args::parse(std::env::args().skip(1)) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("{USAGE}\n{e}\nworkloads: {}", common::WORKLOADS.join(" "));
+            std::process::exit(2);
+        }
+    };
+    let name = match args.client {
+        ClientKind::Curator => curator::name(),
+        ClientKind::Raw => raw::NAME.to_string(),
+    };
+    let mut rep = Report::new(&name, &args.workload);
+    let result = match args.client {
+        ClientKind::Curator => curator::run(&args, &mut rep),
+        ClientKind::Raw => raw::run(&args, &mut rep),
+    };
+    let code = match result {
+        Ok(()) => 0,
+        Err(BenchError::Unsupported(why)) => {
+            rep.set_str("unsupported", &why);
+            0
+        }
+        Err(BenchError::Failed(why)) => {
+            rep.set_str("error", &why);
+            1
+        }
+    };
+    println!("{}", rep.to_json());
+    std::process::exit(code);
+}
