@@ -395,3 +395,39 @@ server_test!(shared worker_pool_keeps_per_path_order_while_one_path_sleeps, |srv
     assert_eq!(pool.panic_count(), 0);
     let _unused: Option<SharedWatcher> = None;
 });
+
+server_test!(shared removals_racing_other_watches_keep_the_server_right, |srv| {
+    let zk = srv.connect();
+    let other = srv.connect();
+    let root = mk(&zk, &unique_root("remove-race"));
+    let a = mk(&zk, &format!("{root}/a"));
+    let port: u16 = srv.connect_string().rsplit(':').next().unwrap().parse().unwrap();
+    // Two watchers removed back to back, without waiting: the server's watch goes too.
+    let (e1, e2) = (Events::new(), Events::new());
+    let (w1, w2) = (e1.shared(), e2.shared());
+    zk.add_watch(&a, w1.clone(), AddWatchMode::Persistent).unwrap();
+    zk.add_watch(&a, w2.clone(), AddWatchMode::Persistent).unwrap();
+    let (tx, rx) = mpsc::channel();
+    let t1 = tx.clone();
+    zk.remove_watches_async(&a, &w1, WatcherType::Any, false, move |r| t1.send(r).unwrap())
+        .unwrap();
+    zk.remove_watches_async(&a, &w2, WatcherType::Any, false, move |r| tx.send(r).unwrap())
+        .unwrap();
+    for _ in 0..2 {
+        rx.recv_timeout(WAIT).unwrap().unwrap();
+    }
+    assert_eq!(zk.watch_count(), 0);
+    let wchp = support::jvm::four_letter(port, "wchp");
+    assert!(!wchp.contains(&a), "the server still watches {a}: {wchp}");
+    // A watched read in flight when the last other watcher goes keeps its server watch.
+    let (e3, e4) = (Events::new(), Events::new());
+    let w3 = e3.shared();
+    zk.get_data_w(&a, w3.clone()).unwrap();
+    let (tx, rx) = mpsc::channel();
+    zk.get_data_w_async(&a, e4.watcher(), move |r| tx.send(r.is_ok()).unwrap())
+        .unwrap();
+    zk.remove_watches(&a, &w3, WatcherType::Data, false).unwrap();
+    assert!(rx.recv_timeout(WAIT).unwrap());
+    other.set_data(&a, b"x", -1).unwrap();
+    e4.expect(EventType::NodeDataChanged, &a);
+});

@@ -15,7 +15,7 @@ use crate::path;
 use crate::proto::*;
 use crate::session::events::EventItem;
 use crate::session::pending::{Completion, WatchReg};
-use crate::session::registry::WatchKind;
+use crate::session::registry::{InFlightGuard, WatchKind};
 use crate::session::{SharedWatcher, WatchedEvent, Watcher};
 
 /// The largest TTL the server accepts (2^40 - 1 ms).
@@ -83,6 +83,7 @@ impl ZooKeeper {
                 on_no_node,
                 path: server_path.to_string(),
                 watcher,
+                _inflight: InFlightGuard::new(&self.core.watch_inflight, server_path),
             }),
         ))
     }
@@ -1033,16 +1034,20 @@ impl ZooKeeper {
         self.check_alive()?;
         let sp = self.server_path(path, false)?;
         let last = {
-            let reg = self.core.registry.lock();
+            let mut reg = self.core.registry.lock();
             if !reg.contains(&sp, wtype, watcher) {
                 return Err(Error::NoWatcher {
                     path: path.to_string(),
                 });
             }
-            watcher.is_some_and(|w| {
-                !reg.snapshot_without(&sp, wtype, w)
-                    .contains(&sp, wtype, None)
-            })
+            match watcher {
+                Some(w) => {
+                    let last = reg.is_last(&sp, wtype, w, &self.core.watch_inflight);
+                    reg.begin_removal(&sp, w);
+                    last
+                }
+                None => true,
+            }
         };
         if local && !self.state().is_connected() {
             return Ok((sp, None));
@@ -1157,6 +1162,9 @@ fn finish_remove(
     watcher: Option<&SharedWatcher>,
     wtype: WatcherType,
 ) -> Result<()> {
+    if let Some(w) = watcher {
+        core.registry.lock().end_removal(sp, w);
+    }
     match server {
         Ok(()) => {}
         Err(e) if local && (e.is_retryable() || matches!(e, Error::RequestTimeout)) => {}

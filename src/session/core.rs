@@ -125,6 +125,8 @@ pub(crate) struct Core {
     writer: Mutex<Writer>,
     pub inflight: Mutex<Inflight>,
     pub registry: Mutex<WatchRegistry>,
+    /// Watched requests in flight, by path (see `registry::InFlight`).
+    pub watch_inflight: super::registry::InFlight,
     pub default_watcher: Option<SharedWatcher>,
     pub events: EventDispatcher,
     info: Mutex<SessionInfo>,
@@ -173,6 +175,7 @@ impl Core {
             }),
             inflight: Mutex::new(Inflight::default()),
             registry: Mutex::new(WatchRegistry::default()),
+            watch_inflight: Default::default(),
             default_watcher,
             events,
             info: Mutex::new(SessionInfo {

@@ -17,7 +17,7 @@ use socket2::{Domain, Protocol, Socket, TcpKeepalive, Type};
 use super::core::{set_watches_frames, Core, States};
 use super::events::EventItem;
 use super::hosts::{HostPort, HostRing};
-use super::pending::Sink;
+use super::pending::{Pending, Sink};
 use super::watcher::WatchedEvent;
 use crate::error::{Error, Result};
 use crate::path;
@@ -406,46 +406,53 @@ fn reply(
     sink: &mut dyn Sink,
 ) -> std::result::Result<(), End> {
     let p = core.inflight.lock().pending.pop_front();
-    let Some(p) = p else {
+    let Some(Pending {
+        xid,
+        op,
+        watch,
+        completion,
+    }) = p
+    else {
         return Err(End::Lost(format!(
             "reply with xid {} but nothing pending",
             h.xid
         )));
     };
-    if p.xid != h.xid {
-        let why = format!("reply xid {} does not match pending xid {}", h.xid, p.xid);
-        p.completion.complete_into(Err(Error::ConnectionLoss), sink);
+    if xid != h.xid {
+        let why = format!("reply xid {} does not match pending xid {xid}", h.xid);
+        completion.complete_into(Err(Error::ConnectionLoss), sink);
         return Err(End::Lost(why));
     }
     if h.zxid > 0 {
         core.saw_zxid(h.zxid);
     }
-    if h.err != 0 {
-        if h.err == -101 && p.op == OpCode::Exists {
-            if let Some(w) = &p.watch {
-                if let Some(kind) = w.on_no_node {
-                    core.registry.lock().add(kind, &w.path, w.watcher.clone());
-                }
-            }
+    let (result, end) = if h.err != 0 {
+        (Err(Error::from_code(h.err, "")), None)
+    } else {
+        match Response::decode(op, r) {
+            Ok(resp) => (Ok(resp), None),
+            Err(e) => (
+                Err(Error::ConnectionLoss),
+                Some(End::Lost(format!("malformed reply to {op:?}: {e}"))),
+            ),
         }
-        p.completion
-            .complete_into(Err(Error::from_code(h.err, "")), sink);
-        return Ok(());
+    };
+    // The watch is registered (exists: also on NoNode) before the next frame is read, and
+    // its in-flight mark is gone before the caller wakes.
+    if let Some(w) = watch {
+        let kind = match &result {
+            Ok(_) => Some(w.on_ok),
+            Err(Error::NoNode { .. }) if op == OpCode::Exists => w.on_no_node,
+            Err(_) => None,
+        };
+        if let Some(kind) = kind {
+            core.registry.lock().add(kind, &w.path, w.watcher.clone());
+        }
     }
-    match Response::decode(p.op, r) {
-        Ok(resp) => {
-            if let Some(w) = &p.watch {
-                core.registry
-                    .lock()
-                    .add(w.on_ok, &w.path, w.watcher.clone());
-            }
-            p.completion.complete_into(Ok(resp), sink);
-            Ok(())
-        }
-        Err(e) => {
-            p.completion.complete_into(Err(Error::ConnectionLoss), sink);
-            Err(End::Lost(format!("malformed reply to {:?}: {e}", p.op)))
-        }
+    completion.complete_into(result, sink);
+    match end {
+        Some(end) => Err(end),
+        None => Ok(()),
     }
 }
 

@@ -135,6 +135,8 @@ pub(crate) struct WatchReg {
     /// Server form (chroot included).
     pub path: String,
     pub watcher: SharedWatcher,
+    /// Counts the request as a watched request in flight until it is dropped.
+    pub _inflight: super::registry::InFlightGuard,
 }
 
 /// A request on the wire, waiting for its reply (the FIFO entry).

@@ -41,6 +41,41 @@ type Table = HashMap<String, Vec<SharedWatcher>>;
 #[derive(Default)]
 pub(crate) struct WatchRegistry {
     tables: [Table; 5],
+    /// Watchers whose removal is on its way to the server: they no longer count as needing
+    /// the server's watch.
+    removing: Vec<(String, usize)>,
+}
+
+/// Watched requests still in flight, by server path: until their reply, the server may set
+/// (or already have set) a watch for them, so a removal must not delete the server's watch.
+pub(crate) type InFlight = std::sync::Arc<parking_lot::Mutex<HashMap<String, usize>>>;
+
+/// Counts one watched request in flight; dropped with the request, whatever its outcome.
+pub(crate) struct InFlightGuard {
+    map: InFlight,
+    path: String,
+}
+
+impl InFlightGuard {
+    pub fn new(map: &InFlight, path: &str) -> InFlightGuard {
+        *map.lock().entry(path.to_string()).or_default() += 1;
+        InFlightGuard {
+            map: map.clone(),
+            path: path.to_string(),
+        }
+    }
+}
+
+impl Drop for InFlightGuard {
+    fn drop(&mut self) {
+        let mut m = self.map.lock();
+        if let Some(n) = m.get_mut(&self.path) {
+            *n -= 1;
+            if *n == 0 {
+                m.remove(&self.path);
+            }
+        }
+    }
 }
 
 /// The paths to restore after reconnecting, per kind, in SetWatches2 order.
@@ -191,23 +226,44 @@ impl WatchRegistry {
         })
     }
 
-    /// A copy of the watches of `path` (kinds `wtype` covers) without `w`: what would remain
-    /// after removing it.
-    pub fn snapshot_without(
+    /// True if removing `w` from `path` (kinds `wtype` covers) leaves nothing that needs the
+    /// server's watch: no other watcher (not counting those being removed) and no watched
+    /// request in flight for the path.
+    pub fn is_last(
         &self,
         path: &str,
         wtype: WatcherType,
         w: &SharedWatcher,
-    ) -> WatchRegistry {
-        let mut out = WatchRegistry::default();
-        for &k in kinds_of(wtype) {
-            if let Some(ws) = self.tables[slot(k)].get(path) {
-                for x in ws.iter().filter(|x| !x.same_as(w)) {
-                    out.add(k, path, x.clone());
-                }
-            }
+        inflight: &InFlight,
+    ) -> bool {
+        let others = kinds_of(wtype).iter().any(|&k| {
+            self.tables[slot(k)].get(path).is_some_and(|ws| {
+                ws.iter().any(|x| {
+                    !x.same_as(w)
+                        && !self
+                            .removing
+                            .iter()
+                            .any(|(p, id)| p == path && *id == x.id())
+                })
+            })
+        });
+        !others && !inflight.lock().contains_key(path)
+    }
+
+    /// Marks `w`'s removal from `path` as on its way.
+    pub fn begin_removal(&mut self, path: &str, w: &SharedWatcher) {
+        self.removing.push((path.to_string(), w.id()));
+    }
+
+    /// The removal of `w` from `path` got its answer.
+    pub fn end_removal(&mut self, path: &str, w: &SharedWatcher) {
+        if let Some(i) = self
+            .removing
+            .iter()
+            .position(|(p, id)| p == path && *id == w.id())
+        {
+            self.removing.swap_remove(i);
         }
-        out
     }
 
     /// Removes `w` (or, with `None`, every watcher) on `path` for the kinds `wtype` covers;
