@@ -186,14 +186,14 @@ impl ZooKeeperBuilder {
             max_buffer: self.max_buffer,
         };
         let (wake_tx, wake_rx) = unbounded();
-        let core = Arc::new(Core::new(
+        let core = Core::new(
             cfg,
             self.default_watcher,
             dispatcher,
             self.auth,
             wake_tx,
             self.on_expired,
-        ));
+        );
         let (done_tx, done_rx) = bounded(0);
         let handle = io::spawn(core.clone(), wake_rx, done_tx, random_seed())?;
         Ok(ZooKeeper {

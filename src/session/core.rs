@@ -1,14 +1,22 @@
 //! The state one session shares between its callers and its I/O thread, and the send path.
 //!
-//! Sending happens on the caller's thread, with no thread hop: under the **writer lock** the
-//! caller takes the next xid, pushes its [`Pending`] entry onto the FIFO and writes its frame,
-//! so xid order, FIFO order and byte order on the wire are one order. The FIFO has a lock of
-//! its own (the **inflight lock**) which the I/O thread takes to pop replies: a caller blocked
-//! in `write` (full socket buffer) never stops the I/O thread from reading, and the I/O thread
-//! never takes the writer lock on its read path (pings use `try_lock`).
+//! Sending happens on the caller's thread, with no thread hop. Under the short **outbox
+//! lock** a caller takes the next xid, pushes its [`Pending`] entry onto the FIFO and appends
+//! its frame to the outgoing buffer, so xid order, FIFO order and byte order on the wire are
+//! one order. It then *flushes*: whoever gets the **writer lock** (`try_lock`) writes
+//! everything buffered with one `write` and re-checks after unlocking; a caller that finds the
+//! writer busy just returns, its frame goes out with the current writer's next write. Callers
+//! arriving together thus share syscalls (combining), and a caller blocked in `write` (full
+//! socket buffer) never blocks anyone else. The FIFO has a lock of its own (the **inflight
+//! lock**) which the I/O thread takes to pop replies; the I/O thread never waits for the
+//! writer lock.
 //!
-//! Lock order where two meet: writer, then inflight, then registry. No lock is held while user
-//! code runs.
+//! Callbacks on the event thread that send asynchronous requests are *corked*: their frames
+//! are flushed once the callback returns, so a batch of completions that each issue a new
+//! request (a cache loading a tree) costs one `write`. Synchronous calls always flush.
+//!
+//! Lock order where two meet: writer, then outbox, then inflight, then registry. No lock is
+//! held while user code runs.
 
 use std::collections::VecDeque;
 use std::io::Write;
@@ -97,13 +105,19 @@ pub(crate) struct SessionInfo {
     pub seen_rw: bool,
 }
 
-struct WriterConn {
-    stream: TcpStream,
+/// The socket's write side. Its lock serializes writes and nothing else.
+struct Writer {
+    conn: Option<TcpStream>,
+    /// The buffer being written (swapped with the outbox's, so neither is reallocated).
+    spare: Vec<u8>,
 }
 
-struct Writer {
-    conn: Option<WriterConn>,
+/// Ordering state: xids, frames not yet written, requests held while disconnected.
+struct Outbox {
+    /// A connection is installed: frames go to `out`; otherwise requests wait in `queued`.
+    connected: bool,
     next_xid: i32,
+    out: Vec<u8>,
     queued: VecDeque<Queued>,
     /// Auth packets to replay on every new connection, with the caller waiting for the
     /// first answer to one added while disconnected.
@@ -123,6 +137,12 @@ pub(crate) struct Inflight {
 pub(crate) struct Core {
     pub cfg: SessionConfig,
     writer: Mutex<Writer>,
+    outbox: Mutex<Outbox>,
+    /// A handle on the socket for shutting it down without the writer lock (which a
+    /// writer blocked on a full socket may hold).
+    shutdown_handle: Mutex<Option<TcpStream>>,
+    /// This core, for the event thread's list of cores to flush after a callback.
+    weak_self: std::sync::Weak<Core>,
     pub inflight: Mutex<Inflight>,
     pub registry: Mutex<WatchRegistry>,
     /// Watched requests in flight, by path (see `registry::InFlight`).
@@ -153,6 +173,26 @@ pub(crate) struct Core {
 
 thread_local! {
     static ENCODE_BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    /// On an event thread: cores whose asynchronous requests wait for the end of the
+    /// current callback to be flushed (see the module docs).
+    static CORKED: std::cell::RefCell<Option<Vec<std::sync::Weak<Core>>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Makes the calling thread (an event thread) cork asynchronous requests until
+/// [`flush_corked`].
+pub(crate) fn cork_this_thread() {
+    CORKED.with(|c| *c.borrow_mut() = Some(Vec::new()));
+}
+
+/// Flushes what callbacks on this thread sent asynchronously.
+pub(crate) fn flush_corked() {
+    let cores = CORKED.with(|c| c.borrow_mut().as_mut().map(std::mem::take));
+    for core in cores.into_iter().flatten() {
+        if let Some(core) = core.upgrade() {
+            core.flush();
+        }
+    }
 }
 
 impl Core {
@@ -163,16 +203,23 @@ impl Core {
         auth: Vec<AuthPacket>,
         wake: Sender<()>,
         on_expired: Option<Arc<dyn Fn() + Send + Sync>>,
-    ) -> Core {
+    ) -> Arc<Core> {
         let (session_id, passwd) = cfg.session.clone().unwrap_or((0, vec![0; 16]));
         let resumed = session_id != 0;
-        Core {
+        Arc::new_cyclic(|weak_self| Core {
             writer: Mutex::new(Writer {
                 conn: None,
+                spare: Vec::new(),
+            }),
+            outbox: Mutex::new(Outbox {
+                connected: false,
                 next_xid: 1,
+                out: Vec::new(),
                 queued: VecDeque::new(),
                 auth: auth.into_iter().map(|a| (a, None)).collect(),
             }),
+            shutdown_handle: Mutex::new(None),
+            weak_self: weak_self.clone(),
             inflight: Mutex::new(Inflight::default()),
             registry: Mutex::new(WatchRegistry::default()),
             watch_inflight: Default::default(),
@@ -197,7 +244,7 @@ impl Core {
             rw_found: Mutex::new(None),
             on_expired,
             cfg,
-        }
+        })
     }
 
     // ------------------------------------------------------------------ session facts
@@ -272,10 +319,14 @@ impl Core {
 
     /// Hands a request to the session. Its outcome reaches `completion` exactly once.
     pub fn submit(&self, req: &Request, watch: Option<WatchReg>, completion: Completion) {
-        if let Err(e) = self.try_submit(req, watch, completion) {
-            // try_submit gives the completion back only on refusal.
-            let (e, c) = *e;
-            c.complete(Err(e), &self.events);
+        let sync = matches!(completion, Completion::Sync(_));
+        match self.try_submit(req, watch, completion) {
+            Ok(()) => self.flush_or_cork(sync),
+            Err(e) => {
+                // try_submit gives the completion back only on refusal.
+                let (e, c) = *e;
+                c.complete(Err(e), &self.events);
+            }
         }
     }
 
@@ -304,7 +355,7 @@ impl Core {
             let mut buf = cell.borrow_mut();
             buf.clear();
             let at = begin_frame(&mut buf);
-            // xid 0 is a placeholder, patched under the writer lock.
+            // xid 0 is a placeholder, patched under the outbox lock.
             RequestHeader {
                 xid: 0,
                 op: op.code(),
@@ -321,48 +372,87 @@ impl Core {
                     completion,
                 )));
             }
-            let mut w = self.writer.lock();
+            let mut ob = self.outbox.lock();
             // Re-check under the lock: close() and expiry drain the queue under it.
             if let Some(e) = self.state().dead_error() {
                 return Err(Box::new((e, completion)));
             }
-            match &w.conn {
-                Some(_) => {
-                    let xid = w.take_xid();
-                    buf[4..8].copy_from_slice(&xid.to_be_bytes());
-                    completion.mark_sent();
-                    self.inflight.lock().pending.push_back(Pending {
-                        xid,
-                        op,
-                        watch,
-                        completion,
-                    });
-                    self.write_locked(&mut w, &buf);
-                }
-                None => {
-                    w.queued.push_back(Queued {
-                        frame: buf.clone(),
-                        op,
-                        watch,
-                        completion,
-                        deadline: Instant::now() + self.cfg.request_timeout,
-                    });
-                }
+            if ob.connected {
+                let xid = ob.take_xid();
+                buf[4..8].copy_from_slice(&xid.to_be_bytes());
+                completion.mark_sent();
+                self.inflight.lock().pending.push_back(Pending {
+                    xid,
+                    op,
+                    watch,
+                    completion,
+                });
+                ob.out.extend_from_slice(&buf);
+            } else {
+                ob.queued.push_back(Queued {
+                    frame: buf.clone(),
+                    op,
+                    watch,
+                    completion,
+                    deadline: Instant::now() + self.cfg.request_timeout,
+                });
             }
             Ok(())
         })
     }
 
-    /// Writes under the writer lock; a failed write shuts the socket down so that the I/O
-    /// thread notices at once and fails the FIFO with `ConnectionLoss`.
-    fn write_locked(&self, w: &mut Writer, bytes: &[u8]) {
-        let Some(c) = &w.conn else { return };
-        match (&c.stream).write_all(bytes) {
-            Ok(()) => self.note_send(),
-            Err(e) => {
-                log::debug!("write failed: {e}; dropping the connection");
-                let _ = c.stream.shutdown(Shutdown::Both);
-                w.conn = None;
+    /// Flushes now, or, for an asynchronous request made by a callback on the event thread,
+    /// when that callback returns.
+    fn flush_or_cork(&self, sync: bool) {
+        if !sync {
+            let corked = CORKED.with(|c| {
+                let mut c = c.borrow_mut();
+                let Some(list) = c.as_mut() else {
+                    return false;
+                };
+                if !list.iter().any(|w| w.ptr_eq(&self.weak_self)) {
+                    list.push(self.weak_self.clone());
+                }
+                true
+            });
+            if corked {
+                return;
+            }
+        }
+        self.flush();
+    }
+
+    /// Writes what is buffered, unless another thread is writing (it will, after its
+    /// current write: every writer re-checks the buffer after unlocking).
+    pub fn flush(&self) {
+        loop {
+            let Some(mut w) = self.writer.try_lock() else {
+                return;
+            };
+            loop {
+                {
+                    let mut ob = self.outbox.lock();
+                    if ob.out.is_empty() {
+                        break;
+                    }
+                    std::mem::swap(&mut ob.out, &mut w.spare);
+                }
+                let Writer { conn, spare } = &mut *w;
+                if let Some(c) = conn {
+                    match (&*c).write_all(spare) {
+                        Ok(()) => self.note_send(),
+                        Err(e) => {
+                            log::debug!("write failed: {e}; dropping the connection");
+                            let _ = c.shutdown(Shutdown::Both);
+                            *conn = None;
+                        }
+                    }
+                }
+                spare.clear();
+            }
+            drop(w);
+            if self.outbox.lock().out.is_empty() {
+                return;
             }
         }
     }
@@ -370,24 +460,33 @@ impl Core {
     /// Sends an auth packet now if connected (the reply completes `waiter`), and keeps it
     /// for every later connection.
     pub fn add_auth(&self, packet: AuthPacket, waiter: Option<Completion>) {
-        let mut w = self.writer.lock();
-        if w.conn.is_some() {
-            let frame = auth_frame(&packet);
-            w.auth.push((packet, None));
-            self.inflight.lock().auth.push_back(waiter);
-            self.write_locked(&mut w, &frame);
-        } else {
-            // Goes out with the next handshake; the waiter hears that answer.
-            w.auth.push((packet, waiter));
+        {
+            let mut ob = self.outbox.lock();
+            if ob.connected {
+                let frame = auth_frame(&packet);
+                ob.auth.push((packet, None));
+                self.inflight.lock().auth.push_back(waiter);
+                ob.out.extend_from_slice(&frame);
+            } else {
+                // Goes out with the next handshake; the waiter hears that answer.
+                ob.auth.push((packet, waiter));
+                return;
+            }
         }
+        self.flush();
     }
 
-    /// Sends a ping if the writer is free (a busy writer means the connection is not idle).
+    /// Sends a ping.
     pub fn try_ping(&self) {
         const PING: [u8; 12] = [0, 0, 0, 8, 0xff, 0xff, 0xff, 0xfe, 0, 0, 0, 11];
-        if let Some(mut w) = self.writer.try_lock() {
-            self.write_locked(&mut w, &PING);
+        {
+            let mut ob = self.outbox.lock();
+            if !ob.connected {
+                return;
+            }
+            ob.out.extend_from_slice(&PING);
         }
+        self.flush();
     }
 
     // ------------------------------------------------------------------ connection changes
@@ -395,40 +494,48 @@ impl Core {
     /// Makes a freshly handshaken connection the current one: replays auth, restores watches,
     /// sends what was queued while disconnected, in that order, then lets callers write.
     pub fn install(&self, stream: TcpStream, setwatches: &[Vec<u8>]) {
+        *self.shutdown_handle.lock() = stream.try_clone().ok();
         let mut w = self.writer.lock();
-        w.conn = Some(WriterConn { stream });
-        let mut auth = Vec::with_capacity(w.auth.len());
-        for (p, waiter) in w.auth.iter_mut() {
-            auth.push((auth_frame(p), waiter.take()));
-        }
-        for (f, waiter) in auth {
-            self.inflight.lock().auth.push_back(waiter);
-            self.write_locked(&mut w, &f);
-        }
-        for f in setwatches {
-            self.write_locked(&mut w, f);
-        }
-        let now = Instant::now();
-        while let Some(mut q) = w.queued.pop_front() {
-            if q.completion.is_abandoned() {
-                continue;
+        w.conn = Some(stream);
+        {
+            let mut ob = self.outbox.lock();
+            ob.connected = true;
+            ob.out.clear();
+            let mut auth = Vec::with_capacity(ob.auth.len());
+            for (p, waiter) in ob.auth.iter_mut() {
+                auth.push((auth_frame(p), waiter.take()));
             }
-            if q.deadline <= now {
-                q.completion
-                    .complete(Err(Error::ConnectionLoss), &self.events);
-                continue;
+            for (f, waiter) in auth {
+                self.inflight.lock().auth.push_back(waiter);
+                ob.out.extend_from_slice(&f);
             }
-            let xid = w.take_xid();
-            q.frame[4..8].copy_from_slice(&xid.to_be_bytes());
-            q.completion.mark_sent();
-            self.inflight.lock().pending.push_back(Pending {
-                xid,
-                op: q.op,
-                watch: q.watch,
-                completion: q.completion,
-            });
-            self.write_locked(&mut w, &q.frame);
+            for f in setwatches {
+                ob.out.extend_from_slice(f);
+            }
+            let now = Instant::now();
+            while let Some(mut q) = ob.queued.pop_front() {
+                if q.completion.is_abandoned() {
+                    continue;
+                }
+                if q.deadline <= now {
+                    q.completion
+                        .complete(Err(Error::ConnectionLoss), &self.events);
+                    continue;
+                }
+                let xid = ob.take_xid();
+                q.frame[4..8].copy_from_slice(&xid.to_be_bytes());
+                q.completion.mark_sent();
+                self.inflight.lock().pending.push_back(Pending {
+                    xid,
+                    op: q.op,
+                    watch: q.watch,
+                    completion: q.completion,
+                });
+                ob.out.extend_from_slice(&q.frame);
+            }
         }
+        drop(w);
+        self.flush();
     }
 
     pub fn set_handshaking(&self, s: Option<TcpStream>) {
@@ -441,9 +548,20 @@ impl Core {
         if let Some(s) = self.handshaking.lock().take() {
             let _ = s.shutdown(Shutdown::Both);
         }
+        {
+            // New requests queue from now on; frames not yet written belong to requests on
+            // the FIFO, which fail with the connection.
+            let mut ob = self.outbox.lock();
+            ob.connected = false;
+            ob.out.clear();
+        }
+        // Unblocks a writer stuck on a full socket before waiting for its lock.
+        if let Some(s) = self.shutdown_handle.lock().take() {
+            let _ = s.shutdown(Shutdown::Both);
+        }
         let mut w = self.writer.lock();
         if let Some(c) = w.conn.take() {
-            let _ = c.stream.shutdown(Shutdown::Both);
+            let _ = c.shutdown(Shutdown::Both);
         }
     }
 
@@ -463,16 +581,16 @@ impl Core {
     pub fn fail_queued(&self, err: &Error, only_expired: bool) {
         let now = Instant::now();
         let failed: Vec<Queued> = {
-            let mut w = self.writer.lock();
+            let mut ob = self.outbox.lock();
             if only_expired {
-                let (keep, out): (VecDeque<Queued>, VecDeque<Queued>) = w
+                let (keep, out): (VecDeque<Queued>, VecDeque<Queued>) = ob
                     .queued
                     .drain(..)
                     .partition(|q| q.deadline > now && !q.completion.is_abandoned());
-                w.queued = keep;
+                ob.queued = keep;
                 out.into()
             } else {
-                w.queued.drain(..).collect()
+                ob.queued.drain(..).collect()
             }
         };
         for q in failed {
@@ -530,7 +648,7 @@ impl Core {
     }
 }
 
-impl Writer {
+impl Outbox {
     fn take_xid(&mut self) -> i32 {
         let x = self.next_xid;
         self.next_xid = if x == i32::MAX { 1 } else { x + 1 };
@@ -648,9 +766,10 @@ mod tests {
 
     #[test]
     fn xids_wrap_to_one() {
-        let mut w = Writer {
-            conn: None,
+        let mut w = Outbox {
+            connected: false,
             next_xid: i32::MAX,
+            out: Vec::new(),
             queued: VecDeque::new(),
             auth: Vec::new(),
         };

@@ -157,8 +157,13 @@ impl std::fmt::Debug for EventDispatcher {
 }
 
 fn run(rx: Receiver<EventItem>, panics: Arc<AtomicU64>) {
+    // Asynchronous requests made by callbacks go out when the callback (or the batch of
+    // completions it belongs to) is done: one write for many.
+    super::core::cork_this_thread();
     while let Ok(item) = rx.recv() {
-        if !dispatch(item, &panics) {
+        let go_on = dispatch(item, &panics);
+        super::core::flush_corked();
+        if !go_on {
             break;
         }
     }
