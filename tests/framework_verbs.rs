@@ -444,6 +444,19 @@ server_test!(shared reconfig_unhandled_listener_and_call_with_retry, |srv| {
     // a standalone server without reconfigEnabled refuses
     let r = c.reconfig().joining(&["server.9=127.0.0.1:1:2;3"]).for_ensemble();
     assert!(matches!(r, Err(Error::ReconfigDisabled)), "{r:?}");
+    // incremental and bulk changes do not mix (the server would apply only one)
+    let r = c.reconfig().leaving(&["9"]).with_new_members(&["server.1=127.0.0.1:1:2;3"]).for_ensemble();
+    assert!(matches!(r, Err(Error::InvalidArgument(_))), "{r:?}");
+    let r = c
+        .reconfig()
+        .with_new_members(&["server.1=127.0.0.1:1:2;3"])
+        .joining(&["server.9=127.0.0.1:1:2;3"])
+        .in_background(|_c: &CuratorFramework, _e: &CuratorEvent| {})
+        .for_ensemble();
+    assert!(matches!(r, Err(Error::InvalidArgument(_))), "{r:?}");
+    let mut stat = Stat::default();
+    let r = c.reconfig().leaving(&["9"]).storing_stat_in(&mut stat).for_ensemble();
+    assert!(matches!(r, Err(Error::ReconfigDisabled)), "{r:?}");
     let e = bg(|cb| {
         c.reconfig()
             .leaving(&["9"])

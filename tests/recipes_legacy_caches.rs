@@ -926,7 +926,7 @@ struct Select {
 }
 
 impl TreeCacheSelector for Select {
-    fn trace_children(&self, p: &str) -> bool {
+    fn traverse_children(&self, p: &str) -> bool {
         p != self.no_trace
     }
     fn accept_child(&self, p: &str) -> bool {

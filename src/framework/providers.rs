@@ -33,8 +33,10 @@ pub trait CompressionProvider: Send + Sync + 'static {
     fn decompress(&self, path: &str, data: &[u8]) -> Result<Vec<u8>>;
 }
 
-/// RFC 1952 gzip, byte-compatible with Curator's `GzipCompressionProvider` (Java's
-/// `GZIPOutputStream`), so Java and Rust clients read each other's compressed nodes.
+/// RFC 1952 gzip, the format of Curator's `GzipCompressionProvider` (Java's
+/// `GZIPOutputStream`): Java and Rust clients read each other's compressed nodes. The
+/// compressed bytes themselves may differ from Java's (another deflate encoder), so compare
+/// decompressed data, never compressed bytes.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct GzipCompressionProvider;
 

@@ -2,7 +2,8 @@
 //! them, the error policies recipes consult, and the manager that turns the handle's
 //! `KeeperState` events into states.
 //!
-//! Rules (Curator's): the first connection of a client is `Connected` (once per lifetime);
+//! Rules (Curator's): the first read-write connection of a client is `Connected` (once per
+//! lifetime; a read-only connection before it is reported as `ReadOnly`);
 //! a lost connection is `Suspended` (unless already suspended or lost); a session expiry, a
 //! replaced handle, or a suspension that lasted the negotiated session timeout (times the
 //! simulated-expiration percentage) is `Lost`; connecting again after `Suspended` or `Lost` is
@@ -168,8 +169,8 @@ impl StateManager {
                 Some(ConnectionState::Lost) => None,
                 _ => Some(ConnectionState::Lost),
             },
-            // The first connection of a client is Connected, read-only or not (Curator).
-            ConnectionState::ReadOnly if !c.ever_connected => Some(ConnectionState::Connected),
+            // Read-only counts as a negative state (as in Curator): it never uses up the
+            // once-per-lifetime `Connected`, which goes to the first read-write connection.
             ConnectionState::ReadOnly => match c.state {
                 Some(ConnectionState::ReadOnly) => None,
                 _ => Some(ConnectionState::ReadOnly),
@@ -178,7 +179,9 @@ impl StateManager {
         if let Some(s) = report {
             c.state = Some(s);
             if s.is_connected() {
-                c.ever_connected = true;
+                if s != ConnectionState::ReadOnly {
+                    c.ever_connected = true;
+                }
                 c.suspended_since = None;
             } else if s == ConnectionState::Suspended {
                 c.suspended_since = Some(Instant::now());
@@ -242,9 +245,16 @@ mod tests {
         assert_eq!(m.transition(Connected), Some(Reconnected));
         assert!(m.wait_connected(Duration::ZERO));
         let first_ro = StateManager::new();
-        assert_eq!(first_ro.transition(ReadOnly), Some(Connected));
+        assert_eq!(first_ro.transition(ReadOnly), Some(ReadOnly));
+        assert!(
+            first_ro.wait_connected(Duration::ZERO),
+            "read-only is connected"
+        );
         assert_eq!(first_ro.transition(Suspended), Some(Suspended));
         assert_eq!(first_ro.transition(ReadOnly), Some(ReadOnly));
+        assert_eq!(first_ro.transition(Reconnected), Some(Connected));
+        assert_eq!(first_ro.transition(ReadOnly), Some(ReadOnly));
+        assert_eq!(first_ro.transition(Connected), Some(Reconnected));
         first_ro.close();
         assert!(
             !first_ro.wait_connected(Duration::MAX),

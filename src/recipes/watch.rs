@@ -23,9 +23,11 @@ impl Listenable<dyn Watcher> {
     }
 }
 
-/// Something to run when the watch has been re-added (after a reconnect).
+/// Something to run each time the watch has been (re-)added: after `start()` and after every
+/// reconnect.
 pub trait ResetListener: Send + Sync + 'static {
-    /// The watch was reset: events may have been missed meanwhile.
+    /// The watch was (re-)added: events may have been missed before it, so re-read what
+    /// matters.
     fn reset(&self);
 }
 
@@ -74,6 +76,11 @@ struct Inner {
 
 impl PersistentWatcher {
     /// A watcher on `path` (`recursive`: the node and every descendant).
+    ///
+    /// ZooKeeper 3.8 keeps one persistent mode per path and session: a recursive and a
+    /// non-recursive watch on the same path from one client (this watcher, another one, or a
+    /// `CuratorCache`, which uses a recursive watch) leave only the last one added in force
+    /// on the server (ZOOKEEPER-4466, fixed in 3.9). Use separate clients for that.
     pub fn new(client: &CuratorFramework, path: &str, recursive: bool) -> PersistentWatcher {
         PersistentWatcher {
             inner: Arc::new(Inner {
@@ -104,14 +111,16 @@ impl PersistentWatcher {
             .client
             .connection_state_listenable()
             .add_listener(move |_c: &CuratorFramework, s: ConnectionState| {
-                if s == ConnectionState::Reconnected {
+                // Any connected state (as in Curator): Reconnected after a loss, and also
+                // Connected / ReadOnly when start() ran before the first connection.
+                if s.is_connected() {
                     if let Some(inner) = weak.upgrade() {
-                        let _ = inner.add_watch(true);
+                        let _ = inner.add_watch();
                     }
                 }
             });
         *self.inner.state_listener.lock() = Some(id);
-        self.inner.add_watch(false)
+        self.inner.add_watch()
     }
 
     /// Removes the watch and stops following reconnects.
@@ -143,14 +152,15 @@ impl PersistentWatcher {
         &self.inner.listeners
     }
 
-    /// Listeners told when the watch has been re-added after a reconnect.
+    /// Listeners told each time the watch has been added: once `start()`'s add succeeds and
+    /// after every reconnect (Curator's `getResetListenable`).
     pub fn reset_listenable(&self) -> &Listenable<dyn ResetListener> {
         &self.inner.resets
     }
 }
 
 impl Inner {
-    fn add_watch(self: &Arc<Self>, is_reset: bool) -> Result<()> {
+    fn add_watch(self: &Arc<Self>) -> Result<()> {
         let Some(w) = self.watcher.lock().clone() else {
             return Ok(());
         };
@@ -168,8 +178,7 @@ impl Inner {
             .in_background(move |c: &CuratorFramework, e: &CuratorEvent| {
                 let Some(inner) = weak.upgrade() else { return };
                 match e.error() {
-                    None if is_reset => inner.resets.for_each(|l| l.reset()),
-                    None => {}
+                    None => inner.resets.for_each(|l| l.reset()),
                     Some(err) => c.report_unhandled("adding a persistent watch", err),
                 }
             })

@@ -8,7 +8,7 @@ use super::{
     attempt_on_timer, background_modifiers, event_for, store, Bg, Foreground, InBackground,
     WatchMode, WithStat,
 };
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::framework::event::CuratorEventType;
 use crate::framework::CuratorFramework;
 use crate::proto::Stat;
@@ -135,6 +135,9 @@ impl GetConfigBuilder<'_, InBackground> {
 
 background_modifiers!(GetConfigBuilder);
 
+/// joining, leaving, new members (each comma-separated), from-config version.
+type ReconfigParts = (Option<String>, Option<String>, Option<String>, i64);
+
 /// Builder of `client.reconfig()`: change the ensemble's membership (servers need
 /// `reconfigEnabled`, and the session the right to reconfigure).
 #[must_use = "a builder does nothing until for_ensemble()"]
@@ -175,14 +178,31 @@ impl<M> ReconfigBuilder<'_, M> {
         self
     }
 
-    fn parts(&self) -> (Option<String>, Option<String>, Option<String>, i64) {
+    /// The request's fields. An incremental change (`joining`/`leaving`) and a bulk one
+    /// (`with_new_members`) cannot be mixed: the server would silently apply only one.
+    fn parts(&self) -> Result<ReconfigParts> {
+        let incremental = !(self.joining.is_empty() && self.leaving.is_empty());
+        if incremental && !self.new_members.is_empty() {
+            return Err(Error::InvalidArgument(
+                "reconfig: with_new_members cannot be combined with joining/leaving".into(),
+            ));
+        }
         let join = |v: &Vec<String>| (!v.is_empty()).then(|| v.join(","));
-        (
+        Ok((
             join(&self.joining),
             join(&self.leaving),
             join(&self.new_members),
             self.from_config,
-        )
+        ))
+    }
+
+    fn run(mut self) -> Result<Vec<u8>> {
+        let (j, l, n, v) = self.parts()?;
+        let (data, stat) = self
+            .client
+            .call(|zk, _| zk.reconfig(j.as_deref(), l.as_deref(), n.as_deref(), v))?;
+        store(&mut self.stat, &stat);
+        Ok(data)
     }
 }
 
@@ -200,10 +220,18 @@ impl<'a> ReconfigBuilder<'a, Foreground> {
         }
     }
 
-    /// Copy the Stat of the new config into `stat`.
-    pub fn storing_stat_in(mut self, stat: &'a mut Stat) -> Self {
-        self.stat = Some(stat);
-        self
+    /// Copy the Stat of the new config into `stat` (foreground only).
+    pub fn storing_stat_in(self, stat: &'a mut Stat) -> ReconfigBuilder<'a, WithStat> {
+        ReconfigBuilder {
+            client: self.client,
+            joining: self.joining,
+            leaving: self.leaving,
+            new_members: self.new_members,
+            from_config: self.from_config,
+            stat: Some(stat),
+            bg: self.bg,
+            _m: PhantomData,
+        }
     }
 
     fn into_bg(self) -> ReconfigBuilder<'a, InBackground> {
@@ -220,20 +248,22 @@ impl<'a> ReconfigBuilder<'a, Foreground> {
     }
 
     /// Applies the change; returns the new configuration.
-    pub fn for_ensemble(mut self) -> Result<Vec<u8>> {
-        let (j, l, n, v) = self.parts();
-        let (data, stat) = self
-            .client
-            .call(|zk, _| zk.reconfig(j.as_deref(), l.as_deref(), n.as_deref(), v))?;
-        store(&mut self.stat, &stat);
-        Ok(data)
+    pub fn for_ensemble(self) -> Result<Vec<u8>> {
+        self.run()
+    }
+}
+
+impl ReconfigBuilder<'_, WithStat> {
+    /// Applies the change, copies the new config's Stat and returns the configuration.
+    pub fn for_ensemble(self) -> Result<Vec<u8>> {
+        self.run()
     }
 }
 
 impl ReconfigBuilder<'_, InBackground> {
     /// Starts the change; the result arrives as a `Reconfig` event.
     pub fn for_ensemble(self) -> Result<()> {
-        let (j, l, n, v) = self.parts();
+        let (j, l, n, v) = self.parts()?;
         self.client.run_background(
             attempt_on_timer(move |_c, zk, _count| {
                 zk.reconfig(j.as_deref(), l.as_deref(), n.as_deref(), v)

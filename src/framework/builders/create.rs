@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use parking_lot::Mutex;
 
-use super::{background_modifiers, event_for, store, Bg, Foreground, InBackground, OnceDone};
+use super::{
+    background_modifiers, event_for, store, Bg, Foreground, InBackground, OnceDone, WithStat,
+};
 use crate::client::ZooKeeper;
 use crate::error::{Error, Result};
 use crate::framework::event::CuratorEventType;
@@ -158,10 +160,23 @@ impl<'a> CreateBuilder<'a, Foreground> {
         }
     }
 
-    /// Copy the new node's Stat into `stat` (uses create2).
-    pub fn storing_stat_in(mut self, stat: &'a mut Stat) -> Self {
-        self.stat = Some(stat);
-        self
+    /// Copy the new node's Stat into `stat` (uses create2; foreground only).
+    pub fn storing_stat_in(self, stat: &'a mut Stat) -> CreateBuilder<'a, WithStat> {
+        CreateBuilder {
+            client: self.client,
+            mode: self.mode,
+            acl: self.acl,
+            acl_for_parents: self.acl_for_parents,
+            parents: self.parents,
+            protection: self.protection,
+            ttl: self.ttl,
+            or_set_data: self.or_set_data,
+            idempotent: self.idempotent,
+            compress: self.compress,
+            stat: Some(stat),
+            bg: self.bg,
+            _m: PhantomData,
+        }
     }
 
     fn into_bg(self) -> CreateBuilder<'a, InBackground> {
@@ -186,11 +201,31 @@ impl<'a> CreateBuilder<'a, Foreground> {
     /// sequence suffix and protection prefix, without the namespace).
     pub fn for_path(self, path: &str) -> Result<String> {
         let data = self.client.inner.cfg.default_data.to_vec();
-        self.for_path_with_data(path, &data)
+        self.run(path, &data)
     }
 
     /// Creates the node with `data` and returns its path.
-    pub fn for_path_with_data(mut self, path: &str, data: &[u8]) -> Result<String> {
+    pub fn for_path_with_data(self, path: &str, data: &[u8]) -> Result<String> {
+        self.run(path, data)
+    }
+}
+
+impl CreateBuilder<'_, WithStat> {
+    /// Creates the node with the client's default data, copies its Stat and returns its
+    /// path.
+    pub fn for_path(self, path: &str) -> Result<String> {
+        let data = self.client.inner.cfg.default_data.to_vec();
+        self.run(path, &data)
+    }
+
+    /// Creates the node with `data`, copies its Stat and returns its path.
+    pub fn for_path_with_data(self, path: &str, data: &[u8]) -> Result<String> {
+        self.run(path, data)
+    }
+}
+
+impl<M> CreateBuilder<'_, M> {
+    fn run(mut self, path: &str, data: &[u8]) -> Result<String> {
         let plan = Arc::new(self.plan(path, data, self.stat.is_some())?);
         let c = self.client;
         let r = c.call(|zk, count| plan.once(c, zk, count));

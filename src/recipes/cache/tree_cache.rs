@@ -59,11 +59,11 @@ impl Listenable<dyn TreeCacheListener> {
 ///         full_path != "/app/tmp"
 ///     }
 /// }
-/// assert!(NoTmp.trace_children("/app"));
+/// assert!(NoTmp.traverse_children("/app"));
 /// ```
 pub trait TreeCacheSelector: Send + Sync + 'static {
     /// Whether the children of `full_path` are listed and cached.
-    fn trace_children(&self, full_path: &str) -> bool {
+    fn traverse_children(&self, full_path: &str) -> bool {
         let _ = full_path;
         true
     }

@@ -100,7 +100,7 @@ impl Inner {
     /// Whether the children of the node at `p` (depth `depth`) are followed. Calls the
     /// selector: never with the lock held.
     fn traces(&self, p: &str, depth: usize) -> bool {
-        depth < self.cfg.max_depth && self.cfg.selector.trace_children(p)
+        depth < self.cfg.max_depth && self.cfg.selector.traverse_children(p)
     }
 
     fn depth_of(&self, p: &str) -> Option<usize> {

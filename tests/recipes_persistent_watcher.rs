@@ -1,0 +1,158 @@
+//! PersistentWatcher: recursive and non-recursive events, the reset listeners (after start
+//! and after every reconnect), the watch surviving a dropped connection and a session
+//! expiry, and close(); on both server kinds.
+
+mod support;
+
+use std::sync::mpsc;
+use std::time::Duration;
+
+use support::events::{Events, WAIT};
+use support::proxy::Proxy;
+use support::{unique_root, wait_until};
+use zk_curator::framework::*;
+use zk_curator::recipes::PersistentWatcher;
+use zk_curator::EventType;
+
+/// A watcher with its events in `Events` and its resets counted on a channel.
+fn watcher(
+    c: &CuratorFramework,
+    path: &str,
+    recursive: bool,
+) -> (PersistentWatcher, Events, mpsc::Receiver<()>) {
+    let w = PersistentWatcher::new(c, path, recursive);
+    let ev = Events::new();
+    w.listenable().add_listener(ev.watcher());
+    let (tx, rx) = mpsc::channel();
+    w.reset_listenable().add_listener(move || {
+        let _ = tx.send(());
+    });
+    (w, ev, rx)
+}
+
+server_test!(shared recursive_and_flat_events, |srv| {
+    let c = srv.curator();
+    let root = unique_root("pw-events");
+    c.create().for_path(&root).unwrap();
+    let (rec, rev, resets) = watcher(&c, &root, true);
+    // Another client: ZooKeeper 3.8 keeps one watch mode per path and connection (the last
+    // add wins; ZOOKEEPER-4466), which the in-process server reproduces.
+    let c2 = srv.curator();
+    let (flat, fev, _flat_resets) = watcher(&c2, &root, false);
+    rec.start().unwrap();
+    flat.start().unwrap();
+    resets.recv_timeout(WAIT).expect("a reset once start()'s add succeeded");
+    let a = format!("{root}/a");
+    let ab = format!("{a}/b");
+    c.create().creating_parents_if_needed().for_path(&ab).unwrap();
+    c.set_data().for_path(&root, b"x").unwrap();
+    // recursive: every descendant, one event each, and never NodeChildrenChanged
+    rev.expect(EventType::NodeCreated, &a);
+    rev.expect(EventType::NodeCreated, &ab);
+    rev.expect(EventType::NodeDataChanged, &root);
+    // flat: the node itself and its children list, but nothing below
+    fev.expect(EventType::NodeChildrenChanged, &root);
+    fev.expect(EventType::NodeDataChanged, &root);
+    // persistent: the same watch fires again
+    c.delete().deleting_children_if_needed().for_path(&a).unwrap();
+    rev.expect(EventType::NodeDeleted, &ab);
+    rev.expect(EventType::NodeDeleted, &a);
+    fev.expect(EventType::NodeChildrenChanged, &root);
+    rec.close();
+    flat.close();
+    c.create().for_path(&format!("{root}/late")).unwrap();
+    c.set_data().for_path(&root, b"y").unwrap();
+    rev.expect_none(Duration::from_millis(300));
+    fev.expect_none(Duration::from_millis(0));
+    assert!(resets.try_recv().is_err(), "no reset without a reconnect");
+});
+
+fn survives(srv: &support::TestServer, expire: bool) {
+    let proxy = Proxy::start(&srv.connect_string());
+    let c = CuratorFrameworkFactory::builder()
+        .connect_string(&proxy.connect_string())
+        .session_timeout(Duration::from_secs(20))
+        .connection_timeout(Duration::from_secs(5))
+        .retry_policy(RetryNTimes::new(5, Duration::from_millis(100)))
+        .build()
+        .unwrap();
+    c.start().unwrap();
+    assert!(c.block_until_connected(WAIT));
+    let writer = srv.curator();
+    let root = unique_root(if expire { "pw-expire" } else { "pw-drop" });
+    writer.create().for_path(&root).unwrap();
+    let (w, ev, resets) = watcher(&c, &root, true);
+    w.start().unwrap();
+    resets.recv_timeout(WAIT).unwrap();
+    writer.create().for_path(&format!("{root}/before")).unwrap();
+    ev.expect(EventType::NodeCreated, &format!("{root}/before"));
+    // cut the client off; change things meanwhile (those events are missed: the reset
+    // listener is how the user learns to re-read)
+    proxy.refuse(true);
+    proxy.drop_connections();
+    if expire {
+        let zk = c.zookeeper_client().zookeeper().unwrap();
+        srv.expire(&zk);
+    }
+    writer
+        .create()
+        .for_path(&format!("{root}/meanwhile"))
+        .unwrap();
+    proxy.refuse(false);
+    resets
+        .recv_timeout(Duration::from_secs(20))
+        .expect("a reset after the reconnect");
+    writer.create().for_path(&format!("{root}/after")).unwrap();
+    let e = ev.next_node();
+    let after = format!("{root}/after");
+    if expire {
+        // a new session: the meanwhile create happened before the watch existed
+        assert_eq!(
+            (e.event_type(), e.path()),
+            (EventType::NodeCreated, Some(after.as_str()))
+        );
+    } else {
+        // the same session: whether the meanwhile create is reported depends on the server
+        // (3.8 re-adds persistent watches without replaying missed changes); after it comes
+        // ours
+        assert_eq!(e.event_type(), EventType::NodeCreated, "{e}");
+        if e.path() != Some(after.as_str()) {
+            ev.expect(EventType::NodeCreated, &after);
+        }
+    }
+    // exactly one watch left on the client, however often it was re-added
+    let zk = c.zookeeper_client().zookeeper().unwrap();
+    assert_eq!(zk.watch_count(), 1);
+    w.close();
+    assert!(
+        wait_until(WAIT, || zk.watch_count() == 0),
+        "close removes the watch"
+    );
+    c.close();
+}
+
+server_test!(shared survives_a_dropped_connection, |srv| {
+    survives(srv, false);
+});
+
+server_test!(shared survives_session_expiry, |srv| {
+    survives(srv, true);
+});
+
+server_test!(shared start_before_the_first_connection, |srv| {
+    // started while the client is not yet connected: the first Connected adds the watch
+    let c = CuratorFrameworkFactory::new_client(
+        &srv.connect_string(),
+        RetryOneTime::new(Duration::from_millis(10)),
+    )
+    .unwrap();
+    let root = unique_root("pw-early");
+    let (w, ev, resets) = watcher(&c, &root, false);
+    c.start().unwrap();
+    w.start().unwrap();
+    resets.recv_timeout(WAIT).expect("the watch was added");
+    srv.curator().create().for_path(&root).unwrap();
+    ev.expect(EventType::NodeCreated, &root);
+    w.close();
+    c.close();
+});
