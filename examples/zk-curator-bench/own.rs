@@ -62,16 +62,107 @@ fn percentile_signed(sorted: &[i64], q: f64) -> i64 {
 /// `p50_us`/`p99_us`: write-ack-to-event latency of the other 99 paths' events; `secs`:
 /// first write to the last of those events; `ops` = N events expected in all, `lost` = N −
 /// delivered after the slow path drained (bounded).
+///
+/// A control phase then repeats the same writes with path 0's watcher offloaded the same way
+/// but not sleeping (`extra.control_*`): the difference is what the slow watcher costs the
+/// others; what both phases share is the cost of a saturated two-core machine.
 pub fn slow_watcher(ctx: &Ctx, rep: &mut Report) -> Res<()> {
     let (args, b) = (ctx.args, &ctx.admin);
     let n = args.ops_or(10_000);
-    let k = args.inflight;
     let dir = format!("{}/slow", ctx.root);
     b.create().for_path_with_data(&dir, b"")?;
-    pipelined_creates(b, &dir, SLOW_PATHS, "p", b"0", k)?;
-    let a = ctx.client()?;
-    pipelined_sets(b, &dir, "p", n / 10, SLOW_PATHS, b"0", k)?; // warm-up, before the watches
+    pipelined_creates(b, &dir, SLOW_PATHS, "p", b"0", args.inflight)?;
+    pipelined_sets(b, &dir, "p", n / 10, SLOW_PATHS, b"0", args.inflight)?; // warm-up
 
+    let slow = slow_phase(ctx, &dir, n, SLOW_SLEEP)?;
+    let control = slow_phase(ctx, &dir, n, Duration::ZERO)?;
+
+    let mut lat = slow.latencies();
+    let us = |v: i64| J::F(round1(v as f64 / 1e3));
+    rep.set("ops", J::I(n as i64));
+    rep.set("secs", J::F(secs(slow.fast_in)));
+    rep.set(
+        "ops_per_sec",
+        J::F(round1(
+            slow.fast_got as f64 / slow.fast_in.as_secs_f64().max(1e-9),
+        )),
+    );
+    rep.percentiles(&mut lat);
+    rep.set(
+        "lost",
+        J::I(n as i64 - (slow.fast_got + slow.slow_got) as i64),
+    );
+    rep.cpu(slow.cpu, n);
+    rep.extra("delivered", J::I((slow.fast_got + slow.slow_got) as i64));
+    rep.extra("fast_events", J::I(slow.fast_got as i64));
+    rep.extra("slow_path_events", J::I(slow.slow_got as i64));
+    rep.extra("slow_path_expected", J::I(slow.slow_expected as i64));
+    rep.extra(
+        "slow_path_events_when_fast_done",
+        J::I(slow.slow_when_fast_done as i64),
+    );
+    rep.extra("slow_path_secs", J::F(secs(slow.slow_in)));
+    rep.extra(
+        "slow_path_p50_us",
+        us(percentile_signed(&slow.slow_signed, 0.5)),
+    );
+    rep.extra("events_before_ack", J::I(slow.early() as i64));
+    rep.extra("signed_p50_us", us(percentile_signed(&slow.signed, 0.5)));
+    rep.extra("signed_p99_us", us(percentile_signed(&slow.signed, 0.99)));
+    rep.extra("writes_secs", J::F(secs(slow.writes)));
+    let mut control_lat = control.latencies();
+    control_lat.sort_unstable();
+    let at = |q: f64| J::F(round1(percentile(&control_lat, q) as f64 / 1e3));
+    rep.extra("control_p50_us", at(0.5));
+    rep.extra("control_p99_us", at(0.99));
+    rep.extra(
+        "control_ops_per_sec",
+        J::F(round1(
+            control.fast_got as f64 / control.fast_in.as_secs_f64().max(1e-9),
+        )),
+    );
+    rep.extra(
+        "control_lost",
+        J::I(n as i64 - (control.fast_got + control.slow_got) as i64),
+    );
+    rep.extra("slow_sleep_ms", J::I(SLOW_SLEEP.as_millis() as i64));
+    rep.extra("pool_threads", J::I(POOL_THREADS as i64));
+    rep.extra("paths", J::I(SLOW_PATHS as i64));
+    pipelined_deletes(b, &child_paths(&dir, "p", SLOW_PATHS), args.inflight)
+}
+
+/// What one phase of `slow-watcher` saw.
+struct SlowPhase {
+    /// Event-minus-ack per event of the 99 fast paths, ns, sorted.
+    signed: Vec<i64>,
+    /// The same for path 0, sorted.
+    slow_signed: Vec<i64>,
+    fast_got: usize,
+    slow_got: usize,
+    slow_expected: usize,
+    slow_when_fast_done: usize,
+    fast_in: Duration,
+    slow_in: Duration,
+    writes: Duration,
+    cpu: Duration,
+}
+
+impl SlowPhase {
+    /// Delivery latency: an event that beat the ack counts as 0.
+    fn latencies(&self) -> Vec<u64> {
+        self.signed.iter().map(|v| (*v).max(0) as u64).collect()
+    }
+
+    fn early(&self) -> usize {
+        self.signed.iter().filter(|v| **v < 0).count()
+    }
+}
+
+/// Watches the 100 paths from a new client (path 0 offloaded to a pool, sleeping `sleep`
+/// per event), writes them N times from the admin client, waits for the events.
+fn slow_phase(ctx: &Ctx, dir: &str, n: usize, sleep: Duration) -> Res<SlowPhase> {
+    let (b, k) = (&ctx.admin, ctx.args.inflight);
+    let a = ctx.client()?;
     let per_path = |i: usize| n / SLOW_PATHS + usize::from(i < n % SLOW_PATHS);
     let slow_expected = per_path(0);
     let fast = Delivery::new(n - slow_expected);
@@ -86,7 +177,9 @@ pub fn slow_watcher(ctx: &Ctx, rep: &mut Report) -> Res<()> {
                 if e.event_type() == EventType::NodeDataChanged {
                     ev[0].lock().push(Instant::now());
                     s.hit();
-                    std::thread::sleep(SLOW_SLEEP);
+                    if !sleep.is_zero() {
+                        std::thread::sleep(sleep);
+                    }
                 }
             })
         } else {
@@ -121,51 +214,31 @@ pub fn slow_watcher(ctx: &Ctx, rep: &mut Report) -> Res<()> {
     let cpu = cpu.elapsed();
     let fast_in = fast.elapsed_since(t0);
     let slow_when_fast_done = slow.delivered();
-    slow.wait(SLOW_SLEEP * slow_expected as u32 + WAIT_EVENTS);
+    slow.wait(sleep * slow_expected as u32 + WAIT_EVENTS);
     let slow_in = slow.elapsed_since(t0);
     pool.shutdown();
+    a.close();
 
     let mut signed = Vec::with_capacity(n);
     for i in 1..SLOW_PATHS {
         match_latencies(&events[i].lock(), &acks[i].lock(), &mut signed);
     }
     signed.sort_unstable();
-    let early = signed.iter().filter(|v| **v < 0).count();
-    // Delivery latency: an event that beat the ack counts as 0.
-    let mut lat: Vec<u64> = signed.iter().map(|v| (*v).max(0) as u64).collect();
     let mut slow_signed = Vec::new();
     match_latencies(&events[0].lock(), &acks[0].lock(), &mut slow_signed);
     slow_signed.sort_unstable();
-    let us = |v: i64| J::F(round1(v as f64 / 1e3));
-    let (fast_got, slow_got) = (fast.delivered(), slow.delivered());
-    rep.set("ops", J::I(n as i64));
-    rep.set("secs", J::F(secs(fast_in)));
-    rep.set(
-        "ops_per_sec",
-        J::F(round1(fast_got as f64 / fast_in.as_secs_f64().max(1e-9))),
-    );
-    rep.percentiles(&mut lat);
-    rep.set("lost", J::I(n as i64 - (fast_got + slow_got) as i64));
-    rep.cpu(cpu, n);
-    rep.extra("delivered", J::I((fast_got + slow_got) as i64));
-    rep.extra("fast_events", J::I(fast_got as i64));
-    rep.extra("slow_path_events", J::I(slow_got as i64));
-    rep.extra("slow_path_expected", J::I(slow_expected as i64));
-    rep.extra(
-        "slow_path_events_when_fast_done",
-        J::I(slow_when_fast_done as i64),
-    );
-    rep.extra("slow_path_secs", J::F(secs(slow_in)));
-    rep.extra("slow_path_p50_us", us(percentile_signed(&slow_signed, 0.5)));
-    rep.extra("events_before_ack", J::I(early as i64));
-    rep.extra("signed_p50_us", us(percentile_signed(&signed, 0.5)));
-    rep.extra("signed_p99_us", us(percentile_signed(&signed, 0.99)));
-    rep.extra("writes_secs", J::F(secs(writes)));
-    rep.extra("slow_sleep_ms", J::I(SLOW_SLEEP.as_millis() as i64));
-    rep.extra("pool_threads", J::I(POOL_THREADS as i64));
-    rep.extra("paths", J::I(SLOW_PATHS as i64));
-    a.close();
-    pipelined_deletes(b, &child_paths(&dir, "p", SLOW_PATHS), k)
+    Ok(SlowPhase {
+        signed,
+        slow_signed,
+        fast_got: fast.delivered(),
+        slow_got: slow.delivered(),
+        slow_expected,
+        slow_when_fast_done,
+        fast_in,
+        slow_in,
+        writes,
+        cpu,
+    })
 }
 
 // ------------------------------------------------------------------------------ restore-watches
