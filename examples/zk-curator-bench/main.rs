@@ -37,10 +37,8 @@
 //! 3 s for 1-4; root `/bench-<pid>`, deleted at the end, also after a failure; other
 //! sessions closed before that):
 //! get-sync, get-threads, get-pipelined (`in_background`, at most K in flight through a
-//! Condvar semaphore), create-delete, watch-fanout, persistent-recursive, cache-load. There is
-//! no `CuratorCache` yet: cache-load times a stand-in that makes CuratorCache's requests
-//! (`extra.impl = "pipelined-reads-standin"`, see `cache.rs`; replacing it is a change of
-//! one function).
+//! Condvar semaphore), create-delete, watch-fanout, persistent-recursive, cache-load
+//! (zk-curator's `CuratorCache`, `extra.impl = "CuratorCache"`, see `cache.rs`).
 //!
 //! `--client raw` runs get-sync and get-pipelined over a bare `TcpStream` with
 //! `zk_curator::proto` only: the floor (`raw.rs`).
@@ -49,7 +47,10 @@
 //! offloaded to a `WorkerPool` and sleeps 50 ms per event; p50/p99 are the write-ack-to-event
 //! latencies of the other 99 paths), `restore-watches` (W [100000] one-shot watches, the
 //! connection cut by an in-process proxy, time until the watches are back and one fires),
-//! `idle-footprint` (RSS, threads, idle CPU for 1, 10, 100 connected clients).
+//! `idle-footprint` (RSS, threads, idle CPU for 1, 10, 100 connected clients). slow-watcher
+//! runs a second, control phase in which the offloaded watcher does not sleep
+//! (`extra.control_p50_us`, `control_p99_us`): the difference is what the slow watcher costs
+//! the others, the rest is the machine.
 //!
 //! # CPU
 //!

@@ -11,9 +11,21 @@
 //! lock**) which the I/O thread takes to pop replies; the I/O thread never waits for the
 //! writer lock.
 //!
-//! Callbacks on the event thread that send asynchronous requests are *corked*: their frames
-//! are flushed once the callback returns, so a batch of completions that each issue a new
-//! request (a cache loading a tree) costs one `write`. Synchronous calls always flush.
+//! Asynchronous requests are batched, as Nagle's algorithm batches small segments: one made
+//! while no reply is pending is written at once; one made behind requests in flight stays
+//! buffered until the I/O thread has handled the replies of its next read, then goes out
+//! with everything buffered meanwhile in one `write` (at most [`NAGLE_MAX_BYTES`] wait).
+//! Only while replies are flowing (one read handled in the last [`NAGLE_RECENT_US`]): the
+//! server answers a session's requests in order, so it could not have answered the buffered
+//! request before those replies anyway, and the wait costs about the gap between two reads;
+//! a burst after a quiet spell is written at once, so that a slow server (a write waiting
+//! for its quorum) does not make the requests behind it wait a whole round trip more. A
+//! pipelining caller pays one syscall per batch instead of one per request, which on a busy
+//! machine saves the server as much as the client.
+//!
+//! Callbacks on the event thread that send asynchronous requests are also *corked*: their
+//! frames are flushed once the callback returns, so a batch of completions that each issue a
+//! new request (a cache loading a tree) costs one `write`. Synchronous calls always flush.
 //!
 //! Lock order where two meet: writer, then outbox, then inflight, then registry. No lock is
 //! held while user code runs.
@@ -154,6 +166,9 @@ pub(crate) struct Core {
     last_zxid: AtomicI64,
     /// Microseconds since `epoch` of the last write to the socket (drives pings).
     last_send: AtomicU64,
+    /// The same for the last flush after replies (`flush_buffered`): a recent one means
+    /// replies are flowing, so buffering an asynchronous request costs little.
+    last_replies: AtomicU64,
     epoch: Instant,
     closing: AtomicBool,
     /// Set by close() once the session is closed: the I/O thread leaves.
@@ -169,6 +184,21 @@ pub(crate) struct Core {
     /// can run on the event thread: the framework replaces the handle there, so that a
     /// callback blocked on the event thread cannot hold up the new session.
     pub(crate) on_expired: Option<Arc<dyn Fn() + Send + Sync>>,
+}
+
+/// Past this many buffered bytes an asynchronous request is written at once even with
+/// replies pending (bounds the buffer; larger writes gain nothing).
+const NAGLE_MAX_BYTES: usize = 64 * 1024;
+/// Buffering needs replies to be flowing: none for this long (a burst after a quiet spell,
+/// or a slow server) and asynchronous requests are written at once.
+const NAGLE_RECENT_US: u64 = 1_000;
+
+/// Whether a submitted request needs a flush now.
+enum Queue {
+    /// Written now (or queued until a connection exists).
+    Now,
+    /// Asynchronous, behind requests in flight: the flush after their next reply takes it.
+    Behind,
 }
 
 thread_local! {
@@ -235,6 +265,7 @@ impl Core {
             info_cv: Condvar::new(),
             last_zxid: AtomicI64::new(0),
             last_send: AtomicU64::new(0),
+            last_replies: AtomicU64::new(0),
             epoch: Instant::now(),
             closing: AtomicBool::new(false),
             stop: AtomicBool::new(false),
@@ -306,8 +337,12 @@ impl Core {
     }
 
     pub fn micros_since_send(&self) -> u64 {
+        self.micros_since(&self.last_send)
+    }
+
+    fn micros_since(&self, at: &AtomicU64) -> u64 {
         let now = self.epoch.elapsed().as_micros() as u64;
-        now.saturating_sub(self.last_send.load(Ordering::Relaxed))
+        now.saturating_sub(at.load(Ordering::Relaxed))
     }
 
     fn note_send(&self) {
@@ -321,7 +356,10 @@ impl Core {
     pub fn submit(&self, req: &Request, watch: Option<WatchReg>, completion: Completion) {
         let sync = matches!(completion, Completion::Sync(_));
         match self.try_submit(req, watch, completion) {
-            Ok(()) => self.flush_or_cork(sync),
+            // An asynchronous request behind others in flight waits for the I/O thread's
+            // flush after the next reply (see the module docs).
+            Ok(Queue::Behind) if !sync => {}
+            Ok(_) => self.flush_or_cork(sync),
             Err(e) => {
                 // try_submit gives the completion back only on refusal.
                 let (e, c) = *e;
@@ -343,7 +381,7 @@ impl Core {
         req: &Request,
         watch: Option<WatchReg>,
         completion: Completion,
-    ) -> std::result::Result<(), Box<(Error, Completion)>> {
+    ) -> std::result::Result<Queue, Box<(Error, Completion)>> {
         let op = req.op_code();
         if self.is_closing() && op != OpCode::CloseSession {
             return Err(Box::new((Error::Closed, completion)));
@@ -381,13 +419,23 @@ impl Core {
                 let xid = ob.take_xid();
                 buf[4..8].copy_from_slice(&xid.to_be_bytes());
                 completion.mark_sent();
-                self.inflight.lock().pending.push_back(Pending {
+                let mut inflight = self.inflight.lock();
+                // Decided under the inflight lock: a reply popped after this point is
+                // followed by the I/O thread's flush, which then sees this frame.
+                let behind = !inflight.pending.is_empty()
+                    && ob.out.len() < NAGLE_MAX_BYTES
+                    && self.micros_since(&self.last_replies) < NAGLE_RECENT_US;
+                inflight.pending.push_back(Pending {
                     xid,
                     op,
                     watch,
                     completion,
                 });
+                drop(inflight);
                 ob.out.extend_from_slice(&buf);
+                if behind {
+                    return Ok(Queue::Behind);
+                }
             } else {
                 ob.queued.push_back(Queued {
                     frame: buf.clone(),
@@ -397,8 +445,18 @@ impl Core {
                     deadline: Instant::now() + self.cfg.request_timeout,
                 });
             }
-            Ok(())
+            Ok(Queue::Now)
         })
+    }
+
+    /// Writes what asynchronous requests left buffered; the I/O thread calls it after
+    /// handling the replies of one read.
+    pub fn flush_buffered(&self) {
+        self.last_replies
+            .store(self.epoch.elapsed().as_micros() as u64, Ordering::Relaxed);
+        if !self.outbox.lock().out.is_empty() {
+            self.flush();
+        }
     }
 
     /// Flushes now, or, for an asynchronous request made by a callback on the event thread,

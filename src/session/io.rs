@@ -289,6 +289,7 @@ impl IoLoop {
                     if self.reader.has_frame() {
                         continue;
                     }
+                    self.core.flush_buffered();
                     self.flush(&mut batch);
                     last_recv = Instant::now();
                 }
