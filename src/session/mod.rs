@@ -31,6 +31,9 @@
 //!   SetWatches/SetWatches2 before queued requests go out. It never runs user code.
 //! * **Sending** happens on the caller's thread under a short lock that assigns the xid,
 //!   pushes the FIFO entry and writes the frame, so a synchronous call costs no thread hop.
+//!   Concurrent callers share writes; an asynchronous request made behind others in flight
+//!   is written by zk-io after their next replies, batched with its neighbours (Nagle's
+//!   rule, bounded; see `core`).
 //!   Requests made while disconnected wait in a queue, bounded by the request timeout, and
 //!   go out after the reconnect; requests on the wire when a connection dies fail with
 //!   `ConnectionLoss`.

@@ -1,0 +1,305 @@
+//! The send path of a session: submitting requests, batching, flushing.
+//!
+//! Sending happens on the caller's thread, with no thread hop. Under the short **outbox
+//! lock** a caller takes the next xid, pushes its [`Pending`] entry onto the FIFO and appends
+//! its frame to the outgoing buffer, so xid order, FIFO order and byte order on the wire are
+//! one order. It then *flushes*: whoever gets the **writer lock** (`try_lock`) writes
+//! everything buffered with one `write` and re-checks after unlocking; a caller that finds the
+//! writer busy just returns, its frame goes out with the current writer's next write. Callers
+//! arriving together thus share syscalls (combining), and a caller blocked in `write` (full
+//! socket buffer) never blocks anyone else. The FIFO has a lock of its own (the **inflight
+//! lock**) which the I/O thread takes to pop replies; the I/O thread never waits for the
+//! writer lock.
+//!
+//! Asynchronous requests are batched, as Nagle's algorithm batches small segments: one made
+//! while no reply is pending is written at once; one made behind requests in flight stays
+//! buffered until the I/O thread has handled the replies of its next read, then goes out
+//! with everything buffered meanwhile in one `write` (at most [`NAGLE_MAX_BYTES`] wait).
+//! Only while replies are flowing (one read handled in the last [`NAGLE_RECENT_US`]): the
+//! server answers a session's requests in order, so it could not have answered the buffered
+//! request before those replies anyway, and the wait costs about the gap between two reads;
+//! a burst after a quiet spell is written at once, so that a slow server (a write waiting
+//! for its quorum) does not make the requests behind it wait a whole round trip more. A
+//! pipelining caller pays one syscall per batch instead of one per request, which on a busy
+//! machine saves the server as much as the client.
+//!
+//! Callbacks on the event thread that send asynchronous requests are also *corked*: their
+//! frames are flushed once the callback returns, so a batch of completions that each issue a
+//! new request (a cache loading a tree) costs one `write`. Synchronous calls always flush.
+
+use std::io::Write;
+use std::net::Shutdown;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use super::{Core, Outbox, Writer};
+use crate::error::Error;
+use crate::proto::frame::{begin_frame, end_frame};
+use crate::proto::{AuthPacket, OpCode, Record, Request, RequestHeader};
+use crate::session::pending::{Completion, OneShot, Pending, Queued, Reply, WatchReg};
+
+/// Past this many buffered bytes an asynchronous request is written at once even with
+/// replies pending (bounds the buffer; larger writes gain nothing).
+const NAGLE_MAX_BYTES: usize = 64 * 1024;
+/// Buffering needs replies to be flowing: none for this long (a burst after a quiet spell,
+/// or a slow server) and asynchronous requests are written at once.
+const NAGLE_RECENT_US: u64 = 1_000;
+
+/// Whether a submitted request needs a flush now.
+enum Queue {
+    /// Written now (or queued until a connection exists).
+    Now,
+    /// Asynchronous, behind requests in flight: the flush after their next reply takes it.
+    Behind,
+}
+
+thread_local! {
+    static ENCODE_BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    /// On an event thread: cores whose asynchronous requests wait for the end of the
+    /// current callback to be flushed (see the module docs).
+    static CORKED: std::cell::RefCell<Option<Vec<std::sync::Weak<Core>>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Makes the calling thread (an event thread) cork asynchronous requests until
+/// [`flush_corked`].
+pub(crate) fn cork_this_thread() {
+    CORKED.with(|c| *c.borrow_mut() = Some(Vec::new()));
+}
+
+/// Flushes what callbacks on this thread sent asynchronously.
+pub(crate) fn flush_corked() {
+    let cores = CORKED.with(|c| c.borrow_mut().as_mut().map(std::mem::take));
+    for core in cores.into_iter().flatten() {
+        if let Some(core) = core.upgrade() {
+            core.flush();
+        }
+    }
+}
+
+impl Core {
+    pub fn micros_since_send(&self) -> u64 {
+        self.micros_since(&self.last_send)
+    }
+
+    fn micros_since(&self, at: &AtomicU64) -> u64 {
+        let now = self.epoch.elapsed().as_micros() as u64;
+        now.saturating_sub(at.load(Ordering::Relaxed))
+    }
+
+    fn note_send(&self) {
+        self.last_send
+            .store(self.epoch.elapsed().as_micros() as u64, Ordering::Relaxed);
+    }
+
+    // ------------------------------------------------------------------ sending
+
+    /// Hands a request to the session. Its outcome reaches `completion` exactly once.
+    pub fn submit(&self, req: &Request, watch: Option<WatchReg>, completion: Completion) {
+        let sync = matches!(completion, Completion::Sync(_));
+        match self.try_submit(req, watch, completion) {
+            // An asynchronous request behind others in flight waits for the I/O thread's
+            // flush after the next reply (see the module docs).
+            Ok(Queue::Behind) if !sync => {}
+            Ok(_) => self.flush_or_cork(sync),
+            Err(e) => {
+                // try_submit gives the completion back only on refusal.
+                let (e, c) = *e;
+                c.complete(Err(e), &self.events);
+            }
+        }
+    }
+
+    /// Synchronous form: submits and waits up to the request timeout.
+    pub fn call(&self, req: &Request, watch: Option<WatchReg>) -> Reply {
+        let slot = OneShot::new();
+        self.submit(req, watch, Completion::Sync(slot.clone()));
+        slot.wait(self.cfg.request_timeout)
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn try_submit(
+        &self,
+        req: &Request,
+        watch: Option<WatchReg>,
+        completion: Completion,
+    ) -> std::result::Result<Queue, Box<(Error, Completion)>> {
+        let op = req.op_code();
+        if self.is_closing() && op != OpCode::CloseSession {
+            return Err(Box::new((Error::Closed, completion)));
+        }
+        if let Some(e) = self.state().dead_error() {
+            return Err(Box::new((e, completion)));
+        }
+        ENCODE_BUF.with(|cell| {
+            let mut buf = cell.borrow_mut();
+            buf.clear();
+            let at = begin_frame(&mut buf);
+            // xid 0 is a placeholder, patched under the outbox lock.
+            RequestHeader {
+                xid: 0,
+                op: op.code(),
+            }
+            .encode(&mut buf);
+            req.encode(&mut buf);
+            let len = end_frame(&mut buf, at);
+            if len > self.cfg.max_buffer {
+                return Err(Box::new((
+                    Error::InvalidArgument(format!(
+                        "request of {len} bytes exceeds the {} byte packet limit (jute.maxbuffer)",
+                        self.cfg.max_buffer
+                    )),
+                    completion,
+                )));
+            }
+            let mut ob = self.outbox.lock();
+            // Re-check under the lock: close() and expiry drain the queue under it.
+            if let Some(e) = self.state().dead_error() {
+                return Err(Box::new((e, completion)));
+            }
+            if ob.connected {
+                let xid = ob.take_xid();
+                buf[4..8].copy_from_slice(&xid.to_be_bytes());
+                completion.mark_sent();
+                let mut inflight = self.inflight.lock();
+                // Decided under the inflight lock: a reply popped after this point is
+                // followed by the I/O thread's flush, which then sees this frame.
+                let behind = !inflight.pending.is_empty()
+                    && ob.out.len() < NAGLE_MAX_BYTES
+                    && self.micros_since(&self.last_replies) < NAGLE_RECENT_US;
+                inflight.pending.push_back(Pending {
+                    xid,
+                    op,
+                    watch,
+                    completion,
+                });
+                drop(inflight);
+                ob.out.extend_from_slice(&buf);
+                if behind {
+                    return Ok(Queue::Behind);
+                }
+            } else {
+                ob.queued.push_back(Queued {
+                    frame: buf.clone(),
+                    op,
+                    watch,
+                    completion,
+                    deadline: Instant::now() + self.cfg.request_timeout,
+                });
+            }
+            Ok(Queue::Now)
+        })
+    }
+
+    /// Writes what asynchronous requests left buffered; the I/O thread calls it after
+    /// handling the replies of one read.
+    pub fn flush_buffered(&self) {
+        self.last_replies
+            .store(self.epoch.elapsed().as_micros() as u64, Ordering::Relaxed);
+        if !self.outbox.lock().out.is_empty() {
+            self.flush();
+        }
+    }
+
+    /// Flushes now, or, for an asynchronous request made by a callback on the event thread,
+    /// when that callback returns.
+    fn flush_or_cork(&self, sync: bool) {
+        if !sync {
+            let corked = CORKED.with(|c| {
+                let mut c = c.borrow_mut();
+                let Some(list) = c.as_mut() else {
+                    return false;
+                };
+                if !list.iter().any(|w| w.ptr_eq(&self.weak_self)) {
+                    list.push(self.weak_self.clone());
+                }
+                true
+            });
+            if corked {
+                return;
+            }
+        }
+        self.flush();
+    }
+
+    /// Writes what is buffered, unless another thread is writing (it will, after its
+    /// current write: every writer re-checks the buffer after unlocking).
+    pub fn flush(&self) {
+        loop {
+            let Some(mut w) = self.writer.try_lock() else {
+                return;
+            };
+            loop {
+                {
+                    let mut ob = self.outbox.lock();
+                    if ob.out.is_empty() {
+                        break;
+                    }
+                    std::mem::swap(&mut ob.out, &mut w.spare);
+                }
+                let Writer { conn, spare } = &mut *w;
+                if let Some(c) = conn {
+                    match (&*c).write_all(spare) {
+                        Ok(()) => self.note_send(),
+                        Err(e) => {
+                            log::debug!("write failed: {e}; dropping the connection");
+                            let _ = c.shutdown(Shutdown::Both);
+                            *conn = None;
+                        }
+                    }
+                }
+                spare.clear();
+            }
+            drop(w);
+            if self.outbox.lock().out.is_empty() {
+                return;
+            }
+        }
+    }
+
+    /// Sends an auth packet now if connected (the reply completes `waiter`), and keeps it
+    /// for every later connection.
+    pub fn add_auth(&self, packet: AuthPacket, waiter: Option<Completion>) {
+        {
+            let mut ob = self.outbox.lock();
+            if ob.connected {
+                let frame = auth_frame(&packet);
+                ob.auth.push((packet, None));
+                self.inflight.lock().auth.push_back(waiter);
+                ob.out.extend_from_slice(&frame);
+            } else {
+                // Goes out with the next handshake; the waiter hears that answer.
+                ob.auth.push((packet, waiter));
+                return;
+            }
+        }
+        self.flush();
+    }
+
+    /// Sends a ping.
+    pub fn try_ping(&self) {
+        const PING: [u8; 12] = [0, 0, 0, 8, 0xff, 0xff, 0xff, 0xfe, 0, 0, 0, 11];
+        {
+            let mut ob = self.outbox.lock();
+            if !ob.connected {
+                return;
+            }
+            ob.out.extend_from_slice(&PING);
+        }
+        self.flush();
+    }
+}
+
+impl Outbox {
+    pub(super) fn take_xid(&mut self) -> i32 {
+        let x = self.next_xid;
+        self.next_xid = if x == i32::MAX { 1 } else { x + 1 };
+        x
+    }
+}
+
+pub(super) fn auth_frame(p: &AuthPacket) -> Vec<u8> {
+    let mut b = Vec::with_capacity(32 + p.scheme.len() + p.auth.len());
+    crate::proto::frame::encode_request(&mut b, crate::proto::xid::AUTH, &Request::Auth(p.clone()));
+    b
+}
