@@ -2,8 +2,9 @@
 //!
 //! A complete, synchronous, thread-based ZooKeeper client for Rust that mirrors Apache
 //! Curator: the same fluent API (`client.get_data().using_watcher(w).for_path("/a")`), the same
-//! recipes with the same znode layouts (a Rust process and a Java Curator process can share one
-//! lock, latch, cache or service registry), and an in-process test server that speaks the real
+//! recipes with the same znode layouts, so that a Rust process and a Java Curator process can
+//! share them (today the caches and `PersistentWatcher`; locks, latches, leader election and
+//! service discovery are still to come), and an in-process test server that speaks the real
 //! wire protocol. No async runtime.
 //!
 //! ```
