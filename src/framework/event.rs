@@ -66,11 +66,11 @@ pub struct CuratorEvent {
 }
 
 impl CuratorEvent {
-    pub(crate) fn new(event_type: CuratorEventType, path: &str) -> CuratorEvent {
+    pub(crate) fn new(event_type: CuratorEventType, path: impl Into<String>) -> CuratorEvent {
         CuratorEvent {
             event_type,
             error: None,
-            path: path.to_string(),
+            path: path.into(),
             name: None,
             stat: None,
             data: None,

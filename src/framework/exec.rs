@@ -335,12 +335,16 @@ fn deliver<T>(st: &BgState<T>, r: Result<T>, exhausted: bool) {
             &e,
         );
     }
-    let key = event.path().to_string();
     let Background {
         callback,
         executor,
         error_listener,
     } = bg;
+    // The pool's ordering key; no copy of the path when there is no pool.
+    let key = match executor {
+        Some(_) => event.path().to_string(),
+        None => String::new(),
+    };
     let reporter = Background {
         callback: None,
         executor: None,

@@ -3,8 +3,8 @@
 use std::marker::PhantomData;
 
 use super::{
-    background_modifiers, event_for, store, user_error, Bg, Foreground, InBackground, OnceDone,
-    WatchMode, WithStat,
+    background_modifiers, event_for, store, user_error, Bg, Foreground, InBackground, WatchMode,
+    WithStat,
 };
 use crate::error::Result;
 use crate::framework::event::CuratorEventType;
@@ -105,20 +105,10 @@ impl GetChildrenBuilder<'_, InBackground> {
         let watcher = self.watch.resolve(c);
         let user = path.to_string();
         c.run_background(
-            Box::new(move |_c, zk, _count, done| {
-                let d = OnceDone::new(done);
-                let d2 = d.clone();
-                let r = match &watcher {
-                    Some(w) => zk.get_children2_w_async(&full, w.clone(), move |r| d2.call(r)),
-                    None => zk.get_children2_async(&full, false, move |r| d2.call(r)),
-                };
-                if let Err(e) = r {
-                    d.call(Err(e));
-                }
-            }),
+            Box::new(move |_c, zk, _count, done| zk.get_children2_bg(&full, watcher.clone(), done)),
             Box::new(move |_c, r| {
                 let r = r.map_err(|e| user_error(e, &user));
-                event_for(CuratorEventType::Children, &user, &r, |e, (kids, stat)| {
+                event_for(CuratorEventType::Children, user, &r, |e, (kids, stat)| {
                     e.children = Some(kids.clone());
                     e.stat = Some(stat.clone());
                 })

@@ -263,7 +263,7 @@ impl CreateBuilder<'_, InBackground> {
                 let r = r
                     .map(|(created, stat)| (c.unfix_path(&created), stat))
                     .map_err(|e| e.with_path(&user));
-                event_for(CuratorEventType::Create, &user, &r, |e, (name, stat)| {
+                event_for(CuratorEventType::Create, user, &r, |e, (name, stat)| {
                     e.name = Some(name.clone());
                     e.stat = stat.clone();
                 })

@@ -116,7 +116,7 @@ impl DeleteBuilder<'_, InBackground> {
             background_attempt(plan),
             Box::new(move |_c, r| {
                 let r = r.map_err(|e| e.with_path(&user));
-                event_for(CuratorEventType::Delete, &user, &r, |_, _| {})
+                event_for(CuratorEventType::Delete, user, &r, |_, _| {})
             }),
             Some(Box::new(move |c, e| p2.give_up(c, e))),
             self.bg,

@@ -5,8 +5,8 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 
 use super::{
-    background_modifiers, event_for, store, user_error, Bg, Foreground, InBackground, OnceDone,
-    WatchMode, WithStat,
+    background_modifiers, event_for, store, user_error, Bg, Foreground, InBackground, WatchMode,
+    WithStat,
 };
 use crate::error::Result;
 use crate::framework::event::CuratorEventType;
@@ -139,17 +139,7 @@ impl GetDataBuilder<'_, InBackground> {
         let user = path.to_string();
         let decompress = self.decompress;
         c.run_background(
-            Box::new(move |_c, zk, _count, done| {
-                let d = OnceDone::new(done);
-                let d2 = d.clone();
-                let r = match &watcher {
-                    Some(w) => zk.get_data_w_async(&full, w.clone(), move |r| d2.call(r)),
-                    None => zk.get_data_async(&full, false, move |r| d2.call(r)),
-                };
-                if let Err(e) = r {
-                    d.call(Err(e));
-                }
-            }),
+            Box::new(move |_c, zk, _count, done| zk.get_data_bg(&full, watcher.clone(), done)),
             Box::new(move |c, r| {
                 let r = match r {
                     Ok((data, stat)) if decompress => c
@@ -161,7 +151,7 @@ impl GetDataBuilder<'_, InBackground> {
                     Ok(v) => Ok(v),
                     Err(e) => Err(user_error(e, &user)),
                 };
-                event_for(CuratorEventType::GetData, &user, &r, |e, (data, stat)| {
+                event_for(CuratorEventType::GetData, user, &r, |e, (data, stat)| {
                     e.data = Some(Arc::from(data.as_slice()));
                     e.stat = Some(stat.clone());
                 })

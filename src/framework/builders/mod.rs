@@ -128,7 +128,7 @@ pub(crate) fn store(target: &mut Option<&mut Stat>, src: &Stat) {
 /// verb-specific fields via `fill`.
 pub(crate) fn event_for<T>(
     t: CuratorEventType,
-    path: &str,
+    path: impl Into<String>,
     r: &Result<T>,
     fill: impl FnOnce(&mut CuratorEvent, &T),
 ) -> CuratorEvent {

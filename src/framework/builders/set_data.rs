@@ -3,7 +3,7 @@
 
 use std::marker::PhantomData;
 
-use super::{background_modifiers, event_for, user_error, Bg, Foreground, InBackground, OnceDone};
+use super::{background_modifiers, event_for, user_error, Bg, Foreground, InBackground};
 use crate::client::ZooKeeper;
 use crate::error::{Error, Result};
 use crate::framework::event::CuratorEventType;
@@ -123,15 +123,11 @@ impl SetDataBuilder<'_, InBackground> {
                 if count > 0 {
                     return done(once(zk, &full, &data, version, idem, count));
                 }
-                let d = OnceDone::new(done);
-                let d2 = d.clone();
-                if let Err(e) = zk.set_data_async(&full, &data, version, move |r| d2.call(r)) {
-                    d.call(Err(e));
-                }
+                zk.set_data_bg(&full, &data, version, done)
             }),
             Box::new(move |_c, r| {
                 let r = r.map_err(|e| user_error(e, &user));
-                event_for(CuratorEventType::SetData, &user, &r, |e, st| {
+                event_for(CuratorEventType::SetData, user, &r, |e, st| {
                     e.stat = Some(st.clone())
                 })
             }),
