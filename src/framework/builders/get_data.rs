@@ -138,9 +138,9 @@ impl GetDataBuilder<'_, InBackground> {
         let watcher = self.watch.resolve(c);
         let user = path.to_string();
         let decompress = self.decompress;
-        c.run_background(
-            Box::new(move |_c, zk, _count, done| zk.get_data_bg(&full, watcher.clone(), done)),
-            Box::new(move |c, r| {
+        c.run_background_inline(
+            move |_c, zk, _count, done| zk.get_data_bg(&full, watcher.clone(), done),
+            move |c, r| {
                 let r = match r {
                     Ok((data, stat)) if decompress => c
                         .inner
@@ -155,7 +155,7 @@ impl GetDataBuilder<'_, InBackground> {
                     e.data = Some(Arc::from(data.as_slice()));
                     e.stat = Some(stat.clone());
                 })
-            }),
+            },
             None,
             self.bg,
         );

@@ -118,19 +118,19 @@ impl SetDataBuilder<'_, InBackground> {
         let (full, data) = self.prepare(path, data)?;
         let (version, idem) = (self.version, self.idempotent);
         let user = path.to_string();
-        self.client.run_background(
-            Box::new(move |_c, zk, count, done| {
+        self.client.run_background_inline(
+            move |_c, zk, count, done| {
                 if count > 0 {
                     return done(once(zk, &full, &data, version, idem, count));
                 }
                 zk.set_data_bg(&full, &data, version, done)
-            }),
-            Box::new(move |_c, r| {
+            },
+            move |_c, r| {
                 let r = r.map_err(|e| user_error(e, &user));
                 event_for(CuratorEventType::SetData, user, &r, |e, st| {
                     e.stat = Some(st.clone())
                 })
-            }),
+            },
             None,
             self.bg,
         );
