@@ -923,12 +923,7 @@ impl ZooKeeper {
     /// operation: [`OpResult::RolledBack`] before the failing one, its
     /// [`OpResult::Error`], and `RuntimeInconsistency` errors after it.
     pub fn multi_results(&self, ops: &[Op]) -> Result<Vec<OpResult>> {
-        if ops.is_empty() {
-            self.check_alive()?;
-            return Ok(Vec::new());
-        }
-        let req = self.multi_request(ops, false)?;
-        self.sync_call(req, None, "/", self.multi_conv(ops))
+        self.multi_sync(ops, false)
     }
 
     /// [`multi_results`](Self::multi_results), asynchronously (the callback gets the
@@ -938,24 +933,13 @@ impl ZooKeeper {
         ops: &[Op],
         cb: impl FnOnce(Result<Vec<OpResult>>) + Send + 'static,
     ) -> Result<()> {
-        if ops.is_empty() {
-            self.check_alive()?;
-            self.core.events.post(move || cb(Ok(Vec::new())));
-            return Ok(());
-        }
-        let req = self.multi_request(ops, false)?;
-        self.async_call(req, None, "/", self.multi_conv(ops), cb)
+        self.multi_async_impl(ops, false, cb)
     }
 
     /// Reads several nodes in one round trip (3.6+ servers). Not atomic: each operation has
     /// its own result or [`OpResult::Error`].
     pub fn multi_read(&self, ops: &[Op]) -> Result<Vec<OpResult>> {
-        if ops.is_empty() {
-            self.check_alive()?;
-            return Ok(Vec::new());
-        }
-        let req = self.multi_request(ops, true)?;
-        self.sync_call(req, None, "/", self.multi_conv(ops))
+        self.multi_sync(ops, true)
     }
 
     /// [`multi_read`](Self::multi_read), asynchronously.
@@ -964,12 +948,31 @@ impl ZooKeeper {
         ops: &[Op],
         cb: impl FnOnce(Result<Vec<OpResult>>) + Send + 'static,
     ) -> Result<()> {
+        self.multi_async_impl(ops, true, cb)
+    }
+
+    /// multi (`read` false) or multiRead; an empty list succeeds without a round trip.
+    fn multi_sync(&self, ops: &[Op], read: bool) -> Result<Vec<OpResult>> {
+        if ops.is_empty() {
+            self.check_alive()?;
+            return Ok(Vec::new());
+        }
+        let req = self.multi_request(ops, read)?;
+        self.sync_call(req, None, "/", self.multi_conv(ops))
+    }
+
+    fn multi_async_impl(
+        &self,
+        ops: &[Op],
+        read: bool,
+        cb: impl FnOnce(Result<Vec<OpResult>>) + Send + 'static,
+    ) -> Result<()> {
         if ops.is_empty() {
             self.check_alive()?;
             self.core.events.post(move || cb(Ok(Vec::new())));
             return Ok(());
         }
-        let req = self.multi_request(ops, true)?;
+        let req = self.multi_request(ops, read)?;
         self.async_call(req, None, "/", self.multi_conv(ops), cb)
     }
 

@@ -83,13 +83,16 @@ impl Core {
     }
 
     fn micros_since(&self, at: &AtomicU64) -> u64 {
-        let now = self.epoch.elapsed().as_micros() as u64;
-        now.saturating_sub(at.load(Ordering::Relaxed))
+        self.now_us().saturating_sub(at.load(Ordering::Relaxed))
+    }
+
+    /// Microseconds since this core's epoch: the clock of `last_send` and `last_replies`.
+    fn now_us(&self) -> u64 {
+        self.epoch.elapsed().as_micros() as u64
     }
 
     fn note_send(&self) {
-        self.last_send
-            .store(self.epoch.elapsed().as_micros() as u64, Ordering::Relaxed);
+        self.last_send.store(self.now_us(), Ordering::Relaxed);
     }
 
     // ------------------------------------------------------------------ sending
@@ -194,8 +197,7 @@ impl Core {
     /// Writes what asynchronous requests left buffered; the I/O thread calls it after
     /// handling the replies of one read.
     pub fn flush_buffered(&self) {
-        self.last_replies
-            .store(self.epoch.elapsed().as_micros() as u64, Ordering::Relaxed);
+        self.last_replies.store(self.now_us(), Ordering::Relaxed);
         if !self.outbox.lock().out.is_empty() {
             self.flush();
         }
