@@ -9,7 +9,7 @@ use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use support::events::WAIT;
-use support::proxy::Proxy;
+use support::proxy::{outage, proxied_client, Proxy};
 use support::tree::{random_writes, seed, snapshot};
 use support::{unique_root, wait_until};
 use zk_curator::framework::*;
@@ -173,15 +173,7 @@ server_test!(shared converges_under_a_random_writer, |srv| {
 fn resync_after(srv: &support::TestServer, expire: bool) {
     let seed = seed();
     let proxy = Proxy::start(&srv.connect_string());
-    let c = CuratorFrameworkFactory::builder()
-        .connect_string(&proxy.connect_string())
-        .session_timeout(Duration::from_secs(20))
-        .connection_timeout(Duration::from_secs(5))
-        .retry_policy(RetryNTimes::new(5, Duration::from_millis(100)))
-        .build()
-        .unwrap();
-    c.start().unwrap();
-    assert!(c.block_until_connected(WAIT));
+    let c = proxied_client(&proxy);
     let writer = srv.curator();
     let root = unique_root(if expire { "cc-expire" } else { "cc-drop" });
     writer.create().for_path(&root).unwrap();
@@ -191,14 +183,9 @@ fn resync_after(srv: &support::TestServer, expire: bool) {
     cache.start().unwrap();
     converges(&cache, &writer, &root);
     // Cut the cache's client off, change things meanwhile, let it back in.
-    proxy.refuse(true);
-    proxy.drop_connections();
-    if expire {
-        let zk = c.zookeeper_client().zookeeper().unwrap();
-        srv.expire(&zk);
-    }
-    random_writes(&writer, &root, 500, seed ^ 0x5eed);
-    proxy.refuse(false);
+    outage(srv, &proxy, &c, expire, || {
+        random_writes(&writer, &root, 500, seed ^ 0x5eed)
+    });
     converges(&cache, &writer, &root);
     let m = model.lock().unwrap();
     assert!(m.errors.is_empty(), "seed {seed}: {:?}", m.errors);

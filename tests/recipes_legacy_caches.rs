@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use support::events::WAIT;
-use support::proxy::Proxy;
+use support::proxy::{outage, proxied_client, Proxy};
 use support::tree::{
     children_snapshot, converges, depth_below, random_node_writes, random_writes, seed, snapshot,
     Snap,
@@ -51,37 +51,43 @@ fn recv<T>(rx: &Receiver<T>, what: &str) -> T {
         .unwrap_or_else(|_| panic!("no {what} within {WAIT:?}"))
 }
 
-/// A client whose connection goes through `proxy`.
-fn proxied_client(proxy: &Proxy) -> CuratorFramework {
-    let c = CuratorFrameworkFactory::builder()
-        .connect_string(&proxy.connect_string())
-        .session_timeout(Duration::from_secs(20))
-        .connection_timeout(Duration::from_secs(5))
-        .retry_policy(RetryNTimes::new(5, Duration::from_millis(100)))
-        .build()
-        .unwrap();
-    c.start().unwrap();
-    assert!(c.block_until_connected(WAIT));
-    c
-}
-
-/// Cuts `c` off behind `proxy`, runs `meanwhile` (and expires the session if asked), lets it
-/// back in.
-fn outage(
+/// What a PathChildrenCache or TreeCache must go through: converged on the writer's tree,
+/// cut off (session expired if asked) while the writer goes on, converged again, then still
+/// watching. `cache` and `server` read the two sides.
+#[allow(clippy::too_many_arguments)]
+fn through_outage(
     srv: &TestServer,
     proxy: &Proxy,
     c: &CuratorFramework,
     expire: bool,
-    meanwhile: impl FnOnce(),
+    writer: &CuratorFramework,
+    root: &str,
+    seed: u64,
+    what: &str,
+    cache: impl Fn() -> Snap,
+    server: impl Fn() -> Snap,
 ) {
-    proxy.refuse(true);
-    proxy.drop_connections();
+    let converged = || converges(CONVERGE, what, &cache, &server);
+    converged();
+    outage(srv, proxy, c, expire, || {
+        random_writes(writer, root, 500, seed ^ 0x5eed)
+    });
+    converged();
+    writer.create().for_path(&format!("{root}/after")).unwrap();
+    converged();
+}
+
+/// The connection events a cache reports across `through_outage`.
+fn states_through_outage(expire: bool) -> &'static [&'static str] {
     if expire {
-        let zk = c.zookeeper_client().zookeeper().unwrap();
-        srv.expire(&zk);
+        &[
+            "ConnectionSuspended",
+            "ConnectionLost",
+            "ConnectionReconnected",
+        ]
+    } else {
+        &["ConnectionSuspended", "ConnectionReconnected"]
     }
-    meanwhile();
-    proxy.refuse(false);
 }
 
 fn port(srv: &TestServer) -> u16 {
@@ -725,24 +731,14 @@ fn pcc_outage(srv: &TestServer, expire: bool) {
     let cache = PathChildrenCache::new(&c, &root, true);
     let model = pcc_model(&cache);
     cache.start(StartMode::Normal).unwrap();
-    converges(
-        CONVERGE,
-        "PathChildrenCache",
-        || snap_of(cache.current_data()),
-        || children_snapshot(&writer, &root),
-    );
-    outage(srv, &proxy, &c, expire, || {
-        random_writes(&writer, &root, 500, seed ^ 0x5eed)
-    });
-    converges(
-        CONVERGE,
-        "PathChildrenCache",
-        || snap_of(cache.current_data()),
-        || children_snapshot(&writer, &root),
-    );
-    writer.create().for_path(&format!("{root}/after")).unwrap();
-    converges(
-        CONVERGE,
+    through_outage(
+        srv,
+        &proxy,
+        &c,
+        expire,
+        &writer,
+        &root,
+        seed,
         "PathChildrenCache",
         || snap_of(cache.current_data()),
         || children_snapshot(&writer, &root),
@@ -753,15 +749,7 @@ fn pcc_outage(srv: &TestServer, expire: bool) {
     if states.first().map(String::as_str) == Some("ConnectionReconnected") {
         states.remove(0);
     }
-    let want: &[&str] = if expire {
-        &[
-            "ConnectionSuspended",
-            "ConnectionLost",
-            "ConnectionReconnected",
-        ]
-    } else {
-        &["ConnectionSuspended", "ConnectionReconnected"]
-    };
+    let want = states_through_outage(expire);
     assert_eq!(states, want, "seed {seed}");
     cache.close();
     c.close();
@@ -1046,24 +1034,14 @@ fn tree_outage(srv: &TestServer, expire: bool) {
     let cache = TreeCache::new(&c, &root);
     let model = tree_model(&cache);
     cache.start().unwrap();
-    converges(
-        CONVERGE,
-        "TreeCache",
-        || snap_of(cache.snapshot()),
-        || snapshot(&writer, &root),
-    );
-    outage(srv, &proxy, &c, expire, || {
-        random_writes(&writer, &root, 500, seed ^ 0x5eed)
-    });
-    converges(
-        CONVERGE,
-        "TreeCache",
-        || snap_of(cache.snapshot()),
-        || snapshot(&writer, &root),
-    );
-    writer.create().for_path(&format!("{root}/after")).unwrap();
-    converges(
-        CONVERGE,
+    through_outage(
+        srv,
+        &proxy,
+        &c,
+        expire,
+        &writer,
+        &root,
+        seed,
         "TreeCache",
         || snap_of(cache.snapshot()),
         || snapshot(&writer, &root),
@@ -1071,15 +1049,7 @@ fn tree_outage(srv: &TestServer, expire: bool) {
     check_model(&model, snap_of(cache.snapshot()), seed);
     let m = model.lock().unwrap();
     assert_eq!(m.initialized, 1, "seed {seed}");
-    let want: &[&str] = if expire {
-        &[
-            "ConnectionSuspended",
-            "ConnectionLost",
-            "ConnectionReconnected",
-        ]
-    } else {
-        &["ConnectionSuspended", "ConnectionReconnected"]
-    };
+    let want = states_through_outage(expire);
     assert_eq!(m.connection, want, "seed {seed}");
     drop(m);
     cache.close();

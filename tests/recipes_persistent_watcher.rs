@@ -8,7 +8,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use support::events::{Events, WAIT};
-use support::proxy::Proxy;
+use support::proxy::{outage, proxied_client, Proxy};
 use support::{unique_root, wait_until};
 use zk_curator::framework::*;
 use zk_curator::recipes::PersistentWatcher;
@@ -69,15 +69,7 @@ server_test!(shared recursive_and_flat_events, |srv| {
 
 fn survives(srv: &support::TestServer, expire: bool) {
     let proxy = Proxy::start(&srv.connect_string());
-    let c = CuratorFrameworkFactory::builder()
-        .connect_string(&proxy.connect_string())
-        .session_timeout(Duration::from_secs(20))
-        .connection_timeout(Duration::from_secs(5))
-        .retry_policy(RetryNTimes::new(5, Duration::from_millis(100)))
-        .build()
-        .unwrap();
-    c.start().unwrap();
-    assert!(c.block_until_connected(WAIT));
+    let c = proxied_client(&proxy);
     let writer = srv.curator();
     let root = unique_root(if expire { "pw-expire" } else { "pw-drop" });
     writer.create().for_path(&root).unwrap();
@@ -88,17 +80,12 @@ fn survives(srv: &support::TestServer, expire: bool) {
     ev.expect(EventType::NodeCreated, &format!("{root}/before"));
     // cut the client off; change things meanwhile (those events are missed: the reset
     // listener is how the user learns to re-read)
-    proxy.refuse(true);
-    proxy.drop_connections();
-    if expire {
-        let zk = c.zookeeper_client().zookeeper().unwrap();
-        srv.expire(&zk);
-    }
-    writer
-        .create()
-        .for_path(&format!("{root}/meanwhile"))
-        .unwrap();
-    proxy.refuse(false);
+    outage(srv, &proxy, &c, expire, || {
+        writer
+            .create()
+            .for_path(&format!("{root}/meanwhile"))
+            .unwrap();
+    });
     resets
         .recv_timeout(Duration::from_secs(20))
         .expect("a reset after the reconnect");

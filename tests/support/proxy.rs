@@ -170,3 +170,38 @@ fn pipe(mut from: TcpStream, mut to: TcpStream, st: Arc<State>, upstream: bool) 
     let _ = from.shutdown(Shutdown::Both);
     let _ = to.shutdown(Shutdown::Both);
 }
+
+/// A framework client that reaches the server only through `proxy`, so that a test can cut
+/// it off (20 s session, 5 s connection timeout, 5 quick retries), started and connected.
+pub fn proxied_client(proxy: &Proxy) -> zk_curator::CuratorFramework {
+    use zk_curator::framework::{CuratorFrameworkFactory, RetryNTimes};
+    let c = CuratorFrameworkFactory::builder()
+        .connect_string(&proxy.connect_string())
+        .session_timeout(Duration::from_secs(20))
+        .connection_timeout(Duration::from_secs(5))
+        .retry_policy(RetryNTimes::new(5, Duration::from_millis(100)))
+        .build()
+        .unwrap();
+    c.start().unwrap();
+    assert!(c.block_until_connected(super::events::WAIT));
+    c
+}
+
+/// Cuts `c` off behind `proxy`, expires its session if asked, runs `meanwhile`, and lets it
+/// back in.
+pub fn outage(
+    srv: &super::TestServer,
+    proxy: &Proxy,
+    c: &zk_curator::CuratorFramework,
+    expire: bool,
+    meanwhile: impl FnOnce(),
+) {
+    proxy.refuse(true);
+    proxy.drop_connections();
+    if expire {
+        let zk = c.zookeeper_client().zookeeper().unwrap();
+        srv.expire(&zk);
+    }
+    meanwhile();
+    proxy.refuse(false);
+}
