@@ -38,10 +38,14 @@ server_test!(shared recursive_and_flat_events, |srv| {
     // Another client: ZooKeeper 3.8 keeps one watch mode per path and connection (the last
     // add wins; ZOOKEEPER-4466), which the in-process server reproduces.
     let c2 = srv.curator();
-    let (flat, fev, _flat_resets) = watcher(&c2, &root, false);
+    let (flat, fev, flat_resets) = watcher(&c2, &root, false);
     rec.start().unwrap();
     flat.start().unwrap();
     resets.recv_timeout(WAIT).expect("a reset once start()'s add succeeded");
+    // The other client's watch must be on the server before the changes below.
+    flat_resets
+        .recv_timeout(WAIT)
+        .expect("a reset once the flat watch is added");
     let a = format!("{root}/a");
     let ab = format!("{a}/b");
     c.create().creating_parents_if_needed().for_path(&ab).unwrap();

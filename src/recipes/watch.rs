@@ -125,6 +125,10 @@ impl PersistentWatcher {
 
     /// Removes the watch and stops following reconnects.
     pub fn close(&self) {
+        // Listeners first: removing the watch makes a PersistentWatchRemoved event, which must
+        // not reach them once close() has begun.
+        self.inner.listeners.clear();
+        self.inner.resets.clear();
         if let Some(id) = self.inner.state_listener.lock().take() {
             self.inner
                 .client
@@ -143,8 +147,6 @@ impl PersistentWatcher {
                 .in_background(|_c: &CuratorFramework, _e: &CuratorEvent| {})
                 .for_path(&self.inner.path);
         }
-        self.inner.listeners.clear();
-        self.inner.resets.clear();
     }
 
     /// The watchers that get the events.
