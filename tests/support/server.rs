@@ -219,32 +219,13 @@ fn signal(s: &RealServer, sig: &str) {
 #[macro_export]
 macro_rules! server_test {
     (shared $name:ident, |$srv:ident| $body:block) => {
-        mod $name {
-            #[allow(unused_imports)]
-            use super::*;
-            #[allow(unused_mut)]
-            fn body($srv: &mut $crate::support::server::TestServer) $body
-            #[test]
-            fn real() {
-                let Some(mut s) = $crate::support::server::TestServer::shared(
-                    $crate::support::server::Kind::Real,
-                ) else {
-                    return;
-                };
-                body(&mut s)
-            }
-            #[test]
-            fn in_process() {
-                let Some(mut s) = $crate::support::server::TestServer::shared(
-                    $crate::support::server::Kind::InProcess,
-                ) else {
-                    return;
-                };
-                body(&mut s)
-            }
-        }
+        $crate::server_test!(@with shared, $name, |$srv| $body);
     };
     (own $name:ident, |$srv:ident| $body:block) => {
+        $crate::server_test!(@with start, $name, |$srv| $body);
+    };
+    // `$server` is the TestServer constructor: `shared` or `start`.
+    (@with $server:ident, $name:ident, |$srv:ident| $body:block) => {
         mod $name {
             #[allow(unused_imports)]
             use super::*;
@@ -252,7 +233,7 @@ macro_rules! server_test {
             fn body($srv: &mut $crate::support::server::TestServer) $body
             #[test]
             fn real() {
-                let Some(mut s) = $crate::support::server::TestServer::start(
+                let Some(mut s) = $crate::support::server::TestServer::$server(
                     $crate::support::server::Kind::Real,
                 ) else {
                     return;
@@ -261,7 +242,7 @@ macro_rules! server_test {
             }
             #[test]
             fn in_process() {
-                let Some(mut s) = $crate::support::server::TestServer::start(
+                let Some(mut s) = $crate::support::server::TestServer::$server(
                     $crate::support::server::Kind::InProcess,
                 ) else {
                     return;
