@@ -152,6 +152,20 @@ impl Inner {
         self.handle.lock().clone().ok_or(Error::Closed)
     }
 
+    /// The current handle once it is connected (at most `timeout`, then `ConnectionLoss`,
+    /// which the retry policy sees like any other).
+    pub fn connected_handle(&self, timeout: Duration) -> Result<Arc<ZooKeeper>> {
+        let h = self.handle()?;
+        if h.state().is_connected() {
+            return Ok(h); // the common case: no clock, no wait
+        }
+        if self.wait_handle_connected(timeout) {
+            self.handle()
+        } else {
+            Err(Error::ConnectionLoss)
+        }
+    }
+
     /// Waits until the current handle is connected, following it when a new one replaces
     /// an expired one. It reads the handle's own state, which its I/O thread sets, never
     /// the listener-facing state the event thread delivers: a call made *on* the event

@@ -158,21 +158,10 @@ impl CuratorFramework {
     /// for a connection (not connected then is a `ConnectionLoss` charged to the policy).
     pub(crate) fn call<T>(&self, mut f: impl FnMut(&ZooKeeper, u32) -> Result<T>) -> Result<T> {
         let inner = &self.inner;
-        call_with_retry(
-            &*inner.retry,
-            || {
-                inner.handle()?;
-                if inner.wait_handle_connected(inner.cfg.connection_timeout) {
-                    Ok(())
-                } else {
-                    Err(Error::ConnectionLoss)
-                }
-            },
-            |count| {
-                let zk = inner.handle()?;
-                f(&zk, count)
-            },
-        )
+        call_with_retry(&*inner.retry, |count| {
+            let zk = inner.connected_handle(inner.cfg.connection_timeout)?;
+            f(&zk, count)
+        })
     }
 
     // ------------------------------------------------------------------ background

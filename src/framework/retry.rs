@@ -288,16 +288,13 @@ thread_local! {
 }
 
 /// The retry loop: runs `attempt` until it succeeds, fails with an error the policy will
-/// not retry, or the policy gives up. `before_attempt` runs before every attempt (the
-/// framework waits for a connection there). Nested inside another retry loop on the same
-/// thread it makes a single attempt.
+/// not retry, or the policy gives up (the framework's attempts wait for a connection
+/// first). Nested inside another retry loop on the same thread it makes a single attempt.
 pub(crate) fn call_with_retry<T>(
     policy: &dyn RetryPolicy,
-    mut before_attempt: impl FnMut() -> Result<()>,
     mut attempt: impl FnMut(u32) -> Result<T>,
 ) -> Result<T> {
     if IN_RETRY_LOOP.with(Cell::get) {
-        before_attempt()?;
         return attempt(0);
     }
     struct Reset;
@@ -311,8 +308,7 @@ pub(crate) fn call_with_retry<T>(
     let start = Instant::now();
     let mut count = 0u32;
     loop {
-        let res = before_attempt().and_then(|()| attempt(count));
-        match res {
+        match attempt(count) {
             Ok(v) => return Ok(v),
             Err(e)
                 if policy.allow_retry_error(&e)
@@ -388,55 +384,35 @@ mod tests {
     fn the_loop_retries_only_retryable_errors_and_does_not_nest() {
         let p = RetryNTimes::new(3, Duration::ZERO);
         let mut tries = 0;
-        let r: Result<()> = call_with_retry(
-            &p,
-            || Ok(()),
-            |_| {
-                tries += 1;
-                Err(Error::ConnectionLoss)
-            },
-        );
+        let r: Result<()> = call_with_retry(&p, |_| {
+            tries += 1;
+            Err(Error::ConnectionLoss)
+        });
         assert!(matches!(r, Err(Error::ConnectionLoss)));
         assert_eq!(tries, 4);
         let mut tries = 0;
-        let r: Result<()> = call_with_retry(
-            &p,
-            || Ok(()),
-            |_| {
-                tries += 1;
-                Err(Error::NoNode { path: "/".into() })
-            },
-        );
+        let r: Result<()> = call_with_retry(&p, |_| {
+            tries += 1;
+            Err(Error::NoNode { path: "/".into() })
+        });
         assert!(matches!(r, Err(Error::NoNode { .. })));
         assert_eq!(tries, 1);
         // nested: the inner loop tries once per outer attempt
         let mut inner_tries = 0;
-        let r: Result<()> = call_with_retry(
-            &p,
-            || Ok(()),
-            |_| {
-                call_with_retry(
-                    &p,
-                    || Ok(()),
-                    |_| {
-                        inner_tries += 1;
-                        Err(Error::ConnectionLoss)
-                    },
-                )
-            },
-        );
+        let r: Result<()> = call_with_retry(&p, |_| {
+            call_with_retry(&p, |_| {
+                inner_tries += 1;
+                Err(Error::ConnectionLoss)
+            })
+        });
         assert!(r.is_err());
         assert_eq!(inner_tries, 4);
         // the flag is reset afterwards
         let mut t = 0;
-        let _: Result<()> = call_with_retry(
-            &p,
-            || Ok(()),
-            |_| {
-                t += 1;
-                Err(Error::OperationTimeout)
-            },
-        );
+        let _: Result<()> = call_with_retry(&p, |_| {
+            t += 1;
+            Err(Error::OperationTimeout)
+        });
         assert_eq!(t, 4);
     }
 }
