@@ -269,7 +269,8 @@ impl IoLoop {
         let mut batch: Vec<EventItem> = Vec::new();
         loop {
             let res = self.reader.read_frame(&mut &*stream);
-            match res {
+            // One clock reading per pass serves the flush, the silence and the ping checks.
+            let now = match res {
                 Ok(frame) => {
                     // A caller woken by a sync reply must not overtake, with what it does
                     // next (close, say), events decoded before its reply: flush first.
@@ -289,16 +290,18 @@ impl IoLoop {
                     if self.reader.has_frame() {
                         continue;
                     }
-                    self.core.flush_buffered();
+                    let now = Instant::now();
+                    self.core.flush_buffered(now);
                     self.flush(&mut batch);
-                    last_recv = Instant::now();
+                    last_recv = now;
+                    now
                 }
-                Err(e) if is_timeout(&e) => {}
+                Err(e) if is_timeout(&e) => Instant::now(),
                 Err(e) => {
                     self.flush(&mut batch);
                     return End::Lost(e.to_string());
                 }
-            }
+            };
             // Closing alone is not enough: the closeSession reply is still to be read.
             if self.core.should_stop() {
                 return End::Closing;
@@ -306,11 +309,11 @@ impl IoLoop {
             if let Some(rw) = self.core.take_rw_found() {
                 return End::MoveTo(rw);
             }
-            let silent = last_recv.elapsed();
+            let silent = now.saturating_duration_since(last_recv);
             if silent >= read_timeout {
                 return End::Lost(format!("no reply for {} ms", silent.as_millis()));
             }
-            if self.core.micros_since_send() >= ping_every {
+            if self.core.micros_since_send(now) >= ping_every {
                 self.core.try_ping();
             }
         }

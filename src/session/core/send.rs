@@ -78,8 +78,10 @@ pub(crate) fn flush_corked() {
 }
 
 impl Core {
-    pub fn micros_since_send(&self) -> u64 {
-        self.micros_since(&self.last_send)
+    /// Microseconds from the last write to `now`.
+    pub fn micros_since_send(&self, now: Instant) -> u64 {
+        self.us_at(now)
+            .saturating_sub(self.last_send.load(Ordering::Relaxed))
     }
 
     fn micros_since(&self, at: &AtomicU64) -> u64 {
@@ -88,7 +90,11 @@ impl Core {
 
     /// Microseconds since this core's epoch: the clock of `last_send` and `last_replies`.
     fn now_us(&self) -> u64 {
-        self.epoch.elapsed().as_micros() as u64
+        self.us_at(Instant::now())
+    }
+
+    fn us_at(&self, t: Instant) -> u64 {
+        t.saturating_duration_since(self.epoch).as_micros() as u64
     }
 
     fn note_send(&self) {
@@ -195,9 +201,9 @@ impl Core {
     }
 
     /// Writes what asynchronous requests left buffered; the I/O thread calls it after
-    /// handling the replies of one read.
-    pub fn flush_buffered(&self) {
-        self.last_replies.store(self.now_us(), Ordering::Relaxed);
+    /// handling the replies of one read, at `now`.
+    pub fn flush_buffered(&self, now: Instant) {
+        self.last_replies.store(self.us_at(now), Ordering::Relaxed);
         if !self.outbox.lock().out.is_empty() {
             self.flush();
         }
