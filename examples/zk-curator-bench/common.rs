@@ -34,6 +34,8 @@ pub enum ClientKind {
     Curator,
     /// A bare `TcpStream` speaking `zk_curator::proto`: the floor.
     Raw,
+    /// The same with the threading contract's hand-offs (`hop.rs`): the contract's floor.
+    RawHop,
 }
 
 /// Every workload this binary knows (the seven shared ones, then its own).
@@ -87,7 +89,10 @@ impl Args {
                     a.client = match v.as_str() {
                         "curator" | "zk-curator" => ClientKind::Curator,
                         "raw" => ClientKind::Raw,
-                        other => return Err(format!("--client: curator or raw, not {other}")),
+                        "raw-hop" => ClientKind::RawHop,
+                        other => {
+                            return Err(format!("--client: curator, raw or raw-hop, not {other}"))
+                        }
                     }
                 }
                 "--connect" => a.connect = v,
@@ -493,6 +498,16 @@ impl Window {
         }
         st.inflight += 1;
         Ok(())
+    }
+
+    /// Takes a permit if one is free, without waiting.
+    pub fn try_acquire(&self) -> bool {
+        let mut st = self.st.lock();
+        if st.inflight >= self.k {
+            return false;
+        }
+        st.inflight += 1;
+        true
     }
 
     /// An operation finished with result code `rc` (0: success).

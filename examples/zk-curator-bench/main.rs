@@ -16,20 +16,20 @@
 //!     ../shared/bench/run-anchors.sh all.jsonl
 //! ```
 //!
-//! (Add `zk-raw=$PWD/target/release/examples/zk-curator-bench --client raw` as a second
-//! `BENCH_EXTRA` line for the raw-socket floor; it answers `unsupported` outside get-sync and
-//! get-pipelined.)
+//! (Add `raw-socket=$PWD/target/release/examples/zk-curator-bench --client raw` and
+//! `raw-hop=... --client raw-hop` as further `BENCH_EXTRA` lines for the two floors; they
+//! answer `unsupported` outside get-sync and get-pipelined.)
 //!
 //! # CLI
 //!
 //! ```text
 //! zk-curator-bench --connect HOST:PORT --workload NAME [--ops N] [--threads T]
-//!     [--inflight K] [--nodes W] [--size BYTES] [--client curator|raw]
+//!     [--inflight K] [--nodes W] [--size BYTES] [--client curator|raw|raw-hop]
 //! ```
 //!
 //! Exactly one JSON line on stdout; exit 0 (also for `"unsupported"`), 1 with an `"error"`
 //! field, 2 on bad usage (message on stderr, no JSON). `"client"` is `zk-curator-<version>`,
-//! or `raw-socket` with `--client raw`.
+//! `raw-socket` with `--client raw`, `raw-hop` with `--client raw-hop`.
 //!
 //! # Workloads
 //!
@@ -41,7 +41,10 @@
 //! (zk-curator's `CuratorCache`, `extra.impl = "CuratorCache"`, see `cache.rs`).
 //!
 //! `--client raw` runs get-sync and get-pipelined over a bare `TcpStream` with
-//! `zk_curator::proto` only: the floor (`raw.rs`).
+//! `zk_curator::proto` only: the floor (`raw.rs`). `--client raw-hop` runs the same loops
+//! with the hand-offs the threading contract requires and nothing else (a reader thread
+//! completes the caller; callbacks on an event thread fed by a crossbeam channel): the
+//! floor of any client that keeps the contract (`hop.rs`).
 //!
 //! zk-curator's own workloads (`own.rs`): `slow-watcher` (one of 100 persistent watchers is
 //! offloaded to a `WorkerPool` and sleeps 50 ms per event; p50/p99 are the write-ack-to-event
@@ -69,6 +72,7 @@
 mod cache;
 mod common;
 mod curator;
+mod hop;
 mod own;
 mod proxy;
 mod raw;
@@ -76,7 +80,7 @@ mod raw;
 use common::{Args, BenchError, ClientKind, Report};
 
 const USAGE: &str = "usage: zk-curator-bench --connect HOST:PORT --workload NAME [--ops N] \
-[--threads T] [--inflight K] [--nodes W] [--size BYTES] [--client curator|raw]";
+[--threads T] [--inflight K] [--nodes W] [--size BYTES] [--client curator|raw|raw-hop]";
 
 /// `BENCH_LOG=info|debug|trace`: the client's `log` records on stderr, with the time since
 /// start (for looking into a run; stdout keeps its one JSON line).
@@ -129,11 +133,13 @@ fn main() {
     let name = match args.client {
         ClientKind::Curator => curator::name(),
         ClientKind::Raw => raw::NAME.to_string(),
+        ClientKind::RawHop => hop::NAME.to_string(),
     };
     let mut rep = Report::new(&name, &args.workload);
     let result = match args.client {
         ClientKind::Curator => curator::run(&args, &mut rep),
-        ClientKind::Raw => raw::run(&args, &mut rep),
+        ClientKind::Raw => raw::run(&args, &mut rep, false),
+        ClientKind::RawHop => raw::run(&args, &mut rep, true),
     };
     let code = match result {
         Ok(()) => 0,

@@ -23,15 +23,15 @@ pub const NAME: &str = "raw-socket";
 /// Bound on any single read or write on the socket.
 const IO_TIMEOUT: Duration = Duration::from_secs(30);
 
-struct Raw {
-    stream: TcpStream,
+pub struct Raw {
+    pub stream: TcpStream,
     reader: FrameReader,
     next_xid: i32,
 }
 
 impl Raw {
     /// Connects to the first host of `connect` and creates a session (30 s timeout).
-    fn connect(connect: &str) -> Res<Raw> {
+    pub fn connect(connect: &str) -> Res<Raw> {
         let host = connect.split(',').next().unwrap_or(connect);
         let host = host.split('/').next().unwrap_or(host);
         let addr = host
@@ -68,10 +68,24 @@ impl Raw {
         Ok(raw)
     }
 
-    fn xid(&mut self) -> i32 {
+    pub fn xid(&mut self) -> i32 {
         let x = self.next_xid;
         self.next_xid = self.next_xid.wrapping_add(1).max(1);
         x
+    }
+
+    /// The xid the next request will get.
+    pub fn peek_xid(&self) -> i32 {
+        self.next_xid
+    }
+
+    /// Writes a closeSession request without reading its reply (another thread reads).
+    pub fn send_close(&mut self) -> Res<()> {
+        let xid = self.xid();
+        let mut buf = Vec::with_capacity(16);
+        encode_request(&mut buf, xid, &Request::CloseSession);
+        (&self.stream).write_all(&buf)?;
+        Ok(())
     }
 
     /// One request, waiting for its reply (setup, cleanup): the outer error is the
@@ -119,10 +133,12 @@ fn delete(raw: &mut Raw, path: &str) -> Res<()> {
     }
 }
 
-pub fn run(args: &Args, rep: &mut Report) -> Res<()> {
+/// Runs get-sync or get-pipelined over the bare socket, or with `hop` the same loops in
+/// the threading contract's shape (`hop.rs`, on a session of its own).
+pub fn run(args: &Args, rep: &mut Report, hop: bool) -> Res<()> {
     if !matches!(args.workload.as_str(), "get-sync" | "get-pipelined") {
         return Err(BenchError::Unsupported(
-            "the raw-socket floor implements get-sync and get-pipelined only".into(),
+            "the raw-socket floors implement get-sync and get-pipelined only".into(),
         ));
     }
     let root = root_path();
@@ -132,10 +148,11 @@ pub fn run(args: &Args, rep: &mut Report) -> Res<()> {
         .and_then(|_| create(&mut raw, &node, &payload(args.size)))
         .and_then(|_| {
             let tmpl = get_frame(&node);
-            if args.workload == "get-sync" {
-                get_sync(args, rep, &mut raw, tmpl)
-            } else {
-                get_pipelined(args, rep, &mut raw, tmpl)
+            match (hop, args.workload.as_str()) {
+                (false, "get-sync") => get_sync(args, rep, &mut raw, tmpl),
+                (false, _) => get_pipelined(args, rep, &mut raw, tmpl),
+                (true, "get-sync") => crate::hop::get_sync(args, rep, tmpl),
+                (true, _) => crate::hop::get_pipelined(args, rep, tmpl),
             }
         });
     // After a failure the socket may still hold replies: clean up over a fresh session.
