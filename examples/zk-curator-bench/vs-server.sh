@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# The anchor harnesses, zk-curator and the two floors (raw-socket, raw-hop) against a server
+# of this script's choosing, with the same workloads, CLI and JSON lines as
+# ../shared/bench/run-anchors.sh and the same rotation of the harness order per repetition:
+#
+#   testing    the in-process TestingServer (`cargo run --example testing-server`);
+#   zk-pinned  Apache ZooKeeper 3.8 (Debian's jar, run-anchors.sh's configuration) pinned
+#              with taskset to the last core, so that the clients have the other one(s) to
+#              themselves: what the clients cost once they no longer share cores with the
+#              server's threads.
+#
+#   cargo build --release --example zk-curator-bench --example testing-server
+#   examples/zk-curator-bench/vs-server.sh testing ts.jsonl       # tables on stdout
+#   BENCH_WORKLOADS=get-sync BENCH_REPS=3 examples/zk-curator-bench/vs-server.sh zk-pinned p.jsonl
+#
+# Knobs: BENCH_REPS (1), BENCH_WORKLOADS (all seven), BENCH_PORT (21820), BENCH_TIMEOUT
+# (600 s per run). Needs the anchor harnesses built (run-anchors.sh builds them).
+set -euo pipefail
+
+kind="${1:?usage: $0 testing|zk-pinned RESULTS.jsonl}"
+out="${2:?usage: $0 testing|zk-pinned RESULTS.jsonl}"
+root="$(cd "$(dirname "$0")/../.." && pwd)"
+bench="$root/../shared/bench"
+port="${BENCH_PORT:-21820}"
+reps="${BENCH_REPS:-1}"
+workloads="${BENCH_WORKLOADS:-get-sync get-threads get-pipelined create-delete watch-fanout persistent-recursive cache-load}"
+run_timeout="${BENCH_TIMEOUT:-600}"
+ours="$root/target/release/examples/zk-curator-bench"
+server="$root/target/release/examples/testing-server"
+for f in "$ours" "$server"; do
+  [ -x "$f" ] || { echo "missing $f: cargo build --release --example zk-curator-bench --example testing-server" >&2; exit 2; }
+done
+
+labels=(curator zookeeper zookeeper-client kazoo zk-curator raw-socket raw-hop)
+commands=("$bench/java/run.sh"
+  "$bench/peers/target/release/peers-bench --client zookeeper"
+  "$bench/peers/target/release/peers-bench --client zookeeper-client"
+  "$bench/kazoo/run.sh"
+  "$ours"
+  "$ours --client raw"
+  "$ours --client raw-hop")
+
+log() { echo "[$(date +%H:%M:%S)] $*" >&2; }
+
+case "$kind" in
+  testing)
+    # The server serves until its stdin closes: a fifo this script holds open, so the
+    # server goes when the script does, however it ends.
+    fifo="$(mktemp -u)"
+    mkfifo "$fifo"
+    "$server" --port "$port" <"$fifo" >/dev/null &
+    server_pid=$!
+    exec 9>"$fifo"
+    rm -f "$fifo"
+    trap 'kill "$server_pid" 2>/dev/null || true' EXIT
+    what="zk-curator TestingServer"
+    ;;
+  zk-pinned)
+    core=$(($(nproc) - 1))
+    data="$(mktemp -d)"
+    cat >"$data/zoo.cfg" <<EOF
+tickTime=2000
+dataDir=$data/data
+clientPort=$port
+clientPortAddress=127.0.0.1
+admin.enableServer=false
+forceSync=no
+maxClientCnxns=0
+4lw.commands.whitelist=*
+EOF
+    taskset -c "$core" java -cp /usr/share/java/zookeeper.jar:/usr/share/java/slf4j-nop.jar \
+      org.apache.zookeeper.server.ZooKeeperServerMain "$data/zoo.cfg" >"$data/server.log" 2>&1 &
+    server_pid=$!
+    trap 'kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; rm -rf "$data"' EXIT
+    what="ZooKeeper 3.8 pinned to core $core"
+    ;;
+  *)
+    echo "unknown server kind $kind: testing or zk-pinned" >&2
+    exit 2
+    ;;
+esac
+for _ in $(seq 100); do
+  (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+  sleep 0.1
+done
+log "$what up on 127.0.0.1:$port (pid $server_pid)"
+
+n=${#labels[@]}
+for w in $workloads; do
+  for ((rep = 1; rep <= reps; rep++)); do
+    for ((j = 0; j < n; j++)); do
+      i=$(((j + rep - 1) % n))
+      read -r -a cmd <<<"${commands[$i]}"
+      set +e
+      line="$(timeout "$run_timeout" "${cmd[@]}" --connect "127.0.0.1:$port" --workload "$w" 2>/dev/null | tail -n 1)"
+      rc=$?
+      set -e
+      record="$(LABEL="${labels[$i]}" REP="$rep" RC="$rc" WORKLOAD="$w" LINE="$line" python3 -c '
+import json, os
+try:
+    rec = json.loads(os.environ["LINE"])
+    assert isinstance(rec, dict)
+except Exception:
+    rec = {"client": os.environ["LABEL"], "workload": os.environ["WORKLOAD"],
+           "error": "exit %s, no JSON line" % os.environ["RC"]}
+rec["harness"] = os.environ["LABEL"]
+rec["rep"] = int(os.environ["REP"])
+print(json.dumps(rec, separators=(",", ":")))
+')"
+      echo "$record" >>"$out"
+      log "$w rep $rep ${labels[$i]}: $(python3 -c 'import json,sys; r=json.loads(sys.argv[1]); print(r.get("error") or r.get("unsupported") or r.get("ops_per_sec"))' "$record")"
+    done
+  done
+done
+
+echo "$what on 127.0.0.1:$port, $reps repetition(s), medians; $(nproc) cores; $(date -u +%Y-%m-%dT%H:%MZ)"
+echo
+python3 "$bench/summarize.py" "$out"
