@@ -201,7 +201,9 @@ fn pipelined_gets(args: &Args, frame: &mut [u8], n: usize, k: usize) -> Res<Meas
                 };
                 if let Some(at) = p2.issued_ns.get(i) {
                     let now = nanos(p2.t0.elapsed());
-                    p2.lat.lock().push(now.saturating_sub(at.load(Ordering::Relaxed)));
+                    p2.lat
+                        .lock()
+                        .push(now.saturating_sub(at.load(Ordering::Relaxed)));
                     p2.window.done(rc);
                 }
             }
