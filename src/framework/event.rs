@@ -58,7 +58,7 @@ pub struct CuratorEvent {
     pub(crate) path: String,
     pub(crate) name: Option<String>,
     pub(crate) stat: Option<Stat>,
-    pub(crate) data: Option<Arc<[u8]>>,
+    pub(crate) data: Option<Vec<u8>>,
     pub(crate) children: Option<Vec<String>>,
     pub(crate) acl: Option<Vec<Acl>>,
     pub(crate) op_results: Option<Vec<CuratorTransactionResult>>,

@@ -89,9 +89,9 @@ impl GetAclBuilder<'_, InBackground> {
             }),
             Box::new(move |_c, r| {
                 let r = r.map_err(|e| user_error(e, &user));
-                event_for(CuratorEventType::GetAcl, &user, &r, |e, (acl, stat)| {
-                    e.acl = Some(acl.clone());
-                    e.stat = Some(stat.clone());
+                event_for(CuratorEventType::GetAcl, &user, r, |e, (acl, stat)| {
+                    e.acl = Some(acl);
+                    e.stat = Some(stat);
                 })
             }),
             None,
@@ -182,8 +182,8 @@ impl SetAclBuilder<'_, InBackground> {
             }),
             Box::new(move |_c, r| {
                 let r = r.map_err(|e| user_error(e, &user));
-                event_for(CuratorEventType::SetAcl, &user, &r, |e, st| {
-                    e.stat = Some(st.clone())
+                event_for(CuratorEventType::SetAcl, &user, r, |e, st| {
+                    e.stat = Some(st)
                 })
             }),
             None,

@@ -105,12 +105,14 @@ impl GetChildrenBuilder<'_, InBackground> {
         let watcher = self.watch.resolve(c);
         let user = path.to_string();
         c.run_background_inline(
-            move |_c, zk, _count, done| zk.get_children2_bg(&full, watcher.clone(), done),
+            move |_c, zk, _count, done| {
+                zk.get_children2_bg(&full, watcher.clone(), move |r| done.call(r))
+            },
             move |_c, r| {
                 let r = r.map_err(|e| user_error(e, &user));
-                event_for(CuratorEventType::Children, user, &r, |e, (kids, stat)| {
-                    e.children = Some(kids.clone());
-                    e.stat = Some(stat.clone());
+                event_for(CuratorEventType::Children, user, r, |e, (kids, stat)| {
+                    e.children = Some(kids);
+                    e.stat = Some(stat);
                 })
             },
             None,

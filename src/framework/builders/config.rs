@@ -2,7 +2,6 @@
 //! namespace or chroot).
 
 use std::marker::PhantomData;
-use std::sync::Arc;
 
 use super::{
     attempt_on_timer, background_modifiers, event_for, store, Bg, Foreground, InBackground,
@@ -119,10 +118,10 @@ impl GetConfigBuilder<'_, InBackground> {
                 event_for(
                     CuratorEventType::GetConfig,
                     CONFIG_NODE,
-                    &r,
+                    r,
                     |e, (data, stat)| {
-                        e.data = Some(Arc::from(data.as_slice()));
-                        e.stat = Some(stat.clone());
+                        e.data = Some(data);
+                        e.stat = Some(stat);
                     },
                 )
             }),
@@ -272,10 +271,10 @@ impl ReconfigBuilder<'_, InBackground> {
                 event_for(
                     CuratorEventType::Reconfig,
                     CONFIG_NODE,
-                    &r,
+                    r,
                     |e, (data, stat)| {
-                        e.data = Some(Arc::from(data.as_slice()));
-                        e.stat = Some(stat.clone());
+                        e.data = Some(data);
+                        e.stat = Some(stat);
                     },
                 )
             }),

@@ -263,9 +263,9 @@ impl CreateBuilder<'_, InBackground> {
                 let r = r
                     .map(|(created, stat)| (c.unfix_path(&created), stat))
                     .map_err(|e| e.with_path(&user));
-                event_for(CuratorEventType::Create, user, &r, |e, (name, stat)| {
-                    e.name = Some(name.clone());
-                    e.stat = stat.clone();
+                event_for(CuratorEventType::Create, user, r, |e, (name, stat)| {
+                    e.name = Some(name);
+                    e.stat = stat;
                 })
             }),
             Some(Box::new(move |c, e| p2.give_up(c, e))),
@@ -482,7 +482,7 @@ impl CreatePlan {
 fn background_attempt(plan: Arc<CreatePlan>) -> Attempt<(String, Option<Stat>)> {
     Box::new(move |c, zk, count, done| {
         if count > 0 {
-            return done(plan.once(c, zk, count));
+            return done.call(plan.once(c, zk, count));
         }
         if let Some(p) = &plan.protection {
             *p.session.lock() = Some(zk.session_id());

@@ -116,7 +116,7 @@ impl DeleteBuilder<'_, InBackground> {
             background_attempt(plan),
             Box::new(move |_c, r| {
                 let r = r.map_err(|e| e.with_path(&user));
-                event_for(CuratorEventType::Delete, user, &r, |_, _| {})
+                event_for(CuratorEventType::Delete, user, r, |_, _| {})
             }),
             Some(Box::new(move |c, e| p2.give_up(c, e))),
             self.bg,
@@ -195,7 +195,7 @@ pub(crate) fn delete_tree(zk: &ZooKeeper, p: &str) -> Result<()> {
 fn background_attempt(plan: Arc<DeletePlan>) -> Attempt<()> {
     Box::new(move |c, zk, count, done| {
         if count > 0 {
-            return done(plan.once(zk));
+            return done.call(plan.once(zk));
         }
         let d = OnceDone::new(done);
         let d2 = d.clone();

@@ -168,10 +168,11 @@ impl ExistsBuilder<'_, InBackground> {
             attempt,
             Box::new(move |_c, r| {
                 let r = r.map_err(|e| user_error(e, &user));
-                let mut ev = event_for(CuratorEventType::Exists, &user, &r, |e, st| {
-                    e.stat = st.clone();
+                let missing = matches!(r, Ok(None));
+                let mut ev = event_for(CuratorEventType::Exists, &user, r, |e, st| {
+                    e.stat = st;
                 });
-                if matches!(r, Ok(None)) {
+                if missing {
                     ev.error = Some(crate::Error::NoNode { path: user.clone() });
                 }
                 ev

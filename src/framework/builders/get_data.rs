@@ -2,7 +2,6 @@
 //! `decompressed`.
 
 use std::marker::PhantomData;
-use std::sync::Arc;
 
 use super::{
     background_modifiers, event_for, store, user_error, Bg, Foreground, InBackground, WatchMode,
@@ -139,7 +138,9 @@ impl GetDataBuilder<'_, InBackground> {
         let user = path.to_string();
         let decompress = self.decompress;
         c.run_background_inline(
-            move |_c, zk, _count, done| zk.get_data_bg(&full, watcher.clone(), done),
+            move |_c, zk, _count, done| {
+                zk.get_data_bg(&full, watcher.clone(), move |r| done.call(r))
+            },
             move |c, r| {
                 let r = match r {
                     Ok((data, stat)) if decompress => c
@@ -151,9 +152,9 @@ impl GetDataBuilder<'_, InBackground> {
                     Ok(v) => Ok(v),
                     Err(e) => Err(user_error(e, &user)),
                 };
-                event_for(CuratorEventType::GetData, user, &r, |e, (data, stat)| {
-                    e.data = Some(Arc::from(data.as_slice()));
-                    e.stat = Some(stat.clone());
+                event_for(CuratorEventType::GetData, user, r, |e, (data, stat)| {
+                    e.data = Some(data);
+                    e.stat = Some(stat);
                 })
             },
             None,

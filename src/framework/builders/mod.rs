@@ -88,7 +88,7 @@ impl<T> OnceDone<T> {
     pub fn call(&self, r: Result<T>) {
         let d = self.0.lock().take();
         if let Some(d) = d {
-            d(r)
+            d.call(r)
         }
     }
 }
@@ -109,10 +109,10 @@ pub(crate) fn attempt_on_timer<T: Send + 'static>(
                 .inner
                 .scheduler
                 .schedule(std::time::Duration::ZERO, move || {
-                    done(zk_now.and_then(|zk| once(&c, &zk, 0)))
+                    done.call(zk_now.and_then(|zk| once(&c, &zk, 0)))
                 });
         } else {
-            done(once(client, zk, count));
+            done.call(once(client, zk, count));
         }
     })
 }
@@ -129,13 +129,13 @@ pub(crate) fn store(target: &mut Option<&mut Stat>, src: &Stat) {
 pub(crate) fn event_for<T>(
     t: CuratorEventType,
     path: impl Into<String>,
-    r: &Result<T>,
-    fill: impl FnOnce(&mut CuratorEvent, &T),
+    r: Result<T>,
+    fill: impl FnOnce(&mut CuratorEvent, T),
 ) -> CuratorEvent {
     let mut e = CuratorEvent::new(t, path);
     match r {
         Ok(v) => fill(&mut e, v),
-        Err(err) => e.error = Some(err.clone()),
+        Err(err) => e.error = Some(err),
     }
     e
 }

@@ -121,14 +121,14 @@ impl SetDataBuilder<'_, InBackground> {
         self.client.run_background_inline(
             move |_c, zk, count, done| {
                 if count > 0 {
-                    return done(once(zk, &full, &data, version, idem, count));
+                    return done.call(once(zk, &full, &data, version, idem, count));
                 }
-                zk.set_data_bg(&full, &data, version, done)
+                zk.set_data_bg(&full, &data, version, move |r| done.call(r))
             },
             move |_c, r| {
                 let r = r.map_err(|e| user_error(e, &user));
-                event_for(CuratorEventType::SetData, user, &r, |e, st| {
-                    e.stat = Some(st.clone())
+                event_for(CuratorEventType::SetData, user, r, |e, st| {
+                    e.stat = Some(st)
                 })
             },
             None,

@@ -60,7 +60,7 @@ impl SyncBuilder<'_, InBackground> {
             }),
             Box::new(move |_c, r| {
                 let r = r.map_err(|e| user_error(e, &user));
-                event_for(CuratorEventType::Sync, &user, &r, |_, _| {})
+                event_for(CuratorEventType::Sync, &user, r, |_, _| {})
             }),
             None,
             self.bg,

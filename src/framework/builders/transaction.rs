@@ -344,11 +344,15 @@ impl CuratorMultiTransaction<'_, InBackground> {
             attempt_on_timer(move |_c, zk, _count| zk.multi_results(&raw)),
             Box::new(move |c, r| {
                 let r = r.map(|res| typed(c, &ops, res));
-                let mut ev = event_for(CuratorEventType::Transaction, "/", &r, |e, results| {
-                    e.op_results = Some(results.clone());
+                let failed = r
+                    .as_ref()
+                    .ok()
+                    .and_then(|results| results.iter().find_map(|x| x.error.clone()));
+                let mut ev = event_for(CuratorEventType::Transaction, "/", r, |e, results| {
+                    e.op_results = Some(results);
                 });
-                if let Ok(results) = &r {
-                    ev.error = results.iter().find_map(|x| x.error.clone());
+                if failed.is_some() {
+                    ev.error = failed;
                 }
                 ev
             }),

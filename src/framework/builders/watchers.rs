@@ -118,7 +118,7 @@ impl AddWatchBuilder<'_, InBackground> {
             }),
             Box::new(move |_c, r| {
                 let r = r.map_err(|e| user_error(e, &user));
-                event_for(CuratorEventType::AddWatch, &user, &r, |_, _| {})
+                event_for(CuratorEventType::AddWatch, &user, r, |_, _| {})
             }),
             None,
             self.bg,
@@ -220,7 +220,7 @@ impl RemoveWatchesBuilder<'_, InBackground> {
             attempt_on_timer(move |_c, zk, _count| p1.once(zk)),
             Box::new(move |_c, r| {
                 let r = r.map_err(|e| user_error(e, &user));
-                event_for(CuratorEventType::RemoveWatches, &user, &r, |_, _| {})
+                event_for(CuratorEventType::RemoveWatches, &user, r, |_, _| {})
             }),
             Some(Box::new(move |c, e| {
                 if guaranteed && e.is_retryable() {

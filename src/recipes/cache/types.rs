@@ -76,8 +76,9 @@ impl ChildData {
                     }
                 }
             }
-            // The event's buffer is shared as is: no copy per node.
-            (true, Some(_)) => e.data.clone(),
+            // The one copy per node: from the reply's buffer (which the event owns, so that
+            // a plain callback gets it without one) into the shared buffer the cache keeps.
+            (true, Some(d)) => Some(Arc::from(d)),
             (true, None) => Some(Arc::from(&[][..])),
         };
         Some(ChildData::new(path, stat, data))
