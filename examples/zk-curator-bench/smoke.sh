@@ -13,17 +13,9 @@ for f in "$bench" "$server"; do
 done
 port=$((21900 + RANDOM % 90))
 
-fifo="$(mktemp -u)"
-mkfifo "$fifo"
-"$server" --port "$port" <"$fifo" >/dev/null &
-server_pid=$!
-exec 9>"$fifo"
-rm -f "$fifo"
-trap 'kill "$server_pid" 2>/dev/null || true' EXIT
-for _ in $(seq 100); do
-  (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
-  sleep 0.1
-done
+# shellcheck source=testing-server.sh
+. examples/zk-curator-bench/testing-server.sh
+start_testing_server "$server" "$port"
 
 runs=(
   "--workload get-sync --ops 500"

@@ -41,18 +41,12 @@ commands=("$bench/java/run.sh"
   "$ours --client raw-hop")
 
 log() { echo "[$(date +%H:%M:%S)] $*" >&2; }
+# shellcheck source=testing-server.sh
+. "$(dirname "$0")/testing-server.sh"
 
 case "$kind" in
   testing)
-    # The server serves until its stdin closes: a fifo this script holds open, so the
-    # server goes when the script does, however it ends.
-    fifo="$(mktemp -u)"
-    mkfifo "$fifo"
-    "$server" --port "$port" <"$fifo" >/dev/null &
-    server_pid=$!
-    exec 9>"$fifo"
-    rm -f "$fifo"
-    trap 'kill "$server_pid" 2>/dev/null || true' EXIT
+    start_testing_server "$server" "$port"
     what="zk-curator TestingServer"
     ;;
   zk-pinned)
@@ -79,10 +73,7 @@ EOF
     exit 2
     ;;
 esac
-for _ in $(seq 100); do
-  (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
-  sleep 0.1
-done
+wait_for_port "$port"
 log "$what up on 127.0.0.1:$port (pid $server_pid)"
 
 n=${#labels[@]}
