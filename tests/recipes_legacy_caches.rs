@@ -51,30 +51,70 @@ fn recv<T>(rx: &Receiver<T>, what: &str) -> T {
         .unwrap_or_else(|_| panic!("no {what} within {WAIT:?}"))
 }
 
-/// What a PathChildrenCache or TreeCache must go through: converged on the writer's tree,
-/// cut off (session expired if asked) while the writer goes on, converged again, then still
-/// watching. `cache` and `server` read the two sides.
-#[allow(clippy::too_many_arguments)]
-fn through_outage(
-    srv: &TestServer,
-    proxy: &Proxy,
-    c: &CuratorFramework,
-    expire: bool,
-    writer: &CuratorFramework,
-    root: &str,
+/// The cast of an outage scenario: a client behind a proxy that can be cut, a writer beside
+/// it on the server directly, a fresh root, a seed.
+struct Rig {
+    proxy: Proxy,
+    c: CuratorFramework,
+    writer: CuratorFramework,
+    root: String,
     seed: u64,
-    what: &str,
-    cache: impl Fn() -> Snap,
-    server: impl Fn() -> Snap,
-) {
-    let converged = || converges(CONVERGE, what, &cache, &server);
-    converged();
-    outage(srv, proxy, c, expire, || {
-        random_writes(writer, root, 500, seed ^ 0x5eed)
-    });
-    converged();
-    writer.create().for_path(&format!("{root}/after")).unwrap();
-    converged();
+    expire: bool,
+}
+
+impl Rig {
+    fn new(srv: &TestServer, name: &str, expire: bool) -> Rig {
+        let proxy = Proxy::start(&srv.connect_string());
+        let c = proxied_client(&proxy);
+        let root = unique_root(&format!(
+            "{name}-{}",
+            if expire { "expire" } else { "drop" }
+        ));
+        Rig {
+            c,
+            proxy,
+            writer: srv.curator(),
+            root,
+            seed: seed(),
+            expire,
+        }
+    }
+
+    /// The same, with the root created and 300 random writes below it.
+    fn with_tree(srv: &TestServer, name: &str, expire: bool) -> Rig {
+        let rig = Rig::new(srv, name, expire);
+        rig.writer.create().for_path(&rig.root).unwrap();
+        random_writes(&rig.writer, &rig.root, 300, rig.seed);
+        rig
+    }
+
+    /// Cuts the client off (session expired if asked) while `meanwhile` runs.
+    fn outage(&self, srv: &TestServer, meanwhile: impl FnOnce()) {
+        outage(srv, &self.proxy, &self.c, self.expire, meanwhile);
+    }
+
+    /// What a PathChildrenCache or TreeCache must go through: converged on the writer's
+    /// tree, cut off while the writer goes on, converged again, then still watching.
+    /// `cache` and `server` read the two sides.
+    fn through_outage(
+        &self,
+        srv: &TestServer,
+        what: &str,
+        cache: impl Fn() -> Snap,
+        server: impl Fn() -> Snap,
+    ) {
+        let converged = || converges(CONVERGE, what, &cache, &server);
+        converged();
+        self.outage(srv, || {
+            random_writes(&self.writer, &self.root, 500, self.seed ^ 0x5eed)
+        });
+        converged();
+        self.writer
+            .create()
+            .for_path(&format!("{}/after", self.root))
+            .unwrap();
+        converged();
+    }
 }
 
 /// The connection events a cache reports across `through_outage`.
@@ -384,23 +424,21 @@ server_test!(shared node_cache_converges_under_a_random_writer, |srv| {
 });
 
 fn node_cache_outage(srv: &TestServer, expire: bool) {
-    let seed = seed();
-    let proxy = Proxy::start(&srv.connect_string());
-    let c = proxied_client(&proxy);
-    let writer = srv.curator();
-    let root = unique_root(if expire { "nc-expire" } else { "nc-drop" });
-    let p = format!("{root}/n");
+    let rig = Rig::new(srv, "nc", expire);
+    let Rig {
+        c, writer, seed, ..
+    } = &rig;
+    let seed = *seed;
+    let p = format!("{}/n", rig.root);
     writer
         .create()
         .creating_parents_if_needed()
         .for_path_with_data(&p, b"0")
         .unwrap();
-    let cache = Arc::new(NodeCache::new(&c, &p));
+    let cache = Arc::new(NodeCache::new(c, &p));
     let seen = node_model(&cache);
     cache.start_with_initial(true).unwrap();
-    outage(srv, &proxy, &c, expire, || {
-        random_node_writes(&writer, &p, 200, seed)
-    });
+    rig.outage(srv, || random_node_writes(writer, &p, 200, seed));
     // Make sure the node exists at the end, changed since the cache last saw it.
     let _ = writer.create().for_path_with_data(&p, b"final");
     writer.set_data().for_path(&p, b"final").unwrap();
@@ -408,7 +446,7 @@ fn node_cache_outage(srv: &TestServer, expire: bool) {
         CONVERGE,
         "NodeCache",
         || node_snap(&cache),
-        || node_server(&writer, &p),
+        || node_server(writer, &p),
     );
     // Still watching after the resync.
     writer.set_data().for_path(&p, b"after").unwrap();
@@ -416,7 +454,7 @@ fn node_cache_outage(srv: &TestServer, expire: bool) {
         CONVERGE,
         "NodeCache",
         || node_snap(&cache),
-        || node_server(&writer, &p),
+        || node_server(writer, &p),
     );
     check_node_model(&seen, &cache, seed);
     cache.close();
@@ -721,27 +759,23 @@ server_test!(shared pcc_converges_under_a_random_writer, |srv| {
 });
 
 fn pcc_outage(srv: &TestServer, expire: bool) {
-    let seed = seed();
-    let proxy = Proxy::start(&srv.connect_string());
-    let c = proxied_client(&proxy);
-    let writer = srv.curator();
-    let root = unique_root(if expire { "pcc-expire" } else { "pcc-drop" });
-    writer.create().for_path(&root).unwrap();
-    random_writes(&writer, &root, 300, seed);
-    let cache = PathChildrenCache::new(&c, &root, true);
+    let rig = Rig::with_tree(srv, "pcc", expire);
+    let Rig {
+        c,
+        writer,
+        root,
+        seed,
+        ..
+    } = &rig;
+    let seed = *seed;
+    let cache = PathChildrenCache::new(c, root, true);
     let model = pcc_model(&cache);
     cache.start(StartMode::Normal).unwrap();
-    through_outage(
+    rig.through_outage(
         srv,
-        &proxy,
-        &c,
-        expire,
-        &writer,
-        &root,
-        seed,
         "PathChildrenCache",
         || snap_of(cache.current_data()),
-        || children_snapshot(&writer, &root),
+        || children_snapshot(writer, root),
     );
     check_model(&model, snap_of(cache.current_data()), seed);
     let mut states = model.lock().unwrap().connection.clone();
@@ -1024,27 +1058,23 @@ server_test!(shared tree_converges_under_a_random_writer, |srv| {
 });
 
 fn tree_outage(srv: &TestServer, expire: bool) {
-    let seed = seed();
-    let proxy = Proxy::start(&srv.connect_string());
-    let c = proxied_client(&proxy);
-    let writer = srv.curator();
-    let root = unique_root(if expire { "tc-expire" } else { "tc-drop" });
-    writer.create().for_path(&root).unwrap();
-    random_writes(&writer, &root, 300, seed);
-    let cache = TreeCache::new(&c, &root);
+    let rig = Rig::with_tree(srv, "tc", expire);
+    let Rig {
+        c,
+        writer,
+        root,
+        seed,
+        ..
+    } = &rig;
+    let seed = *seed;
+    let cache = TreeCache::new(c, root);
     let model = tree_model(&cache);
     cache.start().unwrap();
-    through_outage(
+    rig.through_outage(
         srv,
-        &proxy,
-        &c,
-        expire,
-        &writer,
-        &root,
-        seed,
         "TreeCache",
         || snap_of(cache.snapshot()),
-        || snapshot(&writer, &root),
+        || snapshot(writer, root),
     );
     check_model(&model, snap_of(cache.snapshot()), seed);
     let m = model.lock().unwrap();
