@@ -148,6 +148,9 @@ pub enum Error {
     InvalidArgument(String),
     /// A user callback panicked (reported to unhandled-error listeners; the thread went on).
     CallbackPanicked(String),
+    /// Node data could not be turned into a value or a value into node data: a service
+    /// registration whose JSON is malformed, a payload that does not fit its type.
+    Serialization(String),
 }
 
 impl Error {
@@ -194,7 +197,8 @@ impl Error {
     /// The numeric server code of this error (`KeeperException.Code`), or `None` for the
     /// client-side kinds ([`InvalidPath`](Error::InvalidPath), [`Closed`](Error::Closed),
     /// [`Timeout`](Error::Timeout), [`Protocol`](Error::Protocol), [`Io`](Error::Io),
-    /// [`InvalidArgument`](Error::InvalidArgument)).
+    /// [`InvalidArgument`](Error::InvalidArgument), [`CallbackPanicked`](Error::CallbackPanicked),
+    /// [`Serialization`](Error::Serialization)).
     pub fn code(&self) -> Option<i32> {
         Some(match self {
             Error::SystemError => -1,
@@ -235,7 +239,8 @@ impl Error {
             | Error::Protocol(_)
             | Error::Io(_)
             | Error::InvalidArgument(_)
-            | Error::CallbackPanicked(_) => return None,
+            | Error::CallbackPanicked(_)
+            | Error::Serialization(_) => return None,
         })
     }
 
@@ -349,6 +354,7 @@ impl fmt::Display for Error {
             Error::Io(e) => write!(f, "I/O error: {e}"),
             Error::InvalidArgument(msg) => write!(f, "invalid argument: {msg}"),
             Error::CallbackPanicked(msg) => write!(f, "a callback panicked: {msg}"),
+            Error::Serialization(msg) => write!(f, "serialization error: {msg}"),
         }
     }
 }
@@ -444,6 +450,7 @@ mod tests {
             Error::Timeout,
             Error::Protocol("x".into()),
             Error::InvalidArgument("x".into()),
+            Error::Serialization("x".into()),
             Error::invalid_path("a", "b"),
             Error::from(io::Error::other("x")),
         ] {

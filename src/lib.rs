@@ -42,6 +42,8 @@
 //! * [`proto`]: the wire protocol (jute records), [`path`]: path rules and helpers,
 //!   [`Error`]: one error type.
 //! * [`testing`]: an in-process ZooKeeper for tests, with fault injection.
+//! * `discovery` (cargo feature `discovery`): Curator's service discovery
+//!   (`curator-x-discovery`), sharing one registry with Java services.
 //!
 //! ## The threading contract
 //!
@@ -63,6 +65,8 @@
 #![warn(missing_docs)]
 
 pub mod client;
+#[cfg(feature = "discovery")]
+pub mod discovery;
 pub mod error;
 pub mod framework;
 pub mod path;
