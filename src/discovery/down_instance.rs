@@ -145,7 +145,10 @@ mod tests {
         assert!(!m.is_up_at(&a, t0 + Duration::from_secs(6)));
         // ... and forgotten at the first purge after it.
         assert!(m.is_up_at(&a, t0 + Duration::from_secs(12)));
-        assert_eq!(DownInstancePolicy::default().timeout(), Duration::from_secs(30));
+        assert_eq!(
+            DownInstancePolicy::default().timeout(),
+            Duration::from_secs(30)
+        );
         assert_eq!(DownInstancePolicy::default().error_threshold(), 2);
     }
 

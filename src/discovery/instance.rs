@@ -319,7 +319,10 @@ mod tests {
     #[test]
     fn builder_defaults_are_curators() {
         let before = now_millis();
-        let i = ServiceInstance::<()>::builder().name("svc").build().unwrap();
+        let i = ServiceInstance::<()>::builder()
+            .name("svc")
+            .build()
+            .unwrap();
         assert_eq!(i.id().len(), 36);
         assert_eq!(i.id().as_bytes()[14], b'4', "a version 4 UUID: {}", i.id());
         assert!(i.registration_time_utc() >= before);
@@ -330,7 +333,11 @@ mod tests {
         assert_eq!(i.address().map(String::from), local_ip::default_address());
         assert_ne!(
             i.id(),
-            ServiceInstance::<()>::builder().name("svc").build().unwrap().id()
+            ServiceInstance::<()>::builder()
+                .name("svc")
+                .build()
+                .unwrap()
+                .id()
         );
     }
 
@@ -363,8 +370,16 @@ mod tests {
             .unwrap();
         assert_eq!(i.build_uri_spec(), "http:svc:i1::80::5:dynamic_sequential");
         let vars = HashMap::from([("id".to_string(), "other".to_string())]);
-        assert_eq!(i.build_uri_spec_with(&vars), "http:svc:other::80::5:dynamic_sequential");
-        let j = i.to_builder().ssl_port(443).build().unwrap().map_payload(|p| p + 1);
+        assert_eq!(
+            i.build_uri_spec_with(&vars),
+            "http:svc:other::80::5:dynamic_sequential"
+        );
+        let j = i
+            .to_builder()
+            .ssl_port(443)
+            .build()
+            .unwrap()
+            .map_payload(|p| p + 1);
         assert!(j.build_uri_spec().starts_with("https:"));
         assert_eq!(j.payload(), Some(&2));
     }

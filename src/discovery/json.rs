@@ -2,9 +2,11 @@
 //! lenient reading of a `ServiceInstance` document.
 //!
 //! Jackson and serde_json agree on almost everything in compact output; the differences
-//! this module removes: a control character is escaped with upper-case hex (`\u001F`), and
-//! a floating-point number is laid out as Java's `Double.toString` does (`0.25`, `100.0`,
-//! `1.0E10`, `1.0E-5`). Numbers are shortest round-trip digits in both.
+//! this module removes: a control character is escaped with upper-case hex (`\u001F`), a
+//! character outside the Basic Multilingual Plane is written as its two escaped UTF-16
+//! surrogates (`\uD83D\uDE00`, as Jackson 2.14's byte output does), and a floating-point
+//! number is laid out as Java's `Double.toString` does (`0.25`, `100.0`, `1.0E10`,
+//! `1.0E-5`). Numbers are shortest round-trip digits in both.
 
 use std::io;
 
@@ -17,7 +19,36 @@ use crate::error::{Error, Result};
 /// serde_json's compact formatter with Jackson's escapes and Java's number layout.
 pub(crate) struct JacksonFormatter;
 
+const HEX: &[u8; 16] = b"0123456789ABCDEF";
+
+fn write_u_escape<W: ?Sized + io::Write>(w: &mut W, unit: u16) -> io::Result<()> {
+    let d = |shift: u16| HEX[usize::from((unit >> shift) & 0xf)];
+    w.write_all(&[b'\\', b'u', d(12), d(8), d(4), d(0)])
+}
+
 impl Formatter for JacksonFormatter {
+    fn write_string_fragment<W: ?Sized + io::Write>(
+        &mut self,
+        w: &mut W,
+        fragment: &str,
+    ) -> io::Result<()> {
+        // Only a 4-byte UTF-8 sequence (lead byte 0xF0 or more) needs work.
+        if !fragment.bytes().any(|b| b >= 0xf0) {
+            return w.write_all(fragment.as_bytes());
+        }
+        let mut units = [0u16; 2];
+        for c in fragment.chars() {
+            if u32::from(c) > 0xffff {
+                for unit in c.encode_utf16(&mut units) {
+                    write_u_escape(w, *unit)?;
+                }
+            } else {
+                w.write_all(c.encode_utf8(&mut [0u8; 4]).as_bytes())?;
+            }
+        }
+        Ok(())
+    }
+
     fn write_char_escape<W: ?Sized + io::Write>(
         &mut self,
         w: &mut W,
@@ -32,12 +63,7 @@ impl Formatter for JacksonFormatter {
             CharEscape::LineFeed => b'n',
             CharEscape::CarriageReturn => b'r',
             CharEscape::Tab => b't',
-            CharEscape::AsciiControl(byte) => {
-                const HEX: &[u8; 16] = b"0123456789ABCDEF";
-                let hi = HEX[usize::from(byte >> 4)];
-                let lo = HEX[usize::from(byte & 0xf)];
-                return w.write_all(&[b'\\', b'u', b'0', b'0', hi, lo]);
-            }
+            CharEscape::AsciiControl(byte) => return write_u_escape(w, u16::from(byte)),
         };
         w.write_all(&[b'\\', c])
     }
@@ -245,15 +271,18 @@ mod tests {
         }
         assert_eq!(f(f64::NAN), "null");
         assert_eq!(String::from_utf8(to_vec(&0.1f32).unwrap()).unwrap(), "0.1");
-        assert_eq!(String::from_utf8(to_vec(&1.0e10f32).unwrap()).unwrap(), "1.0E10");
+        assert_eq!(
+            String::from_utf8(to_vec(&1.0e10f32).unwrap()).unwrap(),
+            "1.0E10"
+        );
     }
 
     #[test]
     fn strings_escape_as_jackson() {
-        let s = "q\"b\\s/\u{1}\u{1f}\t\n\r\u{8}\u{c}\u{7f}✓";
+        let s = "q\"b\\s/\u{1}\u{1f}\t\n\r\u{8}\u{c}\u{7f}✓\u{1f600}x\u{10ffff}";
         assert_eq!(
             String::from_utf8(to_vec(s).unwrap()).unwrap(),
-            "\"q\\\"b\\\\s/\\u0001\\u001F\\t\\n\\r\\b\\f\u{7f}✓\""
+            "\"q\\\"b\\\\s/\\u0001\\u001F\\t\\n\\r\\b\\f\u{7f}✓\\uD83D\\uDE00x\\uDBFF\\uDFFF\""
         );
     }
 

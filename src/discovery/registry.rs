@@ -207,7 +207,12 @@ impl<P: Send + Sync + 'static> Shared<P> {
         }
         if let Some(node) = st.node.clone() {
             let mut stat = Stat::default();
-            match self.client.get_data().storing_stat_in(&mut stat).for_path(&node) {
+            match self
+                .client
+                .get_data()
+                .storing_stat_in(&mut stat)
+                .for_path(&node)
+            {
                 Ok(data) => {
                     let owned = !e.service_type.is_dynamic()
                         || Some(stat.ephemeral_owner) == self.session_id();
@@ -291,7 +296,10 @@ impl<P: Send + Sync + 'static> Shared<P> {
             Some(n) => n,
             None => self.path_for_instance(&e.name, &e.id)?,
         };
-        self.client.set_data().for_path(&node, &st.bytes).map(|_| ())
+        self.client
+            .set_data()
+            .for_path(&node, &st.bytes)
+            .map(|_| ())
     }
 
     /// Removes the node (a guaranteed delete: retried in the background if it fails).
@@ -398,7 +406,9 @@ impl<P: Send + Sync + 'static> Shared<P> {
     /// Stops listening, closes the providers; the caller unregisters the entries.
     pub fn shut_down(&self) {
         if let Some(id) = self.state_listener.lock().take() {
-            self.client.connection_state_listenable().remove_listener(id);
+            self.client
+                .connection_state_listenable()
+                .remove_listener(id);
         }
         let providers: Vec<Weak<dyn Closer>> = self.providers.lock().drain(..).collect();
         for p in providers.iter().filter_map(Weak::upgrade) {

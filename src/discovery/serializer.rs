@@ -59,7 +59,10 @@ const NATURAL: [&str; 4] = [
 ///   type is a `Map`, a `List` or `Object` accepts it. The type information is dropped when
 ///   reading.
 /// * A `serde_json::Value` payload is kept as it is in the registry, `@class` included, and
-///   written back as it is: the form for payloads of Java classes Rust does not model.
+///   written back with the same content: the form for payloads of Java classes Rust does
+///   not model. (An object's members come back in sorted order after `@class`, as
+///   serde_json keeps them; JSON objects are unordered and Jackson reads them in any
+///   order.)
 ///
 /// Compatible mode (the default, as in Curator) leaves out `enabled`, which Curator's 4.x
 /// readers reject.
@@ -384,7 +387,10 @@ mod tests {
             r#"{"@class":"java.util.LinkedHashMap","k":1}"#
         );
         assert_eq!(
-            payload_json(&JsonInstanceSerializer::new(), BTreeMap::<String, i32>::new()),
+            payload_json(
+                &JsonInstanceSerializer::new(),
+                BTreeMap::<String, i32>::new()
+            ),
             r#"{"@class":"java.util.LinkedHashMap"}"#
         );
         assert_eq!(
@@ -397,14 +403,23 @@ mod tests {
         );
         assert_eq!(payload_json(&JsonInstanceSerializer::new(), 7i64), "7");
         assert_eq!(
-            payload_json(&JsonInstanceSerializer::new().payload_class("java.lang.Long"), 7i64),
+            payload_json(
+                &JsonInstanceSerializer::new().payload_class("java.lang.Long"),
+                7i64
+            ),
             r#"["java.lang.Long",7]"#
         );
         assert_eq!(
-            payload_json(&JsonInstanceSerializer::new().payload_class("java.lang.String"), "x".to_string()),
+            payload_json(
+                &JsonInstanceSerializer::new().payload_class("java.lang.String"),
+                "x".to_string()
+            ),
             r#""x""#
         );
-        assert_eq!(payload_json(&JsonInstanceSerializer::new(), Some(())), "null");
+        assert_eq!(
+            payload_json(&JsonInstanceSerializer::new(), Some(())),
+            "null"
+        );
         // A payload that names its class itself keeps it.
         let own: Value = serde_json::json!({"@class": "Own", "a": 1});
         let typed: BTreeMap<String, Value> = serde_json::from_value(own).unwrap();
@@ -419,23 +434,34 @@ mod tests {
         let s = JsonInstanceSerializer::<Vec<String>>::new();
         let i = s.serialize(&instance(Some(vec!["a".to_string()]))).unwrap();
         assert_eq!(s.deserialize(&i).unwrap().payload().unwrap(), &["a"]);
-        let raw = JsonInstanceSerializer::<Value>::new().deserialize(&i).unwrap();
-        assert_eq!(raw.payload().unwrap(), &serde_json::json!(["java.util.ArrayList", ["a"]]));
+        let raw = JsonInstanceSerializer::<Value>::new()
+            .deserialize(&i)
+            .unwrap();
+        assert_eq!(
+            raw.payload().unwrap(),
+            &serde_json::json!(["java.util.ArrayList", ["a"]])
+        );
         // Raw payloads are written back as they were, @class first.
-        let again = JsonInstanceSerializer::<Value>::new().serialize(&raw).unwrap();
+        let again = JsonInstanceSerializer::<Value>::new()
+            .serialize(&raw)
+            .unwrap();
         assert_eq!(again, i);
         let m = br#"{"name":"s","payload":{"x":1,"@class":"java.util.HashMap"}}"#;
         let typed = JsonInstanceSerializer::<BTreeMap<String, i32>>::new();
         assert_eq!(typed.deserialize(m).unwrap().payload().unwrap()["x"], 1);
         let raw = JsonInstanceSerializer::<Value>::new();
         let out = raw.serialize(&raw.deserialize(m).unwrap()).unwrap();
-        assert!(String::from_utf8(out).unwrap().contains(r#""payload":{"@class":"java.util.HashMap","x":1}"#));
+        assert!(String::from_utf8(out)
+            .unwrap()
+            .contains(r#""payload":{"@class":"java.util.HashMap","x":1}"#));
     }
 
     #[test]
     fn reading_is_lenient_like_jackson_and_strict_about_types() {
         let s = JsonInstanceSerializer::<()>::new();
-        let i = s.deserialize(br#"{"unknown":[1,{"x":2}],"name":"n"}"#).unwrap();
+        let i = s
+            .deserialize(br#"{"unknown":[1,{"x":2}],"name":"n"}"#)
+            .unwrap();
         assert_eq!((i.name(), i.id(), i.address()), ("n", "", None));
         assert_eq!(i.service_type(), ServiceType::Dynamic);
         assert!(i.is_enabled());
@@ -474,7 +500,10 @@ mod tests {
         let mut i = instance::<()>(None);
         i.enabled = false;
         let text = String::from_utf8(s.serialize(&i).unwrap()).unwrap();
-        assert!(text.ends_with(r#""uriSpec":null,"enabled":false}"#), "{text}");
+        assert!(
+            text.ends_with(r#""uriSpec":null,"enabled":false}"#),
+            "{text}"
+        );
         assert_eq!(s.deserialize(text.as_bytes()).unwrap(), i);
     }
 }

@@ -18,7 +18,9 @@ use super::registry::{Shared, CLOSED, LATENT, STARTED};
 use crate::error::{Error, Result};
 use crate::framework::{ConnectionState, CuratorFramework, Listenable, ListenerId};
 use crate::path;
-use crate::recipes::cache::{CacheEventType, CacheListener, ChildData, CuratorCache, CuratorCacheBridge};
+use crate::recipes::cache::{
+    CacheEventType, CacheListener, ChildData, CuratorCache, CuratorCacheBridge,
+};
 use crate::session::WorkerPool;
 
 /// Hears a [`ServiceCache`] (Curator's `ServiceCacheListener`). Closures `Fn()` implement
@@ -88,7 +90,10 @@ impl<P: Send + Sync + 'static> ServiceCacheBuilder<P> {
             state: AtomicU8::new(LATENT),
             executor: self.executor,
         });
-        inner.bridge.listenable().add_listener(Feed(Arc::downgrade(&inner)));
+        inner
+            .bridge
+            .listenable()
+            .add_listener(Feed(Arc::downgrade(&inner)));
         Ok(ServiceCache { inner })
     }
 }
@@ -148,8 +153,7 @@ impl<P: Send + Sync + 'static> ServiceCache<P> {
         self.start_immediate()?;
         let zk = self.inner.shared.client.zookeeper_client();
         let limit = zk.connection_timeout()
-            + zk
-                .last_negotiated_session_timeout()
+            + zk.last_negotiated_session_timeout()
                 .unwrap_or(Duration::from_secs(60));
         if self.await_initialized(limit) {
             Ok(())
@@ -162,8 +166,7 @@ impl<P: Send + Sync + 'static> ServiceCache<P> {
     /// [`await_initialized`](Self::await_initialized)).
     pub fn start_immediate(&self) -> Result<()> {
         let i = &self.inner;
-        if i
-            .state
+        if i.state
             .compare_exchange(LATENT, STARTED, Ordering::AcqRel, Ordering::Acquire)
             .is_err()
         {
@@ -232,7 +235,10 @@ impl<P: Send + Sync + 'static> ServiceCache<P> {
     pub fn remove_listener(&self, id: ListenerId) -> bool {
         let i = &self.inner;
         if let Some(sid) = i.state_listeners.lock().remove(&id) {
-            i.shared.client.connection_state_listenable().remove_listener(sid);
+            i.shared
+                .client
+                .connection_state_listenable()
+                .remove_listener(sid);
         }
         i.listeners.remove_listener(id)
     }
@@ -245,7 +251,10 @@ impl<P: Send + Sync + 'static> ServiceCache<P> {
         }
         let sids: Vec<ListenerId> = i.state_listeners.lock().drain().map(|(_, s)| s).collect();
         for sid in sids {
-            i.shared.client.connection_state_listenable().remove_listener(sid);
+            i.shared
+                .client
+                .connection_state_listenable()
+                .remove_listener(sid);
         }
         i.listeners.clear();
         i.bridge.close();
@@ -275,7 +284,9 @@ struct Feed<P: Send + Sync + 'static>(Weak<Inner<P>>);
 
 impl<P: Send + Sync + 'static> CacheListener for Feed<P> {
     fn event(&self, t: CacheEventType, old: Option<&ChildData>, data: Option<&ChildData>) {
-        let Some(inner) = self.0.upgrade() else { return };
+        let Some(inner) = self.0.upgrade() else {
+            return;
+        };
         let Some(node) = data.or(old) else { return };
         // Only the service's direct children are instances.
         if path::parent(node.path()) != Some(inner.path.as_str()) {
@@ -306,7 +317,9 @@ impl<P: Send + Sync + 'static> CacheListener for Feed<P> {
     }
 
     fn initialized(&self) {
-        let Some(inner) = self.0.upgrade() else { return };
+        let Some(inner) = self.0.upgrade() else {
+            return;
+        };
         *inner.initialized.lock() = true;
         inner.initialized_cv.notify_all();
     }

@@ -142,8 +142,7 @@ impl<P: Send + Sync + 'static> ServiceDiscovery<P> {
     /// Starting twice, or after close, is an error.
     pub fn start(&self) -> Result<()> {
         let s = &self.shared;
-        if s
-            .state
+        if s.state
             .compare_exchange(LATENT, STARTED, Ordering::AcqRel, Ordering::Acquire)
             .is_err()
         {
@@ -205,7 +204,10 @@ impl<P: Send + Sync + 'static> ServiceDiscovery<P> {
     /// The delete is guaranteed: if it fails, it is retried in the background.
     pub fn unregister_service(&self, instance: &ServiceInstance<P>) -> Result<()> {
         let s = &self.shared;
-        match s.get_entry(&instance.id).filter(|e| e.name == instance.name) {
+        match s
+            .get_entry(&instance.id)
+            .filter(|e| e.name == instance.name)
+        {
             Some(_) => match s.remove_entry(&instance.id) {
                 Some(e) => s.unregister(&e),
                 None => Ok(()),

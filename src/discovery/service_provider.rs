@@ -85,9 +85,9 @@ impl<P: Send + Sync + 'static> ServiceProviderBuilder<P> {
 
     /// The provider (not started).
     pub fn build(self) -> Result<ServiceProvider<P>> {
-        let name = self.service_name.ok_or_else(|| {
-            Error::InvalidArgument("ServiceProvider needs a service name".into())
-        })?;
+        let name = self
+            .service_name
+            .ok_or_else(|| Error::InvalidArgument("ServiceProvider needs a service name".into()))?;
         let mut cache = ServiceCacheBuilder::new(self.shared.clone()).name(&name);
         if let Some(pool) = &self.executor {
             cache = cache.executor(pool);

@@ -13,8 +13,10 @@ use super::instance::ServiceInstance;
 /// empty.
 pub trait ProviderStrategy<P>: Send + Sync + 'static {
     /// One of `instances`, or `None`.
-    fn get_instance(&self, instances: &[Arc<ServiceInstance<P>>])
-        -> Option<Arc<ServiceInstance<P>>>;
+    fn get_instance(
+        &self,
+        instances: &[Arc<ServiceInstance<P>>],
+    ) -> Option<Arc<ServiceInstance<P>>>;
 }
 
 /// Takes the instances in turn: the n-th pick gets instance `n mod len` of the current
@@ -163,7 +165,15 @@ mod tests {
 
     fn list(ids: &[&str]) -> Vec<Arc<ServiceInstance<()>>> {
         ids.iter()
-            .map(|id| Arc::new(ServiceInstance::builder().name("s").id(*id).build().unwrap()))
+            .map(|id| {
+                Arc::new(
+                    ServiceInstance::builder()
+                        .name("s")
+                        .id(*id)
+                        .build()
+                        .unwrap(),
+                )
+            })
             .collect()
     }
 
@@ -186,7 +196,10 @@ mod tests {
             counts[s.index(7)] += 1;
         }
         // Expected 10,000 each, standard deviation about 93.
-        assert!(counts.iter().all(|&c| (9_400..10_600).contains(&c)), "{counts:?}");
+        assert!(
+            counts.iter().all(|&c| (9_400..10_600).contains(&c)),
+            "{counts:?}"
+        );
         assert!(ProviderStrategy::<()>::get_instance(&s, &[]).is_none());
     }
 
@@ -200,7 +213,11 @@ mod tests {
         }
         assert_eq!(s.instance_number(), 0);
         let without_a = list(&["b", "c"]);
-        assert_eq!(s.get_instance(&without_a).unwrap().id(), "c", "round robin's second pick");
+        assert_eq!(
+            s.get_instance(&without_a).unwrap().id(),
+            "c",
+            "round robin's second pick"
+        );
         assert_eq!(s.get_instance(&l).unwrap().id(), "c");
         assert_eq!(s.instance_number(), 1);
         assert!(s.get_instance(&[]).is_none());

@@ -116,7 +116,10 @@ impl UriSpec {
             rest = tail;
             match token {
                 "{" if inside => {
-                    return Err(bad(raw, "{ is not allowed inside of a variable specification"))
+                    return Err(bad(
+                        raw,
+                        "{ is not allowed inside of a variable specification",
+                    ))
                 }
                 "{" => inside = true,
                 "}" if !inside => return Err(bad(raw, "} must be preceded by {")),
@@ -181,7 +184,11 @@ impl UriSpec {
         self.render(Some(&instance.fields()), variables)
     }
 
-    fn render(&self, i: Option<&InstanceFields<'_>>, variables: &HashMap<String, String>) -> String {
+    fn render(
+        &self,
+        i: Option<&InstanceFields<'_>>,
+        variables: &HashMap<String, String>,
+    ) -> String {
         let builtin = |name: &str| -> Option<String> {
             let opt = |v: Option<String>| Some(v.unwrap_or_default());
             match (name, i) {
@@ -272,13 +279,22 @@ mod tests {
                 part("[literal]", false),
             ]
         );
-        assert_eq!(s.to_string(), "{scheme}://{address}:{port}/api/{id}[literal]");
+        assert_eq!(
+            s.to_string(),
+            "{scheme}://{address}:{port}/api/{id}[literal]"
+        );
         // An empty pair of braces makes no part (StringTokenizer never yields empty tokens).
-        assert_eq!(UriSpec::new("a{}b").unwrap().parts(), &[part("a", false), part("b", false)]);
+        assert_eq!(
+            UriSpec::new("a{}b").unwrap().parts(),
+            &[part("a", false), part("b", false)]
+        );
         assert_eq!(UriSpec::new("{ }").unwrap().parts(), &[part("", true)]);
         assert!(UriSpec::new("").unwrap().parts().is_empty());
         for bad in ["{a{b}}", "a}", "{open", "}{"] {
-            assert!(matches!(UriSpec::new(bad), Err(Error::InvalidArgument(_))), "{bad}");
+            assert!(
+                matches!(UriSpec::new(bad), Err(Error::InvalidArgument(_))),
+                "{bad}"
+            );
         }
     }
 
