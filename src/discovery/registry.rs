@@ -61,6 +61,13 @@ struct EntryState {
     registered: bool,
 }
 
+impl Entry {
+    /// The data the registration writes.
+    pub fn bytes(&self) -> Vec<u8> {
+        self.state.lock().bytes.clone()
+    }
+}
+
 /// What a discovery, its caches and its providers share.
 pub(crate) struct Shared<P> {
     pub client: CuratorFramework,

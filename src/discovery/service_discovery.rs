@@ -258,6 +258,14 @@ impl<P: Send + Sync + 'static> ServiceDiscovery<P> {
         }
     }
 
+    /// Registration `id` of this discovery as it will be written again after a reconnect:
+    /// as registered or updated, or, with `watch_instances`, as someone else last changed
+    /// it (Curator's `getRegisteredService`). `None` for an id it did not register.
+    pub fn get_registered_service(&self, id: &str) -> Option<ServiceInstance<P>> {
+        let e = self.shared.get_entry(id)?;
+        self.shared.serializer.deserialize(&e.bytes()).ok()
+    }
+
     /// A builder of a [`ServiceCache`](super::ServiceCache) of one service.
     pub fn service_cache_builder(&self) -> ServiceCacheBuilder<P> {
         ServiceCacheBuilder::new(self.shared.clone())

@@ -19,6 +19,17 @@ pub trait ProviderStrategy<P>: Send + Sync + 'static {
     ) -> Option<Arc<ServiceInstance<P>>>;
 }
 
+/// A shared strategy, so that the caller keeps a handle on it (for example to read a
+/// [`StickyStrategy`]'s instance number).
+impl<P, S: ProviderStrategy<P>> ProviderStrategy<P> for Arc<S> {
+    fn get_instance(
+        &self,
+        instances: &[Arc<ServiceInstance<P>>],
+    ) -> Option<Arc<ServiceInstance<P>>> {
+        (**self).get_instance(instances)
+    }
+}
+
 /// Takes the instances in turn: the n-th pick gets instance `n mod len` of the current
 /// list (Curator's `RoundRobinStrategy`, the default). Over `k × len` picks of an unchanged
 /// list each instance is picked exactly `k` times.
