@@ -3,9 +3,9 @@
 //! A complete, synchronous, thread-based ZooKeeper client for Rust that mirrors Apache
 //! Curator: the same fluent API (`client.get_data().using_watcher(w).for_path("/a")`), the same
 //! recipes with the same znode layouts, so that a Rust process and a Java Curator process can
-//! share them (today the caches and `PersistentWatcher`; locks, latches, leader election and
-//! service discovery are still to come), and an in-process test server that speaks the real
-//! wire protocol. No async runtime.
+//! share them (today the caches, `PersistentWatcher` and, with the `discovery` feature,
+//! Curator's service discovery; locks, latches and leader election are still to come), and an
+//! in-process test server that speaks the real wire protocol. No async runtime.
 //!
 //! ```
 //! use std::time::Duration;
