@@ -502,3 +502,24 @@ server_test!(own cache_listeners_hear_changes_and_connection_states, |srv| {
     d.close().unwrap();
     client.close();
 });
+
+server_test!(shared closing_after_the_client_closed, |srv| {
+    let base = support::unique_root("late-close");
+    let client = srv.curator();
+    let d = discovery(&client, &base);
+    d.register_service(&instance("svc", "dyn", ServiceType::Dynamic)).unwrap();
+    client.close();
+    // The session took the dynamic node with it: nothing to do, nothing to report.
+    assert!(d.close().is_ok());
+
+    let client = srv.curator();
+    let d = discovery(&client, &base);
+    d.register_service(&instance("svc", "static", ServiceType::Static)).unwrap();
+    client.close();
+    // A persistent node outlives the client: that it stays is an error worth reporting.
+    assert!(matches!(d.close(), Err(Error::Closed)));
+    let c = srv.curator();
+    assert!(c.check_exists().for_path(&format!("{base}/svc/static")).unwrap().is_some());
+    assert!(c.check_exists().for_path(&format!("{base}/svc/dyn")).unwrap().is_none());
+    c.close();
+});

@@ -28,7 +28,7 @@ use super::instance::check_node_name;
 use super::serializer::InstanceSerializer;
 use super::service_type::ServiceType;
 use crate::error::{Error, Result};
-use crate::framework::{ConnectionState, CuratorFramework, ListenerId};
+use crate::framework::{ConnectionState, CuratorFramework, CuratorFrameworkState, ListenerId};
 use crate::path;
 use crate::proto::{EventType, Stat};
 use crate::session::{SharedWatcher, WatchedEvent, WorkerPool};
@@ -179,9 +179,10 @@ impl<P: Send + Sync + 'static> Shared<P> {
 
     fn write_node(&self, e: &Entry, st: &mut EntryState) -> Result<()> {
         let path = self.path_for_instance(&e.name, &e.id)?;
-        if let Some(old) = st.node.take().filter(|n| *n != path) {
+        if let Some(old) = st.node.clone().filter(|n| *n != path) {
             // A sequential registration written again: its old node goes first.
             delete_quietly(&self.client, &old)?;
+            st.node = None;
         }
         let mode = e.service_type.create_mode();
         for attempt in 0..2 {
@@ -313,9 +314,20 @@ impl<P: Send + Sync + 'static> Shared<P> {
     pub fn unregister(&self, e: &Entry) -> Result<()> {
         let mut st = e.state.lock();
         st.registered = false;
-        let Some(node) = st.node.take() else {
-            return Ok(());
+        // A registration whose create failed may still have made its node (the reply was
+        // lost); a sequential one cannot be found by name.
+        let node = match st.node.take() {
+            Some(n) => n,
+            None if e.service_type == ServiceType::DynamicSequential => return Ok(()),
+            None => self.path_for_instance(&e.name, &e.id)?,
         };
+        if self.client.state() == CuratorFrameworkState::Stopped {
+            if e.service_type.is_dynamic() {
+                // Its session, and so its node, ended with the client.
+                return Ok(());
+            }
+            return Err(Error::Closed);
+        }
         match self.client.delete().guaranteed().for_path(&node) {
             Ok(()) | Err(Error::NoNode { .. }) => Ok(()),
             Err(err) => Err(err),
