@@ -523,3 +523,31 @@ server_test!(shared closing_after_the_client_closed, |srv| {
     assert!(c.check_exists().for_path(&format!("{base}/svc/dyn")).unwrap().is_none());
     c.close();
 });
+
+server_test!(own a_cache_that_could_not_start_can_start_later, |srv| {
+    let client = srv
+        .curator_builder()
+        .connection_timeout(Duration::from_secs(1))
+        .retry_policy(zk_curator::RetryOneTime::new(Duration::from_millis(10)))
+        .build()
+        .unwrap();
+    client.start().unwrap();
+    assert!(client.block_until_connected(T));
+    let d = ServiceDiscoveryBuilder::<String>::builder()
+        .client(&client)
+        .base_path("/services")
+        .build()
+        .unwrap();
+    let cache = d.service_cache_builder().name("svc").build().unwrap();
+    srv.stop();
+    assert!(cache.start().is_err(), "no server");
+    srv.restart();
+    assert!(client.block_until_connected(T));
+    cache.start().unwrap();
+    assert!(cache.start().is_err(), "started twice");
+    d.register_service(&instance("svc", "late", ServiceType::Dynamic)).unwrap();
+    assert!(wait_until(T, || cache.get_instances().len() == 1));
+    cache.close();
+    d.close().unwrap();
+    client.close();
+});

@@ -163,7 +163,9 @@ impl<P: Send + Sync + 'static> ServiceCache<P> {
     }
 
     /// Starts the cache without waiting for the initial load (see
-    /// [`await_initialized`](Self::await_initialized)).
+    /// [`await_initialized`](Self::await_initialized)). If it fails (the service's node
+    /// cannot be made, the server cannot be reached), the cache is not started and `start`
+    /// may be called again.
     pub fn start_immediate(&self) -> Result<()> {
         let i = &self.inner;
         if i.state
@@ -174,8 +176,18 @@ impl<P: Send + Sync + 'static> ServiceCache<P> {
                 "the service cache was already started or is closed".into(),
             ));
         }
-        i.shared.client.create_containers(&i.path)?;
-        i.bridge.start()
+        let started = i
+            .shared
+            .client
+            .create_containers(&i.path)
+            .and_then(|()| i.bridge.start());
+        if started.is_err() {
+            // Not started after all: the caller may try again.
+            let _ = i
+                .state
+                .compare_exchange(STARTED, LATENT, Ordering::AcqRel, Ordering::Acquire);
+        }
+        started
     }
 
     /// Waits until the initial load is complete; false after `timeout` or once closed.
