@@ -592,12 +592,12 @@ def main():
     p.add_argument("--connect", default="127.0.0.1:2181")
     p.add_argument("--workload", required=True, choices=WORKLOADS)
     for count in ("--ops", "--threads", "--nodes"):
-        p.add_argument(count, type=int, default=0)  # 0: the workload's default
+        p.add_argument(count, type=int)  # left out: the workload's default
     p.add_argument("--inflight", type=int, default=1000)
     p.add_argument("--size", type=int, default=100)
     opts = p.parse_args()
     for name in ("ops", "threads", "nodes", "inflight", "size"):
-        if getattr(opts, name) < 0 or (name in ("inflight", "size") and getattr(opts, name) == 0):
+        if getattr(opts, name) is not None and getattr(opts, name) < 1:
             p.error("--%s wants a positive whole number" % name)
 
     workload = globals()[opts.workload.replace("-", "_")]
