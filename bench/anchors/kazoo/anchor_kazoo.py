@@ -602,7 +602,7 @@ def main():
 
     workload = globals()[opts.workload.replace("-", "_")]
     run = Run(opts)
-    code = 0
+    failure = None  # the first one: a failed cleanup must not hide its cause
     try:
         if workload is persistent_recursive:
             workload(run, None)  # says why before it connects
@@ -610,18 +610,27 @@ def main():
         admin.create(run.root)
         try:
             workload(run, admin)
-        finally:
-            for zk in run.sessions[1:]:
-                run.close(zk)
+        except Unsupported:
+            raise
+        except Exception as e:
+            failure = e
+        for zk in run.sessions[1:]:
+            run.close(zk)
+        try:
             run.remove_tree(admin, run.root)
+        except Exception as e:
+            failure = failure or e
     except Unsupported as e:
         run.fields["unsupported"] = str(e)
     except Exception as e:
-        run.fields["error"] = repr(e)
-        code = 1
+        failure = e
     finally:
         for zk in run.sessions:
             run.close(zk)
+    code = 0
+    if failure is not None:
+        run.fields["error"] = repr(failure)
+        code = 1
     print(run.line(), flush=True)
     return code
 

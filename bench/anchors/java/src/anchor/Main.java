@@ -67,21 +67,30 @@ public final class Main {
             return;
         }
         Run r = new Run(opts, clientName());
-        int code = 0;
+        Throwable failure = null; // the first one: a failed cleanup must not hide its cause
         try {
             CuratorFramework admin = r.session();
             admin.create().forPath(r.root);
             try {
                 w.run(r, admin);
-            } finally {
-                r.closeOthers();
+            } catch (Throwable e) {
+                failure = e;
+            }
+            r.closeOthers();
+            try {
                 r.removeTree(admin, r.root);
+            } catch (Throwable e) {
+                if (failure == null) failure = e;
             }
         } catch (Throwable e) {
-            r.line.set("error", String.valueOf(e));
-            code = 1;
+            failure = e;
         } finally {
             r.closeAll();
+        }
+        int code = 0;
+        if (failure != null) {
+            r.line.set("error", String.valueOf(failure));
+            code = 1;
         }
         System.out.println(r.line.render());
         System.out.flush();
