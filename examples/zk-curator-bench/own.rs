@@ -1,4 +1,4 @@
-//! zk-curator's own workloads (same CLI and JSON line as the shared seven):
+//! zk-curator's own workloads (same CLI and JSON line as those of bench/README.md):
 //!
 //! * `slow-watcher`: does one slow watcher, offloaded to a `WorkerPool`, delay anybody else?
 //! * `restore-watches`: how long until 100,000 one-shot watches are back after a reconnect?
