@@ -14,6 +14,7 @@ mod tree_cache;
 mod types;
 mod window;
 
+pub(crate) use cache_watch::CacheWatch;
 pub use bridge::{CuratorCacheBridge, CuratorCacheBridgeBuilder};
 pub use curator_cache::{CuratorCache, CuratorCacheBuilder, CuratorCacheOption};
 pub use listener::{CacheListener, CuratorCacheListener, CuratorCacheListenerBuilder};
