@@ -154,6 +154,10 @@ impl ChildrenCache {
             .using_watcher(self.watch.watcher())
             .in_background(move |_c: &CuratorFramework, e: &CuratorEvent| {
                 let Some(cache) = weak.upgrade() else { return };
+                if cache.closed.load(Ordering::Acquire) {
+                    cache.watch.remove(&cache.client, &lp);
+                    return;
+                }
                 if e.error().is_none() && e.stat().is_none() {
                     // Gone already: no watch was left on it.
                     cache.watch.forget(&lp);
@@ -180,6 +184,12 @@ impl ChildrenCache {
             .using_watcher(self.watch.watcher())
             .in_background(move |_c: &CuratorFramework, e: &CuratorEvent| {
                 let Some(cache) = weak.upgrade() else { return };
+                if cache.closed.load(Ordering::Acquire) {
+                    // The read was on its way when close() took the watches back: its
+                    // watch came after that.
+                    cache.watch.remove(&cache.client, &cache.path);
+                    return;
+                }
                 match (e.error(), e.children()) {
                     (None, Some(children)) => cache.set(children.to_vec(), marker),
                     (Some(Error::NoNode { .. }), _) => cache.recreate(),

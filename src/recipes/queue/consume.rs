@@ -275,15 +275,30 @@ fn send(tx: &Sender<(usize, Fetched)>, idx: usize, f: Fetched) {
 /// Hands the items of one node over (without a lock: failures are only logged; the node is
 /// gone already).
 fn hand_over<T: Send + Sync + 'static>(core: &QueueCore<T>, name: &str, bytes: &[u8]) {
-    let parts = match serializer::decode(bytes) {
-        Ok(p) => p,
+    let items = match unpack(core, bytes) {
+        Ok(items) => items,
         Err(e) => return corrupt(core, name, &e),
     };
-    for part in parts {
-        if let Err(why) = consume_one(core, part) {
-            log::error!("queue {}: the consumer failed on {name} (the item is lost: no lock path): {why}", core.cfg.path);
+    for (item, _) in items {
+        if let Err(why) = consume_one(core, item) {
+            log::error!(
+                "queue {}: the consumer failed on {name} (lost: the queue has no lock path): {why}",
+                core.cfg.path
+            );
         }
     }
+}
+
+/// The items of one node, each with its serialized bytes; an error for a node that is not
+/// an envelope or holds an item the serializer refuses (a corrupt node, as in Curator).
+fn unpack<'a, T: Send + Sync + 'static>(
+    core: &QueueCore<T>,
+    bytes: &'a [u8],
+) -> Result<Vec<(T, &'a [u8])>> {
+    serializer::decode(bytes)?
+        .into_iter()
+        .map(|part| Ok((core.cfg.serializer.deserialize(part)?, part)))
+        .collect()
 }
 
 fn corrupt<T>(core: &QueueCore<T>, name: &str, e: &Error) {
@@ -293,16 +308,11 @@ fn corrupt<T>(core: &QueueCore<T>, name: &str, e: &Error) {
     );
 }
 
-/// Deserializes and consumes one item; `Err` with the reason if either failed.
-fn consume_one<T: Send + Sync + 'static>(core: &QueueCore<T>, bytes: &[u8]) -> std::result::Result<(), String> {
+/// Consumes one item; `Err` with the reason if the consumer failed or panicked.
+fn consume_one<T: Send + Sync + 'static>(core: &QueueCore<T>, item: T) -> std::result::Result<(), String> {
     let Some(consumer) = &core.cfg.consumer else {
         return Ok(());
     };
-    let item = core
-        .cfg
-        .serializer
-        .deserialize(bytes)
-        .map_err(|e| format!("cannot deserialize: {e}"))?;
     match catch_unwind(AssertUnwindSafe(|| consumer.consume_message(item))) {
         Ok(Ok(())) => Ok(()),
         Ok(Err(e)) => Err(e.to_string()),
@@ -439,17 +449,21 @@ fn process_locked<T: Send + Sync + 'static>(core: &Arc<QueueCore<T>>, name: &str
         unlock(client, &lock_p);
         return Ok(());
     }
-    let outcome = match serializer::decode(&bytes) {
+    let outcome = match unpack(core, &bytes) {
         Err(e) => {
             corrupt(core, name, &e);
             Outcome::Done
         }
-        Ok(parts) => {
+        Ok(items) => {
+            let parts: Vec<&[u8]> = items.iter().map(|(_, p)| *p).collect();
             let mut outcome = Outcome::Done;
-            for (i, part) in parts.iter().enumerate() {
-                if let Err(why) = consume_one(core, part) {
+            for (i, (item, _)) in items.into_iter().enumerate() {
+                if let Err(why) = consume_one(core, item) {
                     let mode = *core.error_mode.lock();
-                    log::error!("queue {}: the consumer failed on {name} ({mode:?}): {why}", core.cfg.path);
+                    log::error!(
+                        "queue {}: the consumer failed on {name} ({mode:?}): {why}",
+                        core.cfg.path
+                    );
                     if mode == ErrorMode::Requeue {
                         // Only what was not consumed goes back.
                         outcome = Outcome::Requeue(serializer::encode(parts[i..].iter().copied())?);
