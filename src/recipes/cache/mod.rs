@@ -14,8 +14,8 @@ mod tree_cache;
 mod types;
 mod window;
 
-pub(crate) use cache_watch::CacheWatch;
 pub use bridge::{CuratorCacheBridge, CuratorCacheBridgeBuilder};
+pub(crate) use cache_watch::CacheWatch;
 pub use curator_cache::{CuratorCache, CuratorCacheBuilder, CuratorCacheOption};
 pub use listener::{CacheListener, CuratorCacheListener, CuratorCacheListenerBuilder};
 pub use node_cache::NodeCache;

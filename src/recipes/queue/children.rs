@@ -85,7 +85,10 @@ impl ChildrenCache {
     }
 
     /// Calls `f` with each connection state change from [`start`](Self::start) on.
-    pub fn set_state_hook(&self, f: impl Fn(&CuratorFramework, ConnectionState) + Send + Sync + 'static) {
+    pub fn set_state_hook(
+        &self,
+        f: impl Fn(&CuratorFramework, ConnectionState) + Send + Sync + 'static,
+    ) {
         *self.on_state.lock() = Some(Arc::new(f));
     }
 
@@ -213,7 +216,10 @@ impl ChildrenCache {
         if self.closed.load(Ordering::Acquire) {
             return;
         }
-        log::info!("queue {}: the queue node is gone; creating it again", self.path);
+        log::info!(
+            "queue {}: the queue node is gone; creating it again",
+            self.path
+        );
         let weak = Arc::downgrade(self);
         let r = self
             .client

@@ -133,7 +133,9 @@ fn stop_before<T: Send + Sync + 'static>(
     }
     let delay = names::delay_ms(core.cfg.kind, name, now_ms());
     if delay > 0 {
-        pass.wake_in(Duration::from_millis(u64::try_from(delay).unwrap_or(u64::MAX)));
+        pass.wake_in(Duration::from_millis(
+            u64::try_from(delay).unwrap_or(u64::MAX),
+        ));
         return true;
     }
     core.cfg.refresh_on_watch
@@ -195,7 +197,11 @@ fn pass_plain<T: Send + Sync + 'static>(
                 Fetched::Taken(bytes) => hand_over(core, &items[delivered], &bytes),
                 Fetched::Gone => {}
                 Fetched::Failed(e) => {
-                    log::debug!("queue {}: {} skipped for now: {e}", core.cfg.path, items[delivered]);
+                    log::debug!(
+                        "queue {}: {} skipped for now: {e}",
+                        core.cfg.path,
+                        items[delivered]
+                    );
                     pass.wake_in(RETRY_AFTER);
                 }
             }
@@ -207,7 +213,10 @@ fn pass_plain<T: Send + Sync + 'static>(
 
 /// Waits for the next read/delete outcome. Background operations always report, but not
 /// once the client is closed: then give up after a grace period.
-fn next_result<T>(core: &QueueCore<T>, rx: &Receiver<(usize, Fetched)>) -> Option<(usize, Fetched)> {
+fn next_result<T>(
+    core: &QueueCore<T>,
+    rx: &Receiver<(usize, Fetched)>,
+) -> Option<(usize, Fetched)> {
     let mut closed_for = Duration::ZERO;
     let step = Duration::from_millis(200);
     loop {
@@ -309,7 +318,10 @@ fn corrupt<T>(core: &QueueCore<T>, name: &str, e: &Error) {
 }
 
 /// Consumes one item; `Err` with the reason if the consumer failed or panicked.
-fn consume_one<T: Send + Sync + 'static>(core: &QueueCore<T>, item: T) -> std::result::Result<(), String> {
+fn consume_one<T: Send + Sync + 'static>(
+    core: &QueueCore<T>,
+    item: T,
+) -> std::result::Result<(), String> {
     let Some(consumer) = &core.cfg.consumer else {
         return Ok(());
     };
@@ -358,7 +370,10 @@ enum Lock {
 }
 
 fn lock_path_of<T>(core: &QueueCore<T>, name: &str) -> Option<String> {
-    core.cfg.lock_path.as_ref().map(|l| path::make_path(l, name))
+    core.cfg
+        .lock_path
+        .as_ref()
+        .map(|l| path::make_path(l, name))
 }
 
 fn session_id(client: &CuratorFramework) -> i64 {
@@ -508,7 +523,10 @@ fn finish<T: Send + Sync + 'static>(
             }
             Err(e) if e.is_retryable() || matches!(e, Error::Timeout) => {
                 if client.state() != CuratorFrameworkState::Started {
-                    log::warn!("queue {}: closed before {name} could be deleted", core.cfg.path);
+                    log::warn!(
+                        "queue {}: closed before {name} could be deleted",
+                        core.cfg.path
+                    );
                     return;
                 }
                 std::thread::sleep(backoff);

@@ -59,11 +59,17 @@ impl<T: Send + Sync + 'static> DistributedDelayQueue<T> {
     /// Adds `item`, to be consumed no earlier than `delay_until` (see
     /// [`DistributedQueue::put`]).
     pub fn put(&self, item: T, delay_until: SystemTime) -> Result<()> {
-        self.put_items(vec![item], false, delay_until, None).map(|_| ())
+        self.put_items(vec![item], false, delay_until, None)
+            .map(|_| ())
     }
 
     /// [`put`](Self::put) waiting at most `max_wait` for room in a bounded queue.
-    pub fn put_timeout(&self, item: T, delay_until: SystemTime, max_wait: Duration) -> Result<bool> {
+    pub fn put_timeout(
+        &self,
+        item: T,
+        delay_until: SystemTime,
+        max_wait: Duration,
+    ) -> Result<bool> {
         self.put_items(vec![item], false, delay_until, Some(max_wait))
     }
 

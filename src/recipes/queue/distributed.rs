@@ -108,7 +108,9 @@ impl<T: Send + Sync + 'static> QueueCore<T> {
             match *life {
                 Life::Latent => *life = Life::Started,
                 Life::Started => {
-                    return Err(Error::InvalidArgument("the queue was already started".into()))
+                    return Err(Error::InvalidArgument(
+                        "the queue was already started".into(),
+                    ))
                 }
                 Life::Closed => return Err(Error::Closed),
             }
@@ -124,7 +126,11 @@ impl<T: Send + Sync + 'static> QueueCore<T> {
     fn start_inner(self: &Arc<Self>) -> Result<()> {
         let c = &self.cfg.client;
         for p in std::iter::once(&self.cfg.path).chain(self.cfg.lock_path.as_ref()) {
-            match c.create().creating_parent_containers_if_needed().for_path(p) {
+            match c
+                .create()
+                .creating_parent_containers_if_needed()
+                .for_path(p)
+            {
                 Ok(_) | Err(Error::NodeExists { .. }) => {}
                 Err(e) => return Err(e),
             }
@@ -190,7 +196,11 @@ impl<T: Send + Sync + 'static> QueueCore<T> {
         let deadline = Instant::now() + timeout;
         let mut done = self.consumer_done.lock();
         while !*done {
-            if self.consumer_done_cv.wait_until(&mut done, deadline).timed_out() {
+            if self
+                .consumer_done_cv
+                .wait_until(&mut done, deadline)
+                .timed_out()
+            {
                 return *done;
             }
         }

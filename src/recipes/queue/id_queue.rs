@@ -55,7 +55,9 @@ impl<T: Send + Sync + 'static> DistributedIdQueue<T> {
         if id.is_empty() {
             return Err(Error::InvalidArgument("an item id cannot be empty".into()));
         }
-        self.queue.core.put_items(vec![item], false, &id_decoration(id), wait)
+        self.queue
+            .core
+            .put_items(vec![item], false, &id_decoration(id), wait)
     }
 
     /// Removes every queued item put under `id` (as the id was written: `/` and `|` read as

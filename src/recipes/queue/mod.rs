@@ -27,8 +27,11 @@
 //!   others once its session ends; an item locked by another consumer is looked at again as
 //!   soon as that lock goes away. See `consume.rs` for the one remaining window (a consumer
 //!   slower than the session timeout), which Curator shares (CURATOR-605).
-//! * **Puts** are exactly once: a put whose reply was lost with the connection first looks
-//!   for the node it may have made before trying again (Curator can put the item twice).
+//! * **Puts**: a put whose reply was lost with the connection first looks for the node it
+//!   may have made before trying again, so a retry does not put a still-queued item twice
+//!   (Curator's does). If a consumer already took the first copy, the retry cannot tell and
+//!   puts it again: ZooKeeper offers no way to make a sequential create idempotent without
+//!   changing the node name, which Java peers read.
 //! * **`max_items`** bounds the queue for every put made through the queue object, also
 //!   against a server much faster than the consumers' watches (Curator's bound overshoots
 //!   there); see [`QueueBuilder::max_items`].
@@ -73,7 +76,9 @@ pub use delay::DistributedDelayQueue;
 pub use distributed::DistributedQueue;
 pub use id_queue::DistributedIdQueue;
 pub use priority::DistributedPriorityQueue;
-pub use serializer::{serializer_fn, BytesSerializer, FnSerializer, QueueSerializer, StringSerializer};
+pub use serializer::{
+    serializer_fn, BytesSerializer, FnSerializer, QueueSerializer, StringSerializer,
+};
 pub use simple::SimpleDistributedQueue;
 
 /// The methods every queue kind shares with [`DistributedQueue`], for the kinds that wrap

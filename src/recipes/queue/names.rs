@@ -115,7 +115,9 @@ pub(crate) fn sort(kind: Kind, names: &mut [String], now_ms: i64) {
             let db = delay_ms(kind, b, now_ms);
             da.cmp(&db).then_with(|| a.cmp(b))
         }),
-        Kind::Id => names.sort_by(|a, b| id_sort_key(a).cmp(&id_sort_key(b)).then_with(|| a.cmp(b))),
+        Kind::Id => {
+            names.sort_by(|a, b| id_sort_key(a).cmp(&id_sort_key(b)).then_with(|| a.cmp(b)))
+        }
     }
 }
 
@@ -157,7 +159,14 @@ mod tests {
         let order: Vec<&str> = names.iter().map(|n| &n[6..15]).collect();
         assert_eq!(
             order,
-            ["080000000", "0FFFFFFFB", "100000000", "100000003", "10000000A", "17FFFFFFF"]
+            [
+                "080000000",
+                "0FFFFFFFB",
+                "100000000",
+                "100000003",
+                "10000000A",
+                "17FFFFFFF"
+            ]
         );
     }
 
@@ -207,7 +216,11 @@ mod tests {
         sort(Kind::Id, &mut names, 0);
         assert_eq!(
             names,
-            ["queue-|zz|0000000001", "queue-|b|0000000002", "queue-|a|0000000003"]
+            [
+                "queue-|zz|0000000001",
+                "queue-|b|0000000002",
+                "queue-|a|0000000003"
+            ]
         );
     }
 

@@ -55,7 +55,8 @@ impl<T: Send + Sync + 'static> DistributedPriorityQueue<T> {
 
     /// Adds `item` with `priority` (see [`DistributedQueue::put`]).
     pub fn put(&self, item: T, priority: i32) -> Result<()> {
-        self.put_items(vec![item], false, priority, None).map(|_| ())
+        self.put_items(vec![item], false, priority, None)
+            .map(|_| ())
     }
 
     /// [`put`](Self::put) waiting at most `max_wait` for room in a bounded queue.
@@ -69,11 +70,22 @@ impl<T: Send + Sync + 'static> DistributedPriorityQueue<T> {
     }
 
     /// [`put_multi`](Self::put_multi) waiting at most `max_wait` for room.
-    pub fn put_multi_timeout(&self, items: Vec<T>, priority: i32, max_wait: Duration) -> Result<bool> {
+    pub fn put_multi_timeout(
+        &self,
+        items: Vec<T>,
+        priority: i32,
+        max_wait: Duration,
+    ) -> Result<bool> {
         self.put_items(items, true, priority, Some(max_wait))
     }
 
-    fn put_items(&self, items: Vec<T>, multi: bool, priority: i32, wait: Option<Duration>) -> Result<bool> {
+    fn put_items(
+        &self,
+        items: Vec<T>,
+        multi: bool,
+        priority: i32,
+        wait: Option<Duration>,
+    ) -> Result<bool> {
         let d = priority_decoration(priority);
         self.queue.core.put_items(items, multi, &d, wait)
     }

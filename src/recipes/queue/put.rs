@@ -5,8 +5,9 @@
 //! since the first attempt are searched for the item: the newest first, stopping at the first
 //! node whose creation zxid is not newer than the last zxid the session had seen before the
 //! first attempt (no node of ours can be older). A node with the same name prefix and the same
-//! bytes is taken as the earlier attempt's. (Two producers putting identical bytes with the
-//! same decoration in that window would be taken for one; only after a lost reply.)
+//! bytes is taken as the earlier attempt's. Two limits, both only after a lost reply: a node
+//! a consumer already took cannot be found, so that item is put again; and two producers
+//! putting identical bytes with the same decoration in that window are taken for one.
 //!
 //! Background puts make their first attempt through the handle's asynchronous create, so that
 //! puts pipeline; a retry (rare) runs this search synchronously on the framework's timer
@@ -77,7 +78,12 @@ impl ItemCreate {
             }
         }
         self.note_floor(zk);
-        zk.create(&self.full, &self.data, &self.acl, CreateMode::PersistentSequential)
+        zk.create(
+            &self.full,
+            &self.data,
+            &self.acl,
+            CreateMode::PersistentSequential,
+        )
     }
 
     fn note_floor(&self, zk: &ZooKeeper) {

@@ -179,7 +179,10 @@ fn split4(b: &[u8]) -> Option<(u32, &[u8])> {
         return None;
     }
     let (head, rest) = b.split_at(4);
-    Some((u32::from_be_bytes([head[0], head[1], head[2], head[3]]), rest))
+    Some((
+        u32::from_be_bytes([head[0], head[1], head[2], head[3]]),
+        rest,
+    ))
 }
 
 #[cfg(test)]

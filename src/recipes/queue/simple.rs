@@ -109,7 +109,9 @@ impl SimpleDistributedQueue {
 
     /// Removes and returns the head; `Err(NoNode)` naming the queue when it is empty.
     pub fn remove(&self) -> Result<Vec<u8>> {
-        self.inner.head(true, false)?.ok_or_else(|| self.inner.empty())
+        self.inner
+            .head(true, false)?
+            .ok_or_else(|| self.inner.empty())
     }
 
     /// The head without removing it, `None` when empty.
