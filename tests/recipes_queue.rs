@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use support::{unique_root, wait_until};
-use zk_curator::framework::{CuratorFramework, UnhandledErrorListener};
+use zk_curator::framework::CuratorFramework;
 use zk_curator::recipes::queue::*;
 use zk_curator::{CreateMode, Error};
 
@@ -121,9 +121,7 @@ server_test!(shared node_names_and_data_are_curators, |srv| {
         .for_path(&format!("{root}/plain/queue-0000000000"))
         .unwrap();
     assert_eq!(data, [0, 1, 0, 1, 1, 0, 0, 0, 5, b'h', b'e', b'l', b'l', b'o', 2]);
-    for q in [&plain] {
-        q.close();
-    }
+    plain.close();
     prio.close();
     delay.close();
     ids.close();

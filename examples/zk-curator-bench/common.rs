@@ -50,6 +50,7 @@ pub const WORKLOADS: &[&str] = &[
     "slow-watcher",
     "restore-watches",
     "idle-footprint",
+    "queue-throughput",
 ];
 
 #[derive(Debug, Clone)]

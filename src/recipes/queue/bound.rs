@@ -5,12 +5,13 @@
 //! children have been read again, so a fast producer (and a fast server: the in-process one
 //! takes writes 10–30× faster than real ZooKeeper) overshoots the bound by many items.
 //!
-//! Here a put is admitted on an estimate that can only be too high: the cached count, plus
-//! this process's puts completed since that cache read was sent (those may be missing from
-//! it), plus its puts still in flight. Far from the bound that costs nothing. When the
-//! estimate reaches the bound, the real count is read from the server (`exists`, the
-//! parent's `numChildren`) before the put; only a real count below the bound (plus this
-//! process's puts in flight) admits it. Otherwise the put waits until the children change and
+//! Here a put is admitted on an estimate that can only be too high: the last count read
+//! (a listing, or a real count read earlier), plus this process's puts completed since that
+//! read was sent (those may be missing from it), plus its puts still in flight. Far from the
+//! bound that costs nothing. When the estimate reaches the bound, the real count is read
+//! from the server (`exists`, the parent's `numChildren`) before the put; only a real count
+//! below the bound (plus this process's puts in flight) admits it. Otherwise the put waits
+//! until the children change (a children watch, set by a listing if none is in place) and
 //! tries again.
 //!
 //! The bound holds exactly for any number of threads putting through one queue object.
@@ -36,6 +37,8 @@ pub(crate) struct Bound {
     max: usize,
     /// Admitted puts that have not completed yet.
     reserved: Mutex<usize>,
+    /// The last real count read from the server, and the completed puts it includes.
+    real: Mutex<Option<(usize, u64)>>,
     /// Completed puts; changed only under `reserved`'s lock, so that an estimate read
     /// under it never misses a put that moves from one to the other.
     completed: Arc<AtomicU64>,
@@ -75,6 +78,7 @@ impl Bound {
         Arc::new(Bound {
             max,
             reserved: Mutex::new(0),
+            real: Mutex::new(None),
             completed,
         })
     }
@@ -101,26 +105,29 @@ impl Bound {
             if snap.closed {
                 return Err(Error::Closed);
             }
-            let others = {
+            let real = *self.real.lock();
+            let (others, marker) = {
                 let mut r = self.reserved.lock();
-                let since = self
-                    .completed
-                    .load(Ordering::Acquire)
-                    .saturating_sub(snap.completed_at_read);
-                let estimate = snap
-                    .children
-                    .len()
-                    .saturating_add(usize::try_from(since).unwrap_or(usize::MAX))
-                    .saturating_add(*r);
+                let completed = self.completed.load(Ordering::Acquire);
+                // Two upper bounds (the last listing, the last real count), each plus the
+                // puts completed since it was read and those in flight: the lower one holds.
+                let bound = |count: usize, at: u64| {
+                    let since = usize::try_from(completed.saturating_sub(at)).unwrap_or(usize::MAX);
+                    count.saturating_add(since).saturating_add(*r)
+                };
+                let mut estimate = bound(snap.children.len(), snap.completed_at_read);
+                if let Some((count, at)) = real {
+                    estimate = estimate.min(bound(count, at));
+                }
                 let others = *r;
                 *r += 1;
                 if estimate < self.max {
                     return Ok(Some(self.ticket()));
                 }
                 // Reserved before the read: a later put of this process counts this one.
-                others
+                (others, completed)
             };
-            let real = match client.check_exists().for_path(path) {
+            let count = match client.check_exists().for_path(path) {
                 Ok(Some(stat)) => usize::try_from(stat.num_children).unwrap_or(0),
                 Ok(None) => 0,
                 Err(e) => {
@@ -128,10 +135,18 @@ impl Bound {
                     return Err(e);
                 }
             };
-            if real.saturating_add(others) < self.max {
+            // Puts completed before the read was sent are in `count`.
+            *self.real.lock() = Some((count, marker));
+            if count.saturating_add(others) < self.max {
                 return Ok(Some(self.ticket()));
             }
             self.release(false);
+            // Full. Make sure a change will be heard of; a fresh listing may show room.
+            match cache.ensure_watch() {
+                Ok(true) => continue,
+                Ok(false) => {}
+                Err(e) => return Err(e),
+            }
             let now = Instant::now();
             if deadline.is_some_and(|d| now >= d) {
                 return Ok(None);

@@ -27,6 +27,7 @@ use crate::path;
 /// | `finalFlushTime(t, unit)` | [`final_flush_time`](Self::final_flush_time) |
 /// | `threadFactory(f)` | [`thread_name`](Self::thread_name) |
 /// | `executor(e)` | none: the consumer runs on the queue's thread, in order |
+/// | — | [`prefetch`](Self::prefetch): items taken ahead of the consumer (no lock path) |
 ///
 /// ```
 /// use std::time::Duration;
@@ -58,6 +59,7 @@ pub struct QueueBuilder<T> {
     put_in_background: bool,
     final_flush: Duration,
     thread_name: Option<String>,
+    prefetch: usize,
 }
 
 impl<T: Send + Sync + 'static> QueueBuilder<T> {
@@ -89,6 +91,7 @@ impl<T: Send + Sync + 'static> QueueBuilder<T> {
             put_in_background: true,
             final_flush: Duration::from_secs(5),
             thread_name: None,
+            prefetch: super::consume::DEFAULT_PREFETCH,
         }
     }
 
@@ -126,6 +129,16 @@ impl<T: Send + Sync + 'static> QueueBuilder<T> {
     /// The name of the consumer thread (default `zk-queue-<n>`).
     pub fn thread_name(mut self, name: &str) -> Self {
         self.thread_name = Some(name.to_string());
+        self
+    }
+
+    /// Without a lock path: how many items the consumer thread reads and deletes ahead of the
+    /// consumer, pipelined (default 16; 1 takes one item at a time, as Curator does). More is
+    /// faster; it is also how many items a crash, or a dropped connection, can cost an
+    /// at-most-once queue (see the [module docs](super)). Ignored with a lock path (items
+    /// are taken one at a time there).
+    pub fn prefetch(mut self, items: usize) -> Self {
+        self.prefetch = items.max(1);
         self
     }
 
@@ -191,6 +204,7 @@ impl<T: Send + Sync + 'static> QueueBuilder<T> {
             put_in_background: self.put_in_background,
             final_flush: self.final_flush,
             thread_name,
+            prefetch: self.prefetch,
         }))
     }
 }

@@ -1,17 +1,21 @@
-//! The queue's view of its children (Curator's queue `ChildrenCache`): a watched
-//! `getChildren` of the queue node, re-read whenever the watch fires and whenever the
-//! connection comes back (CURATOR-623: without that, a queue whose session was replaced
-//! never hears of new items again), kept as a versioned snapshot that the consumer thread and
-//! bounded producers wait on.
+//! The queue's view of its children: a children watch on the queue node that marks the
+//! view stale, and listings made on demand by whoever needs them (the consumer thread when
+//! it has finished with the previous listing, a bounded producer about to wait).
 //!
-//! The same watcher also watches the lock nodes of items another consumer holds: when one
-//! goes away (that consumer finished, failed or died) the version moves on so that the
-//! consumer looks at the queue again (Curator only looks again when the children change,
-//! which leaves an item stuck behind a dead consumer's lock until the next put).
+//! Curator's queue `ChildrenCache` re-lists the children on every watch event. With a
+//! backlog of thousands of items, every item taken changes the children, so every item
+//! costs a listing of the whole backlog (quadratic in the backlog, and the server's CPU goes
+//! to it). Here a watch event only moves the version on; the consumer lists again once it
+//! has gone through the items of its last listing, so a backlog costs one listing per pass.
 //!
-//! Each snapshot remembers how many puts of this process had completed when its read was
-//! sent (`completed_at_read`): those are in it, later ones may not be. The bound on the
-//! queue's size ([`super::bound`]) builds on that.
+//! The version also moves on when the connection comes back (the watch may have gone with
+//! the session: CURATOR-623, where a queue stopped hearing of new items after a long
+//! partition) and when a lock node we watch goes away (another consumer finished, failed or
+//! died holding an item: look again at once instead of waiting for the next put).
+//!
+//! Each listing remembers how many puts of this process had completed when it was sent
+//! (`completed_at_read`): those are in it, later ones may not be. The `max_items` bound
+//! ([`super::bound`]) builds on that.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
@@ -19,17 +23,17 @@ use std::time::Instant;
 
 use parking_lot::{Condvar, Mutex};
 
-use crate::error::Error;
+use crate::error::{Error, Result};
 use crate::framework::{ConnectionState, CuratorEvent, CuratorFramework, ListenerId};
 use crate::proto::EventType;
 use crate::recipes::cache::CacheWatch;
 use crate::session::WatchedEvent;
 
-/// One state of the queue node's children.
+/// The last listing of the queue node's children, and the change count.
 #[derive(Debug, Clone)]
 pub(crate) struct Snapshot {
     pub children: Arc<Vec<String>>,
-    /// Moves on with every read (and every [`ChildrenCache::poke`]).
+    /// Moves on with every change heard of (children watch, reconnect, a watched lock gone).
     pub version: u64,
     /// Puts of this process known to be in `children` (see the module docs).
     pub completed_at_read: u64,
@@ -45,6 +49,9 @@ pub(crate) struct ChildrenCache {
     snap: Mutex<Snapshot>,
     cv: Condvar,
     watch: CacheWatch,
+    /// A children watch is in place (set by a listing, cleared when it fires or the
+    /// connection comes back).
+    armed: AtomicBool,
     closed: AtomicBool,
     state_listener: Mutex<Option<ListenerId>>,
     /// The owner's count of completed puts.
@@ -76,6 +83,7 @@ impl ChildrenCache {
                         c.on_watch(e);
                     }
                 }),
+                armed: AtomicBool::new(false),
                 closed: AtomicBool::new(false),
                 state_listener: Mutex::new(None),
                 completed_puts,
@@ -92,15 +100,16 @@ impl ChildrenCache {
         *self.on_state.lock() = Some(Arc::new(f));
     }
 
-    /// Starts following the children: a state listener that re-reads on every connection,
-    /// and the first read.
+    /// Starts following the connection: every connected state marks the view stale (a new
+    /// session has no watch). The first listing is the first user's.
     pub fn start(self: &Arc<Self>) {
         let weak = Arc::downgrade(self);
         let id = self.client.connection_state_listenable().add_listener(
             move |c: &CuratorFramework, s: ConnectionState| {
                 let Some(cache) = weak.upgrade() else { return };
                 if s.is_connected() {
-                    cache.sync();
+                    cache.armed.store(false, Ordering::Release);
+                    cache.changed();
                 }
                 let hook = cache.on_state.lock().clone();
                 if let Some(h) = hook {
@@ -109,7 +118,6 @@ impl ChildrenCache {
             },
         );
         *self.state_listener.lock() = Some(id);
-        self.sync();
     }
 
     /// The latest snapshot.
@@ -134,16 +142,75 @@ impl ChildrenCache {
         s.clone()
     }
 
-    /// Moves the version on without a read: makes the consumer look at the queue again.
-    pub fn poke(&self) {
+    /// Moves the version on: whoever waits looks at the queue again.
+    pub fn changed(&self) {
         let mut s = self.snap.lock();
         s.version += 1;
         drop(s);
         self.cv.notify_all();
     }
 
-    /// Watches `lock_path` (another consumer's lock on an item) and pokes when it goes
-    /// away. Pokes at once if it is already gone.
+    /// Lists the children and leaves a watch on them; the snapshot's version is not moved
+    /// (a listing is not a change). A queue node someone deleted is created again (a queue
+    /// node lives as long as its users) and lists as empty.
+    pub fn refresh(&self) -> Result<Snapshot> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(Error::Closed);
+        }
+        let marker = self.completed_puts.load(Ordering::Acquire);
+        self.watch.note(&self.path);
+        // Armed before the request: an event that beats the reply disarms it again.
+        self.armed.store(true, Ordering::Release);
+        let r = self
+            .client
+            .get_children()
+            .using_watcher(self.watch.watcher())
+            .for_path(&self.path);
+        if r.is_err() {
+            self.armed.store(false, Ordering::Release);
+        }
+        let children = match r {
+            Ok(c) => c,
+            Err(Error::NoNode { .. }) => {
+                log::info!(
+                    "queue {}: the queue node is gone; creating it again",
+                    self.path
+                );
+                match self
+                    .client
+                    .create()
+                    .creating_parent_containers_if_needed()
+                    .for_path(&self.path)
+                {
+                    Ok(_) | Err(Error::NodeExists { .. }) => {}
+                    Err(e) => return Err(e),
+                }
+                self.changed(); // list again (with a watch) next time
+                Vec::new()
+            }
+            Err(e) => return Err(e),
+        };
+        if self.closed.load(Ordering::Acquire) {
+            // close() took the watches back while this listing was on its way.
+            self.watch.remove(&self.client, &self.path);
+        }
+        let mut s = self.snap.lock();
+        s.children = Arc::new(children);
+        s.completed_at_read = marker;
+        Ok(s.clone())
+    }
+
+    /// Lists now unless a children watch is already in place (then a change will be heard
+    /// of). True if it listed.
+    pub fn ensure_watch(&self) -> Result<bool> {
+        if self.armed.load(Ordering::Acquire) {
+            return Ok(false);
+        }
+        self.refresh().map(|_| true)
+    }
+
+    /// Watches `lock_path` (another consumer's lock on an item) and moves the version on
+    /// when it goes away. At once if it is already gone.
     pub fn watch_lock(self: &Arc<Self>, lock_path: &str) {
         if self.closed.load(Ordering::Acquire) {
             return;
@@ -164,104 +231,30 @@ impl ChildrenCache {
                 if e.error().is_none() && e.stat().is_none() {
                     // Gone already: no watch was left on it.
                     cache.watch.forget(&lp);
-                    cache.poke();
+                    cache.changed();
                 }
             })
             .for_path(lock_path);
         if r.is_err() {
-            self.poke();
+            self.changed();
         }
     }
 
-    /// Re-reads the children with a watch, in the background.
-    pub fn sync(self: &Arc<Self>) {
-        if self.closed.load(Ordering::Acquire) {
-            return;
-        }
-        let marker = self.completed_puts.load(Ordering::Acquire);
-        let weak = Arc::downgrade(self);
-        self.watch.note(&self.path);
-        let r = self
-            .client
-            .get_children()
-            .using_watcher(self.watch.watcher())
-            .in_background(move |_c: &CuratorFramework, e: &CuratorEvent| {
-                let Some(cache) = weak.upgrade() else { return };
-                if cache.closed.load(Ordering::Acquire) {
-                    // The read was on its way when close() took the watches back: its
-                    // watch came after that.
-                    cache.watch.remove(&cache.client, &cache.path);
-                    return;
-                }
-                match (e.error(), e.children()) {
-                    (None, Some(children)) => cache.set(children.to_vec(), marker),
-                    (Some(Error::NoNode { .. }), _) => cache.recreate(),
-                    (Some(err), _) => {
-                        // Retries ran out; the next connection event reads again.
-                        log::warn!("queue {}: reading the children failed: {err}", cache.path);
-                    }
-                    (None, None) => {}
-                }
-            })
-            .for_path(&self.path);
-        if let Err(e) = r {
-            log::warn!("queue {}: cannot read the children: {e}", self.path);
-        }
-    }
-
-    /// The queue node was deleted under us: nothing is queued; create it again (a queue node
-    /// lives as long as its users) and read again.
-    fn recreate(self: &Arc<Self>) {
-        self.set(Vec::new(), self.completed_puts.load(Ordering::Acquire));
-        if self.closed.load(Ordering::Acquire) {
-            return;
-        }
-        log::info!(
-            "queue {}: the queue node is gone; creating it again",
-            self.path
-        );
-        let weak = Arc::downgrade(self);
-        let r = self
-            .client
-            .create()
-            .creating_parent_containers_if_needed()
-            .in_background(move |_c: &CuratorFramework, e: &CuratorEvent| {
-                let Some(cache) = weak.upgrade() else { return };
-                match e.error() {
-                    None | Some(Error::NodeExists { .. }) => cache.sync(),
-                    Some(err) => log::warn!("queue {}: cannot create it again: {err}", cache.path),
-                }
-            })
-            .for_path(&self.path);
-        if let Err(e) = r {
-            log::warn!("queue {}: cannot create it again: {e}", self.path);
-        }
-    }
-
-    fn set(&self, children: Vec<String>, completed_at_read: u64) {
-        let mut s = self.snap.lock();
-        s.children = Arc::new(children);
-        s.version += 1;
-        s.completed_at_read = completed_at_read;
-        drop(s);
-        self.cv.notify_all();
-    }
-
-    fn on_watch(self: &Arc<Self>, e: &WatchedEvent) {
+    fn on_watch(&self, e: &WatchedEvent) {
         if self.closed.load(Ordering::Acquire) {
             return;
         }
         let Some(p) = e.path() else { return };
         if p == self.path {
+            self.armed.store(false, Ordering::Release);
             if e.event_type() == EventType::NodeDeleted {
                 self.watch.forget(p);
             }
-            self.sync();
         } else {
             // A lock node we watched: deleted (or changed; either way look again).
             self.watch.forget(p);
-            self.poke();
         }
+        self.changed();
     }
 
     /// Stops following: removes the state listener and every watch this cache set, and

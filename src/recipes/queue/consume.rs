@@ -4,11 +4,14 @@
 //!
 //! **Without a lock path** (at most once): each item is read (`getData`, noting its
 //! version) and deleted with that version; whoever's delete succeeds owns the item, and only
-//! the owner hands it over, after the delete. Reads and deletes of up to [`WINDOW`] items
-//! are pipelined ahead of the consumer (Curator does one item at a time, two round trips
-//! each). Items already deleted are always handed over, also while the queue closes; so a
-//! crash of the process loses at most those (at most once allows that, and Curator loses
-//! the one it holds).
+//! the owner hands it over, after the delete. Reads and deletes of up to `prefetch` items
+//! ([`QueueBuilder::prefetch`](super::QueueBuilder::prefetch), 16 by default) are pipelined
+//! ahead of the consumer (Curator does one item at a time, two round trips each). Items
+//! already deleted are always handed over, also while the queue closes. What at most once
+//! costs: a crash of the process loses the items deleted and not yet handed over, and a
+//! dropped connection loses the items whose delete was on the wire (applied, but the reply
+//! lost: the retry finds the node gone and cannot tell who took it) — up to `prefetch`
+//! items each, where Curator loses one.
 //!
 //! **With a lock path** (exactly once, one item at a time): create `L/<item>` EPHEMERAL
 //! holding this queue's token; read the item; hand it over; then one transaction deletes the
@@ -51,8 +54,8 @@ use crate::framework::{CuratorEvent, CuratorFramework, CuratorFrameworkState};
 use crate::path;
 use crate::proto::CreateMode;
 
-/// Items read and deleted ahead of the consumer (without a lock path).
-pub(crate) const WINDOW: usize = 64;
+/// Items read and deleted ahead of the consumer by default (without a lock path).
+pub(crate) const DEFAULT_PREFETCH: usize = 16;
 /// After a failure that is not the queue's fault (connection), look again this soon even if
 /// nothing changes.
 const RETRY_AFTER: Duration = Duration::from_millis(500);
@@ -82,16 +85,30 @@ impl Pass {
 
 /// The consumer thread's body.
 pub(crate) fn run<T: Send + Sync + 'static>(core: &Arc<QueueCore<T>>) {
-    let mut seen = 0u64;
+    let mut seen: Option<u64> = None;
     let mut wake: Option<Instant> = None;
     loop {
-        let snap = core.cache.wait_next(seen, wake);
+        let snap = match seen {
+            None => core.cache.current(),
+            Some(v) => core.cache.wait_next(v, wake),
+        };
         if snap.closed || !core.is_started() {
             break;
         }
-        seen = snap.version;
+        // Noted before listing: a change during the listing or the pass means another pass.
+        seen = Some(snap.version);
+        let listing = match core.cache.refresh() {
+            Ok(l) => l,
+            Err(Error::Closed) => break,
+            Err(e) => {
+                log::debug!("queue {}: cannot list the items: {e}", core.cfg.path);
+                wake = Some(Instant::now() + RETRY_AFTER);
+                continue;
+            }
+        };
+        let version = snap.version;
         let now = now_ms();
-        let mut items: Vec<String> = snap
+        let mut items: Vec<String> = listing
             .children
             .iter()
             .filter(|n| {
@@ -105,9 +122,9 @@ pub(crate) fn run<T: Send + Sync + 'static>(core: &Arc<QueueCore<T>>) {
             .collect();
         names::sort(core.cfg.kind, &mut items, now);
         let pass = if core.cfg.lock_path.is_some() {
-            pass_locked(core, &items, seen)
+            pass_locked(core, &items, version)
         } else {
-            pass_plain(core, &items, seen)
+            pass_plain(core, &items, version)
         };
         wake = pass.wake;
     }
@@ -162,9 +179,11 @@ fn pass_plain<T: Send + Sync + 'static>(
 ) -> Pass {
     let mut pass = Pass::default();
     let window = if core.cfg.refresh_on_watch {
-        core.cfg.min_items_before_refresh.clamp(1, WINDOW)
+        core.cfg
+            .min_items_before_refresh
+            .clamp(1, core.cfg.prefetch)
     } else {
-        WINDOW
+        core.cfg.prefetch
     };
     let (tx, rx) = crossbeam_channel::unbounded::<(usize, Fetched)>();
     let mut issued = 0;

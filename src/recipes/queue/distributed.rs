@@ -39,6 +39,8 @@ pub(crate) struct Config<T> {
     pub put_in_background: bool,
     pub final_flush: Duration,
     pub thread_name: String,
+    /// Items taken ahead of the consumer without a lock path (at least 1).
+    pub prefetch: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -146,6 +148,10 @@ impl<T: Send + Sync + 'static> QueueCore<T> {
                 });
         }
         self.cache.start();
+        if self.bound.is_some() {
+            // The bound's first estimate needs the items already queued.
+            self.cache.refresh()?;
+        }
         if consumer.is_some() {
             let me = self.clone();
             let h = std::thread::Builder::new()

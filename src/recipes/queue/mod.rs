@@ -16,8 +16,9 @@
 //! # Guarantees
 //!
 //! * **Without a lock path: at most once.** An item is deleted (with the version read, so
-//!   that exactly one consumer wins it) before it is handed over. A consumer that fails, or
-//!   whose process dies, loses it.
+//!   that exactly one consumer wins it) before it is handed over. A consumer that fails
+//!   loses it; a process that dies, or a connection that drops, can lose the items taken
+//!   ahead of the consumer ([`QueueBuilder::prefetch`]).
 //! * **With a lock path ([`QueueBuilder::lock_path`]): exactly once**, through connection
 //!   drops and session expiry, for consumers that return within the session timeout: an
 //!   item is locked by an ephemeral `L/<item>` node, handed over, and deleted only after the
@@ -48,9 +49,10 @@
 //! Curator's `QueueConsumer` extends `ConnectionStateListener` but the queues never call it
 //! (CURATOR-336); here [`QueueConsumer::state_changed`] hears the client's states. A
 //! requeued item keeps its priority, delay or id (Curator requeues as a plain `queue-` item
-//! except in the id queue). Without a lock path, up to 64 items are read and deleted ahead
-//! of the consumer (pipelined; Curator takes one at a time with two round trips each); they
-//! are handed over even while the queue closes. The consumer always runs on the queue's own
+//! except in the id queue). Without a lock path, up to [`QueueBuilder::prefetch`] items (16)
+//! are read and deleted ahead of the consumer (pipelined; Curator takes one at a time with
+//! two round trips each); they are handed over even while the queue closes, and are what a
+//! crash or a dropped connection can cost (Curator: one). The consumer always runs on the queue's own
 //! thread (Curator's `executor` option is not offered: it would give up the order).
 
 mod bound;
