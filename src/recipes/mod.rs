@@ -3,6 +3,7 @@
 
 pub mod cache;
 pub mod queue;
+pub mod reaper;
 mod watch;
 
 pub use watch::{PersistentWatcher, ResetListener};
