@@ -512,3 +512,59 @@ server_test!(shared foreground_and_producer_only_queues, |srv| {
     q.close();
     client.close();
 });
+
+server_test!(shared sharder_adds_a_shard_past_the_threshold, |srv| {
+    let root = unique_root("q-shard");
+    let client = srv.curator();
+    let policies = QueueSharderPolicies::builder()
+        .new_queue_threshold(5)
+        .threshold_check(Duration::from_millis(200))
+        .max_queues(2);
+    let leads = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let l = leads.clone();
+    let sharder = QueueSharder::builder(&client, &root, |c: &CuratorFramework, p: &str| {
+        QueueBuilder::producer(c, StringSerializer, p)
+            .put_in_background(false)
+            .build_queue()
+    })
+    .policies(policies)
+    .leader(move || l.load(std::sync::atomic::Ordering::SeqCst))
+    .build()
+    .unwrap();
+    sharder.start().unwrap();
+    assert_eq!(sharder.shard_qty(), 1);
+    let first = sharder.queue_paths()[0].clone();
+    assert!(first.starts_with(&format!("{root}/queue-")), "{first}");
+    for i in 0..6 {
+        sharder.get_queue().unwrap().put(format!("{i}")).unwrap();
+    }
+    // Full, but not the leader: no new shard.
+    std::thread::sleep(Duration::from_millis(600));
+    assert_eq!(sharder.shard_qty(), 1);
+    leads.store(true, std::sync::atomic::Ordering::SeqCst);
+    assert!(wait_until(T, || sharder.shard_qty() == 2));
+    // The new shard is the preferred one now.
+    let second = sharder.queue_paths().into_iter().find(|p| *p != first).unwrap();
+    for i in 0..4 {
+        sharder.get_queue().unwrap().put(format!("x{i}")).unwrap();
+    }
+    assert_eq!(client.get_children().for_path(&second).unwrap().len(), 4);
+    // Another sharder on the same path finds both shards.
+    let other = QueueSharder::builder(&client, &root, |c: &CuratorFramework, p: &str| {
+        QueueBuilder::producer(c, StringSerializer, p).build_queue()
+    })
+    .build()
+    .unwrap();
+    other.start().unwrap();
+    assert_eq!(other.shard_qty(), 2);
+    // max_queues holds.
+    for i in 0..6 {
+        sharder.get_queue().unwrap().put(format!("y{i}")).unwrap();
+    }
+    std::thread::sleep(Duration::from_millis(600));
+    assert_eq!(sharder.shard_qty(), 2);
+    other.close();
+    sharder.close();
+    assert!(sharder.get_queue().is_err());
+    client.close();
+});

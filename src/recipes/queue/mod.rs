@@ -8,6 +8,7 @@
 //! | [`DistributedDelayQueue`] | due time, not before it | `queue-\|<epoch ms, hex>\|<SEQ>` |
 //! | [`DistributedIdQueue`] | put order; removable by id | `queue-\|<id>\|<SEQ>` |
 //! | [`SimpleDistributedQueue`] | put order; `offer`/`take`/`poll` | `qn-<SEQ>`, raw bytes |
+//! | [`QueueSharder`] | one logical queue over shards | `queue-<UUID>/…`, each shard a queue |
 //!
 //! The first four are built with [`QueueBuilder`], hold Curator's item envelope (one or more
 //! items serialized by a [`QueueSerializer`]) and hand items to a [`QueueConsumer`] on a
@@ -67,6 +68,7 @@ mod names;
 mod priority;
 mod put;
 mod serializer;
+mod sharder;
 mod simple;
 
 pub use builder::QueueBuilder;
@@ -81,6 +83,7 @@ pub use priority::DistributedPriorityQueue;
 pub use serializer::{
     serializer_fn, BytesSerializer, FnSerializer, QueueSerializer, StringSerializer,
 };
+pub use sharder::{QueueBase, QueueSharder, QueueSharderBuilder, QueueSharderPolicies};
 pub use simple::SimpleDistributedQueue;
 
 /// The methods every queue kind shares with [`DistributedQueue`], for the kinds that wrap
