@@ -108,7 +108,19 @@ impl QueueSharderPolicies {
 
 type Allocator<Q> = Box<dyn Fn(&CuratorFramework, &str) -> Result<Q> + Send + Sync>;
 
-/// One logical queue over several shards (see the [module docs](self)).
+/// One logical queue over several queues (shards), adding a shard when the existing ones
+/// grow past a threshold (Curator's `QueueSharder`).
+///
+/// Layout (Curator's): every shard is a full queue at `P/queue-<random UUID>`. Each sharder
+/// opens every shard it finds (and keeps looking for new ones); producers and consumers take
+/// a shard from [`get_queue`](Self::get_queue), a random "preferred" one (at most half the
+/// threshold full) when there is one. Every `threshold_check` the shards' sizes are read; if
+/// one has reached the threshold, the leader adds a shard (up to `max_queues`).
+///
+/// Curator elects that leader with a `LeaderLatch` at a leader path. Here the builder takes a
+/// leadership check instead ([`QueueSharderBuilder::leader`], e.g. a latch's
+/// `has_leadership`); without one every sharder acts as the leader, so processes sharing a
+/// queue path may add a shard each at the same check (bounded by `max_queues`).
 ///
 /// ```
 /// use std::time::Duration;
