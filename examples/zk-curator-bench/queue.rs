@@ -2,7 +2,7 @@
 //! (session), sharing one `DistributedQueue` as two processes would; items/s end to end.
 //!
 //! The consumer (no lock path: Curator's default, at most once) starts first and waits on
-//! the empty queue. The producer then puts N [20000] items of `--size` [100] bytes with
+//! the empty queue. The producer then puts N [10000] items of `--size` [100] bytes with
 //! Curator's default background puts, as fast as it can. `secs` runs from the first put to
 //! the last item consumed; `ops_per_sec` = N / secs; p50/p99 are each item's time from its
 //! put call to its consumption (the first 8 bytes carry the put time). `extra.put_secs` is
@@ -34,7 +34,7 @@ struct Round {
 
 pub fn throughput(ctx: &Ctx, rep: &mut Report) -> Res<()> {
     let args = ctx.args;
-    let n = args.ops_or(20_000);
+    let n = args.ops_or(10_000);
     let size = args.size.max(8);
     let producer = ctx.client()?;
     let consumer = ctx.client()?;

@@ -131,7 +131,7 @@ public class QueueThroughput {
     public static void main(String[] argv) {
         String connect = "127.0.0.1:2181";
         String workload = "";
-        int n = 20_000;
+        int n = 10_000;
         int size = 100;
         for (int i = 0; i + 1 < argv.length; i += 2) {
             switch (argv[i]) {
