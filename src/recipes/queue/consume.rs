@@ -25,7 +25,9 @@
 //!   again as soon as that consumer finishes or dies (Curator looks again only when the
 //!   children change);
 //! * the item is not handed over if the session that took the lock is gone by then (the
-//!   lock went with it and another consumer may own the item now);
+//!   lock went with it and another consumer may own the item now), and a lock is deleted
+//!   only while the session that took it lives (a node at that path afterwards is someone
+//!   else's lock);
 //! * once handed over, the item is deleted whatever happens to the lock: the closing
 //!   transaction is retried until it is applied or its effect is seen (item gone), and if
 //!   the session (and so the lock) was lost meanwhile, the item is deleted without it, so
@@ -437,8 +439,13 @@ fn lock(client: &CuratorFramework, lock: &str, token: &str) -> Result<Lock> {
     Ok(Lock::Busy)
 }
 
-/// Deletes a lock we hold, guaranteed (the client keeps trying in the background).
-fn unlock(client: &CuratorFramework, lock: &str) {
+/// Deletes a lock taken by session `session`, guaranteed (the client keeps trying in the
+/// background). Not if that session is gone: its lock went with it, and the node at that
+/// path now, if any, is another consumer's.
+fn unlock(client: &CuratorFramework, lock: &str, session: i64) {
+    if session_id(client) != session {
+        return;
+    }
     match client.delete().guaranteed().for_path(lock) {
         Ok(()) | Err(Error::NoNode { .. }) => {}
         Err(e) => log::debug!("unlock {lock}: {e} (left to the guaranteed delete)"),
@@ -470,17 +477,17 @@ fn process_locked<T: Send + Sync + 'static>(core: &Arc<QueueCore<T>>, name: &str
     let bytes = match client.get_data().storing_stat_in(&mut stat).for_path(&item) {
         Ok(b) => b,
         Err(Error::NoNode { .. }) => {
-            unlock(client, &lock_p);
+            unlock(client, &lock_p, session);
             return Ok(());
         }
         Err(e) => {
-            unlock(client, &lock_p);
+            unlock(client, &lock_p, session);
             return Err(e);
         }
     };
     if session_id(client) != session {
-        // The session that took the lock is gone, and the lock with it.
-        unlock(client, &lock_p);
+        // The session that took the lock is gone, and the lock with it: another consumer
+        // may own the item now.
         return Ok(());
     }
     let outcome = match unpack(core, &bytes) {
@@ -508,7 +515,7 @@ fn process_locked<T: Send + Sync + 'static>(core: &Arc<QueueCore<T>>, name: &str
             outcome
         }
     };
-    finish(core, name, &item, stat.version, &lock_p, outcome);
+    finish(core, name, &item, stat.version, (&lock_p, session), outcome);
     Ok(())
 }
 
@@ -519,19 +526,25 @@ fn finish<T: Send + Sync + 'static>(
     name: &str,
     item: &str,
     version: i32,
-    lock_p: &str,
+    (lock_p, session): (&str, i64),
     outcome: Outcome,
 ) {
     let client = &core.cfg.client;
-    let mut with_lock = true;
+    // Without the lock once its session is gone (a node there now is someone else's).
+    let mut with_lock = session_id(client) == session;
     let mut backoff = Duration::from_millis(50);
     loop {
         let r = closing_ops(core, name, item, version, lock_p, &outcome, with_lock)
             .and_then(|ops| client.transaction().for_operations(ops));
         match r {
+            Ok(_) if with_lock => return, // the lock went in the same transaction
             Ok(_) => break,
             Err(Error::NoNode { path }) if with_lock && path == lock_p => {
                 // The lock went with its session: finish without it.
+                with_lock = false;
+                continue;
+            }
+            Err(e) if with_lock && e.is_retryable() && session_id(client) != session => {
                 with_lock = false;
                 continue;
             }
@@ -557,7 +570,7 @@ fn finish<T: Send + Sync + 'static>(
             }
         }
     }
-    unlock(client, lock_p);
+    unlock(client, lock_p, session);
 }
 
 fn closing_ops<T>(
@@ -595,9 +608,9 @@ pub(crate) fn remove_locked<T>(core: &QueueCore<T>, name: &str) -> Result<bool> 
     let token = crate::framework::protection::new_protected_id();
     match lock(client, &lock_p, &token)? {
         Lock::Busy => Ok(false),
-        Lock::Held(_) => {
+        Lock::Held(session) => {
             let r = client.delete().for_path(&item_path(core, name));
-            unlock(client, &lock_p);
+            unlock(client, &lock_p, session);
             match r {
                 Ok(()) => Ok(true),
                 Err(Error::NoNode { .. }) => Ok(false),
