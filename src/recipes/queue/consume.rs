@@ -260,6 +260,7 @@ fn next_result<T>(
 fn fetch<T>(core: &QueueCore<T>, idx: usize, name: &str, tx: Sender<(usize, Fetched)>) {
     let p = item_path(core, name);
     let p2 = p.clone();
+    let refused = tx.clone();
     let r = core
         .cfg
         .client
@@ -293,8 +294,9 @@ fn fetch<T>(core: &QueueCore<T>, idx: usize, name: &str, tx: Sender<(usize, Fetc
         })
         .for_path(&p);
     if let Err(err) = r {
-        // Refused before anything was sent (the channel is ours: a send cannot fail).
+        // Refused before anything was sent: no callback will come.
         log::warn!("queue {}: cannot read {name}: {err}", core.cfg.path);
+        send(&refused, idx, Fetched::Failed(err));
     }
 }
 
