@@ -568,3 +568,29 @@ server_test!(shared sharder_adds_a_shard_past_the_threshold, |srv| {
     assert!(sharder.get_queue().is_err());
     client.close();
 });
+
+server_test!(shared queues_work_in_a_namespace, |srv| {
+    let root = unique_root("q-ns");
+    let base = srv.curator();
+    let ns = base.using_namespace(Some(&root[1..])).unwrap();
+    let got = BlockingQueueConsumer::new();
+    let queue = QueueBuilder::builder(&ns, got.clone(), StringSerializer, "/q")
+        .lock_path("/locks")
+        .build_queue()
+        .unwrap();
+    queue.start().unwrap();
+    let plain = BlockingQueueConsumer::new();
+    let q2 = QueueBuilder::builder(&ns, plain.clone(), StringSerializer, "/p")
+        .build_priority_queue(1)
+        .unwrap();
+    q2.start().unwrap();
+    queue.put("a".into()).unwrap();
+    q2.put("b".into(), 3).unwrap();
+    assert_eq!(got.take_timeout(T).as_deref(), Some("a"));
+    assert_eq!(plain.take_timeout(T).as_deref(), Some("b"));
+    assert!(base.check_exists().for_path(&format!("{root}/q")).unwrap().is_some());
+    assert!(base.check_exists().for_path(&format!("{root}/locks")).unwrap().is_some());
+    queue.close();
+    q2.close();
+    base.close();
+});
