@@ -329,8 +329,24 @@ fn unpack<'a, T: Send + Sync + 'static>(
 ) -> Result<Vec<(T, &'a [u8])>> {
     serializer::decode(bytes)?
         .into_iter()
-        .map(|part| Ok((core.cfg.serializer.deserialize(part)?, part)))
+        .map(|part| {
+            let item = catch_unwind(AssertUnwindSafe(|| core.cfg.serializer.deserialize(part)))
+                .unwrap_or_else(|p| {
+                    Err(Error::InvalidArgument(format!(
+                        "the serializer panicked: {}",
+                        panic_text(&p)
+                    )))
+                })?;
+            Ok((item, part))
+        })
         .collect()
+}
+
+fn panic_text(p: &(dyn std::any::Any + Send)) -> String {
+    p.downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| p.downcast_ref::<String>().cloned())
+        .unwrap_or_default()
 }
 
 fn corrupt<T>(core: &QueueCore<T>, name: &str, e: &Error) {
@@ -351,13 +367,7 @@ fn consume_one<T: Send + Sync + 'static>(
     match catch_unwind(AssertUnwindSafe(|| consumer.consume_message(item))) {
         Ok(Ok(())) => Ok(()),
         Ok(Err(e)) => Err(e.to_string()),
-        Err(p) => Err(format!(
-            "panicked: {}",
-            p.downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| p.downcast_ref::<String>().cloned())
-                .unwrap_or_default()
-        )),
+        Err(p) => Err(format!("panicked: {}", panic_text(&*p))),
     }
 }
 
