@@ -53,6 +53,7 @@ pub const WORKLOADS: &[&str] = &[
     "slow-watcher",
     "restore-watches",
     "idle-footprint",
+    "queue-throughput",
 ];
 
 #[derive(Debug, Clone)]

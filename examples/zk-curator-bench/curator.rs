@@ -108,6 +108,7 @@ pub fn run(args: &Args, rep: &mut Report) -> Res<()> {
             "cache-load" => cache_load(&ctx, rep),
             "slow-watcher" => own::slow_watcher(&ctx, rep),
             "restore-watches" => own::restore_watches(&ctx, rep),
+            "queue-throughput" => crate::queue::throughput(&ctx, rep),
             other => fail(format!("unknown workload {other}")),
         });
     ctx.close_others();

@@ -48,6 +48,10 @@
 //! completes the caller; callbacks on an event thread fed by a crossbeam channel): the
 //! floor of any client that keeps the contract (`hop.rs`).
 //!
+//! `queue-throughput` (`queue.rs`): one producer and one consumer sharing a
+//! `DistributedQueue`, items/s end to end; `java/QueueThroughput.java` is its Curator twin
+//! and `queue-throughput.sh` runs both against one real ZooKeeper.
+//!
 //! zk-curator's own workloads (`own.rs`): `slow-watcher` (one of 100 persistent watchers is
 //! offloaded to a `WorkerPool` and sleeps 50 ms per event; p50/p99 are the write-ack-to-event
 //! latencies of the other 99 paths), `restore-watches` (W [100000] one-shot watches, the
@@ -77,6 +81,7 @@ mod curator;
 mod hop;
 mod own;
 mod proxy;
+mod queue;
 mod raw;
 
 use common::{Args, BenchError, ClientKind, Report};
