@@ -10,6 +10,8 @@ use std::fmt;
 use std::io;
 use std::sync::Arc;
 
+pub use crate::session::outage::{HostFailure, HostFailureKind};
+
 /// `Result` with zk-curator's [`Error`].
 pub type Result<T> = std::result::Result<T, Error>;
 
@@ -26,7 +28,7 @@ pub type Result<T> = std::result::Result<T, Error>;
 /// assert_eq!(e.code(), Some(-101));
 /// assert_eq!(e.to_string(), "no node: /app/config");
 /// assert!(!e.is_retryable());
-/// assert!(Error::ConnectionLoss.is_retryable());
+/// assert!(Error::from_code(-4, "").is_retryable()); // ConnectionLoss
 /// ```
 #[derive(Debug, Clone)]
 #[non_exhaustive]
@@ -38,9 +40,15 @@ pub enum Error {
     RuntimeInconsistency,
     /// `-3`: the server found its data inconsistent.
     DataInconsistency,
-    /// `-4`: the connection to the server was lost before the reply arrived. The request
-    /// may or may not have been applied.
-    ConnectionLoss,
+    /// `-4`: the connection to the server was lost before the reply arrived (the request
+    /// may or may not have been applied), or no connection could be made in time (the
+    /// request was not sent).
+    ConnectionLoss {
+        /// When no connection could be made: every host tried since the connection was
+        /// lost (or since the start) and why each failed; see [`Error::hosts_tried`].
+        /// `None` when a connection broke under a request.
+        tried: Option<Arc<[HostFailure]>>,
+    },
     /// `-5`: the server could not decode or process the request.
     MarshallingError,
     /// `-6`: the server does not implement the operation (unknown op code, or TTL nodes
@@ -151,6 +159,9 @@ pub enum Error {
 }
 
 impl Error {
+    /// A `ConnectionLoss` of a connection that broke (no hosts to report).
+    pub(crate) const CONNECTION_LOSS: Error = Error::ConnectionLoss { tried: None };
+
     /// Builds the error for a server error code, attaching `path` where the code is about a
     /// node. Code `0` is not an error; it maps to `Unknown(0)` so that a caller's bug shows.
     pub fn from_code(code: i32, path: &str) -> Error {
@@ -159,7 +170,7 @@ impl Error {
             -1 => Error::SystemError,
             -2 => Error::RuntimeInconsistency,
             -3 => Error::DataInconsistency,
-            -4 => Error::ConnectionLoss,
+            -4 => Error::ConnectionLoss { tried: None },
             -5 => Error::MarshallingError,
             -6 => Error::Unimplemented,
             -7 => Error::OperationTimeout,
@@ -200,7 +211,7 @@ impl Error {
             Error::SystemError => -1,
             Error::RuntimeInconsistency => -2,
             Error::DataInconsistency => -3,
-            Error::ConnectionLoss => -4,
+            Error::ConnectionLoss { .. } => -4,
             Error::MarshallingError => -5,
             Error::Unimplemented => -6,
             Error::OperationTimeout => -7,
@@ -244,11 +255,22 @@ impl Error {
     pub fn is_retryable(&self) -> bool {
         matches!(
             self,
-            Error::ConnectionLoss
+            Error::ConnectionLoss { .. }
                 | Error::OperationTimeout
                 | Error::SessionMoved
                 | Error::SessionExpired
         )
+    }
+
+    /// For a [`ConnectionLoss`](Error::ConnectionLoss) raised because no connection could
+    /// be made in time: the hosts tried and, per host, why it failed (refused, DNS failure,
+    /// timed out, ...). `None` for every other error, and for a connection that broke under
+    /// a request.
+    pub fn hosts_tried(&self) -> Option<&[HostFailure]> {
+        match self {
+            Error::ConnectionLoss { tried: Some(h) } => Some(h),
+            _ => None,
+        }
     }
 
     /// The path this error is about, if it carries one.
@@ -309,7 +331,17 @@ impl fmt::Display for Error {
                 f.write_str("runtime inconsistency (an earlier operation of the multi failed)")
             }
             Error::DataInconsistency => f.write_str("data inconsistency"),
-            Error::ConnectionLoss => f.write_str("connection lost"),
+            Error::ConnectionLoss { tried: None } => f.write_str("connection lost"),
+            Error::ConnectionLoss { tried: Some(hosts) } => {
+                f.write_str("connection lost: could not connect to any server (")?;
+                for (i, h) in hosts.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str("; ")?;
+                    }
+                    write!(f, "{h}")?;
+                }
+                f.write_str(")")
+            }
             Error::MarshallingError => f.write_str("marshalling error"),
             Error::Unimplemented => f.write_str("operation not implemented by the server"),
             Error::OperationTimeout => f.write_str("operation timed out"),
@@ -471,8 +503,8 @@ mod tests {
         let e = Error::from_code(-110, "/ns/a").with_path("/a");
         assert_eq!(e.path(), Some("/a"));
         assert!(matches!(
-            Error::ConnectionLoss.with_path("/a"),
-            Error::ConnectionLoss
+            Error::from_code(-4, "").with_path("/a"),
+            Error::ConnectionLoss { tried: None }
         ));
     }
 }

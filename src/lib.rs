@@ -72,7 +72,7 @@ pub mod session;
 pub mod testing;
 
 pub use client::{Op, OpResult, ZooKeeper, ZooKeeperBuilder};
-pub use error::{Error, Result};
+pub use error::{Error, HostFailure, HostFailureKind, Result};
 pub use framework::{
     ConnectionState, CuratorEvent, CuratorEventType, CuratorFramework, CuratorFrameworkFactory,
     ExponentialBackoffRetry, RetryNTimes, RetryOneTime, RetryPolicy,

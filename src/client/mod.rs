@@ -317,7 +317,7 @@ impl ZooKeeper {
         }
         // A session that was already gone on the server is not an error of close().
         match result {
-            Err(Error::SessionExpired) | Err(Error::ConnectionLoss) => Ok(()),
+            Err(Error::SessionExpired) | Err(Error::ConnectionLoss { .. }) => Ok(()),
             other => other,
         }
     }
@@ -386,6 +386,19 @@ impl ZooKeeper {
         self.core.stop_io();
         self.core
             .terminate(States::Expired, Error::SessionExpired, KeeperState::Expired);
+    }
+
+    /// The `ConnectionLoss` of an operation that gave up waiting for a connection: with
+    /// the hosts tried since the connection was lost.
+    pub(crate) fn connection_loss(&self) -> Error {
+        self.core.connection_loss()
+    }
+
+    /// Fails the requests queued while disconnected whose deadline has passed (the
+    /// framework calls it at an operation's connection deadline, so that it does not wait
+    /// for the I/O thread's next connect attempt).
+    pub(crate) fn expire_queued(&self) {
+        self.core.fail_queued(&self.core.connection_loss(), true);
     }
 
     fn check_alive(&self) -> Result<()> {

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
@@ -152,32 +152,38 @@ impl Inner {
         self.handle.lock().clone().ok_or(Error::Closed)
     }
 
-    /// The current handle once it is connected (at most `timeout`, then `ConnectionLoss`,
-    /// which the retry policy sees like any other).
-    pub fn connected_handle(&self, timeout: Duration) -> Result<Arc<ZooKeeper>> {
+    /// The current handle once it is connected, waiting until `deadline` at most (`None`:
+    /// no limit); then `ConnectionLoss` with the hosts tried, which the retry policy sees
+    /// like any other.
+    pub fn connected_handle(&self, deadline: Option<Instant>) -> Result<Arc<ZooKeeper>> {
         let h = self.handle()?;
         if h.state().is_connected() {
             return Ok(h); // the common case: no clock, no wait
         }
-        if self.wait_handle_connected(timeout) {
+        if self.wait_handle_connected_until(deadline) {
             self.handle()
         } else {
-            Err(Error::ConnectionLoss)
+            // The handle of now: a new session may have replaced it meanwhile.
+            Err(self.handle()?.connection_loss())
         }
+    }
+
+    /// [`wait_handle_connected_until`](Self::wait_handle_connected_until) `timeout` from now.
+    pub fn wait_handle_connected(&self, timeout: Duration) -> bool {
+        self.wait_handle_connected_until(Instant::now().checked_add(timeout))
     }
 
     /// Waits until the current handle is connected, following it when a new one replaces
     /// an expired one. It reads the handle's own state, which its I/O thread sets, never
     /// the listener-facing state the event thread delivers: a call made *on* the event
     /// thread must not wait for something only that thread could report.
-    pub fn wait_handle_connected(&self, timeout: Duration) -> bool {
-        let deadline = std::time::Instant::now().checked_add(timeout);
+    pub fn wait_handle_connected_until(&self, deadline: Option<Instant>) -> bool {
         loop {
             let Ok(h) = self.handle() else {
                 return false;
             };
             let left = match deadline {
-                Some(d) => d.saturating_duration_since(std::time::Instant::now()),
+                Some(d) => d.saturating_duration_since(Instant::now()),
                 None => Duration::from_secs(3600),
             };
             if h.wait_connected(left.min(Duration::from_millis(250))) {
@@ -200,8 +206,9 @@ impl Inner {
         let mut b = ZooKeeper::builder(&self.cfg.connect_string)
             .session_timeout(self.cfg.session_timeout)
             .connection_timeout(self.cfg.connection_timeout)
-            // Foreground calls wait for a connection themselves (a connection timeout, then
-            // ConnectionLoss for the retry policy, as Curator does). A request on the wire
+            // Operations wait for a connection themselves (the connection timeout across
+            // their attempts, then ConnectionLoss for the retry policy, as Curator does; see
+            // `exec`), and requests queued meanwhile give up with them. A request on the wire
             // gets ConnectionLoss when its connection dies (two thirds of the session
             // timeout without a byte), well inside this bound, so a reply is never cut
             // short by a non-retryable RequestTimeout.

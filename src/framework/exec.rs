@@ -13,6 +13,7 @@ use crate::client::ZooKeeper;
 use crate::error::{Error, Result};
 use crate::path;
 use crate::proto::{Acl, CreateMode};
+use crate::session::core::{connect_deadline, with_connect_deadline};
 use crate::session::events::guarded;
 use crate::session::{SharedWatcher, WatchedEvent, Watcher, WorkerPool};
 
@@ -82,6 +83,8 @@ struct BgState<A, F> {
     attempt: A,
     rest: Mutex<Option<Reporting<F>>>,
     start: Instant,
+    /// The operation's connection deadline (see [`CuratorFramework::call`]).
+    connect_by: Option<Instant>,
 }
 
 impl CuratorFramework {
@@ -171,14 +174,31 @@ impl CuratorFramework {
 
     // ------------------------------------------------------------------ foreground
 
-    /// Runs `f` in the retry loop: before each attempt waits up to the connection timeout
-    /// for a connection (not connected then is a `ConnectionLoss` charged to the policy).
+    /// Runs `f` in the retry loop. The connection timeout bounds how long the operation
+    /// waits for a connection *in total*, counted from its start and shared by all its
+    /// attempts: an attempt made while disconnected waits for what is left of it, then is
+    /// charged a `ConnectionLoss` (with the hosts tried); once it is used up, attempts
+    /// fail at once unless connected, so an unreachable ensemble fails the operation after
+    /// about the connection timeout plus the policy's sleeps, as in Curator. Requests `f`
+    /// makes are bound by the same deadline while they wait for a connection.
     pub(crate) fn call<T>(&self, mut f: impl FnMut(&ZooKeeper, u32) -> Result<T>) -> Result<T> {
         let inner = &self.inner;
+        let deadline = self.connect_deadline_from(Instant::now());
         call_with_retry(&*inner.retry, |count| {
-            let zk = inner.connected_handle(inner.cfg.connection_timeout)?;
-            f(&zk, count)
+            let zk = inner.connected_handle(deadline)?;
+            with_connect_deadline(deadline, || f(&zk, count))
         })
+    }
+
+    /// When an operation started at `start` stops waiting for a connection: after the
+    /// connection timeout, or earlier if it runs inside another operation (a nested call
+    /// keeps its caller's deadline). `None`: never (a timeout too large to add).
+    fn connect_deadline_from(&self, start: Instant) -> Option<Instant> {
+        let own = start.checked_add(self.inner.cfg.connection_timeout);
+        match (connect_deadline(), own) {
+            (Some(outer), Some(own)) => Some(outer.min(own)),
+            (outer, own) => outer.or(own),
+        }
     }
 
     // ------------------------------------------------------------------ background
@@ -209,11 +229,13 @@ impl CuratorFramework {
         A: Fn(&CuratorFramework, &ZooKeeper, u32, Done<T>) + Send + Sync + 'static,
         F: FnOnce(&CuratorFramework, Result<T>) -> CuratorEvent + Send + 'static,
     {
+        let start = Instant::now();
         let st = Arc::new(BgState {
             client: self.clone(),
             attempt,
             rest: Mutex::new(Some((finish, on_failure, bg))),
-            start: Instant::now(),
+            start,
+            connect_by: self.connect_deadline_from(start),
         });
         attempt_bg(st, 0);
     }
@@ -317,11 +339,29 @@ where
         Ok(zk) => zk,
         Err(e) => return on_result(st, count, Err(e)),
     };
+    if !zk.state().is_connected() {
+        // Background operations wait for a connection no longer than foreground ones:
+        // past the deadline an attempt fails at once; before it, its requests queue in the
+        // handle until the deadline, when a timer fails them if they are still unsent.
+        let now = Instant::now();
+        if let Some(d) = st.connect_by {
+            if d <= now {
+                return on_result(st, count, Err(zk.connection_loss()));
+            }
+            let handle = Arc::downgrade(&zk);
+            st.client.inner.scheduler.schedule(d - now, move || {
+                if let Some(zk) = handle.upgrade() {
+                    zk.expire_queued();
+                }
+            });
+        }
+    }
     let done = Done {
         op: st.clone(),
         count,
     };
-    (st.attempt)(&st.client, &zk, count, done);
+    let connect_by = st.connect_by;
+    with_connect_deadline(connect_by, || (st.attempt)(&st.client, &zk, count, done));
 }
 
 impl<T, A, F> OnResult<T> for BgState<A, F>

@@ -108,8 +108,12 @@ impl CuratorFrameworkBuilder {
         self
     }
 
-    /// How long an operation waits for a connection before an attempt (a wait that times
-    /// out counts as a `ConnectionLoss` for the retry policy). Default 15 s.
+    /// How long an operation waits for a connection, in total across its retries, counted
+    /// from its start. When it runs out the attempt is charged a `ConnectionLoss` (its
+    /// [`hosts_tried`](crate::Error::hosts_tried) say why each host failed), and later
+    /// attempts fail at once unless connected. An unreachable ensemble therefore fails an
+    /// operation after about this long plus the retry policy's sleeps, as in Curator. It
+    /// also bounds each TCP connect. Default 15 s.
     pub fn connection_timeout(mut self, t: Duration) -> Self {
         self.connection_timeout = t;
         self

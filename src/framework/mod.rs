@@ -324,9 +324,10 @@ impl CuratorZookeeperClient {
     }
 
     /// Runs `f` against the current handle in the client's retry loop (Curator's
-    /// `RetryLoop.callWithRetry`): before each attempt it waits up to the connection timeout
-    /// for a connection; retryable errors are retried as the policy allows. For calls made
-    /// directly on the low-level handle.
+    /// `RetryLoop.callWithRetry`): attempts wait for a connection up to the connection
+    /// timeout in total (see [`CuratorFrameworkBuilder::connection_timeout`]); retryable
+    /// errors are retried as the policy allows. For calls made directly on the low-level
+    /// handle.
     pub fn call_with_retry<T>(&self, mut f: impl FnMut(&ZooKeeper) -> Result<T>) -> Result<T> {
         CuratorFramework {
             inner: self.inner.clone(),

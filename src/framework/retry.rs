@@ -376,7 +376,7 @@ mod tests {
         assert_eq!(r.0.borrow().last(), Some(&Duration::from_millis(1)));
         let s = SessionFailedRetryPolicy::new(RetryNTimes::new(3, Duration::ZERO));
         assert!(!s.allow_retry_error(&Error::SessionExpired));
-        assert!(s.allow_retry_error(&Error::ConnectionLoss));
+        assert!(s.allow_retry_error(&Error::CONNECTION_LOSS));
         assert!(!s.allow_retry_error(&Error::NoNode { path: "/".into() }));
     }
 
@@ -386,9 +386,9 @@ mod tests {
         let mut tries = 0;
         let r: Result<()> = call_with_retry(&p, |_| {
             tries += 1;
-            Err(Error::ConnectionLoss)
+            Err(Error::CONNECTION_LOSS)
         });
-        assert!(matches!(r, Err(Error::ConnectionLoss)));
+        assert!(matches!(r, Err(Error::ConnectionLoss { .. })));
         assert_eq!(tries, 4);
         let mut tries = 0;
         let r: Result<()> = call_with_retry(&p, |_| {
@@ -402,7 +402,7 @@ mod tests {
         let r: Result<()> = call_with_retry(&p, |_| {
             call_with_retry(&p, |_| {
                 inner_tries += 1;
-                Err(Error::ConnectionLoss)
+                Err(Error::CONNECTION_LOSS)
             })
         });
         assert!(r.is_err());

@@ -17,14 +17,19 @@ pub(crate) struct HostPort {
 }
 
 impl HostPort {
-    /// Resolves the host (a literal address resolves without a lookup).
-    pub fn resolve(&self) -> Vec<SocketAddr> {
+    /// Resolves the host (a literal address resolves without a lookup); `Err` with the
+    /// resolver's message when it does not resolve (the I/O thread logs it, once per outage).
+    pub fn resolve(&self) -> std::result::Result<Vec<SocketAddr>, String> {
         match (self.host.as_str(), self.port).to_socket_addrs() {
-            Ok(it) => it.collect(),
-            Err(e) => {
-                log::warn!("cannot resolve {}: {e}", self.host);
-                Vec::new()
+            Ok(it) => {
+                let addrs: Vec<SocketAddr> = it.collect();
+                if addrs.is_empty() {
+                    Err("no address".into())
+                } else {
+                    Ok(addrs)
+                }
             }
+            Err(e) => Err(e.to_string()),
         }
     }
 }

@@ -32,6 +32,7 @@ use super::CuratorFramework;
 use crate::client::ZooKeeper;
 use crate::error::{Error, Result};
 use crate::proto::Stat;
+use crate::session::core::{connect_deadline, with_connect_deadline};
 use crate::session::SharedWatcher;
 
 /// Marker: the terminal method performs the call and returns its result.
@@ -105,11 +106,16 @@ pub(crate) fn attempt_on_timer<T: Send + 'static>(
             let once = once.clone();
             let c = client.clone();
             let zk_now = c.inner.handle();
+            // The operation's connection deadline moves to the timer thread with it.
+            let connect_by = connect_deadline();
             client
                 .inner
                 .scheduler
                 .schedule(std::time::Duration::ZERO, move || {
-                    done.call(zk_now.and_then(|zk| once(&c, &zk, 0)))
+                    let r = with_connect_deadline(connect_by, || {
+                        zk_now.and_then(|zk| once(&c, &zk, 0))
+                    });
+                    done.call(r)
                 });
         } else {
             done.call(once(client, zk, count));
