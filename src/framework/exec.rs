@@ -205,14 +205,16 @@ impl CuratorFramework {
 
     /// Runs a background operation: the first attempt now, on this thread; retries on the
     /// timer thread after the policy's delay; the final result to the callback or the
-    /// CuratorListeners.
+    /// CuratorListeners. On a closed client it returns `Err(Closed)` and nothing runs, the
+    /// callback included (Curator throws `IllegalStateException`): nothing could deliver
+    /// its result any more.
     pub(crate) fn run_background<T: Send + 'static>(
         &self,
         attempt: Attempt<T>,
         finish: Finish<T>,
         on_failure: Option<OnFailure>,
         bg: Background,
-    ) {
+    ) -> Result<()> {
         self.run_background_inline(attempt, finish, on_failure, bg)
     }
 
@@ -224,11 +226,13 @@ impl CuratorFramework {
         finish: F,
         on_failure: Option<OnFailure>,
         bg: Background,
-    ) where
+    ) -> Result<()>
+    where
         T: Send + 'static,
         A: Fn(&CuratorFramework, &ZooKeeper, u32, Done<T>) + Send + Sync + 'static,
         F: FnOnce(&CuratorFramework, Result<T>) -> CuratorEvent + Send + 'static,
     {
+        self.check_not_closed()?;
         let start = Instant::now();
         let st = Arc::new(BgState {
             client: self.clone(),
@@ -238,6 +242,16 @@ impl CuratorFramework {
             connect_by: self.connect_deadline_from(start),
         });
         attempt_bg(st, 0);
+        Ok(())
+    }
+
+    /// `Err(Closed)` once the client is closed: for what must refuse at once rather than
+    /// report later (background operations, recipes being started).
+    pub(crate) fn check_not_closed(&self) -> Result<()> {
+        match self.inner.lifecycle() {
+            super::CuratorFrameworkState::Stopped => Err(Error::Closed),
+            _ => Ok(()),
+        }
     }
 
     /// A watcher as the handle should hold it: with a namespace, wrapped so that event paths

@@ -97,6 +97,7 @@ impl PersistentWatcher {
 
     /// Adds the watch (in the background) and keeps it in place from then on.
     pub fn start(&self) -> Result<()> {
+        self.inner.client.check_not_closed()?;
         let weak = Arc::downgrade(&self.inner);
         let w = SharedWatcher::new(move |e: &WatchedEvent| {
             if let Some(inner) = weak.upgrade() {

@@ -117,8 +117,7 @@ impl GetChildrenBuilder<'_, InBackground> {
             },
             None,
             self.bg,
-        );
-        Ok(())
+        )
     }
 }
 

@@ -127,8 +127,7 @@ impl GetConfigBuilder<'_, InBackground> {
             }),
             None,
             self.bg,
-        );
-        Ok(())
+        )
     }
 }
 
@@ -280,8 +279,7 @@ impl ReconfigBuilder<'_, InBackground> {
             }),
             None,
             self.bg,
-        );
-        Ok(())
+        )
     }
 }
 

@@ -270,8 +270,7 @@ impl CreateBuilder<'_, InBackground> {
             }),
             Some(Box::new(move |c, e| p2.give_up(c, e))),
             self.bg,
-        );
-        Ok(())
+        )
     }
 }
 

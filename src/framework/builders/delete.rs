@@ -120,8 +120,7 @@ impl DeleteBuilder<'_, InBackground> {
             }),
             Some(Box::new(move |c, e| p2.give_up(c, e))),
             self.bg,
-        );
-        Ok(())
+        )
     }
 }
 

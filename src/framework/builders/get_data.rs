@@ -159,8 +159,7 @@ impl GetDataBuilder<'_, InBackground> {
             },
             None,
             self.bg,
-        );
-        Ok(())
+        )
     }
 }
 

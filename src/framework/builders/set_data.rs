@@ -133,8 +133,7 @@ impl SetDataBuilder<'_, InBackground> {
             },
             None,
             self.bg,
-        );
-        Ok(())
+        )
     }
 
     /// Starts a write of the client's default data.

@@ -122,8 +122,7 @@ impl AddWatchBuilder<'_, InBackground> {
             }),
             None,
             self.bg,
-        );
-        Ok(())
+        )
     }
 }
 
@@ -228,8 +227,7 @@ impl RemoveWatchesBuilder<'_, InBackground> {
                 }
             })),
             self.bg,
-        );
-        Ok(())
+        )
     }
 }
 

@@ -129,6 +129,7 @@ impl CuratorCacheBridge {
     /// an error.
     pub fn start(&self) -> Result<()> {
         let inner = &self.inner;
+        inner.client.check_not_closed()?;
         if inner.closed.load(Ordering::Acquire) || !matches!(*inner.imp.lock(), Imp::Latent) {
             return Err(Error::InvalidArgument(
                 "the cache was already started".into(),

@@ -134,6 +134,7 @@ impl NodeCache {
     /// the first value arrives in the background and is reported as a change.
     pub fn start_with_initial(&self, build_initial: bool) -> Result<()> {
         let inner = &self.inner;
+        inner.client.check_not_closed()?;
         path::validate_path(&inner.path, false)?;
         {
             let mut life = inner.life.lock();

@@ -247,6 +247,7 @@ impl PathChildrenCache {
     /// Starts the cache as `mode` says. Starting twice is an error.
     pub fn start(&self, mode: StartMode) -> Result<()> {
         let inner = &self.inner;
+        inner.client.check_not_closed()?;
         path::validate_path(&inner.path, false)?;
         {
             let mut st = inner.st.lock();

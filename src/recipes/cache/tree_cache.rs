@@ -320,6 +320,7 @@ impl TreeCache {
     /// `Initialized` once. Starting twice is an error.
     pub fn start(&self) -> Result<()> {
         let inner = &self.inner;
+        inner.client.check_not_closed()?;
         path::validate_path(&inner.root, false)?;
         {
             let mut st = inner.st.lock();
