@@ -9,7 +9,7 @@
 //!
 //! ```
 //! use std::time::Duration;
-//! use zk_curator::{CreateMode, CuratorFrameworkFactory, ExponentialBackoffRetry, WatchedEvent};
+//! use zk_curator::{CreateMode, CuratorFrameworkFactory, ExponentialBackoffRetry};
 //! # let server = zk_curator::testing::TestingServer::start().unwrap();
 //! let client = CuratorFrameworkFactory::builder()
 //!     .connect_string(&server.connect_string())
@@ -23,7 +23,7 @@
 //!     .for_path_with_data("/jobs/job-", b"payload")?;
 //! let data = client
 //!     .get_data()
-//!     .using_watcher(|e: &WatchedEvent| println!("{e}"))
+//!     .using_watcher(|e| println!("{e}"))
 //!     .for_path(&path)?;
 //! assert_eq!(data, b"payload");
 //! client.close();

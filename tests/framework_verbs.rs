@@ -336,7 +336,7 @@ server_test!(shared persistent_watches_and_removal, |srv| {
     c.watchers()
         .add()
         .with_mode(AddWatchMode::PersistentRecursive)
-        .using_watcher(w.clone())
+        .using_shared_watcher(&w)
         .for_path(&root)
         .unwrap();
     let x = c.create().for_path(&format!("{root}/x")).unwrap();

@@ -21,7 +21,7 @@ use crate::proto::{AuthPacket, KeeperState, Request};
 use crate::session::core::{Core, SessionConfig, States};
 use crate::session::hosts::ConnectString;
 use crate::session::pending::{Completion, OneShot};
-use crate::session::{io, EventDispatcher, SharedWatcher, Watcher};
+use crate::session::{io, EventDispatcher, SharedWatcher, WatchedEvent, Watcher};
 
 /// A connection to a ZooKeeper ensemble and the session it carries (Java's `ZooKeeper`).
 ///
@@ -115,7 +115,22 @@ impl ZooKeeperBuilder {
     }
 
     /// The watcher for connection state changes and for watches set with `watch = true`.
-    pub fn default_watcher(mut self, w: impl Watcher) -> Self {
+    /// The closure's argument type is inferred:
+    ///
+    /// ```
+    /// use zk_curator::{KeeperState, ZooKeeper};
+    /// # let server = zk_curator::testing::TestingServer::start().unwrap();
+    /// let zk = ZooKeeper::builder(&server.connect_string())
+    ///     .default_watcher(|e| {
+    ///         if e.state() == KeeperState::Expired {
+    ///             eprintln!("session expired");
+    ///         }
+    ///     })
+    ///     .connect()?;
+    /// # zk.close()?;
+    /// # Ok::<(), zk_curator::Error>(())
+    /// ```
+    pub fn default_watcher(mut self, w: impl Fn(&WatchedEvent) + Send + Sync + 'static) -> Self {
         self.default_watcher = Some(w.into_shared());
         self
     }

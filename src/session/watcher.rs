@@ -118,7 +118,7 @@ where
 ///
 /// ```
 /// use zk_curator::{SharedWatcher, WatchedEvent};
-/// let w = SharedWatcher::new(|e: &WatchedEvent| println!("{e}"));
+/// let w = SharedWatcher::new(|e| println!("{e}"));
 /// let same = w.clone();
 /// assert!(w.same_as(&same));
 /// ```
@@ -126,9 +126,16 @@ where
 pub struct SharedWatcher(pub(crate) Arc<dyn Watcher>);
 
 impl SharedWatcher {
-    /// Wraps a watcher.
-    pub fn new(w: impl Watcher) -> SharedWatcher {
-        w.into_shared()
+    /// A shared watcher calling `f` (its argument type is inferred: `|e| ...`). A type of
+    /// yours implementing [`Watcher`] becomes one with [`Watcher::into_shared`].
+    ///
+    /// ```
+    /// use zk_curator::SharedWatcher;
+    /// let w = SharedWatcher::new(|e| println!("{e}"));
+    /// # let _ = w;
+    /// ```
+    pub fn new(f: impl Fn(&WatchedEvent) + Send + Sync + 'static) -> SharedWatcher {
+        f.into_shared()
     }
 
     /// True when both are clones of one watcher.

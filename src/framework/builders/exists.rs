@@ -12,7 +12,7 @@ use crate::framework::event::CuratorEventType;
 use crate::framework::CuratorFramework;
 use crate::path;
 use crate::proto::{Acl, CreateMode, Stat};
-use crate::session::Watcher;
+use crate::session::{SharedWatcher, Watcher};
 
 /// Builder of `client.check_exists()`.
 #[must_use = "a builder does nothing until for_path()"]
@@ -50,9 +50,24 @@ impl<M> ExistsBuilder<'_, M> {
         self
     }
 
-    /// Set a one-shot watch calling `w`.
-    pub fn using_watcher(mut self, w: impl Watcher) -> Self {
+    /// Set a one-shot watch (data, or creation if the node is missing) calling `w`. The closure's argument type is inferred
+    /// (`|e| ...`). Besides node events it also receives connection state changes (event
+    /// type `None`, no path); see [`WatchedEvent`](crate::WatchedEvent).
+    pub fn using_watcher(
+        mut self,
+        w: impl Fn(&crate::WatchedEvent) + Send + Sync + 'static,
+    ) -> Self {
         self.watch = WatchMode::Watcher(w.into_shared());
+        self
+    }
+
+    /// [`using_watcher`](Self::using_watcher) with a [`SharedWatcher`]: one identity, so
+    /// registering it again for the same node and kind keeps one registration (called once
+    /// per event, as in Java), and `watchers().remove(&w)` removes it. Also the way to pass a
+    /// [`Watcher`](crate::Watcher) type of yours (`SharedWatcher` from
+    /// [`Watcher::into_shared`](crate::Watcher::into_shared)).
+    pub fn using_shared_watcher(mut self, w: &SharedWatcher) -> Self {
+        self.watch = WatchMode::Watcher(w.clone());
         self
     }
 

@@ -65,9 +65,20 @@ impl<M> AddWatchBuilder<'_, M> {
         self
     }
 
-    /// The watcher to call.
-    pub fn using_watcher(mut self, w: impl Watcher) -> Self {
+    /// The watcher to call; the closure's argument type is inferred (`|e| ...`). It also
+    /// receives connection state changes (event type `None`, no path).
+    pub fn using_watcher(
+        mut self,
+        w: impl Fn(&crate::WatchedEvent) + Send + Sync + 'static,
+    ) -> Self {
         self.watch = WatchMode::Watcher(w.into_shared());
+        self
+    }
+
+    /// [`using_watcher`](Self::using_watcher) with a [`SharedWatcher`] (one identity:
+    /// `watchers().remove(&w)` removes it).
+    pub fn using_shared_watcher(mut self, w: &SharedWatcher) -> Self {
+        self.watch = WatchMode::Watcher(w.clone());
         self
     }
 }

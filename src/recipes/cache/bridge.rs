@@ -265,7 +265,7 @@ fn supports_persistent_watches(client: &CuratorFramework, path: &str) -> Result<
         .watchers()
         .add()
         .with_mode(AddWatchMode::Persistent)
-        .using_watcher(probe.clone())
+        .using_shared_watcher(&probe)
         .for_path(path)
     {
         Ok(()) => {

@@ -26,14 +26,14 @@ use crate::session::{WatchedEvent, WorkerPool};
 impl Listenable<dyn NodeCacheListener> {
     /// Adds a listener called on the client's event thread, right after the change (so
     /// [`NodeCache::current_data`] shows the value that caused the call).
-    pub fn add_listener(&self, l: impl NodeCacheListener) -> ListenerId {
+    pub fn add_listener(&self, l: impl Fn() + Send + Sync + 'static) -> ListenerId {
         self.add_arc(Arc::new(l), None)
     }
 
     /// Adds a listener called on `pool` (its calls stay in order).
     pub fn add_listener_with_executor(
         &self,
-        l: impl NodeCacheListener,
+        l: impl Fn() + Send + Sync + 'static,
         pool: &WorkerPool,
     ) -> ListenerId {
         self.add_arc(Arc::new(l), Some(pool))
@@ -288,7 +288,7 @@ impl Inner {
         let b = self
             .client
             .check_exists()
-            .using_watcher(self.watch.watcher());
+            .using_shared_watcher(&self.watch.watcher());
         // The parents once (as Curator's creatingParentContainersIfNeeded), not per event.
         let sent = if self.parents_made.swap(true, Ordering::AcqRel) {
             b.in_background(cb).for_path(&self.path)
@@ -316,7 +316,7 @@ impl Inner {
                 let sent = self
                     .client
                     .get_data()
-                    .using_watcher(self.watch.watcher())
+                    .using_shared_watcher(&self.watch.watcher())
                     .in_background(move |_c: &CuratorFramework, e: &CuratorEvent| {
                         if let Some(inner) = weak.upgrade() {
                             inner.on_data(e);
