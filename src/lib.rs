@@ -80,7 +80,10 @@ pub use framework::{
 pub use proto::{
     Acl, AddWatchMode, ClientInfo, CreateMode, EventType, Id, KeeperState, Perms, Stat, WatcherType,
 };
-pub use session::{EventDispatcher, SharedWatcher, States, WatchedEvent, Watcher, WorkerPool};
+pub use session::{
+    node_events, EventDispatcher, NodeEvent, SharedWatcher, States, WatchedEvent, Watcher,
+    WorkerPool,
+};
 
 /// The README's examples, compiled as doctests.
 #[cfg(doctest)]

@@ -281,6 +281,44 @@ server_test!(shared close_from_inside_a_watcher, |srv| {
     assert!(matches!(zk.get().unwrap().exists("/", false), Err(Error::Closed)));
 });
 
+// A watcher also hears connection state changes, without a path (as in Java): a pending
+// one-shot watch hears the disconnection, the reconnection and close(). `node_events` passes
+// node events only, so a watcher that needs the path cannot panic on them.
+server_test!(shared pending_watchers_hear_state_changes_and_node_events_filters_them, |srv| {
+    let proxy = support::proxy::Proxy::start(&srv.connect_string());
+    let zk = ZooKeeper::builder(&proxy.connect_string())
+        .session_timeout(Duration::from_secs(10))
+        .connect()
+        .unwrap();
+    let other = srv.connect();
+    let root = mk(&other, &unique_root("state-to-watchers"));
+    let a = mk(&other, &format!("{root}/a"));
+    let raw = Events::new();
+    zk.get_data_w(&a, raw.watcher()).unwrap();
+    let paths = Arc::new(Mutex::new(Vec::new()));
+    let p = paths.clone();
+    zk.get_data_w(
+        &a,
+        zk_curator::node_events(move |n| p.lock().unwrap().push(n.path().to_string())),
+    )
+    .unwrap();
+    proxy.drop_connections();
+    for want in [KeeperState::Disconnected, KeeperState::SyncConnected] {
+        let e = raw.next();
+        assert_eq!((e.event_type(), e.state(), e.path()), (EventType::None, want, None));
+    }
+    other.set_data(&a, b"x", -1).unwrap();
+    raw.expect(EventType::NodeDataChanged, &a);
+    assert!(support::wait_until(WAIT, || paths.lock().unwrap().len() == 1));
+    // Armed again, then closed before it fires: the raw watcher hears Closed.
+    zk.get_data_w(&a, raw.watcher()).unwrap();
+    zk.close().unwrap();
+    let e = raw.next();
+    assert_eq!((e.event_type(), e.state(), e.path()), (EventType::None, KeeperState::Closed, None));
+    assert_eq!(*paths.lock().unwrap(), vec![a], "node events only");
+    assert_eq!(zk.event_dispatcher().panic_count(), 0);
+});
+
 server_test!(shared panicking_watchers_do_not_stop_delivery, |srv| {
     let zk = srv.connect();
     let other = srv.connect();

@@ -61,4 +61,4 @@ pub(crate) mod watcher;
 pub use self::core::States;
 pub use events::EventDispatcher;
 pub use pool::WorkerPool;
-pub use watcher::{SharedWatcher, WatchedEvent, Watcher};
+pub use watcher::{node_events, NodeEvent, SharedWatcher, WatchedEvent, Watcher};

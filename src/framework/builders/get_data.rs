@@ -56,7 +56,9 @@ impl<'a, M> GetDataBuilder<'a, M> {
 
     /// Set a one-shot data watch calling `w`. The closure's argument type is inferred
     /// (`|e| ...`). Besides node events it also receives connection state changes (event
-    /// type `None`, no path); see [`WatchedEvent`](crate::WatchedEvent).
+    /// type `None`, **no path**) while the watch is registered, `Closed` at `close()`
+    /// included: match on the event type (example on [`Watcher`](crate::Watcher)), or wrap
+    /// the closure in [`node_events`](crate::node_events) to see node events only.
     pub fn using_watcher(
         mut self,
         w: impl Fn(&crate::WatchedEvent) + Send + Sync + 'static,

@@ -66,7 +66,8 @@ impl<M> AddWatchBuilder<'_, M> {
     }
 
     /// The watcher to call; the closure's argument type is inferred (`|e| ...`). It also
-    /// receives connection state changes (event type `None`, no path).
+    /// receives connection state changes (event type `None`, **no path**): match on the
+    /// event type, or wrap it in [`node_events`](crate::node_events).
     pub fn using_watcher(
         mut self,
         w: impl Fn(&crate::WatchedEvent) + Send + Sync + 'static,
