@@ -97,7 +97,8 @@ pub struct CuratorFramework {
 
 impl CuratorFramework {
     /// Connects (in the background; see [`block_until_connected`](Self::block_until_connected)).
-    /// Starting twice, or after close, is an error.
+    /// Starting twice, or after close, is an error. The settings were checked by `build()`;
+    /// if starting fails anyway (a thread cannot be spawned), the client is closed.
     pub fn start(&self) -> Result<()> {
         self.inner.start()
     }
@@ -114,10 +115,15 @@ impl CuratorFramework {
     }
 
     /// Waits until connected (Connected, Reconnected or ReadOnly has been reported); false
-    /// after `timeout` or once the client is closed. Called from a callback on the event
+    /// after `timeout`, and at once on a closed client (also one whose `start()` failed).
+    /// Before `start()` it waits (another thread may start the client). Called from a
+    /// callback on the event
     /// thread, it follows the connection itself instead (the state events it would wait for
     /// can only be delivered once that callback returns).
     pub fn block_until_connected(&self, timeout: Duration) -> bool {
+        if self.state() == CuratorFrameworkState::Stopped {
+            return false; // closed, or its start() failed: nothing to wait for
+        }
         if self.state() == CuratorFrameworkState::Started && self.inner.events.is_event_thread() {
             return self.inner.wait_handle_connected(timeout);
         }

@@ -239,11 +239,17 @@ impl Core {
 
     /// Waits until `pred` holds for the state, or the timeout passes; returns the last state.
     pub fn wait_state(&self, timeout: Duration, pred: impl Fn(States) -> bool) -> States {
-        let deadline = Instant::now() + timeout;
+        // A timeout too large to add waits without a limit.
+        let deadline = Instant::now().checked_add(timeout);
         let mut i = self.info.lock();
         while !pred(i.state) {
-            if self.info_cv.wait_until(&mut i, deadline).timed_out() {
-                break;
+            match deadline {
+                Some(d) => {
+                    if self.info_cv.wait_until(&mut i, d).timed_out() {
+                        break;
+                    }
+                }
+                None => self.info_cv.wait(&mut i),
             }
         }
         i.state

@@ -54,7 +54,7 @@ pub(crate) struct ConnectString {
 
 impl ConnectString {
     pub fn parse(s: &str) -> Result<ConnectString> {
-        let bad = |why: &str| Error::InvalidArgument(format!("connect string {s:?}: {why}"));
+        let bad = |why: &str| Error::InvalidArgument(format!("connect_string {s:?}: {why}"));
         let (hosts_part, chroot) = match s.find('/') {
             Some(i) => (&s[..i], Some(&s[i..])),
             None => (s, None),
