@@ -12,7 +12,6 @@ use super::retry::RetryPolicy;
 use super::state::{ConnectionStateErrorPolicy, StandardConnectionStateErrorPolicy};
 use super::CuratorFramework;
 use crate::error::{Error, Result};
-use crate::path;
 use crate::proto::frame::MAX_PACKET;
 
 /// Makes [`CuratorFramework`] clients (Curator's `CuratorFrameworkFactory`).
@@ -133,7 +132,9 @@ impl CuratorFrameworkBuilder {
         self
     }
 
-    /// Prefix every path with `/namespace` (created on first use, as a container).
+    /// Prefix every path with `/namespace` (created on first use, as a container). As in
+    /// Curator, `/` + the namespace must be a valid path: `"app"` and `"app/sub"` are fine,
+    /// `"/app"`, `"app/"` and `"app//sub"` are refused by `build()`. `""` means none.
     pub fn namespace(mut self, ns: &str) -> Self {
         self.namespace = Some(ns.to_string());
         self
@@ -240,14 +241,7 @@ impl CuratorFrameworkBuilder {
                 "authorization: the scheme must not be empty (e.g. \"digest\")",
             ));
         }
-        let namespace = match self.namespace.as_deref() {
-            None | Some("") => None,
-            Some(ns) => {
-                let p = path::make_path("/", ns);
-                path::validate_path(&p, false)?;
-                Some(Arc::<str>::from(p))
-            }
-        };
+        let namespace = super::namespace_path(self.namespace.as_deref())?;
         let cfg = Config {
             connect_string,
             session_timeout: self.session_timeout,
@@ -339,6 +333,31 @@ mod tests {
             .build()
             .unwrap()
             .close();
+    }
+
+    /// Curator's rule: "/" + namespace must be a valid path. Nothing is trimmed.
+    #[test]
+    fn namespaces_are_checked_as_curator_checks_them() {
+        for ns in ["/a", "a/", "a//b", "/", "a/./b", "a/..", "a\u{1}"] {
+            let e = ok().namespace(ns).build().unwrap_err();
+            let msg = e.to_string();
+            assert!(
+                msg.contains("namespace") && msg.contains("without its leading '/'"),
+                "{ns:?}: {msg}"
+            );
+            let c = ok().build().unwrap();
+            assert!(
+                matches!(c.using_namespace(Some(ns)), Err(Error::InvalidArgument(_))),
+                "{ns:?}"
+            );
+            c.close();
+        }
+        for (ns, want) in [("a", Some("a")), ("a/b", Some("a/b")), ("", None)] {
+            let c = ok().namespace(ns).build().unwrap();
+            assert_eq!(c.namespace(), want, "{ns:?}");
+            assert_eq!(c.using_namespace(Some(ns)).unwrap().namespace(), want);
+            c.close();
+        }
     }
 
     #[test]

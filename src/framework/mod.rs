@@ -229,18 +229,12 @@ impl CuratorFramework {
 
     /// A view of this client in another namespace (`None` or `""`: no namespace). Same
     /// connection, same listeners.
+    ///
+    /// The namespace follows Curator's rule (see [`CuratorFrameworkBuilder::namespace`]).
     pub fn using_namespace(&self, ns: Option<&str>) -> Result<CuratorFramework> {
-        let namespace = match ns {
-            None | Some("") => None,
-            Some(ns) => {
-                let p = path::make_path("/", ns);
-                path::validate_path(&p, false)?;
-                Some(Arc::<str>::from(p))
-            }
-        };
         Ok(CuratorFramework {
             inner: self.inner.clone(),
-            namespace,
+            namespace: namespace_path(ns)?,
         })
     }
 
@@ -274,6 +268,24 @@ impl CuratorFramework {
     /// The data written by `for_path` calls without data.
     pub fn default_data(&self) -> &[u8] {
         &self.inner.cfg.default_data
+    }
+}
+
+/// A namespace in path form (`app/sub` → `/app/sub`), checked as Curator checks it: `/` +
+/// the namespace must be a valid path, so `"/app"` (empty first node name) and `"app/"`
+/// (trailing `/`) are refused rather than quietly trimmed. `None` and `""` mean none.
+pub(crate) fn namespace_path(ns: Option<&str>) -> Result<Option<Arc<str>>> {
+    let ns = match ns {
+        None | Some("") => return Ok(None),
+        Some(ns) => ns,
+    };
+    let p = format!("/{ns}");
+    match path::validate_path(&p, false) {
+        Ok(()) => Ok(Some(Arc::from(p))),
+        Err(e) => Err(crate::Error::InvalidArgument(format!(
+            "namespace {ns:?}: {e}; a namespace is a path without its leading '/', such as \
+             \"app\" or \"app/sub\""
+        ))),
     }
 }
 
