@@ -355,7 +355,7 @@ fn read_only_mode_and_back() {
         &Acl::open_unsafe(),
         CreateMode::Persistent,
     );
-    assert!(matches!(r, Err(Error::NotReadOnly)), "{r:?}");
+    assert!(matches!(r, Err(Error::NotReadOnly { .. })), "{r:?}");
     // Heal: the probe finds a read-write server and the client moves there, with a fresh
     // session (a session born read-only is local to its server).
     ens.restart(1);

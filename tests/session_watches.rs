@@ -141,7 +141,7 @@ server_test!(shared removing_watches, |srv| {
     let ev = Events::new();
     let w = ev.shared();
     let r = zk.remove_watches(&a, &w, WatcherType::Data, false);
-    assert!(matches!(&r, Err(Error::NoWatcher { path }) if *path == a), "{r:?}");
+    assert!(matches!(&r, Err(Error::NoWatcher { path, .. }) if *path == a), "{r:?}");
     zk.get_data_w(&a, w.clone()).unwrap();
     zk.get_children_w(&a, w.clone()).unwrap();
     let r = zk.remove_watches(&a, &w, WatcherType::Data, false);

@@ -96,10 +96,11 @@ impl ZooKeeper {
         conv: impl FnOnce(Response) -> Result<T>,
     ) -> Result<T> {
         self.check_alive()?;
+        let op = req.op_code();
         self.core
             .call(&req, watch)
             .and_then(conv)
-            .map_err(|e| e.with_path(path))
+            .map_err(|e| e.with_path(path).with_op(op))
     }
 
     fn async_call<T: 'static>(
@@ -112,11 +113,14 @@ impl ZooKeeper {
     ) -> Result<()> {
         self.check_alive()?;
         let path = path.to_string();
+        let op = req.op_code();
         self.core.submit(
             &req,
             watch,
             Completion::Async(Box::new(move |reply| {
-                cb(reply.and_then(conv).map_err(|e| e.with_path(&path)))
+                cb(reply
+                    .and_then(conv)
+                    .map_err(|e| e.with_path(&path).with_op(op)))
             })),
         );
         Ok(())
@@ -137,10 +141,13 @@ impl ZooKeeper {
             Ok(b) => b,
             Err(e) => return cb(Err(e)),
         };
+        let op = req.op_code();
         self.core.submit(
             &req,
             watch,
-            Completion::Async(Box::new(move |reply| cb(reply.and_then(conv)))),
+            Completion::Async(Box::new(move |reply| {
+                cb(reply.and_then(conv).map_err(|e| e.with_op(op)))
+            })),
         );
     }
 
@@ -206,6 +213,7 @@ impl ZooKeeper {
         if acl.is_empty() {
             return Err(Error::InvalidAcl {
                 path: path.to_string(),
+                op: Some(OpCode::Create),
             });
         }
         let data = Some(data.to_vec());
@@ -534,6 +542,7 @@ impl ZooKeeper {
         if acl.is_empty() {
             return Err(Error::InvalidAcl {
                 path: path.to_string(),
+                op: Some(OpCode::SetAcl),
             });
         }
         Ok(Request::SetAcl(SetAclRequest {
@@ -871,7 +880,10 @@ impl ZooKeeper {
         ops: &[Op],
     ) -> impl FnOnce(Response) -> Result<Vec<OpResult>> + Send + 'static {
         let chroot = self.chroot.clone();
-        let paths: Vec<String> = ops.iter().map(|o| o.path().to_string()).collect();
+        let paths: Vec<(String, OpCode)> = ops
+            .iter()
+            .map(|o| (o.path().to_string(), o.op_code()))
+            .collect();
         move |r| {
             let Response::Multi(m) = r else {
                 return unexpected(r);
@@ -886,7 +898,7 @@ impl ZooKeeper {
             Ok(m.results
                 .into_iter()
                 .zip(&paths)
-                .map(|(res, p)| match res {
+                .map(|(res, (p, op))| match res {
                     MultiResult::Create(c) => OpResult::Create {
                         path: Self::strip(&chroot, &c.path),
                         stat: None,
@@ -906,7 +918,9 @@ impl ZooKeeper {
                         children: c.children,
                     },
                     MultiResult::Error(0) => OpResult::RolledBack,
-                    MultiResult::Error(code) => OpResult::Error(Error::from_code(code, p)),
+                    MultiResult::Error(code) => {
+                        OpResult::Error(Error::from_code(code, p).with_op(*op))
+                    }
                 })
                 .collect())
         }
@@ -1103,6 +1117,7 @@ impl ZooKeeper {
             if !reg.contains(&sp, wtype, watcher) {
                 return Err(Error::NoWatcher {
                     path: path.to_string(),
+                    op: Some(OpCode::RemoveWatches),
                 });
             }
             match watcher {

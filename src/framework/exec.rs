@@ -140,7 +140,7 @@ impl CuratorFramework {
                 }
                 match zk.create(dir, &[], &acl.acl_for_path(dir), mode) {
                     Ok(_) | Err(Error::NodeExists { .. }) => {}
-                    Err(Error::Unimplemented) if mode == CreateMode::Container => {
+                    Err(Error::Unimplemented { .. }) if mode == CreateMode::Container => {
                         // A pre-3.5 server: fall back to persistent parents.
                         match zk.create(dir, &[], &acl.acl_for_path(dir), CreateMode::Persistent) {
                             Ok(_) | Err(Error::NodeExists { .. }) => {}

@@ -377,7 +377,7 @@ mod tests {
         let s = SessionFailedRetryPolicy::new(RetryNTimes::new(3, Duration::ZERO));
         assert!(!s.allow_retry_error(&Error::SessionExpired));
         assert!(s.allow_retry_error(&Error::CONNECTION_LOSS));
-        assert!(!s.allow_retry_error(&Error::NoNode { path: "/".into() }));
+        assert!(!s.allow_retry_error(&Error::from_code(-101, "/")));
     }
 
     #[test]
@@ -393,7 +393,7 @@ mod tests {
         let mut tries = 0;
         let r: Result<()> = call_with_retry(&p, |_| {
             tries += 1;
-            Err(Error::NoNode { path: "/".into() })
+            Err(Error::from_code(-101, "/"))
         });
         assert!(matches!(r, Err(Error::NoNode { .. })));
         assert_eq!(tries, 1);
@@ -411,7 +411,7 @@ mod tests {
         let mut t = 0;
         let _: Result<()> = call_with_retry(&p, |_| {
             t += 1;
-            Err(Error::OperationTimeout)
+            Err(Error::from_code(-7, ""))
         });
         assert_eq!(t, 4);
     }

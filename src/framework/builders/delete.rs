@@ -186,6 +186,7 @@ pub(crate) fn delete_tree(zk: &ZooKeeper, p: &str) -> Result<()> {
     }
     Err(Error::NotEmpty {
         path: p.to_string(),
+        op: Some(crate::proto::OpCode::Delete),
     })
 }
 

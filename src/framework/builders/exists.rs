@@ -190,7 +190,10 @@ impl ExistsBuilder<'_, InBackground> {
                     e.stat = st;
                 });
                 if missing {
-                    ev.error = Some(crate::Error::NoNode { path: user.clone() });
+                    ev.error = Some(crate::Error::NoNode {
+                        path: user.clone(),
+                        op: Some(crate::proto::OpCode::Exists),
+                    });
                 }
                 ev
             }),

@@ -278,7 +278,7 @@ fn supports_persistent_watches(client: &CuratorFramework, path: &str) -> Result<
                 .for_path(path);
             Ok(true)
         }
-        Err(Error::Unimplemented) => Ok(false),
+        Err(Error::Unimplemented { .. }) => Ok(false),
         Err(e) => Err(e),
     }
 }

@@ -190,13 +190,9 @@ impl Core {
             req.encode(&mut buf);
             let len = end_frame(&mut buf, at);
             if len > self.cfg.max_buffer {
-                return Err(Box::new((
-                    Error::InvalidArgument(format!(
-                        "request of {len} bytes exceeds the {} byte packet limit (jute.maxbuffer)",
-                        self.cfg.max_buffer
-                    )),
-                    completion,
-                )));
+                let chroot = self.cfg.connect.chroot.as_deref();
+                let e = too_large(req, chroot, len, self.cfg.max_buffer);
+                return Err(Box::new((e, completion)));
             }
             let mut ob = self.outbox.lock();
             // Re-check under the lock: close() and expiry drain the queue under it.
@@ -343,6 +339,49 @@ impl Core {
             ob.out.extend_from_slice(&PING);
         }
         self.flush();
+    }
+}
+
+/// The error for a request over the packet limit: which operation on which path, how much
+/// of it is data, and the limit, so that the caller knows what to shrink or raise.
+fn too_large(req: &Request, chroot: Option<&str>, len: usize, limit: usize) -> Error {
+    let data = data_len(req);
+    let op = crate::error::op_name(req.op_code());
+    let what = match (req.path(), chroot) {
+        (Some(p), Some(c)) => format!("{op} {}", crate::path::strip_prefix(c, p)),
+        (Some(p), None) => format!("{op} {p}"),
+        (None, _) => op.to_string(),
+    };
+    let data = if data > 0 {
+        format!("{data} bytes of data make a request of {len} bytes")
+    } else {
+        format!("a request of {len} bytes")
+    };
+    Error::InvalidArgument(format!(
+        "{what}: {data}, which exceeds the packet limit of {limit} bytes (max_buffer_size; the \
+         servers' jute.maxbuffer must allow it too)"
+    ))
+}
+
+/// The node data a request carries (create, setData, and those inside a multi).
+fn data_len(req: &Request) -> usize {
+    use crate::proto::MultiOp;
+    let d = |d: &Option<Vec<u8>>| d.as_ref().map_or(0, Vec::len);
+    match req {
+        Request::Create(c) | Request::Create2(c) | Request::CreateContainer(c) => d(&c.data),
+        Request::CreateTtl(c) => d(&c.data),
+        Request::SetData(s) => d(&s.data),
+        Request::Multi(m) | Request::MultiRead(m) => m
+            .ops
+            .iter()
+            .map(|op| match op {
+                MultiOp::Create { req, .. } => d(&req.data),
+                MultiOp::CreateTtl(c) => d(&c.data),
+                MultiOp::SetData(s) => d(&s.data),
+                _ => 0,
+            })
+            .sum(),
+        _ => 0,
     }
 }
 
