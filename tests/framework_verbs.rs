@@ -505,7 +505,7 @@ server_test!(shared reconfig_unhandled_listener_and_call_with_retry, |srv| {
     let zk = c.zookeeper_client().zookeeper().unwrap();
     let ev = Events::new();
     let w = ev.shared();
-    zk.get_data_w(&root, w.clone()).unwrap();
+    zk.get_data_w_shared(&root, &w).unwrap();
     let (tx, rx) = mpsc::channel();
     zk.remove_watches_async(&root, &w, WatcherType::Data, false, move |r| tx.send(r.is_ok()).unwrap())
         .unwrap();

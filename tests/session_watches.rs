@@ -74,9 +74,9 @@ server_test!(shared default_watcher_and_dedup, |srv| {
     // one SharedWatcher as data and child watch: a delete reaches it once
     let ev2 = Events::new();
     let w = ev2.shared();
-    zk.get_data_w(&a, w.clone()).unwrap();
-    zk.get_children_w(&a, w.clone()).unwrap();
-    zk.exists_w(&a, w.clone()).unwrap();
+    zk.get_data_w_shared(&a, &w).unwrap();
+    zk.get_children_w_shared(&a, &w).unwrap();
+    zk.exists_w_shared(&a, &w).unwrap();
     other.delete(&a, -1).unwrap();
     ev2.expect(EventType::NodeDeleted, &a);
     ev2.expect_none(QUIET);
@@ -142,8 +142,8 @@ server_test!(shared removing_watches, |srv| {
     let w = ev.shared();
     let r = zk.remove_watches(&a, &w, WatcherType::Data, false);
     assert!(matches!(&r, Err(Error::NoWatcher { path, .. }) if *path == a), "{r:?}");
-    zk.get_data_w(&a, w.clone()).unwrap();
-    zk.get_children_w(&a, w.clone()).unwrap();
+    zk.get_data_w_shared(&a, &w).unwrap();
+    zk.get_children_w_shared(&a, &w).unwrap();
     let r = zk.remove_watches(&a, &w, WatcherType::Data, false);
     assert!(r.is_ok(), "{r:?}");
     let e = ev.next();
@@ -156,13 +156,13 @@ server_test!(shared removing_watches, |srv| {
     ev.expect_none(QUIET);
     // persistent ones too
     let pw = ev.shared();
-    zk.add_watch(&a, pw.clone(), AddWatchMode::PersistentRecursive)
+    zk.add_watch_shared(&a, &pw, AddWatchMode::PersistentRecursive)
         .unwrap();
     zk.remove_watches(&a, &pw, WatcherType::Any, false).unwrap();
     assert_eq!(ev.next().event_type(), EventType::PersistentWatchRemoved);
     assert_eq!(zk.watch_count(), 0);
     // locally, when the server is out of reach, still works
-    zk.get_data_w(&a, w.clone()).unwrap();
+    zk.get_data_w_shared(&a, &w).unwrap();
     zk.remove_watches(&a, &w, WatcherType::Data, true).unwrap();
     assert_eq!(ev.next().event_type(), EventType::DataWatchRemoved);
 });
@@ -376,7 +376,7 @@ server_test!(shared worker_pool_keeps_per_path_order_while_one_path_sleeps, |srv
                 done_at.lock().unwrap().insert(path, Instant::now());
             }
         });
-        zk.add_watch(p, w, AddWatchMode::Persistent).unwrap();
+        zk.add_watch_shared(p, &w, AddWatchMode::Persistent).unwrap();
     }
     // Per path: created, EVENTS-2 data changes, deleted; interleaved across paths.
     let (tx, rx) = mpsc::channel();
@@ -443,8 +443,8 @@ server_test!(shared removals_racing_other_watches_keep_the_server_right, |srv| {
     // Two watchers removed back to back, without waiting: the server's watch goes too.
     let (e1, e2) = (Events::new(), Events::new());
     let (w1, w2) = (e1.shared(), e2.shared());
-    zk.add_watch(&a, w1.clone(), AddWatchMode::Persistent).unwrap();
-    zk.add_watch(&a, w2.clone(), AddWatchMode::Persistent).unwrap();
+    zk.add_watch_shared(&a, &w1, AddWatchMode::Persistent).unwrap();
+    zk.add_watch_shared(&a, &w2, AddWatchMode::Persistent).unwrap();
     let (tx, rx) = mpsc::channel();
     let t1 = tx.clone();
     zk.remove_watches_async(&a, &w1, WatcherType::Any, false, move |r| t1.send(r).unwrap())
@@ -460,7 +460,7 @@ server_test!(shared removals_racing_other_watches_keep_the_server_right, |srv| {
     // A watched read in flight when the last other watcher goes keeps its server watch.
     let (e3, e4) = (Events::new(), Events::new());
     let w3 = e3.shared();
-    zk.get_data_w(&a, w3.clone()).unwrap();
+    zk.get_data_w_shared(&a, &w3).unwrap();
     let (tx, rx) = mpsc::channel();
     zk.get_data_w_async(&a, e4.watcher(), move |r| tx.send(r.is_ok()).unwrap())
         .unwrap();

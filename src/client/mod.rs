@@ -41,6 +41,12 @@ const MIN_BUFFER: usize = 1024;
 /// let path = zk.create("/hello", b"world", &Acl::open_unsafe(), CreateMode::Persistent)?;
 /// let (data, stat) = zk.get_data(&path, false)?;
 /// assert_eq!(data, b"world");
+/// // A watcher of its own: a closure (argument type inferred), or a SharedWatcher with
+/// // the `_shared` forms.
+/// zk.get_data_w(&path, |e| println!("{e}"))?;
+/// let w = zk_curator::SharedWatcher::new(|e| println!("shared: {e}"));
+/// zk.exists_w_shared(&path, &w)?;
+/// zk.add_watch(&path, |e| println!("persistent: {e}"), zk_curator::AddWatchMode::Persistent)?;
 /// zk.set_data(&path, b"again", stat.version)?;
 /// zk.close()?;
 /// # Ok::<(), zk_curator::Error>(())

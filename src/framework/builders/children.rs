@@ -105,7 +105,7 @@ impl<M> GetChildrenBuilder<'_, M> {
         let watcher = self.watch.resolve(c);
         let (kids, stat) = c
             .call(|zk, _| match &watcher {
-                Some(w) => zk.get_children2_w(&full, w.clone()),
+                Some(w) => zk.get_children2_w_shared(&full, w),
                 None => zk.get_children2(&full, false),
             })
             .map_err(|e| user_error(e, path))?;

@@ -114,7 +114,7 @@ impl<M> GetConfigBuilder<'_, M> {
     fn read(mut self) -> Result<Vec<u8>> {
         let w = self.watcher();
         let (data, stat) = self.client.call(|zk, _| match &w {
-            Some(w) => zk.get_config_w(w.clone()),
+            Some(w) => zk.get_config_w_shared(w),
             None => zk.get_config(false),
         })?;
         store(&mut self.stat, &stat);
@@ -128,7 +128,7 @@ impl GetConfigBuilder<'_, InBackground> {
         let w = self.watcher();
         self.client.run_background(
             attempt_on_timer(move |_c, zk, _count| match &w {
-                Some(w) => zk.get_config_w(w.clone()),
+                Some(w) => zk.get_config_w_shared(w),
                 None => zk.get_config(false),
             }),
             Box::new(move |_c, r| {

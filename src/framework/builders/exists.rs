@@ -142,7 +142,7 @@ impl<'a> ExistsBuilder<'a, Foreground> {
         self.make_parents(&full).map_err(|e| user_error(e, path))?;
         let watcher = self.watch.resolve(c);
         c.call(|zk, _| match &watcher {
-            Some(w) => zk.exists_w(&full, w.clone()),
+            Some(w) => zk.exists_w_shared(&full, w),
             None => zk.exists(&full, false),
         })
         .map_err(|e| user_error(e, path))
@@ -164,7 +164,7 @@ impl ExistsBuilder<'_, InBackground> {
                 attempt_on_timer(move |c, zk, _count| {
                     make_parents(c, parents, acl.clone(), &full)?;
                     match &watcher {
-                        Some(w) => zk.exists_w(&full, w.clone()),
+                        Some(w) => zk.exists_w_shared(&full, w),
                         None => zk.exists(&full, false),
                     }
                 })
@@ -173,7 +173,7 @@ impl ExistsBuilder<'_, InBackground> {
                 let d = OnceDone::new(done);
                 let d2 = d.clone();
                 let r = match &watcher {
-                    Some(w) => zk.exists_w_async(&full, w.clone(), move |r| d2.call(r)),
+                    Some(w) => zk.exists_w_shared_async(&full, w, move |r| d2.call(r)),
                     None => zk.exists_async(&full, false, move |r| d2.call(r)),
                 };
                 if let Err(e) = r {

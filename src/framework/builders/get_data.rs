@@ -133,7 +133,7 @@ impl<M> GetDataBuilder<'_, M> {
         let watcher = self.watch.resolve(c);
         let (data, stat) = c
             .call(|zk, _| match &watcher {
-                Some(w) => zk.get_data_w(&full, w.clone()),
+                Some(w) => zk.get_data_w_shared(&full, w),
                 None => zk.get_data(&full, false),
             })
             .map_err(|e| user_error(e, path))?;

@@ -104,7 +104,7 @@ impl<'a> AddWatchBuilder<'a, Foreground> {
             .resolve(c)
             .unwrap_or_else(|| c.listener_watcher());
         let mode = self.mode;
-        c.call(|zk, _| zk.add_watch(&full, w.clone(), mode))
+        c.call(|zk, _| zk.add_watch_shared(&full, &w, mode))
             .map_err(|e| user_error(e, path))
     }
 }
@@ -124,7 +124,7 @@ impl AddWatchBuilder<'_, InBackground> {
             Box::new(move |_c, zk, _count, done| {
                 let d = OnceDone::new(done);
                 let d2 = d.clone();
-                if let Err(e) = zk.add_watch_async(&full, w.clone(), mode, move |r| d2.call(r)) {
+                if let Err(e) = zk.add_watch_shared_async(&full, &w, mode, move |r| d2.call(r)) {
                     d.call(Err(e));
                 }
             }),
