@@ -57,7 +57,7 @@ impl<'a, M> GetDataBuilder<'a, M> {
     /// Set a one-shot data watch calling `w`. The closure's argument type is inferred
     /// (`|e| ...`). Besides node events it also receives connection state changes (event
     /// type `None`, **no path**) while the watch is registered, `Closed` at `close()`
-    /// included: match on the event type (example on [`Watcher`](crate::Watcher)), or wrap
+    /// included: match on the event type (example on [`Watcher`]), or wrap
     /// the closure in [`node_events`](crate::node_events) to see node events only.
     pub fn using_watcher(
         mut self,
@@ -70,8 +70,8 @@ impl<'a, M> GetDataBuilder<'a, M> {
     /// [`using_watcher`](Self::using_watcher) with a [`SharedWatcher`]: one identity, so
     /// registering it again for the same node and kind keeps one registration (called once
     /// per event, as in Java), and `watchers().remove(&w)` removes it. Also the way to pass a
-    /// [`Watcher`](crate::Watcher) type of yours (`SharedWatcher` from
-    /// [`Watcher::into_shared`](crate::Watcher::into_shared)).
+    /// [`Watcher`] type of yours (`SharedWatcher` from
+    /// [`Watcher::into_shared`]).
     pub fn using_shared_watcher(mut self, w: &SharedWatcher) -> Self {
         self.watch = WatchMode::Watcher(w.clone());
         self
