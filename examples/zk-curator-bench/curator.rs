@@ -394,7 +394,7 @@ fn watch_fanout(ctx: &Ctx, rep: &mut Report) -> Res<()> {
     let r0 = Instant::now();
     pipelined(w, k, |i, win| {
         a.get_data()
-            .using_watcher(watcher.clone())
+            .using_shared_watcher(&watcher)
             .in_background(move |_, e| win.done(e.result_code()))
             .for_path(&format!("{dir}/n{i}"))
     })?;
