@@ -175,6 +175,34 @@ server_test!(shared a_short_partition_keeps_the_session, |srv| {
     assert!(b.exists(&eph, false).unwrap().is_some());
 });
 
+server_test!(shared a_handle_locked_out_past_its_session_expires, |srv| {
+    let proxy = Proxy::start(&srv.connect_string());
+    let (a, ev) = via(&proxy, Duration::from_secs(2));
+    let negotiated = a.negotiated_timeout();
+    proxy.refuse(true);
+    proxy.drop_connections();
+    ev.expect_state(KeeperState::Disconnected);
+    let cut = Instant::now();
+    // No server accepts it: 4/3 of the session timeout after it last heard one, the
+    // session is surely gone on the server side too, and the handle says so.
+    ev.expect_state(KeeperState::Expired);
+    let took = cut.elapsed();
+    assert!(took >= negotiated - Duration::from_millis(100), "{took:?}");
+    assert!(took <= negotiated * 4 / 3 + Duration::from_secs(2), "{took:?}");
+    assert_eq!(a.state(), States::Expired);
+    assert!(matches!(a.exists("/", false), Err(Error::SessionExpired)));
+    // A handle that never had a session has nothing to lose: it keeps trying.
+    let fresh = ZooKeeper::builder(&proxy.connect_string())
+        .session_timeout(Duration::from_secs(2))
+        .start()
+        .unwrap();
+    assert!(!fresh.wait_connected(negotiated * 2));
+    assert_eq!(fresh.state(), States::Connecting);
+    proxy.refuse(false);
+    assert!(fresh.wait_connected(WAIT));
+    eprintln!("locked out: Expired {} ms after the cut", took.as_millis());
+});
+
 server_test!(shared a_hundred_thousand_watches_restore, |srv| {
     const N: usize = 100_000;
     let b = srv.connect();

@@ -57,6 +57,7 @@ pub fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
 pub mod events;
 pub mod server;
 pub use server::{Kind, TestServer};
+pub mod figures;
 pub mod proxy;
 pub mod tree;
 
