@@ -161,3 +161,89 @@ fn blocked_event_thread(srv: &TestServer) {
 server_test!(shared blocked_event_thread, |srv| {
     blocked_event_thread(srv);
 });
+
+/// A watcher slower than the session timeout (catalogue row 11): pings come from the I/O
+/// thread, so the session outlives it; the events behind it come after it, in order.
+fn slower_than_the_session(srv: &TestServer) {
+    use zk_curator::{Acl, CreateMode, EventType};
+    let direct = srv.connect();
+    let root = unique_root("slow-watcher");
+    direct
+        .create(&root, b"", &Acl::open_unsafe(), CreateMode::Persistent)
+        .unwrap();
+    let (tx, rx) = mpsc::channel::<(String, Instant)>();
+    let tx2 = tx.clone();
+    let zk = srv
+        .builder()
+        .session_timeout(Duration::from_secs(2))
+        .default_watcher(move |e: &WatchedEvent| {
+            let what = if e.event_type() == EventType::None {
+                format!("{:?}", e.state())
+            } else {
+                format!("{:?}", e.event_type())
+            };
+            let _ = tx2.send((what, Instant::now()));
+        })
+        .connect()
+        .unwrap();
+    let negotiated = zk.negotiated_timeout();
+    let sid = zk.session_id();
+    let block = negotiated * 2 + Duration::from_secs(1);
+    zk.get_data_w(&root, move |e: &WatchedEvent| {
+        let _ = tx.send((format!("slow {:?}", e.event_type()), Instant::now()));
+        std::thread::sleep(block);
+    })
+    .unwrap();
+    let later = format!("{root}/later");
+    assert!(zk.exists(&later, true).unwrap().is_none());
+    let fired = Instant::now();
+    direct.set_data(&root, b"x", -1).unwrap();
+    direct
+        .create(&later, b"", &Acl::open_unsafe(), CreateMode::Persistent)
+        .unwrap();
+    let mut got = Vec::new();
+    while let Ok((what, at)) = rx.recv_timeout(block + Duration::from_secs(10)) {
+        if what == "SyncConnected" {
+            continue;
+        }
+        got.push((what, at.saturating_duration_since(fired)));
+        if got.len() == 2 {
+            break;
+        }
+    }
+    // Anything else (a Disconnected) would have come by now.
+    let extra = rx.recv_timeout(Duration::from_millis(200)).ok();
+    let kept = zk.state() == States::Connected && zk.session_id() == sid;
+    figure(
+        "11",
+        "slower_than_the_session",
+        srv.kind(),
+        &[
+            ("negotiated_ms", ms(negotiated)),
+            ("block_ms", ms(block)),
+            ("session_kept", kept.to_string()),
+            (
+                "stall_count",
+                zk.event_dispatcher().stall_count().to_string(),
+            ),
+            (
+                "events",
+                got.iter()
+                    .map(|(s, t)| format!("{s}@{}", t.as_millis()))
+                    .collect::<Vec<_>>()
+                    .join(","),
+            ),
+        ],
+    );
+    assert!(kept, "the session outlived the slow watcher");
+    assert_eq!(extra, None, "nothing else happened");
+    assert_eq!(got.len(), 2, "{got:?}");
+    assert_eq!(got[0].0, "slow NodeDataChanged");
+    assert_eq!(got[1].0, "NodeCreated", "in order, after the slow one");
+    assert!(got[1].1 >= block, "{got:?}");
+    assert_eq!(zk.event_dispatcher().stall_count(), 1);
+}
+
+server_test!(shared slower_than_the_session, |srv| {
+    slower_than_the_session(srv);
+});

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use support::events::{Events, WAIT};
 use support::proxy::Proxy;
 use support::{unique_root, wait_until, RealEnsemble, ServerOptions};
+use zk_curator::proto::OpCode;
 use zk_curator::{
     Acl, AddWatchMode, CreateMode, Error, EventType, KeeperState, States, WatchedEvent, ZooKeeper,
 };
@@ -209,6 +210,7 @@ server_test!(shared a_hundred_thousand_watches_restore, |srv| {
     let root = mk(&b, &unique_root("many-watches"));
     let proxy = Proxy::start(&srv.connect_string());
     let (a, ev) = via(&proxy, Duration::from_secs(30));
+    let rss0 = support::figures::rss_kb();
     // Exist watches on missing nodes: no node to create, and each path ~40 bytes, so the
     // restore needs many SetWatches packets of at most 128 KiB.
     let (tx, rx) = mpsc::channel();
@@ -223,17 +225,36 @@ server_test!(shared a_hundred_thousand_watches_restore, |srv| {
         assert!(rx.recv_timeout(WAIT).unwrap().unwrap());
     }
     assert_eq!(a.watch_count(), N);
+    let rss1 = support::figures::rss_kb();
+    let packets0 = proxy.requests(OpCode::SetWatches) + proxy.requests(OpCode::SetWatches2);
     let start = Instant::now();
     proxy.drop_connections();
     ev.expect_state(KeeperState::Disconnected);
     ev.expect_state(KeeperState::SyncConnected);
+    let reconnected = start.elapsed();
     // Any of them fires after the restore.
     for i in [0, N / 2, N - 1] {
         let p = format!("{root}/node-with-a-longish-name-{i:06}");
         mk(&b, &p);
         ev.expect(EventType::NodeCreated, &p);
     }
-    eprintln!("restore + 3 events: {:?}", start.elapsed());
+    let restored = start.elapsed();
+    let packets =
+        proxy.requests(OpCode::SetWatches) + proxy.requests(OpCode::SetWatches2) - packets0;
+    support::figures::figure(
+        "13",
+        "a_hundred_thousand_watches_restore",
+        srv.kind(),
+        &[
+            ("watches", N.to_string()),
+            ("setwatches_packets", packets.to_string()),
+            ("reconnected_ms", support::figures::ms(reconnected)),
+            ("restore_and_3_events_ms", support::figures::ms(restored)),
+            ("events_lost", "0".into()),
+            ("rss_kb_for_the_watches", rss1.saturating_sub(rss0).to_string()),
+        ],
+    );
+    assert!(packets > 1, "split into several SetWatches: {packets}");
     assert_eq!(a.watch_count(), N - 3);
 });
 

@@ -63,3 +63,25 @@ pub fn rss_kb() -> u64 {
         })
         .unwrap_or(0)
 }
+
+/// CPU time (user + system) spent so far by this process's threads whose name starts with
+/// `prefix` and not with `except`, from `/proc/self/task/*/schedstat` (threads that already
+/// exited are not counted).
+pub fn cpu_of_threads(prefix: &str, except: &str) -> Duration {
+    let Ok(dir) = std::fs::read_dir("/proc/self/task") else {
+        return Duration::ZERO;
+    };
+    let mut ns = 0u64;
+    for e in dir.filter_map(|e| e.ok()) {
+        let name = std::fs::read_to_string(e.path().join("comm")).unwrap_or_default();
+        let name = name.trim_end();
+        if !name.starts_with(prefix) || name.starts_with(except) {
+            continue;
+        }
+        ns += std::fs::read_to_string(e.path().join("schedstat"))
+            .ok()
+            .and_then(|s| s.split_whitespace().next().and_then(|v| v.parse().ok()))
+            .unwrap_or(0);
+    }
+    Duration::from_nanos(ns)
+}

@@ -60,6 +60,7 @@ pub use server::{Kind, TestServer};
 pub mod figures;
 pub mod proxy;
 pub mod tree;
+pub mod workload;
 
 /// Sends the crate's `log` output to stderr when `ZK_TEST_LOG` is set (`debug`, `info`, ...),
 /// for debugging a test; call it first thing in the test.

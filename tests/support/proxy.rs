@@ -66,6 +66,8 @@ enum Armed {
 struct State {
     refuse: AtomicBool,
     blackhole: AtomicBool,
+    /// Server→client bytes only are swallowed.
+    blackhole_replies: AtomicBool,
     /// Op code whose next request gets its reply lost (the connection is cut as soon as
     /// the server answers it); -1 when unarmed.
     lose_reply_of: AtomicI32,
@@ -78,6 +80,8 @@ struct State {
     fired: AtomicUsize,
     stop: AtomicBool,
     accepted: AtomicUsize,
+    /// Client requests seen, by op code.
+    ops: Mutex<std::collections::HashMap<i32, usize>>,
     live: Mutex<Vec<TcpStream>>,
 }
 
@@ -125,6 +129,12 @@ impl Proxy {
         self.state.blackhole.store(on, Ordering::SeqCst);
     }
 
+    /// While on, the server's bytes are swallowed (requests still reach it, connections
+    /// stay open): replies lost in a one-way partition.
+    pub fn blackhole_replies(&self, on: bool) {
+        self.state.blackhole_replies.store(on, Ordering::SeqCst);
+    }
+
     /// Holds every server→client byte for `d` before passing it on (order kept; `ZERO` to
     /// stop). Requests are not delayed: a slow server, as the client sees it.
     pub fn delay(&self, d: Duration) {
@@ -170,6 +180,17 @@ impl Proxy {
     /// (each is used up by the frame it hits).
     pub fn fired(&self) -> usize {
         self.state.fired.load(Ordering::SeqCst)
+    }
+
+    /// Requests with op code `op` the client sent so far (all connections).
+    pub fn requests(&self, op: zk_curator::proto::OpCode) -> usize {
+        self.state
+            .ops
+            .lock()
+            .unwrap()
+            .get(&op.code())
+            .copied()
+            .unwrap_or(0)
     }
 
     /// Connections accepted so far.
@@ -260,6 +281,7 @@ fn upstream_pipe(mut from: TcpStream, mut to: TcpStream, st: Arc<State>) {
             }
             if frames_seen > 0 && len >= 8 {
                 let op = i32::from_be_bytes([pending[8], pending[9], pending[10], pending[11]]);
+                *st.ops.lock().unwrap().entry(op).or_default() += 1;
                 if op == st.lose_reply_of.load(Ordering::SeqCst) {
                     st.lose_reply_of.store(-1, Ordering::SeqCst);
                     st.cut_on_reply.store(true, Ordering::SeqCst);
@@ -307,7 +329,7 @@ fn downstream_pipe(mut from: TcpStream, to: TcpStream, st: Arc<State>) {
             Ok(0) | Err(_) => break,
             Ok(n) => n,
         };
-        if st.blackhole.load(Ordering::SeqCst) {
+        if st.blackhole.load(Ordering::SeqCst) || st.blackhole_replies.load(Ordering::SeqCst) {
             continue;
         }
         if st.cut_on_reply.swap(false, Ordering::SeqCst) {
