@@ -220,3 +220,92 @@ fn member_loss_in_process() {
     let mut cluster = zk_curator::testing::TestingCluster::start(3).expect("start the cluster");
     both_rows(&mut cluster, Kind::InProcess);
 }
+
+/// Row 14: the session moved to another member by a second handle (same id and password):
+/// the first handle's next request is refused (SessionMoved) or its connection dropped; it
+/// reconnects and carries on with the same session, never taking it for an expiry. Real
+/// ensemble only: the in-process cluster closes the old connection at once instead
+/// (docs/testing.md).
+#[test]
+fn session_moved_real() {
+    use support::events::Events;
+    use zk_curator::{EventType, KeeperState, WatchedEvent, ZooKeeper};
+    let Some(ens) = RealEnsemble::start(3) else {
+        return;
+    };
+    let ev = Events::new();
+    let w = ev.watcher();
+    let a = ZooKeeper::builder(&ens.connect_string())
+        .session_timeout(Duration::from_secs(10))
+        .default_watcher(move |e: &WatchedEvent| w(e))
+        .connect()
+        .unwrap();
+    ev.expect_state(KeeperState::SyncConnected);
+    let sid = a.session_id();
+    let home = Ensemble::member_of(&ens, sid).expect("a is on a member");
+    let other = (0..3).find(|&i| i != home).unwrap();
+    let b = ZooKeeper::builder(&format!("127.0.0.1:{}", ens.port(other)))
+        .session_timeout(Duration::from_secs(10))
+        .session(sid, &a.session_password())
+        .connect()
+        .expect("the second handle takes the session over");
+    let moved = Instant::now();
+    // A write: the leader checks which server owns the session (a read on the old server
+    // is answered locally and goes through).
+    let root = unique_root("moved");
+    let first = a.create(
+        &root,
+        b"",
+        &zk_curator::Acl::open_unsafe(),
+        zk_curator::CreateMode::Persistent,
+    );
+    // The second handle goes away without closing the session.
+    b.inject_session_expiration();
+    let mut states = Vec::new();
+    let back = wait_until(Duration::from_secs(20), || {
+        while let Some(e) = ev.next_within(Duration::ZERO) {
+            if e.event_type() == EventType::None {
+                states.push(format!("{:?}", e.state()));
+            }
+        }
+        a.set_data(&root, b"x", -1).is_ok()
+            || a.create(
+                &root,
+                b"x",
+                &zk_curator::Acl::open_unsafe(),
+                zk_curator::CreateMode::Persistent,
+            )
+            .is_ok()
+    });
+    let took = moved.elapsed();
+    while let Some(e) = ev.next_within(Duration::from_millis(200)) {
+        if e.event_type() == EventType::None {
+            states.push(format!("{:?}", e.state()));
+        }
+    }
+    figure(
+        "14",
+        "session_moved",
+        Kind::Real,
+        &[
+            (
+                "first_call",
+                format!("{:?}", first.as_ref().map(|_| "ok").map_err(|e| e.code())),
+            ),
+            ("states", states.join(",")),
+            ("working_again_ms", ms(took)),
+            ("same_session", (a.session_id() == sid).to_string()),
+            ("state", format!("{:?}", a.state())),
+        ],
+    );
+    assert!(back, "the first handle works again: {states:?}");
+    assert_eq!(a.session_id(), sid);
+    assert!(!states.iter().any(|s| s == "Expired"), "{states:?}");
+    assert!(
+        matches!(
+            first,
+            Ok(_) | Err(zk_curator::Error::SessionMoved) | Err(zk_curator::Error::ConnectionLoss)
+        ),
+        "{first:?}"
+    );
+}
