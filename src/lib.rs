@@ -57,7 +57,8 @@
 //!   inside any callback never deadlocks.
 //! * A callback that holds the event thread longer than a threshold (1 s by default) is
 //!   reported with `log::warn!` while it runs, and counted
-//!   ([`EventDispatcher::stall_count`]). Meanwhile the listeners' view of the connection
+//!   ([`EventDispatcher::stall_count`]): one process-wide thread, `zk-watchdog`, samples the
+//!   event threads while any exists. Meanwhile the listeners' view of the connection
 //!   waits with everything else, but the live one does not:
 //!   [`CuratorFramework::is_connected`] and [`CuratorFramework::live_state`] read the I/O
 //!   thread's knowledge at any moment (docs/threading.md explains the two views).

@@ -148,7 +148,7 @@ impl EventDispatcher {
     }
 
     /// Sets how long a callback may hold this thread before it is reported (`log::warn!`)
-    /// and counted (default 1 s; noticed within a quarter of it, at most 100 ms late).
+    /// and counted (default 1 s; noticed within a quarter of it, at most 250 ms late).
     pub fn set_stall_threshold(&self, threshold: Duration) {
         self.inner.monitor.set_threshold(threshold);
     }

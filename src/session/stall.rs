@@ -29,7 +29,7 @@ use crate::proto::{EventType, KeeperState};
 pub(crate) const DEFAULT_THRESHOLD: Duration = Duration::from_secs(1);
 
 /// The longest the watchdog sleeps between two looks.
-const MAX_PERIOD: Duration = Duration::from_millis(100);
+const MAX_PERIOD: Duration = Duration::from_millis(250);
 
 /// The watch event an event thread is running a watcher for (written before each watcher;
 /// other callbacks only set [`Monitor::kind`]).
