@@ -201,7 +201,15 @@ server_test!(shared a_handle_locked_out_past_its_session_expires, |srv| {
     assert_eq!(fresh.state(), States::Connecting);
     proxy.refuse(false);
     assert!(fresh.wait_connected(WAIT));
-    eprintln!("locked out: Expired {} ms after the cut", took.as_millis());
+    support::figures::figure(
+        "2",
+        "a_handle_locked_out_past_its_session_expires",
+        srv.kind(),
+        &[
+            ("negotiated_ms", support::figures::ms(negotiated)),
+            ("expired_after_cut_ms", support::figures::ms(took)),
+        ],
+    );
 });
 
 server_test!(shared a_hundred_thousand_watches_restore, |srv| {
