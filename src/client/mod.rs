@@ -4,6 +4,7 @@
 //! fluent API on top of it.
 
 mod ops;
+mod servers;
 mod types;
 
 pub use types::{Op, OpResult};
@@ -162,6 +163,13 @@ impl ZooKeeperBuilder {
     /// 1,048,575 bytes.
     pub fn max_buffer_size(mut self, bytes: usize) -> Self {
         self.max_buffer = bytes;
+        self
+    }
+
+    /// [`default_watcher`](Self::default_watcher) with a watcher whose identity the caller
+    /// keeps (the framework checks that a `zookeeper_factory` kept it).
+    pub(crate) fn default_shared_watcher(mut self, w: SharedWatcher) -> Self {
+        self.default_watcher = Some(w);
         self
     }
 
@@ -332,6 +340,14 @@ impl ZooKeeper {
         self.core
             .wait_state(timeout, |s| s.is_connected() || !s.is_alive())
             .is_connected()
+    }
+
+    /// True if `w` is this handle's default watcher.
+    pub(crate) fn has_default_watcher(&self, w: &SharedWatcher) -> bool {
+        self.core
+            .default_watcher
+            .as_ref()
+            .is_some_and(|d| d.same_as(w))
     }
 
     /// Number of watches this handle holds (one per path and kind).

@@ -171,6 +171,9 @@ pub(crate) struct Core {
     /// can run on the event thread: the framework replaces the handle there, so that a
     /// callback blocked on the event thread cannot hold up the new session.
     pub(crate) on_expired: Option<Arc<dyn Fn() + Send + Sync>>,
+    /// The servers and the order the I/O thread tries them in; `update_server_list`
+    /// changes them while the session lives.
+    pub(crate) hosts: Arc<super::hosts::HostRing>,
 }
 
 impl Core {
@@ -223,6 +226,10 @@ impl Core {
             ro_probe: Mutex::new(None),
             rw_found: Mutex::new(None),
             on_expired,
+            hosts: Arc::new(super::hosts::HostRing::new(
+                cfg.connect.hosts.clone(),
+                crate::client::random_seed(),
+            )),
             cfg,
         })
     }

@@ -170,6 +170,11 @@ impl EventDispatcher {
         self.inner.shutdown();
     }
 
+    /// True if `other` is this dispatcher (a clone of it).
+    pub(crate) fn same_as(&self, other: &EventDispatcher) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+
     pub(crate) fn send(&self, item: EventItem) {
         // The receiver lives as long as the thread; once it is gone, dropping the item is
         // all that can be done (it can only happen after shutdown).

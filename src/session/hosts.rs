@@ -1,8 +1,12 @@
 //! The connect string (`host:port[,host:port...][/chroot]`, Java's `ConnectStringParser`) and
-//! the host rotation the I/O thread follows: shuffled once, tried round-robin.
+//! the host rotation the I/O thread follows: shuffled once, tried round-robin, rebalanced
+//! when the server list changes (`rebalance`).
 
 use std::net::{SocketAddr, ToSocketAddrs};
 
+use parking_lot::Mutex;
+
+use super::rebalance::{decide, Reconfig, Rng};
 use crate::error::{Error, Result};
 use crate::path;
 
@@ -117,71 +121,177 @@ fn parse_host(part: &str) -> std::result::Result<HostPort, String> {
     })
 }
 
-/// Round-robin over the shuffled hosts, counting full cycles without a connection.
+/// The hosts a handle connects to: shuffled once, tried round-robin, and after
+/// [`update`](HostRing::update) (a new server list) rebalanced as ZooKeeper's client does
+/// (see [`rebalance`](super::rebalance)). Shared by the I/O thread, which walks it, and
+/// callers of `update_server_list`; each call takes one short lock, never held for I/O.
 #[derive(Debug)]
 pub(crate) struct HostRing {
+    state: Mutex<Ring>,
+}
+
+#[derive(Debug)]
+struct Ring {
+    /// The current list, shuffled.
     hosts: Vec<HostPort>,
-    next: usize,
+    /// The same hosts in the order the connect string gave them.
+    given: Vec<HostPort>,
+    /// The host last handed out by `next_host` (Java's `currentIndex`).
+    current: Option<usize>,
+    /// The host of the last connection (Java's `lastIndex`).
+    last: Option<usize>,
+    /// Connected to `hosts[current]` (from `connected()` to the next `next_host()`).
+    attached: bool,
     /// Attempts since the last successful connection.
     failures: usize,
+    rng: Rng,
+    /// Moving after a list change: the picks to try before plain round-robin.
+    reconfig: Option<Reconfig>,
+    /// The connection must be given up for the rebalancing (seen by the I/O thread).
+    move_pending: bool,
 }
 
 impl HostRing {
-    pub fn new(mut hosts: Vec<HostPort>, seed: u64) -> HostRing {
-        // Fisher-Yates with a small PRNG: every client spreads over the ensemble.
-        let mut x = seed | 1;
-        for i in (1..hosts.len()).rev() {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            let j = (x % (i as u64 + 1)) as usize;
-            hosts.swap(i, j);
-        }
+    pub fn new(hosts: Vec<HostPort>, seed: u64) -> HostRing {
+        let mut rng = Rng::new(seed);
+        let given = hosts.clone();
+        let mut hosts = hosts;
+        // Every client spreads over the ensemble.
+        rng.shuffle(&mut hosts);
         HostRing {
-            hosts,
-            next: 0,
-            failures: 0,
+            state: Mutex::new(Ring {
+                hosts,
+                given,
+                current: None,
+                last: None,
+                attached: false,
+                failures: 0,
+                rng,
+                reconfig: None,
+                move_pending: false,
+            }),
         }
     }
 
     pub fn len(&self) -> usize {
-        self.hosts.len()
+        self.state.lock().hosts.len()
     }
 
-    /// The next host to try.
-    pub fn next_host(&mut self) -> HostPort {
-        let h = self.hosts[self.next % self.hosts.len()].clone();
-        self.next = (self.next + 1) % self.hosts.len();
-        h
+    /// The next host to try: while moving after a list change, the rebalancing's pick;
+    /// otherwise the next in turn.
+    pub fn next_host(&self) -> HostPort {
+        let mut r = self.state.lock();
+        r.attached = false;
+        r.move_pending = false;
+        if let Some(mut rc) = r.reconfig.take() {
+            let draw = r.rng.unit();
+            if let Some(h) = rc.pick(draw) {
+                r.current = r.hosts.iter().position(|x| *x == h);
+                r.reconfig = Some(rc);
+                return h;
+            }
+            // Every server of both groups tried: back to plain round-robin.
+        }
+        let n = r.hosts.len().max(1);
+        let i = r.current.map_or(0, |c| (c + 1) % n);
+        r.current = Some(i);
+        r.hosts[i % r.hosts.len()].clone()
     }
 
     /// Moves `host` to be tried next (a read-write server found while read-only).
-    pub fn prefer(&mut self, host: &HostPort) {
-        if let Some(i) = self.hosts.iter().position(|h| h == host) {
-            self.next = i;
+    pub fn prefer(&self, host: &HostPort) {
+        let mut r = self.state.lock();
+        if let Some(i) = r.hosts.iter().position(|h| h == host) {
+            let n = r.hosts.len();
+            r.current = Some((i + n - 1) % n);
+            r.reconfig = None;
         }
     }
 
-    pub fn failed(&mut self) {
-        self.failures += 1;
+    pub fn failed(&self) {
+        self.state.lock().failures += 1;
     }
 
-    pub fn connected(&mut self) {
-        self.failures = 0;
+    /// A connection to the host last handed out is up.
+    pub fn connected(&self) {
+        let mut r = self.state.lock();
+        r.failures = 0;
+        r.last = r.current;
+        r.reconfig = None;
+        r.attached = true;
     }
 
     /// True after a whole cycle of hosts failed (time to back off).
     pub fn cycle_failed(&self) -> bool {
-        self.failures > 0 && self.failures % self.hosts.len() == 0
+        let r = self.state.lock();
+        r.failures > 0 && r.failures % r.hosts.len().max(1) == 0
     }
 
     /// How many complete failed cycles in a row.
     pub fn failed_cycles(&self) -> usize {
-        self.failures / self.hosts.len()
+        let r = self.state.lock();
+        r.failures / r.hosts.len().max(1)
     }
 
-    pub fn hosts(&self) -> &[HostPort] {
-        &self.hosts
+    pub fn hosts(&self) -> Vec<HostPort> {
+        self.state.lock().hosts.clone()
+    }
+
+    /// The hosts in the order the connect string (or the last update) listed them.
+    pub fn given(&self) -> Vec<HostPort> {
+        self.state.lock().given.clone()
+    }
+
+    /// Replaces the server list (ZooKeeper's `updateServerList`): decides, as ZooKeeper's
+    /// client does, whether this client leaves its server to even out the load. True when
+    /// the current connection must be given up now (then [`take_move`](Self::take_move)
+    /// says so to the I/O thread until its next attempt).
+    pub fn update(&self, new_hosts: Vec<HostPort>) -> bool {
+        let mut guard = self.state.lock();
+        let r = &mut *guard;
+        let given = new_hosts;
+        let mut shuffled = given.clone();
+        r.rng.shuffle(&mut shuffled);
+        // The server this client counts as its own: where the rebalancing would send it
+        // next, the one it is connected to, or the one it was last connected to.
+        let mine = if let Some(mut rc) = r.reconfig.take() {
+            let draw = r.rng.unit();
+            rc.pick(draw)
+        } else if r.attached {
+            r.current.and_then(|i| r.hosts.get(i).cloned())
+        } else {
+            None
+        };
+        let mine = mine
+            .or_else(|| r.last.and_then(|i| r.hosts.get(i).cloned()))
+            .or_else(|| r.hosts.first().cloned());
+        let mine_listed = mine.as_ref().is_some_and(|m| shuffled.contains(m));
+        let (num_old, num_new) = Reconfig::counts(&shuffled, &r.hosts);
+        let draw = r.rng.unit();
+        let plan = decide(r.hosts.len(), num_old, num_new, mine_listed, draw);
+        match plan {
+            Some(p_new) => {
+                r.reconfig = Some(Reconfig::new(&shuffled, &r.hosts, p_new));
+                r.current = None;
+            }
+            None => {
+                // Staying: round-robin goes on from this client's server in the new order.
+                let at = r.current.and_then(|i| r.hosts.get(i).cloned());
+                r.current = at.and_then(|h| shuffled.iter().position(|x| *x == h));
+            }
+        }
+        r.last = r.current;
+        r.hosts = shuffled;
+        r.given = given;
+        r.failures = 0;
+        let move_now = plan.is_some() && r.attached;
+        r.move_pending |= move_now;
+        move_now
+    }
+
+    /// True once: the connection must be given up for the rebalancing.
+    pub fn take_move(&self) -> bool {
+        std::mem::take(&mut self.state.lock().move_pending)
     }
 }
 
@@ -233,7 +343,7 @@ mod tests {
     #[test]
     fn ring_rotates_and_counts_cycles() {
         let hosts = ConnectString::parse("a:1,b:2,c:3").unwrap().hosts;
-        let mut r = HostRing::new(hosts.clone(), 42);
+        let r = HostRing::new(hosts.clone(), 42);
         let seen: Vec<HostPort> = (0..3).map(|_| r.next_host()).collect();
         for h in &hosts {
             assert!(seen.contains(h));

@@ -49,7 +49,7 @@ pub(crate) fn spawn(
     done: Sender<()>,
     seed: u64,
 ) -> Result<JoinHandle<()>> {
-    let ring = HostRing::new(core.cfg.connect.hosts.clone(), seed);
+    let ring = core.hosts.clone();
     let max_frame = core.cfg.max_buffer + FRAME_SLACK;
     thread::Builder::new()
         .name("zk-io".into())
@@ -73,7 +73,7 @@ pub(crate) fn spawn(
 
 struct IoLoop {
     core: Arc<Core>,
-    ring: HostRing,
+    ring: Arc<HostRing>,
     reader: FrameReader,
     wake: Receiver<()>,
     rng: u64,
@@ -353,6 +353,9 @@ impl IoLoop {
             }
             if let Some(rw) = self.core.take_rw_found() {
                 return End::MoveTo(rw);
+            }
+            if self.ring.take_move() {
+                return End::Lost("the server list changed: moving to another server".into());
             }
             self.clock = now;
             let silent = now.saturating_duration_since(self.heard);

@@ -59,6 +59,7 @@ pub(crate) mod outage;
 pub(crate) mod pending;
 pub(crate) mod pool;
 pub(crate) mod readonly;
+pub(crate) mod rebalance;
 pub(crate) mod registry;
 pub(crate) mod stall;
 pub(crate) mod watcher;
