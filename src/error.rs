@@ -272,6 +272,17 @@ pub enum Error {
         /// Which rule it broke.
         reason: String,
     },
+    /// The operation breaks a rule of the client's
+    /// [`SchemaSet`](crate::framework::SchemaSet); nothing was sent (Curator's
+    /// `SchemaViolation`).
+    SchemaViolation {
+        /// The schema broken; `None` when no schema matched a set without a default.
+        schema: Option<String>,
+        /// The path given to the operation (namespace removed).
+        path: String,
+        /// What was wrong ("must be ephemeral", "data is not valid", ...).
+        violation: String,
+    },
     /// The client (or the handle) has been closed.
     Closed,
     /// Waiting for something (a connection, a lock, a latch) took longer than allowed.
@@ -453,6 +464,7 @@ impl Error {
             Error::Throttled { .. } => -127,
             Error::Unknown { code, .. } => *code,
             Error::InvalidPath { .. }
+            | Error::SchemaViolation { .. }
             | Error::Closed
             | Error::Timeout
             | Error::Protocol(_)
@@ -489,7 +501,7 @@ impl Error {
     /// The path this error is about, if it carries one.
     pub fn path(&self) -> Option<&str> {
         match self {
-            Error::InvalidPath { path, .. } => Some(path),
+            Error::InvalidPath { path, .. } | Error::SchemaViolation { path, .. } => Some(path),
             other => other.request().map(|(p, _)| p).filter(|p| !p.is_empty()),
         }
     }
@@ -718,6 +730,19 @@ impl fmt::Display for Error {
                 in_request(f, &format_args!("unknown error code {code}"), *op, path)
             }
             Error::InvalidPath { path, reason } => write!(f, "invalid path {path:?}: {reason}"),
+            Error::SchemaViolation {
+                schema: Some(schema),
+                path,
+                violation,
+            } => write!(
+                f,
+                "schema violation at {path} (schema {schema:?}): {violation}"
+            ),
+            Error::SchemaViolation {
+                schema: None,
+                path,
+                violation,
+            } => write!(f, "schema violation at {path}: {violation}"),
             Error::Closed => f.write_str("client is closed"),
             Error::Timeout => f.write_str("timed out"),
             Error::Protocol(msg) => write!(f, "protocol error: {msg}"),
@@ -828,6 +853,11 @@ mod tests {
             Error::InvalidArgument("x".into()),
             Error::Serialization("x".into()),
             Error::invalid_path("a", "b"),
+            Error::SchemaViolation {
+                schema: None,
+                path: "/a".into(),
+                violation: "x".into(),
+            },
             Error::from(io::Error::other("x")),
         ] {
             assert!(!e.is_retryable(), "{e:?}");

@@ -10,17 +10,27 @@ use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
+use super::circuit::{
+    CircuitBreakingConnectionStateListener, ConnectionStateListenerManagerFactory,
+};
+use super::ensemble::EnsembleProvider;
 use super::event::{CuratorEvent, CuratorEventType, CuratorListener, UnhandledErrorListener};
+use super::handle_factory::ZookeeperFactory;
 use super::listen::Listenable;
 use super::providers::{AclProvider, CompressionProvider};
-use super::retry::RetryPolicy;
+use super::retry::{LivePolicy, RetryPolicy};
 use super::scheduler::Scheduler;
-use super::state::{ConnectionState, ConnectionStateErrorPolicy, StateManager};
+use super::schema::SchemaSet;
+use super::state::{
+    ConnectionState, ConnectionStateErrorPolicy, ConnectionStateListener, StateManager,
+};
+use super::tracker::EnsembleTracker;
 use super::CuratorFramework;
 use crate::client::{ZooKeeper, ZooKeeperBuilder};
 use crate::error::{Error, Result};
 use crate::proto::{EventType, KeeperState};
-use crate::session::{EventDispatcher, WatchedEvent, Watcher};
+use crate::session::hosts::ConnectString;
+use crate::session::{EventDispatcher, SharedWatcher, WatchedEvent, Watcher};
 
 /// The life of a framework instance (Curator's `CuratorFrameworkState`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -35,7 +45,13 @@ pub enum CuratorFrameworkState {
 
 /// What the factory decided.
 pub(crate) struct Config {
-    pub connect_string: String,
+    /// Where the connect string of every new handle comes from.
+    pub ensemble: Arc<dyn EnsembleProvider>,
+    /// Follow `/zookeeper/config` (`ensemble_tracker`).
+    pub ensemble_tracker: bool,
+    pub zookeeper_factory: Arc<dyn ZookeeperFactory>,
+    pub schema_set: Arc<SchemaSet>,
+    pub listener_manager: ConnectionStateListenerManagerFactory,
     pub session_timeout: Duration,
     pub connection_timeout: Duration,
     pub can_be_read_only: bool,
@@ -55,7 +71,12 @@ pub(crate) type WrapperMap = HashMap<(usize, Arc<str>), Weak<dyn Watcher>>;
 
 pub(crate) struct Inner {
     pub cfg: Config,
-    pub retry: Arc<dyn RetryPolicy>,
+    /// The retry policy, replaceable while running (`set_retry_policy`).
+    pub retry: Arc<LivePolicy>,
+    /// The master circuit breaker of the proxied state listeners (`circuit_breaking`).
+    circuit: Option<CircuitBreakingConnectionStateListener>,
+    /// The ensemble tracker, while the client runs with one.
+    tracker: Mutex<Option<Arc<EnsembleTracker>>>,
     pub namespace: Option<Arc<str>>,
     lifecycle: Mutex<CuratorFrameworkState>,
     handle: Mutex<Option<Arc<ZooKeeper>>>,
@@ -90,8 +111,10 @@ impl Inner {
         namespace: Option<Arc<str>>,
     ) -> Result<Arc<Inner>> {
         Ok(Arc::new(Inner {
+            circuit: cfg.listener_manager.breaker(),
+            tracker: Mutex::new(None),
             cfg,
-            retry,
+            retry: Arc::new(LivePolicy::new(retry)),
             namespace,
             lifecycle: Mutex::new(CuratorFrameworkState::Latent),
             handle: Mutex::new(None),
@@ -133,9 +156,15 @@ impl Inner {
                 CuratorFrameworkState::Stopped => return Err(Error::Closed),
             }
         }
-        match self.new_handle() {
+        let started = self.cfg.ensemble.start().and_then(|()| self.new_handle());
+        match started {
             Ok(h) => {
                 *self.handle.lock() = Some(h);
+                if self.cfg.ensemble_tracker {
+                    let t = EnsembleTracker::new(self);
+                    *self.tracker.lock() = Some(t.clone());
+                    t.start();
+                }
                 Ok(())
             }
             Err(e) => {
@@ -213,22 +242,33 @@ impl Inner {
         let index = self.instance.fetch_add(1, Ordering::AcqRel) + 1;
         let weak = Arc::downgrade(self);
         let weak2 = Arc::downgrade(self);
-        handle_builder(&self.cfg)
+        let watcher = SharedWatcher::new(move |e: &WatchedEvent| {
+            if let Some(inner) = weak.upgrade() {
+                inner.on_handle_event(index, e);
+            }
+        });
+        let builder = handle_builder(&self.cfg)
             .event_dispatcher(&self.events)
-            .default_watcher(move |e: &WatchedEvent| {
-                if let Some(inner) = weak.upgrade() {
-                    inner.on_handle_event(index, e);
-                }
-            })
+            .default_shared_watcher(watcher.clone())
             .on_expired(move || {
                 if let Some(inner) = weak2.upgrade() {
                     if inner.lifecycle() == CuratorFrameworkState::Started {
                         inner.replace_handle(index);
                     }
                 }
-            })
-            .start()
-            .map(Arc::new)
+            });
+        let zk = self.cfg.zookeeper_factory.new_zookeeper(builder)?;
+        // A handle that does not report to this client would leave it deaf to its own
+        // session.
+        if !zk.event_dispatcher().same_as(&self.events) || !zk.has_default_watcher(&watcher) {
+            let _ = zk.close();
+            return Err(Error::InvalidArgument(
+                "zookeeper_factory must start the handle from the ZooKeeperBuilder it is given \
+                 (keeping its event dispatcher and default watcher)"
+                    .into(),
+            ));
+        }
+        Ok(Arc::new(zk))
     }
 
     /// The handle's state changes, on the event thread.
@@ -253,13 +293,16 @@ impl Inner {
             KeeperState::SyncConnected => {
                 self.cancel_expiry_check();
                 self.post_state(ConnectionState::Connected);
+                self.check_connection_string();
             }
             KeeperState::ConnectedReadOnly => {
                 self.cancel_expiry_check();
                 self.post_state(ConnectionState::ReadOnly);
+                self.check_connection_string();
             }
             KeeperState::Disconnected if self.post_state(ConnectionState::Suspended) => {
                 self.schedule_expiry_check(index);
+                self.check_connection_string();
             }
             KeeperState::Expired => {
                 // The handle was already replaced where the expiry was noticed.
@@ -280,10 +323,98 @@ impl Inner {
         };
         log::info!("connection state: {reported:?}");
         let client = self.facade();
-        self.states
-            .listeners
-            .for_each(move |l| l.state_changed(&client, reported));
+        match &self.circuit {
+            None => self
+                .states
+                .listeners
+                .for_each(move |l| l.state_changed(&client, reported)),
+            Some(breaker) => {
+                // As Curator's CircuitBreakingManager: listeners that opted out of the
+                // proxy first, then the breaker in front of all the others.
+                let c = client.clone();
+                self.states.listeners.for_each(move |l| {
+                    if l.do_not_proxy() {
+                        l.state_changed(&c, reported)
+                    }
+                });
+                breaker.state_changed(&client, reported);
+            }
+        }
         true
+    }
+
+    /// Curator's `checkNewConnectionString`: when the ensemble provider's connect string
+    /// names other servers than the current handle uses, the session moves to them
+    /// (`update_server_list`) or, when the provider does not allow that, a new session
+    /// starts on them.
+    pub fn check_connection_string(self: &Arc<Self>) {
+        if self.lifecycle() != CuratorFrameworkState::Started {
+            return;
+        }
+        let Ok(h) = self.handle() else { return };
+        let wanted = self.cfg.ensemble.connection_string();
+        match (
+            ConnectString::parse(&wanted),
+            ConnectString::parse(&h.current_connection_string()),
+        ) {
+            (Ok(w), Ok(cur)) if same_servers(&w, &cur) => return,
+            (Err(e), _) => {
+                self.report_unhandled("the ensemble provider's connect string", &e);
+                return;
+            }
+            _ => {}
+        }
+        if self.cfg.ensemble.update_server_list_enabled() {
+            if let Err(e) = h.update_server_list(&wanted) {
+                self.report_unhandled("cannot update the server list", &e);
+            }
+        } else {
+            self.reset_session(&wanted);
+        }
+    }
+
+    /// Curator's `ConnectionState.reset()`: the session ends and a new handle starts on
+    /// the provider's connect string. Its listeners hear `Lost`, then `Reconnected`.
+    fn reset_session(self: &Arc<Self>, wanted: &str) {
+        log::info!("connect string changed to {wanted}: starting a new session there");
+        // Lost goes out before anything of the new session can.
+        if self.events.is_event_thread() {
+            self.post_state(ConnectionState::Lost);
+        } else {
+            let me = self.clone();
+            self.events.post(move || {
+                me.post_state(ConnectionState::Lost);
+            });
+        }
+        let old = {
+            let mut slot = self.handle.lock();
+            match self.new_handle() {
+                Ok(h) => slot.replace(h),
+                Err(e) => {
+                    drop(slot);
+                    self.report_unhandled("cannot create a new ZooKeeper handle", &e);
+                    return;
+                }
+            }
+        };
+        // Nothing the old handle still says matters now.
+        self.event_index
+            .store(self.instance_index(), Ordering::Release);
+        self.cancel_expiry_check();
+        if let Some(old) = old {
+            self.scheduler.schedule(Duration::ZERO, move || {
+                let _ = old.close();
+            });
+        }
+    }
+
+    /// The last configuration the ensemble tracker read (`None` without a tracker or
+    /// before its first read).
+    pub fn current_config(&self) -> Option<super::quorum::QuorumConfig> {
+        self.tracker
+            .lock()
+            .as_ref()
+            .and_then(|t| t.current_config())
     }
 
     /// Curator's simulated expiry: staying suspended for the negotiated session timeout
@@ -373,11 +504,15 @@ impl Inner {
         let closing = CuratorEvent::new(CuratorEventType::Closing, "/");
         self.curator_listeners
             .for_each(move |l| l.event_received(&client, &closing));
+        if let Some(t) = self.tracker.lock().take() {
+            t.close();
+        }
         self.scheduler.shutdown();
         let h = self.handle.lock().take();
         if let Some(h) = h {
             let _ = h.close();
         }
+        self.cfg.ensemble.close();
         self.release();
     }
 
@@ -397,7 +532,7 @@ impl Inner {
 /// The handle every session of a client uses, as configured (no watcher, no event thread
 /// yet). `build()` validates the settings through it, so `start()` cannot fail on them.
 pub(crate) fn handle_builder(cfg: &Config) -> ZooKeeperBuilder {
-    let mut b = ZooKeeper::builder(&cfg.connect_string)
+    let mut b = ZooKeeper::builder(&cfg.ensemble.connection_string())
         .session_timeout(cfg.session_timeout)
         .connection_timeout(cfg.connection_timeout)
         // Operations wait for a connection themselves (the connection timeout across their
@@ -424,4 +559,11 @@ impl Drop for Inner {
         }
         self.events.shutdown();
     }
+}
+
+/// True if two connect strings name the same servers (in any order) and chroot.
+fn same_servers(a: &ConnectString, b: &ConnectString) -> bool {
+    a.chroot == b.chroot
+        && a.hosts.len() == b.hosts.len()
+        && a.hosts.iter().all(|h| b.hosts.contains(h))
 }

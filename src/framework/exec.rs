@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::event::{BackgroundCallback, CuratorEvent, CuratorEventType};
-use super::retry::{call_with_retry, DeferSleeper};
+use super::retry::{call_with_retry, DeferSleeper, RetryPolicy};
 use super::CuratorFramework;
 use crate::client::ZooKeeper;
 use crate::error::{Error, Result};

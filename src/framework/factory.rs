@@ -4,12 +4,17 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::circuit::ConnectionStateListenerManagerFactory;
 use super::core::{handle_builder, Config, Inner};
+use super::ensemble::{EnsembleProvider, FixedEnsembleProvider};
+use super::handle_factory::{DefaultZookeeperFactory, ZookeeperFactory};
 use super::providers::{
     local_address, AclProvider, CompressionProvider, DefaultAclProvider, GzipCompressionProvider,
 };
 use super::retry::RetryPolicy;
+use super::schema::SchemaSet;
 use super::state::{ConnectionStateErrorPolicy, StandardConnectionStateErrorPolicy};
+use super::temp::CuratorTempFramework;
 use super::CuratorFramework;
 use crate::error::{Error, Result};
 use crate::proto::frame::MAX_PACKET;
@@ -53,9 +58,15 @@ impl CuratorFrameworkFactory {
 }
 
 /// Options of a [`CuratorFramework`] (Curator's `CuratorFrameworkFactory.Builder`).
+/// Cloning copies the options (shared providers and policies stay shared).
+#[derive(Clone)]
 #[must_use = "a builder does nothing until build()"]
 pub struct CuratorFrameworkBuilder {
-    connect_string: Option<String>,
+    ensemble: Option<Arc<dyn EnsembleProvider>>,
+    ensemble_tracker: bool,
+    zookeeper_factory: Arc<dyn ZookeeperFactory>,
+    schema_set: SchemaSet,
+    listener_manager: ConnectionStateListenerManagerFactory,
     session_timeout: Duration,
     connection_timeout: Duration,
     retry: Option<Arc<dyn RetryPolicy>>,
@@ -75,7 +86,11 @@ pub struct CuratorFrameworkBuilder {
 impl Default for CuratorFrameworkBuilder {
     fn default() -> Self {
         CuratorFrameworkBuilder {
-            connect_string: None,
+            ensemble: None,
+            ensemble_tracker: false,
+            zookeeper_factory: Arc::new(DefaultZookeeperFactory),
+            schema_set: SchemaSet::default_schema_set(),
+            listener_manager: ConnectionStateListenerManagerFactory::standard(),
             session_timeout: Duration::from_secs(60),
             connection_timeout: Duration::from_secs(15),
             retry: None,
@@ -95,9 +110,63 @@ impl Default for CuratorFrameworkBuilder {
 }
 
 impl CuratorFrameworkBuilder {
-    /// The ensemble: `host:port[,host:port...][/chroot]` (required).
+    /// The ensemble: `host:port[,host:port...][/chroot]` (this or
+    /// [`ensemble_provider`](Self::ensemble_provider) is required; the last one given
+    /// counts). Short for `ensemble_provider(FixedEnsembleProvider::new(s))`.
     pub fn connect_string(mut self, s: &str) -> Self {
-        self.connect_string = Some(s.to_string());
+        self.ensemble = Some(Arc::new(FixedEnsembleProvider::new(s)));
+        self
+    }
+
+    /// Where the connect string comes from (Curator's `ensembleProvider`); see
+    /// [`EnsembleProvider`]. Replaces a `connect_string`.
+    pub fn ensemble_provider(mut self, p: impl EnsembleProvider) -> Self {
+        self.ensemble = Some(Arc::new(p));
+        self
+    }
+
+    /// Follow the ensemble's membership (Curator's `ensembleTracker`): read
+    /// `/zookeeper/config` with a watch, at start, on every change and after every
+    /// (re)connection, and when the servers in it differ from the connect string, set the
+    /// ensemble provider's connect string and move the live session to them (see
+    /// [`ZooKeeper::update_server_list`](crate::ZooKeeper::update_server_list)): the session,
+    /// its watches and its ephemeral nodes are kept. The config read is available as
+    /// [`get_current_config`](super::CuratorFramework::get_current_config).
+    ///
+    /// **Off by default**, where Curator turns it on: the addresses in the config are the
+    /// servers' own, so a client that reaches the ensemble through other addresses (a
+    /// proxy, NAT, port forwarding, containers) would be moved off the working ones. Turn
+    /// it on for an ensemble whose membership changes with `reconfig()`. Against a server
+    /// without a dynamic config (a standalone server, the
+    /// [`TestingServer`](crate::testing::TestingServer)) it reads an empty config and does
+    /// nothing.
+    pub fn ensemble_tracker(mut self, yes: bool) -> Self {
+        self.ensemble_tracker = yes;
+        self
+    }
+
+    /// How the handle of each session is made (Curator's `zookeeperFactory`); see
+    /// [`ZookeeperFactory`]. Default [`DefaultZookeeperFactory`].
+    pub fn zookeeper_factory(mut self, f: impl ZookeeperFactory) -> Self {
+        self.zookeeper_factory = Arc::new(f);
+        self
+    }
+
+    /// Rules checked before every operation is sent (Curator's `schemaSet`); see
+    /// [`SchemaSet`]. Default: no rules.
+    pub fn schema_set(mut self, s: SchemaSet) -> Self {
+        self.schema_set = s;
+        self
+    }
+
+    /// How connection-state changes reach the listeners (Curator's
+    /// `connectionStateListenerManagerFactory`): directly (default) or through a circuit
+    /// breaker, see [`ConnectionStateListenerManagerFactory::circuit_breaking`].
+    pub fn connection_state_listener_manager_factory(
+        mut self,
+        f: ConnectionStateListenerManagerFactory,
+    ) -> Self {
+        self.listener_manager = f;
         self
     }
 
@@ -224,9 +293,9 @@ impl CuratorFrameworkBuilder {
     /// ```
     pub fn build(self) -> Result<CuratorFramework> {
         let bad = |msg: &str| Error::InvalidArgument(msg.to_string());
-        let connect_string = self
-            .connect_string
-            .ok_or_else(|| bad("connect_string is required (host:port[,host:port...][/chroot])"))?;
+        let ensemble = self.ensemble.ok_or_else(|| {
+            bad("connect_string (or ensemble_provider) is required (host:port[,host:port...][/chroot])")
+        })?;
         let retry = self.retry.ok_or_else(|| {
             bad("retry_policy is required (e.g. ExponentialBackoffRetry::new(base, retries))")
         })?;
@@ -243,7 +312,11 @@ impl CuratorFrameworkBuilder {
         }
         let namespace = super::namespace_path(self.namespace.as_deref())?;
         let cfg = Config {
-            connect_string,
+            ensemble,
+            ensemble_tracker: self.ensemble_tracker,
+            zookeeper_factory: self.zookeeper_factory,
+            schema_set: Arc::new(self.schema_set),
+            listener_manager: self.listener_manager,
             session_timeout: self.session_timeout,
             connection_timeout: self.connection_timeout,
             can_be_read_only: self.can_be_read_only,
@@ -263,12 +336,31 @@ impl CuratorFrameworkBuilder {
         let inner = Inner::new(cfg, retry, namespace.clone())?;
         Ok(CuratorFramework { inner, namespace })
     }
+
+    /// A [`CuratorTempFramework`] with these settings that closes its connection after 3
+    /// minutes without use (Curator's `buildTemp()`). The settings are checked now.
+    pub fn build_temp(self) -> Result<CuratorTempFramework> {
+        self.build_temp_with_inactive_threshold(CuratorTempFramework::DEFAULT_INACTIVE_THRESHOLD)
+    }
+
+    /// [`build_temp`](Self::build_temp) closing the connection after `inactive_threshold`
+    /// without use (Curator's `buildTemp(ms, unit)`).
+    pub fn build_temp_with_inactive_threshold(
+        self,
+        inactive_threshold: Duration,
+    ) -> Result<CuratorTempFramework> {
+        CuratorTempFramework::new(self, inactive_threshold)
+    }
 }
 
 impl std::fmt::Debug for CuratorFrameworkBuilder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CuratorFrameworkBuilder")
-            .field("connect_string", &self.connect_string)
+            .field(
+                "connect_string",
+                &self.ensemble.as_ref().map(|e| e.connection_string()),
+            )
+            .field("ensemble_tracker", &self.ensemble_tracker)
             .field("session_timeout", &self.session_timeout)
             .field("connection_timeout", &self.connection_timeout)
             .field("namespace", &self.namespace)

@@ -46,38 +46,54 @@
 //! once when the socket closes), so even the live view can be that much behind the network.
 
 pub mod builders;
+mod circuit;
 mod core;
+mod ensemble;
 mod event;
 mod exec;
 mod factory;
 mod gzip;
+mod handle_factory;
 mod listen;
 pub mod protection;
 mod providers;
+mod quorum;
 mod retry;
 mod scheduler;
+mod schema;
 mod state;
+mod temp;
+mod tracker;
 
 pub use self::builders::transaction::{CuratorOp, CuratorTransactionResult, OperationType};
 pub use self::builders::{Foreground, InBackground, WithStat};
 pub use self::core::CuratorFrameworkState;
+pub use circuit::{CircuitBreakingConnectionStateListener, ConnectionStateListenerManagerFactory};
+pub use ensemble::{EnsembleProvider, FixedEnsembleProvider};
 pub use event::{
     BackgroundCallback, CuratorEvent, CuratorEventType, CuratorListener, UnhandledErrorListener,
 };
 pub use factory::{CuratorFrameworkBuilder, CuratorFrameworkFactory};
+pub use handle_factory::{DefaultZookeeperFactory, ZookeeperFactory};
 pub use listen::{Listenable, ListenerId};
 pub use providers::{
     AclProvider, CompressionProvider, DefaultAclProvider, GzipCompressionProvider,
 };
+pub use quorum::{LearnerType, PeerAddress, QuorumConfig, QuorumServer};
 pub use retry::{
     BoundedExponentialBackoffRetry, ExponentialBackoffRetry, RetryForever, RetryNTimes,
     RetryOneTime, RetryPolicy, RetrySleeper, RetryUntilElapsed, SessionFailedRetryPolicy,
     ThreadSleeper,
 };
+pub use schema::{
+    Allowance, DefaultSchemaValidator, PathPattern, Schema, SchemaBuilder, SchemaSet,
+    SchemaValidator,
+};
 pub use state::{
     ConnectionState, ConnectionStateErrorPolicy, ConnectionStateListener,
     SessionConnectionStateErrorPolicy, StandardConnectionStateErrorPolicy,
 };
+pub use temp::{CuratorTempFramework, TempGetDataBuilder};
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -324,6 +340,20 @@ impl CuratorFramework {
     pub fn default_data(&self) -> &[u8] {
         &self.inner.cfg.default_data
     }
+
+    /// The ensemble's configuration as the ensemble tracker last read it (Curator's
+    /// `getCurrentConfig()`); `None` without
+    /// [`ensemble_tracker(true)`](CuratorFrameworkBuilder::ensemble_tracker), or before it
+    /// read a configuration with members (a server without a dynamic config never has
+    /// one). To read it yourself: `get_config().for_ensemble()` and [`QuorumConfig::parse`].
+    pub fn get_current_config(&self) -> Option<QuorumConfig> {
+        self.inner.current_config()
+    }
+
+    /// The rules operations are checked against (Curator's `getSchemaSet()`).
+    pub fn schema_set(&self) -> &SchemaSet {
+        &self.inner.cfg.schema_set
+    }
 }
 
 /// A namespace in path form (`app/sub` → `/app/sub`), checked as Curator checks it: `/` +
@@ -367,9 +397,42 @@ impl CuratorZookeeperClient {
         self.inner.handle()
     }
 
-    /// The retry policy.
+    /// The retry policy (the one in force, also after
+    /// [`set_retry_policy`](Self::set_retry_policy)).
     pub fn retry_policy(&self) -> &dyn RetryPolicy {
         &*self.inner.retry
+    }
+
+    /// Replaces the retry policy of the running client (Curator's `setRetryPolicy`): every
+    /// retry decision from now on, of new operations and of those already retrying, is the
+    /// new policy's. Clones and namespace views share it.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use zk_curator::framework::*;
+    /// # let server = zk_curator::testing::TestingServer::start().unwrap();
+    /// let client = CuratorFrameworkFactory::new_client(
+    ///     &server.connect_string(),
+    ///     RetryOneTime::new(Duration::from_millis(10)),
+    /// )?;
+    /// client.start()?;
+    /// client.zookeeper_client().set_retry_policy(RetryNTimes::new(5, Duration::from_millis(50)));
+    /// # client.close();
+    /// # Ok::<(), zk_curator::Error>(())
+    /// ```
+    pub fn set_retry_policy(&self, policy: impl RetryPolicy) {
+        self.inner.retry.set(Arc::new(policy));
+    }
+
+    /// The connect string in use (Curator's `getCurrentConnectionString()`): the ensemble
+    /// provider's, which the ensemble tracker keeps up to date.
+    pub fn current_connection_string(&self) -> String {
+        self.inner.cfg.ensemble.connection_string()
+    }
+
+    /// The ensemble provider (Curator's `getEnsembleProvider()`).
+    pub fn ensemble_provider(&self) -> &dyn EnsembleProvider {
+        &*self.inner.cfg.ensemble
     }
 
     /// Increments each time a new handle (a new session) replaces the old one.

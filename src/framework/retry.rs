@@ -300,6 +300,37 @@ impl fmt::Debug for SessionFailedRetryPolicy {
     }
 }
 
+/// The client's policy, replaceable while the client runs
+/// ([`set_retry_policy`](super::CuratorZookeeperClient::set_retry_policy)): every question
+/// goes to the policy in force when it is asked, so an operation already retrying follows
+/// the new policy from its next failure on.
+pub(crate) struct LivePolicy(parking_lot::RwLock<Arc<dyn RetryPolicy>>);
+
+impl LivePolicy {
+    pub fn new(p: Arc<dyn RetryPolicy>) -> LivePolicy {
+        LivePolicy(parking_lot::RwLock::new(p))
+    }
+
+    pub fn set(&self, p: Arc<dyn RetryPolicy>) {
+        *self.0.write() = p;
+    }
+
+    /// The policy in force (the lock is not held while it runs: it is user code).
+    pub fn current(&self) -> Arc<dyn RetryPolicy> {
+        self.0.read().clone()
+    }
+}
+
+impl RetryPolicy for LivePolicy {
+    fn allow_retry(&self, count: u32, elapsed: Duration, sleeper: &dyn RetrySleeper) -> bool {
+        self.current().allow_retry(count, elapsed, sleeper)
+    }
+
+    fn allow_retry_error(&self, error: &Error) -> bool {
+        self.current().allow_retry_error(error)
+    }
+}
+
 thread_local! {
     /// Set while this thread runs inside a retry loop: nested loops make one attempt and let
     /// the outer loop retry, so retries do not multiply (Curator's ThreadLocalRetryLoop).

@@ -52,9 +52,31 @@ impl ConnectionState {
 /// Hears connection state changes.
 ///
 /// Implemented for every `Fn(&CuratorFramework, ConnectionState) + Send + Sync + 'static`.
+/// A type of yours can also opt out of circuit breaking:
+///
+/// ```
+/// use zk_curator::framework::{ConnectionState, ConnectionStateListener, CuratorFramework};
+/// /// Must see every change, even when the client breaks circuits for the other listeners.
+/// struct Audit;
+/// impl ConnectionStateListener for Audit {
+///     fn state_changed(&self, _client: &CuratorFramework, state: ConnectionState) {
+///         println!("{state:?}");
+///     }
+///     fn do_not_proxy(&self) -> bool {
+///         true
+///     }
+/// }
+/// ```
 pub trait ConnectionStateListener: Send + Sync + 'static {
     /// Called once per state change, in order.
     fn state_changed(&self, client: &CuratorFramework, new_state: ConnectionState);
+
+    /// True if this listener must hear every change directly even when the client was
+    /// built with [`circuit_breaking`](super::ConnectionStateListenerManagerFactory::circuit_breaking)
+    /// (Curator's `doNotProxy()`). Default false.
+    fn do_not_proxy(&self) -> bool {
+        false
+    }
 }
 
 impl<F> ConnectionStateListener for F

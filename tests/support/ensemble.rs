@@ -20,6 +20,8 @@ const MAIN: &str = "org.apache.zookeeper.server.quorum.QuorumPeerMain";
 
 #[derive(Debug)]
 struct Member {
+    /// `server.N=...` as the configuration lists it.
+    spec: String,
     client_port: u16,
     dir: PathBuf,
     jvm: Option<Jvm>,
@@ -61,33 +63,13 @@ impl RealEnsemble {
                 )
             })
             .collect();
-        let mut member_opts = opts.clone();
-        member_opts.config.splice(
-            0..0,
-            [
-                "standaloneEnabled=false".to_string(),
-                "quorumListenOnAllIPs=false".to_string(),
-                // A dead peer is refused at once on loopback; keep the retry quick.
-                "cnxTimeout=1000".to_string(),
-            ],
-        );
-        if !member_opts
-            .config
-            .iter()
-            .any(|l| l.starts_with("reconfigEnabled"))
-        {
-            member_opts.config.push("reconfigEnabled=false".into());
-        }
-        member_opts.config.extend(servers);
+        let member_opts = member_options(&opts, &servers);
         let mut members = Vec::with_capacity(n);
         for (i, &port) in client.iter().enumerate() {
             let mdir = dir.path().join(format!("{}", i + 1));
-            let data = mdir.join("data");
-            fs::create_dir_all(&data).expect("create a member data dir");
-            fs::write(data.join("myid"), format!("{}\n", i + 1)).expect("write myid");
-            fs::write(mdir.join("zoo.cfg"), member_opts.zoo_cfg(&data, port))
-                .expect("write zoo.cfg");
+            write_member(&mdir, i + 1, &member_opts, port);
             members.push(Member {
+                spec: servers[i].clone(),
                 client_port: port,
                 dir: mdir,
                 jvm: None,
@@ -124,6 +106,47 @@ impl RealEnsemble {
     /// Member `i`'s client port.
     pub fn port(&self, i: usize) -> u16 {
         self.members[i].client_port
+    }
+
+    /// Member `i`'s `server.N=host:quorum:election:participant;host:client` line, the form
+    /// `reconfig().joining(..)` takes.
+    pub fn server_spec(&self, i: usize) -> String {
+        self.members[i].spec.clone()
+    }
+
+    /// Member `i`'s server id (`N` of `server.N`).
+    pub fn server_id(&self, i: usize) -> u64 {
+        i as u64 + 1
+    }
+
+    /// Starts a new member that the configuration does not list yet (a "joiner", for
+    /// `reconfig().joining(..)`), as ZooKeeper's documentation says to: its initial config
+    /// lists every current member and itself as a participant. It connects to the leader
+    /// and syncs as a non-voting follower; this waits until it serves. Returns its index.
+    pub fn add_member(&mut self) -> usize {
+        let i = self.members.len();
+        let ports = jvm::free_ports(3);
+        let spec = format!(
+            "server.{}=127.0.0.1:{}:{}:participant;127.0.0.1:{}",
+            i + 1,
+            ports[1],
+            ports[2],
+            ports[0]
+        );
+        let mut servers: Vec<String> = self.members.iter().map(|m| m.spec.clone()).collect();
+        servers.push(spec.clone());
+        let member_opts = member_options(&self.opts, &servers);
+        let mdir = self.dir.path().join(format!("{}", i + 1));
+        write_member(&mdir, i + 1, &member_opts, ports[0]);
+        self.members.push(Member {
+            spec,
+            client_port: ports[0],
+            dir: mdir,
+            jvm: None,
+        });
+        self.spawn(i);
+        self.wait_serving(ENSEMBLE_TIMEOUT);
+        i
     }
 
     /// The options the members run with.
@@ -233,6 +256,37 @@ impl RealEnsemble {
         .expect("spawn bash/java");
         m.jvm = Some(jvm);
     }
+}
+
+/// The options of a member: the test's, plus quorum settings and the server list.
+fn member_options(opts: &ServerOptions, servers: &[String]) -> ServerOptions {
+    let mut member_opts = opts.clone();
+    member_opts.config.splice(
+        0..0,
+        [
+            "standaloneEnabled=false".to_string(),
+            "quorumListenOnAllIPs=false".to_string(),
+            // A dead peer is refused at once on loopback; keep the retry quick.
+            "cnxTimeout=1000".to_string(),
+        ],
+    );
+    if !member_opts
+        .config
+        .iter()
+        .any(|l| l.starts_with("reconfigEnabled"))
+    {
+        member_opts.config.push("reconfigEnabled=false".into());
+    }
+    member_opts.config.extend(servers.iter().cloned());
+    member_opts
+}
+
+/// Writes member `id`'s data dir, `myid` and `zoo.cfg` under `mdir`.
+fn write_member(mdir: &std::path::Path, id: usize, opts: &ServerOptions, port: u16) {
+    let data = mdir.join("data");
+    fs::create_dir_all(&data).expect("create a member data dir");
+    fs::write(data.join("myid"), format!("{id}\n")).expect("write myid");
+    fs::write(mdir.join("zoo.cfg"), opts.zoo_cfg(&data, port)).expect("write zoo.cfg");
 }
 
 impl Drop for RealEnsemble {

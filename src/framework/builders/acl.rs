@@ -130,6 +130,8 @@ impl<M> SetAclBuilder<'_, M> {
             .acl
             .clone()
             .ok_or_else(|| Error::InvalidArgument("set_acl() needs with_acl(..)".into()))?;
+        self.client
+            .check_schema(path, |s| s.validate_data(path, None, Some(&acl)))?;
         Ok((self.client.fix_path(path, false)?, acl))
     }
 }

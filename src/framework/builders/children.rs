@@ -101,6 +101,7 @@ impl GetChildrenBuilder<'_, WithStat> {
 impl<M> GetChildrenBuilder<'_, M> {
     fn read(mut self, path: &str) -> Result<Vec<String>> {
         let c = self.client;
+        c.check_watch_schema(path, &self.watch)?;
         let full = c.fix_path(path, false)?;
         let watcher = self.watch.resolve(c);
         let (kids, stat) = c
@@ -118,6 +119,7 @@ impl GetChildrenBuilder<'_, InBackground> {
     /// Starts the listing; the result arrives as a `Children` event.
     pub fn for_path(self, path: &str) -> Result<()> {
         let c = self.client;
+        c.check_watch_schema(path, &self.watch)?;
         let full = c.fix_path(path, false)?;
         let watcher = self.watch.resolve(c);
         let user = path.to_string();

@@ -275,6 +275,29 @@ impl CreateBuilder<'_, InBackground> {
 }
 
 impl<M> CreateBuilder<'_, M> {
+    /// The schema's create rules, on the data and ACL the create would send, before
+    /// anything is (the namespace node included).
+    fn check_schema(&self, path: &str, data: &[u8]) -> Result<()> {
+        let c = self.client;
+        let Some(schema) = c.schema_for(path)? else {
+            return Ok(());
+        };
+        let data = if self.compress {
+            c.inner.cfg.compression.compress(path, data)?
+        } else {
+            data.to_vec()
+        };
+        let acl = match &self.acl {
+            Some(acl) => acl.clone(),
+            None => c.acl_for(&crate::path::fix_for_namespace(
+                c.namespace.as_deref(),
+                path,
+                self.mode.is_sequential(),
+            )?),
+        };
+        schema.validate_create(self.mode, path, &data, &acl)
+    }
+
     fn plan(&self, path: &str, data: &[u8], want_stat: bool) -> Result<CreatePlan> {
         let c = self.client;
         if self.mode.is_ttl() != self.ttl.is_some() {
@@ -283,6 +306,7 @@ impl<M> CreateBuilder<'_, M> {
                 self.mode, self.ttl
             )));
         }
+        self.check_schema(path, data)?;
         let mut full = c.fix_path(path, self.mode.is_sequential())?;
         let protection = if self.protection {
             let id = new_protected_id();

@@ -60,6 +60,8 @@ impl<M> DeleteBuilder<'_, M> {
     }
 
     fn plan(&self, path: &str) -> Result<Arc<DeletePlan>> {
+        self.client
+            .check_schema(path, |s| s.validate_delete(path))?;
         Ok(Arc::new(DeletePlan {
             full: self.client.fix_path(path, false)?,
             version: self.version,

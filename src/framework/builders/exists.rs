@@ -138,6 +138,7 @@ impl<'a> ExistsBuilder<'a, Foreground> {
     /// The node's Stat, or `None` if it does not exist.
     pub fn for_path(self, path: &str) -> Result<Option<Stat>> {
         let c = self.client;
+        c.check_watch_schema(path, &self.watch)?;
         let full = c.fix_path(path, false)?;
         self.make_parents(&full).map_err(|e| user_error(e, path))?;
         let watcher = self.watch.resolve(c);
@@ -154,6 +155,7 @@ impl ExistsBuilder<'_, InBackground> {
     /// the result code `NoNode` when the node is missing).
     pub fn for_path(self, path: &str) -> Result<()> {
         let c = self.client;
+        c.check_watch_schema(path, &self.watch)?;
         let full = c.fix_path(path, false)?;
         let watcher = self.watch.resolve(c);
         let user = path.to_string();

@@ -129,6 +129,7 @@ impl GetDataBuilder<'_, WithStat> {
 impl<M> GetDataBuilder<'_, M> {
     fn read(mut self, path: &str) -> Result<Vec<u8>> {
         let c = self.client;
+        c.check_watch_schema(path, &self.watch)?;
         let full = c.fix_path(path, false)?;
         let watcher = self.watch.resolve(c);
         let (data, stat) = c
@@ -150,6 +151,7 @@ impl GetDataBuilder<'_, InBackground> {
     /// Starts the read; the result arrives as a `GetData` event.
     pub fn for_path(self, path: &str) -> Result<()> {
         let c = self.client;
+        c.check_watch_schema(path, &self.watch)?;
         let full = c.fix_path(path, false)?;
         let watcher = self.watch.resolve(c);
         let user = path.to_string();

@@ -8,6 +8,7 @@ use crate::client::ZooKeeper;
 use crate::error::{Error, Result};
 use crate::framework::event::CuratorEventType;
 use crate::framework::CuratorFramework;
+use crate::path;
 use crate::proto::Stat;
 
 /// Builder of `client.set_data()`.
@@ -42,12 +43,15 @@ impl<M> SetDataBuilder<'_, M> {
     }
 
     fn prepare(&self, path: &str, data: &[u8]) -> Result<(String, Vec<u8>)> {
-        let full = self.client.fix_path(path, false)?;
+        path::validate_path(path, false)?;
         let data = if self.compress {
             self.client.inner.cfg.compression.compress(path, data)?
         } else {
             data.to_vec()
         };
+        self.client
+            .check_schema(path, |s| s.validate_data(path, Some(&data), None))?;
+        let full = self.client.fix_path(path, false)?;
         Ok((full, data))
     }
 }

@@ -194,16 +194,21 @@ impl TransactionCreateBuilder<'_> {
 
     /// The operation, with `data`.
     pub fn for_path_with_data(self, path: &str, data: &[u8]) -> Result<CuratorOp> {
-        let full = self.client.fix_path(path, self.mode.is_sequential())?;
+        let c = self.client;
+        let ns_path = crate::path::fix_for_namespace(
+            c.namespace.as_deref(),
+            path,
+            self.mode.is_sequential(),
+        )?;
         let data = if self.compress {
-            self.client.inner.cfg.compression.compress(path, data)?
+            c.inner.cfg.compression.compress(path, data)?
         } else {
             data.to_vec()
         };
-        let acl = self.acl.unwrap_or_else(|| self.client.acl_for(&full));
-        Ok(CuratorOp {
+        let acl = self.acl.unwrap_or_else(|| c.acl_for(&ns_path));
+        let op = CuratorOp {
             op: Op::Create {
-                path: full,
+                path: ns_path,
                 data,
                 acl,
                 mode: self.mode,
@@ -211,7 +216,11 @@ impl TransactionCreateBuilder<'_> {
             },
             op_type: OperationType::Create,
             for_path: path.to_string(),
-        })
+        };
+        check_op_schema(c, &op)?;
+        // Creates the namespace node if needed (the path was validated above).
+        c.fix_path(path, self.mode.is_sequential())?;
+        Ok(op)
     }
 }
 
@@ -269,7 +278,7 @@ impl TransactionVersionBuilder<'_> {
     }
 
     fn build(self, path: &str, data: &[u8]) -> Result<CuratorOp> {
-        let full = self.client.fix_path(path, false)?;
+        let full = crate::path::fix_for_namespace(self.client.namespace.as_deref(), path, false)?;
         let op = match self.kind {
             OperationType::Delete => Op::delete(&full, self.version),
             OperationType::Check => Op::check(&full, self.version),
@@ -289,12 +298,29 @@ impl TransactionVersionBuilder<'_> {
                 return Err(Error::InvalidArgument("use create() for creates".into()))
             }
         };
-        Ok(CuratorOp {
+        let op = CuratorOp {
             op,
             op_type: self.kind,
             for_path: path.to_string(),
-        })
+        };
+        check_op_schema(self.client, &op)?;
+        self.client.fix_path(path, false)?;
+        Ok(op)
     }
+}
+
+/// The schema's rules for one transaction operation (Curator checks creates, deletes and
+/// setData in `forOperations`; here also when the operation is built).
+fn check_op_schema(client: &CuratorFramework, op: &CuratorOp) -> Result<()> {
+    let path = op.for_path.as_str();
+    client.check_schema(path, |s| match &op.op {
+        Op::Create {
+            data, acl, mode, ..
+        } => s.validate_create(*mode, path, data, acl),
+        Op::Delete { .. } => s.validate_delete(path),
+        Op::SetData { data, .. } => s.validate_data(path, Some(data), None),
+        _ => Ok(()),
+    })
 }
 
 /// Builder of `client.transaction()`.
@@ -325,6 +351,9 @@ impl<'a> CuratorMultiTransaction<'a, Foreground> {
     /// Applies the operations atomically. On failure returns the error of the failing
     /// operation (nothing was applied).
     pub fn for_operations(self, ops: Vec<CuratorOp>) -> Result<Vec<CuratorTransactionResult>> {
+        for op in &ops {
+            check_op_schema(self.client, op)?;
+        }
         let raw: Vec<Op> = ops.iter().map(|o| o.op.clone()).collect();
         let res = self.client.call(|zk, _| zk.multi_results(&raw))?;
         let results = typed(self.client, &ops, res);
@@ -339,6 +368,9 @@ impl CuratorMultiTransaction<'_, InBackground> {
     /// Starts the transaction; the result arrives as a `Transaction` event whose
     /// `op_results()` hold the per-operation outcome (and `error()` the failing one's).
     pub fn for_operations(self, ops: Vec<CuratorOp>) -> Result<()> {
+        for op in &ops {
+            check_op_schema(self.client, op)?;
+        }
         let raw: Vec<Op> = ops.iter().map(|o| o.op.clone()).collect();
         self.client.run_background(
             attempt_on_timer(move |_c, zk, _count| zk.multi_results(&raw)),
