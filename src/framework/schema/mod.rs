@@ -42,8 +42,12 @@
 //! # Ok::<(), zk_curator::Error>(())
 //! ```
 
+#[cfg(feature = "schema-json")]
+mod loader;
 mod pattern;
 
+#[cfg(feature = "schema-json")]
+pub use loader::{SchemaSetLoader, SchemaValidatorMapper};
 pub use pattern::PathPattern;
 
 use std::collections::{BTreeMap, HashMap};
@@ -388,6 +392,13 @@ impl SchemaBuilder {
     /// The data validator (Curator's `dataValidator`).
     pub fn data_validator(mut self, v: impl SchemaValidator) -> Self {
         self.validator = Arc::new(v);
+        self
+    }
+
+    /// [`data_validator`](Self::data_validator) with a shared validator.
+    #[cfg_attr(not(feature = "schema-json"), allow(dead_code))]
+    pub(crate) fn data_validator_shared(mut self, v: Arc<dyn SchemaValidator>) -> Self {
+        self.validator = v;
         self
     }
 
