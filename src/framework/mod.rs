@@ -85,12 +85,12 @@ pub use retry::{
     RetryOneTime, RetryPolicy, RetrySleeper, RetryUntilElapsed, SessionFailedRetryPolicy,
     ThreadSleeper,
 };
-#[cfg(feature = "schema-json")]
-pub use schema::{SchemaSetLoader, SchemaValidatorMapper};
 pub use schema::{
     Allowance, DefaultSchemaValidator, PathPattern, Schema, SchemaBuilder, SchemaSet,
     SchemaValidator,
 };
+#[cfg(feature = "schema-json")]
+pub use schema::{SchemaSetLoader, SchemaValidatorMapper};
 pub use state::{
     ConnectionState, ConnectionStateErrorPolicy, ConnectionStateListener,
     SessionConnectionStateErrorPolicy, StandardConnectionStateErrorPolicy,

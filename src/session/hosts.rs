@@ -4,6 +4,8 @@
 
 use std::net::{SocketAddr, ToSocketAddrs};
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use parking_lot::Mutex;
 
 use super::rebalance::{decide, Reconfig, Rng};
@@ -128,6 +130,9 @@ fn parse_host(part: &str) -> std::result::Result<HostPort, String> {
 #[derive(Debug)]
 pub(crate) struct HostRing {
     state: Mutex<Ring>,
+    /// The connection must be given up for the rebalancing (seen by the I/O thread, which
+    /// looks at every pass: an atomic, not the lock).
+    move_pending: AtomicBool,
 }
 
 #[derive(Debug)]
@@ -147,8 +152,6 @@ struct Ring {
     rng: Rng,
     /// Moving after a list change: the picks to try before plain round-robin.
     reconfig: Option<Reconfig>,
-    /// The connection must be given up for the rebalancing (seen by the I/O thread).
-    move_pending: bool,
 }
 
 impl HostRing {
@@ -168,8 +171,8 @@ impl HostRing {
                 failures: 0,
                 rng,
                 reconfig: None,
-                move_pending: false,
             }),
+            move_pending: AtomicBool::new(false),
         }
     }
 
@@ -182,7 +185,7 @@ impl HostRing {
     pub fn next_host(&self) -> HostPort {
         let mut r = self.state.lock();
         r.attached = false;
-        r.move_pending = false;
+        self.move_pending.store(false, Ordering::Release);
         if let Some(mut rc) = r.reconfig.take() {
             let draw = r.rng.unit();
             if let Some(h) = rc.pick(draw) {
@@ -285,13 +288,15 @@ impl HostRing {
         r.given = given;
         r.failures = 0;
         let move_now = plan.is_some() && r.attached;
-        r.move_pending |= move_now;
+        if move_now {
+            self.move_pending.store(true, Ordering::Release);
+        }
         move_now
     }
 
     /// True once: the connection must be given up for the rebalancing.
     pub fn take_move(&self) -> bool {
-        std::mem::take(&mut self.state.lock().move_pending)
+        self.move_pending.load(Ordering::Acquire) && self.move_pending.swap(false, Ordering::AcqRel)
     }
 }
 

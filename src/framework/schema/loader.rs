@@ -191,13 +191,19 @@ mod tests {
         let [a, b, c] = l.schemas() else {
             panic!("{l:?}")
         };
-        assert_eq!((a.name(), a.path(), a.documentation()), ("a", Some("/a"), "the a"));
+        assert_eq!(
+            (a.name(), a.path(), a.documentation()),
+            ("a", Some("/a"), "the a")
+        );
         assert_eq!(a.ephemeral(), Allowance::Must);
         assert_eq!(a.sequential(), Allowance::Cannot);
         assert!(a.can_be_deleted());
         assert_eq!(a.metadata().get("n").map(String::as_str), Some("1"));
         assert!(b.path_pattern().unwrap().matches("/b/x"));
-        assert!(!b.can_be_deleted(), "as Curator's loader: missing canBeDeleted is false");
+        assert!(
+            !b.can_be_deleted(),
+            "as Curator's loader: missing canBeDeleted is false"
+        );
         assert_eq!(c.name(), "c");
         assert!(l.to_schema_set(false).unwrap().schema("/b/y").is_ok());
     }
@@ -212,11 +218,26 @@ mod tests {
             ("[1]", "#0: expected an object"),
             (r#"[{"path": "/a"}]"#, "\"name\" is required"),
             (r#"[{"name": "a"}]"#, "\"path\" is required"),
-            (r#"[{"name": "a", "path": "/a", "ephemeral": "maybe"}]"#, "can, must, cannot"),
-            (r#"[{"name": "a", "path": "/a", "isRegex": 3}]"#, "true or false"),
-            (r#"[{"name": "a", "path": "/a(", "isRegex": true}]"#, "regex"),
-            (r#"[{"name": "a", "path": "/a", "schemaValidator": "w"}]"#, "no validator"),
-            (r#"[{"name": "a", "path": "/a", "metadata": []}]"#, "metadata"),
+            (
+                r#"[{"name": "a", "path": "/a", "ephemeral": "maybe"}]"#,
+                "can, must, cannot",
+            ),
+            (
+                r#"[{"name": "a", "path": "/a", "isRegex": 3}]"#,
+                "true or false",
+            ),
+            (
+                r#"[{"name": "a", "path": "/a(", "isRegex": true}]"#,
+                "regex",
+            ),
+            (
+                r#"[{"name": "a", "path": "/a", "schemaValidator": "w"}]"#,
+                "no validator",
+            ),
+            (
+                r#"[{"name": "a", "path": "/a", "metadata": []}]"#,
+                "metadata",
+            ),
             (r#"[{"name": ["a"], "path": "/a"}]"#, "must be a string"),
         ] {
             match SchemaSetLoader::new(json, Some(&mapper)) {
