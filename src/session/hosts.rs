@@ -3,7 +3,6 @@
 //! when the server list changes (`rebalance`).
 
 use std::net::{SocketAddr, ToSocketAddrs};
-
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use parking_lot::Mutex;
