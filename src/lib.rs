@@ -34,7 +34,9 @@
 //!
 //! * [`framework`]: Curator's `CuratorFramework` — builders per verb, retry policies,
 //!   connection states, namespaces, background operations, transactions, protected creates,
-//!   guaranteed deletes.
+//!   guaranteed deletes, dynamic ensembles (ensemble providers and tracker), circuit
+//!   breaking, schemas (their JSON loader with the cargo feature `schema-json`), the
+//!   temporary framework.
 //! * [`recipes`]: caches and persistent watches (more recipes follow).
 //! * [`ZooKeeper`] ([`client`]): the low-level handle, one method per server operation, each
 //!   synchronous and asynchronous — the Java client's API.
