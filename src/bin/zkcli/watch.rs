@@ -163,8 +163,11 @@ impl Pump {
                     if e.path().is_none() {
                         continue;
                     }
+                    // Set again before printing: whoever reacts to the line (a script, a
+                    // test) finds the watch in place.
+                    let rearmed = self.rearm();
                     self.console.line(&format::event(&e));
-                    self.rearm()?;
+                    rearmed?;
                 }
                 Msg::Armed => {
                     if let Some(a) = self.announce.take() {
