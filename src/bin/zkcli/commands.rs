@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use zk_curator::{
-    Acl, CuratorFramework, CuratorFrameworkFactory, Error, RetryNTimes, SharedWatcher,
+    Acl, CuratorFramework, CuratorFrameworkFactory, Error, KeeperState, RetryNTimes, SharedWatcher,
     WatchedEvent, ZooKeeper,
 };
 
@@ -84,8 +84,9 @@ pub struct Session {
     /// The framework's handle generation the auths were last given to.
     auth_generation: u64,
     console: Arc<Console>,
-    /// Node events of `-w` watches, for a one-shot command that waits for its watch.
-    fired: (Sender<WatchedEvent>, Receiver<WatchedEvent>),
+    /// Node events of `-w` watches (or the loss of the session that held them), for a
+    /// one-shot command that waits for its watch.
+    fired: (Sender<Option<WatchedEvent>>, Receiver<Option<WatchedEvent>>),
     /// At the prompt (ephemeral nodes live on; `watch` stops on Enter).
     pub interactive: bool,
 }
@@ -153,9 +154,14 @@ impl Session {
     }
 
     /// Waits for the first node event of a `-w` watch (one-shot mode; the event was already
-    /// printed by the watcher).
-    pub fn wait_for_watch(&self) {
-        let _ = self.fired.1.recv();
+    /// printed by the watcher). An error if the session, and with it the watch, is lost.
+    pub fn wait_for_watch(&self) -> Outcome {
+        match self.fired.1.recv() {
+            Ok(Some(_)) => Ok(()),
+            _ => Err(Failure::Other(
+                "the session was lost before the watch fired (the watch went with it)".into(),
+            )),
+        }
     }
 
     /// Runs `f` on the current low-level handle in the framework's retry loop, after giving a
@@ -189,7 +195,9 @@ impl Session {
             // Connection changes reach every watcher; the prompt shows the state instead.
             if e.path().is_some() {
                 console.line(&format::event(e));
-                let _ = fired.send(e.clone());
+                let _ = fired.send(Some(e.clone()));
+            } else if matches!(e.state(), KeeperState::Expired | KeeperState::AuthFailed) {
+                let _ = fired.send(None);
             }
         })
     }

@@ -130,10 +130,10 @@ fn one_shot(g: &Global) -> i32 {
     // deleteall's question is answered on stdin (the question itself goes to stderr).
     let mut input = PlainLines { prompt: false };
     let mut out = io::stdout();
-    let result = session.run(cmd, &mut out, &mut input);
+    let mut result = session.run(cmd, &mut out, &mut input);
     // With -w the command waits for its watch to fire, so that a shell can wait for a change.
     if result.is_ok() && waits {
-        session.wait_for_watch();
+        result = session.wait_for_watch();
     }
     session.close();
     match result {
