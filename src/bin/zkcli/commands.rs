@@ -186,8 +186,9 @@ impl Session {
         Ok(())
     }
 
-    /// A watcher that prints each event and, for node events, tells [`wait_for_watch`](Self::wait_for_watch).
-    /// One [`SharedWatcher`] per command, so that a retried call registers it once.
+    /// A watcher that prints each node event and hands it to
+    /// [`wait_for_watch`](Self::wait_for_watch). One [`SharedWatcher`] per command, so that a
+    /// retried call registers it once.
     fn printing_watcher(&self) -> SharedWatcher {
         let console = self.console.clone();
         let fired = self.fired.0.clone();

@@ -78,12 +78,15 @@ fn watch_with(
     };
     let mut persistent = None;
     let mut unhandled = None;
-    match mode {
+    let armed = match mode {
         WatchMode::Standard => {
             let w = SharedWatcher::new(to_channel);
-            arm(client, path, &w)?;
-            eprintln!("watching {path} (data and children, set again after each event); {how}");
+            let armed = arm(client, path, &w);
+            if armed.is_ok() {
+                eprintln!("watching {path} (data and children, set again after each event); {how}");
+            }
             pump.standard = Some(w);
+            armed.map_err(Failure::from)
         }
         WatchMode::Persistent | WatchMode::Recursive => {
             let recursive = mode == WatchMode::Recursive;
@@ -93,6 +96,7 @@ fn watch_with(
             pw.reset_listenable().add_listener(move || {
                 let _ = armed_tx.send(Msg::Armed);
             });
+            // The recipe adds its watch in the background and reports failures here.
             let fatal_tx = tx.clone();
             unhandled = Some(client.unhandled_error_listenable().add_listener(
                 move |_msg: &str, e: &Error| {
@@ -105,23 +109,36 @@ fn watch_with(
                 "persistent"
             };
             pump.announce = Some(format!("watching {path} ({kind}); {how}"));
-            pw.start()?;
+            let started = pw.start().map_err(Failure::from);
             persistent = Some(pw);
+            started
         }
-    }
-    let result = if session.interactive {
-        // The printing runs beside the prompt, which waits for Enter.
-        std::thread::scope(|s| {
-            let printer = s.spawn(move || pump.run(rx));
+    };
+    let result = match armed {
+        Err(e) => {
+            pump.forget();
+            Err(e)
+        }
+        // At the prompt the printing runs beside the line reader, which waits for Enter.
+        Ok(()) if session.interactive => std::thread::scope(|s| {
+            let console = session.console().clone();
+            let printer = s.spawn(move || {
+                let r = pump.run(rx);
+                if r.is_err() {
+                    console.line("the watch stopped (press Enter)");
+                }
+                r
+            });
             let _ = input.read_line("");
             let _ = tx.send(Msg::Stop);
             printer
                 .join()
                 .unwrap_or_else(|_| Err(Failure::Other("watch: the printer panicked".into())))
-        })
-    } else {
-        drop(tx);
-        pump.run(rx)
+        }),
+        Ok(()) => {
+            drop(tx);
+            pump.run(rx)
+        }
     };
     if let Some(pw) = persistent {
         pw.close();
@@ -146,13 +163,18 @@ struct Pump {
 impl Pump {
     fn run(mut self, rx: Receiver<Msg>) -> Outcome {
         let result = self.pump(&rx);
+        self.forget();
+        result
+    }
+
+    /// Removes the one-shot watches, so that none is left behind at the prompt (ignored if
+    /// the server cannot be reached: they are removed locally all the same).
+    fn forget(&self) {
         if let Some(w) = &self.standard {
-            // Leave no watch behind at the prompt (ignored if the server cannot be reached).
             if let Ok(zk) = self.client.zookeeper_client().zookeeper() {
                 let _ = zk.remove_watches(&self.path, w, zk_curator::WatcherType::Any, true);
             }
         }
-        result
     }
 
     fn pump(&mut self, rx: &Receiver<Msg>) -> Outcome {
