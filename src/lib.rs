@@ -9,7 +9,7 @@
 //!
 //! ```
 //! use std::time::Duration;
-//! use zk_curator::{CreateMode, CuratorFrameworkFactory, ExponentialBackoffRetry, WatchedEvent};
+//! use zk_curator::{CreateMode, CuratorFrameworkFactory, ExponentialBackoffRetry};
 //! # let server = zk_curator::testing::TestingServer::start().unwrap();
 //! let client = CuratorFrameworkFactory::builder()
 //!     .connect_string(&server.connect_string())
@@ -23,7 +23,7 @@
 //!     .for_path_with_data("/jobs/job-", b"payload")?;
 //! let data = client
 //!     .get_data()
-//!     .using_watcher(|e: &WatchedEvent| println!("{e}"))
+//!     .using_watcher(|e| println!("{e}"))
 //!     .for_path(&path)?;
 //! assert_eq!(data, b"payload");
 //! client.close();
@@ -84,7 +84,7 @@ pub mod session;
 pub mod testing;
 
 pub use client::{Op, OpResult, ZooKeeper, ZooKeeperBuilder};
-pub use error::{Error, Result};
+pub use error::{Error, HostFailure, HostFailureKind, Result};
 pub use framework::{
     ConnectionState, CuratorEvent, CuratorEventType, CuratorFramework, CuratorFrameworkFactory,
     ExponentialBackoffRetry, RetryNTimes, RetryOneTime, RetryPolicy,
@@ -92,7 +92,10 @@ pub use framework::{
 pub use proto::{
     Acl, AddWatchMode, ClientInfo, CreateMode, EventType, Id, KeeperState, Perms, Stat, WatcherType,
 };
-pub use session::{EventDispatcher, SharedWatcher, States, WatchedEvent, Watcher, WorkerPool};
+pub use session::{
+    node_events, EventDispatcher, NodeEvent, SharedWatcher, States, WatchedEvent, Watcher,
+    WorkerPool,
+};
 
 /// The README's examples, compiled as doctests.
 #[cfg(doctest)]

@@ -2,7 +2,7 @@
 # Smoke test of the benchmark binary for CI: every workload, each floor, small sizes, against
 # the in-process TestingServer. Fails if a run exits non-zero, prints no JSON line, reports an
 # "error", or loses events. Figures are not checked (a debug build on a CI box): that is what
-# run-anchors.sh is for. Usage: smoke.sh [TARGET_DIR/PROFILE] (default target/debug).
+# bench/run.sh is for. Usage: smoke.sh [TARGET_DIR/PROFILE] (default target/debug).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 dir="${1:-target/debug}/examples"
@@ -28,6 +28,7 @@ runs=(
   "--workload slow-watcher --ops 500"
   "--workload restore-watches --nodes 1000"
   "--workload idle-footprint"
+  "--workload queue-throughput --ops 500"
   "--workload get-sync --ops 500 --client raw"
   "--workload get-pipelined --ops 2000 --inflight 100 --client raw"
   "--workload get-sync --ops 500 --client raw-hop"

@@ -97,7 +97,8 @@ pub struct CuratorFramework {
 
 impl CuratorFramework {
     /// Connects (in the background; see [`block_until_connected`](Self::block_until_connected)).
-    /// Starting twice, or after close, is an error.
+    /// Starting twice, or after close, is an error. The settings were checked by `build()`;
+    /// if starting fails anyway (a thread cannot be spawned), the client is closed.
     pub fn start(&self) -> Result<()> {
         self.inner.start()
     }
@@ -114,10 +115,15 @@ impl CuratorFramework {
     }
 
     /// Waits until connected (Connected, Reconnected or ReadOnly has been reported); false
-    /// after `timeout` or once the client is closed. Called from a callback on the event
+    /// after `timeout`, and at once on a closed client (also one whose `start()` failed).
+    /// Before `start()` it waits (another thread may start the client). Called from a
+    /// callback on the event
     /// thread, it follows the connection itself instead (the state events it would wait for
     /// can only be delivered once that callback returns).
     pub fn block_until_connected(&self, timeout: Duration) -> bool {
+        if self.state() == CuratorFrameworkState::Stopped {
+            return false; // closed, or its start() failed: nothing to wait for
+        }
         if self.state() == CuratorFrameworkState::Started && self.inner.events.is_event_thread() {
             return self.inner.wait_handle_connected(timeout);
         }
@@ -223,18 +229,12 @@ impl CuratorFramework {
 
     /// A view of this client in another namespace (`None` or `""`: no namespace). Same
     /// connection, same listeners.
+    ///
+    /// The namespace follows Curator's rule (see [`CuratorFrameworkBuilder::namespace`]).
     pub fn using_namespace(&self, ns: Option<&str>) -> Result<CuratorFramework> {
-        let namespace = match ns {
-            None | Some("") => None,
-            Some(ns) => {
-                let p = path::make_path("/", ns);
-                path::validate_path(&p, false)?;
-                Some(Arc::<str>::from(p))
-            }
-        };
         Ok(CuratorFramework {
             inner: self.inner.clone(),
-            namespace,
+            namespace: namespace_path(ns)?,
         })
     }
 
@@ -268,6 +268,24 @@ impl CuratorFramework {
     /// The data written by `for_path` calls without data.
     pub fn default_data(&self) -> &[u8] {
         &self.inner.cfg.default_data
+    }
+}
+
+/// A namespace in path form (`app/sub` → `/app/sub`), checked as Curator checks it: `/` +
+/// the namespace must be a valid path, so `"/app"` (empty first node name) and `"app/"`
+/// (trailing `/`) are refused rather than quietly trimmed. `None` and `""` mean none.
+pub(crate) fn namespace_path(ns: Option<&str>) -> Result<Option<Arc<str>>> {
+    let ns = match ns {
+        None | Some("") => return Ok(None),
+        Some(ns) => ns,
+    };
+    let p = format!("/{ns}");
+    match path::validate_path(&p, false) {
+        Ok(()) => Ok(Some(Arc::from(p))),
+        Err(e) => Err(crate::Error::InvalidArgument(format!(
+            "namespace {ns:?}: {e}; a namespace is a path without its leading '/', such as \
+             \"app\" or \"app/sub\""
+        ))),
     }
 }
 
@@ -324,9 +342,10 @@ impl CuratorZookeeperClient {
     }
 
     /// Runs `f` against the current handle in the client's retry loop (Curator's
-    /// `RetryLoop.callWithRetry`): before each attempt it waits up to the connection timeout
-    /// for a connection; retryable errors are retried as the policy allows. For calls made
-    /// directly on the low-level handle.
+    /// `RetryLoop.callWithRetry`): attempts wait for a connection up to the connection
+    /// timeout in total (see [`CuratorFrameworkBuilder::connection_timeout`]); retryable
+    /// errors are retried as the policy allows. For calls made directly on the low-level
+    /// handle.
     pub fn call_with_retry<T>(&self, mut f: impl FnMut(&ZooKeeper) -> Result<T>) -> Result<T> {
         CuratorFramework {
             inner: self.inner.clone(),

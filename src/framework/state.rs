@@ -65,14 +65,17 @@ where
 
 impl Listenable<dyn ConnectionStateListener> {
     /// Adds a listener called on the event thread, in order with watch notifications.
-    pub fn add_listener(&self, l: impl ConnectionStateListener) -> ListenerId {
+    pub fn add_listener(
+        &self,
+        l: impl Fn(&CuratorFramework, ConnectionState) + Send + Sync + 'static,
+    ) -> ListenerId {
         self.add_arc(std::sync::Arc::new(l), None)
     }
 
     /// Adds a listener called on `pool` (its calls stay in order).
     pub fn add_listener_with_executor(
         &self,
-        l: impl ConnectionStateListener,
+        l: impl Fn(&CuratorFramework, ConnectionState) + Send + Sync + 'static,
         pool: &WorkerPool,
     ) -> ListenerId {
         self.add_arc(std::sync::Arc::new(l), Some(pool))

@@ -2,6 +2,8 @@
 //! Java Curator so that Rust and Java processes share them.
 
 pub mod cache;
+pub mod queue;
+pub mod reaper;
 mod watch;
 
 pub use watch::{PersistentWatcher, ResetListener};

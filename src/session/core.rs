@@ -26,7 +26,7 @@ use crate::proto::{AuthPacket, KeeperState, Request};
 mod send;
 
 use send::auth_frame;
-pub(crate) use send::{cork_this_thread, flush_corked};
+pub(crate) use send::{connect_deadline, cork_this_thread, flush_corked, with_connect_deadline};
 
 /// The life of a handle, as `ZooKeeper::state()` reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -156,6 +156,8 @@ pub(crate) struct Core {
     pub wake: Sender<()>,
     /// The socket of a handshake in progress, so that close() can cut it short.
     handshaking: Mutex<Option<TcpStream>>,
+    /// The hosts that failed since the last connection (written by the I/O thread).
+    pub(crate) outage: Mutex<super::outage::Outage>,
     /// Read-only mode: the probe thread's stop handle, and what it found.
     pub(crate) ro_probe: Mutex<Option<Sender<()>>>,
     pub(crate) rw_found: Mutex<Option<super::hosts::HostPort>>,
@@ -211,6 +213,7 @@ impl Core {
             stop: AtomicBool::new(false),
             wake,
             handshaking: Mutex::new(None),
+            outage: Mutex::default(),
             ro_probe: Mutex::new(None),
             rw_found: Mutex::new(None),
             on_expired,
@@ -236,11 +239,17 @@ impl Core {
 
     /// Waits until `pred` holds for the state, or the timeout passes; returns the last state.
     pub fn wait_state(&self, timeout: Duration, pred: impl Fn(States) -> bool) -> States {
-        let deadline = Instant::now() + timeout;
+        // A timeout too large to add waits without a limit.
+        let deadline = Instant::now().checked_add(timeout);
         let mut i = self.info.lock();
         while !pred(i.state) {
-            if self.info_cv.wait_until(&mut i, deadline).timed_out() {
-                break;
+            match deadline {
+                Some(d) => {
+                    if self.info_cv.wait_until(&mut i, d).timed_out() {
+                        break;
+                    }
+                }
+                None => self.info_cv.wait(&mut i),
             }
         }
         i.state
@@ -306,12 +315,15 @@ impl Core {
                 }
                 if q.deadline <= now {
                     q.completion
-                        .complete(Err(Error::ConnectionLoss), &self.events);
+                        .complete(Err(self.connection_loss()), &self.events);
+                    continue;
+                }
+                // Its caller may give up at this very moment: then it is not sent.
+                if !q.completion.mark_sent() {
                     continue;
                 }
                 let xid = ob.take_xid();
                 q.frame[4..8].copy_from_slice(&xid.to_be_bytes());
-                q.completion.mark_sent();
                 self.inflight.lock().pending.push_back(Pending {
                     xid,
                     op: q.op,
@@ -369,6 +381,14 @@ impl Core {
         let now = Instant::now();
         let failed: Vec<Queued> = {
             let mut ob = self.outbox.lock();
+            if only_expired
+                && !ob
+                    .queued
+                    .iter()
+                    .any(|q| q.deadline <= now || q.completion.is_abandoned())
+            {
+                return; // the common case: nothing to move
+            }
             if only_expired {
                 let (keep, out): (VecDeque<Queued>, VecDeque<Queued>) = ob
                     .queued

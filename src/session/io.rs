@@ -17,6 +17,7 @@ use socket2::{Domain, Protocol, Socket, TcpKeepalive, Type};
 use super::core::{set_watches_frames, Core, States};
 use super::events::EventItem;
 use super::hosts::{HostPort, HostRing};
+use super::outage::HostFailureKind;
 use super::pending::{Pending, Sink};
 use super::watcher::WatchedEvent;
 use crate::error::{Error, Result};
@@ -80,12 +81,16 @@ impl IoLoop {
                 return;
             }
             // Requests queued while disconnected give up at their deadline.
-            self.core.fail_queued(&Error::ConnectionLoss, true);
+            self.core.fail_queued(&self.core.connection_loss(), true);
             let host = self.ring.next_host();
+            self.core.outage.lock().trying(host.to_string());
             let (stream, resp) = match self.connect(&host) {
                 Ok(x) => x,
-                Err(e) => {
-                    log::debug!("connecting to {host} failed: {e}");
+                Err(why) => {
+                    if self.core.is_closing() {
+                        continue;
+                    }
+                    self.failed(&host, why);
                     self.ring.failed();
                     if self.ring.cycle_failed() {
                         self.backoff();
@@ -106,6 +111,7 @@ impl IoLoop {
                     continue;
                 }
             };
+            self.core.outage.lock().connected();
             match self.serve(&stream) {
                 End::Closing => return,
                 End::AuthFailed => {
@@ -132,18 +138,36 @@ impl IoLoop {
         }
     }
 
+    /// Records a failed attempt on `host`: logged at `warn!` the first time this host
+    /// fails in an outage, at `debug!` after that (a retry loop does not flood the log).
+    fn failed(&self, host: &HostPort, why: HostFailureKind) {
+        let first = self
+            .core
+            .outage
+            .lock()
+            .failed(&host.to_string(), why.clone());
+        if first {
+            log::warn!("cannot connect to {host}: {why}");
+        } else {
+            log::debug!("cannot connect to {host}: {why}");
+        }
+    }
+
     /// Opens a TCP connection to one host and completes the handshake.
-    fn connect(&mut self, host: &HostPort) -> Result<(TcpStream, ConnectResponse)> {
+    fn connect(
+        &mut self,
+        host: &HostPort,
+    ) -> std::result::Result<(TcpStream, ConnectResponse), HostFailureKind> {
         let hosts = self.ring.len().max(1) as u32;
         let per_host =
             (self.core.cfg.session_timeout / hosts).min(self.core.cfg.connection_timeout);
         let per_host = per_host.max(Duration::from_millis(100));
-        let addrs = host.resolve();
-        let mut last = Error::ConnectionLoss;
+        let addrs = host.resolve().map_err(HostFailureKind::Unresolved)?;
+        let mut last = HostFailureKind::Other("no address to try".into());
         for addr in addrs {
             match self.handshake(addr, per_host) {
                 Ok(x) => return Ok(x),
-                Err(e) => last = e,
+                Err(e) => last = HostFailureKind::of(&e),
             }
             if self.core.is_closing() {
                 break;
@@ -339,7 +363,7 @@ impl IoLoop {
     fn lost(&mut self) {
         self.core.detach();
         self.core.stop_ro_probe();
-        self.core.fail_inflight(&Error::ConnectionLoss);
+        self.core.fail_inflight(&Error::CONNECTION_LOSS);
         let was_connected = self.core.state().is_connected();
         self.core.update_info(|i| {
             if i.state.is_alive() {
@@ -424,7 +448,7 @@ fn reply(
     };
     if xid != h.xid {
         let why = format!("reply xid {} does not match pending xid {xid}", h.xid);
-        completion.complete_into(Err(Error::ConnectionLoss), sink);
+        completion.complete_into(Err(Error::CONNECTION_LOSS), sink);
         return Err(End::Lost(why));
     }
     if h.zxid > 0 {
@@ -436,7 +460,7 @@ fn reply(
         match Response::decode(op, r) {
             Ok(resp) => (Ok(resp), None),
             Err(e) => (
-                Err(Error::ConnectionLoss),
+                Err(Error::CONNECTION_LOSS),
                 Some(End::Lost(format!("malformed reply to {op:?}: {e}"))),
             ),
         }

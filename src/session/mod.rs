@@ -34,8 +34,8 @@
 //!   Concurrent callers share writes; an asynchronous request made behind others in flight
 //!   is written by zk-io after their next replies, batched with its neighbours (Nagle's
 //!   rule, bounded; see `core`).
-//!   Requests made while disconnected wait in a queue, bounded by the request timeout, and
-//!   go out after the reconnect; requests on the wire when a connection dies fail with
+//!   Requests made while disconnected wait in a queue, bounded by the request timeout (and
+//!   by a framework operation's connection deadline), and go out after the reconnect; requests on the wire when a connection dies fail with
 //!   `ConnectionLoss`.
 //! * **Synchronous replies** go from zk-io straight to the waiting caller, never through the
 //!   event thread, so a watcher or callback may call the client synchronously.
@@ -51,6 +51,7 @@ pub(crate) mod core;
 pub(crate) mod events;
 pub(crate) mod hosts;
 pub(crate) mod io;
+pub(crate) mod outage;
 pub(crate) mod pending;
 pub(crate) mod pool;
 pub(crate) mod readonly;
@@ -60,4 +61,4 @@ pub(crate) mod watcher;
 pub use self::core::States;
 pub use events::EventDispatcher;
 pub use pool::WorkerPool;
-pub use watcher::{SharedWatcher, WatchedEvent, Watcher};
+pub use watcher::{node_events, NodeEvent, SharedWatcher, WatchedEvent, Watcher};
