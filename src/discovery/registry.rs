@@ -204,7 +204,10 @@ impl<P: Send + Sync + 'static> Shared<P> {
                 Err(err) => return Err(err),
             }
         }
-        Err(Error::NodeExists { path })
+        Err(Error::NodeExists {
+            path,
+            op: Some(crate::proto::OpCode::Create),
+        })
     }
 
     /// After a (re)connect: rewrites the registration unless its node is intact.
@@ -247,7 +250,7 @@ impl<P: Send + Sync + 'static> Shared<P> {
         let exists = self
             .client
             .check_exists()
-            .using_watcher(e.watcher.clone())
+            .using_shared_watcher(&e.watcher)
             .for_path(&node);
         match exists {
             Ok(Some(_)) if self.watch_instances && event == EventType::NodeDataChanged => {
@@ -343,7 +346,7 @@ impl<P: Send + Sync + 'static> Shared<P> {
         if let Err(err) = self
             .client
             .check_exists()
-            .using_watcher(e.watcher.clone())
+            .using_shared_watcher(&e.watcher)
             .for_path(node)
         {
             log::debug!("could not watch {node}: {err}");

@@ -164,7 +164,7 @@ impl ChildrenCache {
         let r = self
             .client
             .get_children()
-            .using_watcher(self.watch.watcher())
+            .using_shared_watcher(&self.watch.watcher())
             .for_path(&self.path);
         if r.is_err() {
             self.armed.store(false, Ordering::Release);
@@ -221,7 +221,7 @@ impl ChildrenCache {
         let r = self
             .client
             .check_exists()
-            .using_watcher(self.watch.watcher())
+            .using_shared_watcher(&self.watch.watcher())
             .in_background(move |_c: &CuratorFramework, e: &CuratorEvent| {
                 let Some(cache) = weak.upgrade() else { return };
                 if cache.closed.load(Ordering::Acquire) {

@@ -551,7 +551,7 @@ fn finish<T: Send + Sync + 'static>(
         match r {
             Ok(_) if with_lock => return, // the lock went in the same transaction
             Ok(_) => break,
-            Err(Error::NoNode { path }) if with_lock && path == lock_p => {
+            Err(Error::NoNode { path, .. }) if with_lock && path == lock_p => {
                 // The lock went with its session: finish without it.
                 with_lock = false;
                 continue;

@@ -271,7 +271,7 @@ impl<T: Send + Sync + 'static> QueueCore<T> {
         if self.cfg.put_in_background {
             *self.outstanding.lock() += 1;
             let me = self.clone();
-            create.run_background(&self.cfg.client, move |r| {
+            let started = create.run_background(&self.cfg.client, move |r| {
                 ticket.done(r.is_ok());
                 match r {
                     Ok(_) => me.notify_put(keep, multi),
@@ -285,6 +285,15 @@ impl<T: Send + Sync + 'static> QueueCore<T> {
                 drop(n);
                 me.flushed.notify_all();
             });
+            if let Err(e) = started {
+                // Refused before anything was sent (a closed client): the callback will not
+                // run, so undo its bookkeeping here (the dropped ticket frees its slot).
+                let mut n = self.outstanding.lock();
+                *n = n.saturating_sub(1);
+                drop(n);
+                self.flushed.notify_all();
+                return Err(e);
+            }
         } else {
             let r = create.run(&self.cfg.client);
             ticket.done(r.is_ok());

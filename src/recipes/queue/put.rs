@@ -141,12 +141,12 @@ impl ItemCreate {
     }
 
     /// Creates the node in the background; `done` gets the path (user form) or the final
-    /// error, on the event thread.
+    /// error, on the event thread. `Err(Closed)` (and `done` is not called) on a closed client.
     pub fn run_background(
         self: &Arc<Self>,
         client: &CuratorFramework,
         done: impl FnOnce(Result<String>) + Send + 'static,
-    ) {
+    ) -> Result<()> {
         let me = self.clone();
         let bg = Bg {
             callback: Some(Box::new(move |_c: &CuratorFramework, e: &CuratorEvent| {
@@ -194,6 +194,6 @@ impl ItemCreate {
             },
             None,
             bg,
-        );
+        )
     }
 }

@@ -143,6 +143,7 @@ impl Inner {
     fn empty(&self) -> Error {
         Error::NoNode {
             path: format!("{} (the queue is empty)", self.path),
+            op: None,
         }
     }
 
@@ -168,7 +169,7 @@ impl Inner {
             self.watch.note(&self.path);
             self.client
                 .get_children()
-                .using_watcher(self.watch.watcher())
+                .using_shared_watcher(&self.watch.watcher())
                 .for_path(&self.path)
         } else {
             self.client.get_children().for_path(&self.path)
