@@ -220,7 +220,7 @@ impl Session {
             } => {
                 if watch {
                     let w = self.printing_watcher();
-                    self.call(|zk| zk.get_children_w(&path, w.clone()))?;
+                    self.call(|zk| zk.get_children_w_shared(&path, &w))?;
                 }
                 for p in self.tree(&path, false)? {
                     writeln!(out, "{p}")?;
@@ -231,7 +231,7 @@ impl Session {
             } => {
                 let (mut children, st) = if watch {
                     let w = self.printing_watcher();
-                    self.call(|zk| zk.get_children2_w(&path, w.clone()))?
+                    self.call(|zk| zk.get_children2_w_shared(&path, &w))?
                 } else {
                     self.call(|zk| zk.get_children2(&path, false))?
                 };
@@ -249,7 +249,7 @@ impl Session {
             } => {
                 let (data, st) = if watch {
                     let w = self.printing_watcher();
-                    self.call(|zk| zk.get_data_w(&path, w.clone()))?
+                    self.call(|zk| zk.get_data_w_shared(&path, &w))?
                 } else {
                     self.call(|zk| zk.get_data(&path, false))?
                 };
@@ -261,7 +261,7 @@ impl Session {
             Command::Stat { path, watch } => {
                 let st = if watch {
                     let w = self.printing_watcher();
-                    self.call(|zk| zk.exists_w(&path, w.clone()))?
+                    self.call(|zk| zk.exists_w_shared(&path, &w))?
                 } else {
                     self.call(|zk| zk.exists(&path, false))?
                 };
@@ -350,7 +350,7 @@ impl Session {
             } => {
                 let (data, st) = if watch {
                     let w = self.printing_watcher();
-                    self.call(|zk| zk.get_config_w(w.clone()))?
+                    self.call(|zk| zk.get_config_w_shared(&w))?
                 } else {
                     self.call(|zk| zk.get_config(false))?
                 };

@@ -228,10 +228,10 @@ impl Pump {
 fn arm(client: &CuratorFramework, path: &str, w: &SharedWatcher) -> Result<(), Error> {
     let zkc = client.zookeeper_client();
     if zkc
-        .call_with_retry(|zk| zk.exists_w(path, w.clone()))?
+        .call_with_retry(|zk| zk.exists_w_shared(path, w))?
         .is_some()
     {
-        match zkc.call_with_retry(|zk| zk.get_children_w(path, w.clone())) {
+        match zkc.call_with_retry(|zk| zk.get_children_w_shared(path, w)) {
             // Deleted in between: the data watch hears it.
             Err(e) if e.code() == Some(-101) => {}
             other => {
