@@ -17,6 +17,8 @@ use zk_curator::{
     WatchedEvent, ZooKeeper,
 };
 
+use zk_curator::proto::OpCode;
+
 use crate::args::Global;
 use crate::encoding::DataFormat;
 use crate::format;
@@ -265,7 +267,12 @@ impl Session {
                 } else {
                     self.call(|zk| zk.exists(&path, false))?
                 };
-                let st = st.ok_or_else(|| Error::from_code(-101, &path))?;
+                // exists answers a missing node with no Stat; zkcli calls that NoNode, as
+                // the library would name it for any other operation.
+                let st = st.ok_or_else(|| Error::NoNode {
+                    path: path.clone(),
+                    op: Some(OpCode::Exists),
+                })?;
                 out.write_all(format::stat(&st).as_bytes())?;
             }
             Command::Set {
