@@ -1038,6 +1038,22 @@ impl ZooKeeper {
         self.remove_impl(path, None, wtype, local)
     }
 
+    /// True while `watcher` may hold a watch on `path` here: registered, or a watched
+    /// request for the path still in flight (it may register one). For the watcher-removal
+    /// facade, which forgets watches that fired instead of asking the server about them.
+    pub(crate) fn may_hold_watch(&self, path: &str, watcher: &SharedWatcher) -> bool {
+        let Ok(sp) = self.server_path(path, false) else {
+            return false;
+        };
+        if self.core.watch_inflight.lock().contains_key(&sp) {
+            return true;
+        }
+        self.core
+            .registry
+            .lock()
+            .contains(&sp, WatcherType::Any, Some(watcher))
+    }
+
     fn remove_impl(
         &self,
         path: &str,
