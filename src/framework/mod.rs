@@ -64,12 +64,14 @@ pub use retry::{
     RetryOneTime, RetryPolicy, RetrySleeper, RetryUntilElapsed, SessionFailedRetryPolicy,
     ThreadSleeper,
 };
+pub(crate) use retry_loop::check_session;
 pub use retry_loop::{RetryLoop, SessionFailMode, SessionFailRetryLoop};
 pub use safe::{Monitor, SafeCompletion};
 pub use state::{
     ConnectionState, ConnectionStateErrorPolicy, ConnectionStateListener,
     SessionConnectionStateErrorPolicy, StandardConnectionStateErrorPolicy,
 };
+pub(crate) use watcher_removal::WatchTracker;
 pub use watcher_removal::WatcherRemoveCuratorFramework;
 
 use std::sync::Arc;
