@@ -73,6 +73,7 @@ mod cache;
 mod common;
 mod curator;
 mod hop;
+mod locks;
 mod own;
 mod proxy;
 mod raw;
