@@ -141,13 +141,8 @@ fn assert_clean(c: &CuratorFramework, lock_path: &str, dir: &str) {
         "left under {lock_path}: {:?}",
         children(c, lock_path)
     );
-    for m in ["exclusive"] {
-        assert!(c
-            .check_exists()
-            .for_path(&format!("{dir}/{m}"))
-            .unwrap()
-            .is_none());
-    }
+    let marker = format!("{dir}/exclusive");
+    assert!(c.check_exists().for_path(&marker).unwrap().is_none());
     assert!(children(c, &format!("{dir}/readers")).is_empty());
     assert!(children(c, &format!("{dir}/holders")).is_empty());
 }
