@@ -230,6 +230,7 @@ impl LockCore {
             node: None,
             watches: WatchTracker::default(),
             hold_watches: WatchTracker::default(),
+            revocation_set: false,
             retry,
         };
         let r = a.run();
@@ -329,6 +330,8 @@ struct Acquisition<'a> {
     watches: WatchTracker,
     /// Watches that go with the hold (revocation).
     hold_watches: WatchTracker,
+    /// The revocation watch is on our node.
+    revocation_set: bool,
     retry: RetryLoop,
 }
 
@@ -412,9 +415,8 @@ impl Acquisition<'_> {
             name,
             session: c.session,
         });
-        if let Some(w) = &self.req.revocation {
-            self.watch_for_revocation(&zk, &c.full, w)?;
-        }
+        self.revocation_set = false;
+        self.watch_for_revocation(&zk)?;
         match c.listing {
             None => Ok(Step::Held),
             Some(Ok(kids)) => Ok(Step::Decide(kids)),
@@ -432,6 +434,7 @@ impl Acquisition<'_> {
         if zk.session_id() != node.session {
             return self.session_changed();
         }
+        self.watch_for_revocation(&zk)?;
         let kids = zk
             .get_children_deferred(&self.parent)?
             .wait(self.req.deadline)?;
@@ -534,20 +537,25 @@ impl Acquisition<'_> {
         }
     }
 
-    /// Leaves the revocation watcher on our node (Curator watches it from the moment the
-    /// node exists, waiting or holding).
-    fn watch_for_revocation(&self, zk: &ZooKeeper, full: &str, w: &SharedWatcher) -> Result<()> {
-        self.hold_watches.note(&self.core.client, full, w);
+    /// Leaves the revocation watcher on our node, if asked and not done yet (Curator
+    /// watches it from the moment the node exists, waiting or holding).
+    fn watch_for_revocation(&mut self, zk: &ZooKeeper) -> Result<()> {
+        let (Some(w), Some(node), false) = (&self.req.revocation, &self.node, self.revocation_set)
+        else {
+            return Ok(());
+        };
+        self.hold_watches.note(&self.core.client, &node.full, w);
         let (data, _) = zk
-            .get_data_deferred(full, Some(w.clone()))?
+            .get_data_deferred(&node.full, Some(w.clone()))?
             .wait(self.req.deadline)?;
         if data == super::revoke::REVOKE_MESSAGE {
             w.process(&WatchedEvent::new(
                 EventType::NodeDataChanged,
                 crate::proto::KeeperState::SyncConnected,
-                Some(full.to_string()),
+                Some(node.full.clone()),
             ));
         }
+        self.revocation_set = true;
         Ok(())
     }
 
