@@ -195,6 +195,43 @@ server_test!(shared mutex_alternates_with_java, |srv| {
     rust.close();
 });
 
+server_test!(shared revocation_and_node_data_cross_languages, |srv| {
+    let Some(java) = CuratorJava::get() else { return };
+    let lock_path = format!("{}/lock", unique_root("interop-revoke"));
+    let rust = srv.curator();
+    let mut agent = java.spawn("LockAgent", &[&srv.connect_string()]);
+    agent.ok(&format!("new-mutex m {lock_path}"), T);
+
+    // Java revokes a Rust holder.
+    let lock = InterProcessMutex::new(&rust, &lock_path).unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    lock.make_revocable(move |_: &InterProcessMutex| {
+        let _ = tx.send(());
+    });
+    lock.acquire().unwrap();
+    let node = lock.lock_node().unwrap();
+    agent.ok(&format!("revoke {node}"), T);
+    rx.recv_timeout(T).expect("the Rust holder heard Java's revocation");
+    lock.release().unwrap();
+
+    // Rust revokes a Java holder.
+    agent.ok("revocable m", T);
+    assert_eq!(agent.ok("acquire m mutex 10000", T), "true");
+    let node = lock.participant_nodes().unwrap().remove(0);
+    Revoker::attempt_revoke(&rust, &node).unwrap();
+    assert!(agent.wait_event(T, |e| e == "revoke m").is_some());
+    agent.ok("release m mutex", T);
+
+    // Lock node data as the other side reads it.
+    let with_data = InterProcessMutex::with_lock_data(&rust, &lock_path, b"rust-id").unwrap();
+    with_data.acquire().unwrap();
+    assert_eq!(agent.ok(&format!("data {}", with_data.lock_node().unwrap()), T), "rust-id");
+    with_data.release().unwrap();
+    assert!(agent.stop());
+    assert!(wait_until(T, || children(&rust, &lock_path).is_empty()));
+    rust.close();
+});
+
 server_test!(shared read_write_lock_with_java, |srv| {
     let Some(java) = CuratorJava::get() else { return };
     let root = unique_root("interop-rw");

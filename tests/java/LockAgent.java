@@ -9,6 +9,9 @@
 //   acquire-async NAME KIND     a thread of its own acquires (event "acquired NAME"), then
 //   release-async NAME          waits for this to release (event "released NAME")
 //   nodes NAME KIND             the participant nodes, comma-separated
+//   revocable NAME              makeRevocable on a mutex: event "revoke NAME" when asked
+//   revoke PATH                 Revoker.attemptRevoke on a lock node
+//   data PATH                   a node's data (UTF-8)
 //   loop NAME KIND N DIR TAG HOLD_MS [THREADS]
 //                               THREADS threads (default 1) each acquire N times; while
 //                               holding they prove exclusion with marker nodes under DIR
@@ -35,6 +38,7 @@ import org.apache.curator.framework.recipes.locks.InterProcessMutex;
 import org.apache.curator.framework.recipes.locks.InterProcessReadWriteLock;
 import org.apache.curator.framework.recipes.locks.InterProcessSemaphoreV2;
 import org.apache.curator.framework.recipes.locks.Lease;
+import org.apache.curator.framework.recipes.locks.Revoker;
 import org.apache.zookeeper.CreateMode;
 import org.apache.zookeeper.KeeperException;
 
@@ -112,6 +116,16 @@ public class LockAgent extends InteropAgent {
                 t.start();
                 return "";
             }
+            case "revocable": {
+                String name = a[0];
+                ((InterProcessMutex) locks.get(name)).makeRevocable(l -> event("revoke " + name));
+                return "";
+            }
+            case "revoke":
+                Revoker.attemptRevoke(client, a[0]);
+                return "";
+            case "data":
+                return new String(client.getData().forPath(a[0]), StandardCharsets.UTF_8);
             case "release-async": {
                 CountDownLatch rel = asyncRelease.remove(a[0]);
                 if (rel == null) throw new IllegalStateException("nothing held async for " + a[0]);
