@@ -288,6 +288,11 @@ pub enum Error {
     /// Node data could not be turned into a value or a value into node data: a service
     /// registration whose JSON is malformed, a payload that does not fit its type.
     Serialization(String),
+    /// The session failed (expired, or a new one replaced it) inside a
+    /// [`SessionFailRetryLoop`](crate::framework::SessionFailRetryLoop): the work that relied
+    /// on it, its ephemeral nodes above all, must not go on (Curator's
+    /// `SessionFailedException`).
+    SessionFailed,
 }
 
 impl Error {
@@ -459,7 +464,8 @@ impl Error {
             | Error::Io(_)
             | Error::InvalidArgument(_)
             | Error::CallbackPanicked(_)
-            | Error::Serialization(_) => return None,
+            | Error::Serialization(_)
+            | Error::SessionFailed => return None,
         })
     }
 
@@ -725,6 +731,9 @@ impl fmt::Display for Error {
             Error::InvalidArgument(msg) => write!(f, "invalid argument: {msg}"),
             Error::CallbackPanicked(msg) => write!(f, "a callback panicked: {msg}"),
             Error::Serialization(msg) => write!(f, "serialization error: {msg}"),
+            Error::SessionFailed => {
+                f.write_str("the session failed while a session-fail retry loop depended on it")
+            }
         }
     }
 }
@@ -829,6 +838,7 @@ mod tests {
             Error::Serialization("x".into()),
             Error::invalid_path("a", "b"),
             Error::from(io::Error::other("x")),
+            Error::SessionFailed,
         ] {
             assert!(!e.is_retryable(), "{e:?}");
             assert_eq!(e.code(), None);

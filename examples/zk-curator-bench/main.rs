@@ -33,14 +33,14 @@
 //!
 //! # Workloads
 //!
-//! The seven client workloads of `bench/README.md`, defined as there (warm-up of N/10
-//! operations and 3 s for 1-4; root `/bench-<pid>`, deleted at the end, also after a
-//! failure; other sessions closed before that):
+//! The ten workloads of `bench/README.md`, defined as there (warm-up of N/10 operations
+//! and 3 s for 1-4 and 8; root `/bench-<pid>`, deleted at the end, also after a failure;
+//! other sessions closed before that):
 //! get-sync, get-threads, get-pipelined (`in_background`, at most K in flight through a
 //! Condvar semaphore), create-delete, watch-fanout, persistent-recursive, cache-load
-//! (zk-curator's `CuratorCache`, `extra.impl = "CuratorCache"`, see `cache.rs`). The three
-//! recipe workloads (lock-uncontended, lock-contended, leader-failover) answer `unsupported`:
-//! zk-curator has no lock or leader recipe yet.
+//! (zk-curator's `CuratorCache`, `extra.impl = "CuratorCache"`, see `cache.rs`),
+//! lock-uncontended and lock-contended (`InterProcessMutex`, see `locks.rs`). The last,
+//! leader-failover, answers `unsupported` until the leader recipes exist.
 //!
 //! `--client raw` runs get-sync and get-pipelined over a bare `TcpStream` with
 //! `zk_curator::proto` only: the floor (`raw.rs`). `--client raw-hop` runs the same loops
@@ -79,6 +79,7 @@ mod cache;
 mod common;
 mod curator;
 mod hop;
+mod locks;
 mod own;
 mod proxy;
 mod queue;

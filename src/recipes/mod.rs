@@ -2,6 +2,7 @@
 //! Java Curator so that Rust and Java processes share them.
 
 pub mod cache;
+pub mod locks;
 pub mod queue;
 pub mod reaper;
 mod watch;
