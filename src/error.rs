@@ -148,6 +148,14 @@ pub enum Error {
     InvalidArgument(String),
     /// A user callback panicked (reported to unhandled-error listeners; the thread went on).
     CallbackPanicked(String),
+    /// A node holds data a recipe cannot read (a counter of the wrong length, written by
+    /// someone else); nothing was changed. The recipe's docs say how to repair it.
+    BadData {
+        /// The node.
+        path: String,
+        /// What is wrong with the data.
+        reason: String,
+    },
 }
 
 impl Error {
@@ -235,7 +243,8 @@ impl Error {
             | Error::Protocol(_)
             | Error::Io(_)
             | Error::InvalidArgument(_)
-            | Error::CallbackPanicked(_) => return None,
+            | Error::CallbackPanicked(_)
+            | Error::BadData { .. } => return None,
         })
     }
 
@@ -263,7 +272,8 @@ impl Error {
             | Error::InvalidAcl { path }
             | Error::NoWatcher { path }
             | Error::QuotaExceeded { path }
-            | Error::InvalidPath { path, .. } => Some(path),
+            | Error::InvalidPath { path, .. }
+            | Error::BadData { path, .. } => Some(path),
             _ => None,
         }
     }
@@ -296,6 +306,7 @@ impl Error {
             Error::InvalidAcl { .. } => Error::InvalidAcl { path: np() },
             Error::NoWatcher { .. } => Error::NoWatcher { path: np() },
             Error::QuotaExceeded { .. } => Error::QuotaExceeded { path: np() },
+            Error::BadData { reason, .. } => Error::BadData { path: np(), reason },
             other => other,
         }
     }
@@ -349,6 +360,7 @@ impl fmt::Display for Error {
             Error::Io(e) => write!(f, "I/O error: {e}"),
             Error::InvalidArgument(msg) => write!(f, "invalid argument: {msg}"),
             Error::CallbackPanicked(msg) => write!(f, "a callback panicked: {msg}"),
+            Error::BadData { path, reason } => write!(f, "unreadable data in {path}: {reason}"),
         }
     }
 }

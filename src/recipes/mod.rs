@@ -1,7 +1,10 @@
 //! Curator's recipes over the [framework](crate::framework), with the same znode layouts as
 //! Java Curator so that Rust and Java processes share them.
 
+pub mod atomic;
 pub mod cache;
+mod exact;
+pub mod shared;
 mod watch;
 
 pub use watch::{PersistentWatcher, ResetListener};
