@@ -8,18 +8,20 @@
 //! or it reports success for a write that never happened. Neither is acceptable for a counter.
 //!
 //! So each write goes out as a transaction with a second operation: it sets (or creates) a
-//! small ephemeral *marker* child of the value node, named after this writer and holding the
-//! attempt's sequence number. After a lost reply, on the same session, a `sync` and a read of
+//! small ephemeral *marker* node, named after this writer and holding the attempt's sequence
+//! number. After a lost reply, on the same session, a `sync` and a read of
 //! the marker tell for certain whether the transaction was applied. When the session changed
 //! in between (the marker died with it), the node itself decides where it can (still at the
 //! expected version: not applied); otherwise the outcome stays unknown and the caller gets the
 //! original `ConnectionLoss`/`SessionExpired`, never a guess.
 //!
-//! Markers are `<node>/zkc-cas-<uuid>-<n>`, one per concurrent writer of a recipe instance,
-//! reused across writes (the steady state is one transaction of two `setData`s) and deleted by
-//! `close()`. Java Curator ignores children of a value node. A server that refuses the marker
-//! (no CREATE permission on the node, an ephemeral value node) gets plain writes instead, with
-//! the weaker guarantee above.
+//! Markers are `/zkc-cas-markers/<uuid>-<n>` (in the client's namespace), one per concurrent
+//! writer of a recipe instance, reused across writes (the steady state is one transaction of
+//! two `setData`s) and deleted by `close()`; the directory is a container, so the server
+//! removes it once no writer is left. The value node itself keeps exactly Curator's layout (no
+//! children), so Java peers, and anyone deleting it, see nothing new. A server that refuses
+//! the marker (no CREATE permission there) gets plain writes instead, with the weaker guarantee
+//! above.
 
 use std::sync::OnceLock;
 
@@ -93,14 +95,18 @@ enum Resolved {
     Unknown,
 }
 
+/// Where the markers live (a container, in the client's namespace).
+const MARKER_DIR: &str = "/zkc-cas-markers";
+
 /// Writes one node with conditional writes whose outcome is always known (see the module).
 #[derive(Debug)]
 pub(crate) struct ExactWriter {
     client: CuratorFramework,
     /// The node as the caller names it.
     path: String,
-    /// The node, handle-level (namespace applied): resolved on the first write.
-    full: OnceLock<String>,
+    /// The node and the marker directory, handle-level (namespace applied): resolved on the
+    /// first write.
+    full: OnceLock<(String, String)>,
     id: String,
     slots: Mutex<Slots>,
 }
@@ -136,14 +142,15 @@ impl ExactWriter {
     /// policy; an `Err` that is `ConnectionLoss`, `SessionExpired` or `RequestTimeout` means
     /// the outcome could not be established.
     pub fn write(&self, op: WriteOp, data: &[u8]) -> Result<Outcome> {
-        let full = match self.full.get() {
+        let (full, dir) = match self.full.get() {
             Some(f) => f.clone(),
             None => {
                 let f = self.client.fix_path(&self.path, false)?;
-                self.full.get_or_init(|| f).clone()
+                let d = self.client.fix_path(MARKER_DIR, false)?;
+                self.full.get_or_init(|| (f, d)).clone()
             }
         };
-        let mut slot = self.take_slot(&full)?;
+        let mut slot = self.take_slot(&dir)?;
         let r = self.write_with(&full, &mut slot, op, data);
         self.give_back(slot);
         r
@@ -162,7 +169,7 @@ impl ExactWriter {
         }
     }
 
-    fn take_slot(&self, full: &str) -> Result<Slot> {
+    fn take_slot(&self, dir: &str) -> Result<Slot> {
         let mut s = self.slots.lock();
         if s.closed {
             return Err(Error::Closed);
@@ -170,7 +177,7 @@ impl ExactWriter {
         if let Some(slot) = s.free.pop() {
             return Ok(slot);
         }
-        let path = path::make_path(full, &format!("zkc-cas-{}-{}", self.id, s.made.len()));
+        let path = path::make_path(dir, &format!("{}-{}", self.id, s.made.len()));
         s.made.push(path.clone());
         Ok(Slot {
             path,
@@ -247,6 +254,7 @@ impl ExactWriter {
         data: &[u8],
     ) -> std::result::Result<Outcome, (Error, Option<Pending>)> {
         let mut made_parents = false;
+        let mut made_dir = false;
         for _ in 0..6 {
             let session = zk.session_id();
             let plain = self.slots.lock().plain;
@@ -339,6 +347,12 @@ impl ExactWriter {
                             slot.session = Some(session)
                         }
                         (MarkerOp::Set, Some(Error::NoNode { .. })) => slot.session = None,
+                        (MarkerOp::Create, Some(Error::NoNode { .. })) if !made_dir => {
+                            made_dir = true;
+                            if let Some(dir) = path::parent(&slot.path) {
+                                self.make_parents(zk, dir).map_err(|e| (e, None))?;
+                            }
+                        }
                         (_, e) => {
                             log::warn!(
                                 "{}: the server refused the write marker ({e:?}); plain \
@@ -360,7 +374,7 @@ impl ExactWriter {
         ))
     }
 
-    /// Creates the missing ancestors of the node as containers.
+    /// Creates `parent` and its missing ancestors as containers.
     fn make_parents(&self, zk: &ZooKeeper, parent: &str) -> Result<()> {
         let mode = self.client.container_mode();
         for dir in path::ancestors(parent, true) {
