@@ -184,7 +184,7 @@ server_test!(shared lost_reply_of_an_applied_write_is_resolved, |srv| {
 server_test!(shared exact_under_connection_drops, |srv| {
     const CLIENTS: usize = 3;
     const THREADS: usize = 8;
-    const EACH: usize = 15;
+    const EACH: usize = 25;
     let root = support::unique_root("exact");
     let path = format!("{root}/count");
     let proxies: Vec<Proxy> = (0..CLIENTS)
