@@ -2,6 +2,7 @@
 //! Java Curator so that Rust and Java processes share them.
 
 pub mod atomic;
+pub mod barriers;
 pub mod cache;
 mod exact;
 pub mod shared;
