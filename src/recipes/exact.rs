@@ -328,7 +328,7 @@ impl ExactWriter {
                     Error::NoNode { .. } if op == WriteOp::Create && !made_parents => {
                         made_parents = true;
                         if let Some(parent) = path::parent(full) {
-                            self.make_parents(zk, parent).map_err(|e| (e, None))?;
+                            make_dirs(&self.client, zk, parent).map_err(|e| (e, None))?;
                         }
                     }
                     Error::BadVersion { .. } | Error::NoNode { .. } | Error::NodeExists { .. } => {
@@ -350,7 +350,7 @@ impl ExactWriter {
                         (MarkerOp::Create, Some(Error::NoNode { .. })) if !made_dir => {
                             made_dir = true;
                             if let Some(dir) = path::parent(&slot.path) {
-                                self.make_parents(zk, dir).map_err(|e| (e, None))?;
+                                make_dirs(&self.client, zk, dir).map_err(|e| (e, None))?;
                             }
                         }
                         (_, e) => {
@@ -372,27 +372,6 @@ impl ExactWriter {
             )),
             None,
         ))
-    }
-
-    /// Creates `parent` and its missing ancestors as containers.
-    fn make_parents(&self, zk: &ZooKeeper, parent: &str) -> Result<()> {
-        let mode = self.client.container_mode();
-        for dir in path::ancestors(parent, true) {
-            if zk.exists(dir, false)?.is_some() {
-                continue;
-            }
-            match zk.create(dir, &[], &self.client.acl_for(dir), mode) {
-                Ok(_) | Err(Error::NodeExists { .. }) => {}
-                Err(Error::Unimplemented) if mode == CreateMode::Container => {
-                    match zk.create(dir, &[], &self.client.acl_for(dir), CreateMode::Persistent) {
-                        Ok(_) | Err(Error::NodeExists { .. }) => {}
-                        Err(e) => return Err(e),
-                    }
-                }
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(())
     }
 
     /// After a lost reply: was the attempt applied?
@@ -438,4 +417,27 @@ impl ExactWriter {
             _ => Resolved::Unknown,
         })
     }
+}
+
+/// Creates `dir` and its missing ancestors as containers (persistent nodes when the client
+/// does not use containers or the server lacks them), tolerating races. For recipes working
+/// on the handle directly (off the retry loop).
+pub(crate) fn make_dirs(client: &CuratorFramework, zk: &ZooKeeper, dir: &str) -> Result<()> {
+    let mode = client.container_mode();
+    for d in path::ancestors(dir, true) {
+        if zk.exists(d, false)?.is_some() {
+            continue;
+        }
+        match zk.create(d, &[], &client.acl_for(d), mode) {
+            Ok(_) | Err(Error::NodeExists { .. }) => {}
+            Err(Error::Unimplemented) if mode == CreateMode::Container => {
+                match zk.create(d, &[], &client.acl_for(d), CreateMode::Persistent) {
+                    Ok(_) | Err(Error::NodeExists { .. }) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }

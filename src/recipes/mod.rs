@@ -4,6 +4,7 @@
 pub mod atomic;
 pub mod barriers;
 pub mod cache;
+pub mod nodes;
 mod exact;
 pub mod shared;
 mod watch;
