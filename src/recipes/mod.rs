@@ -4,8 +4,8 @@
 pub mod atomic;
 pub mod barriers;
 pub mod cache;
-pub mod nodes;
 mod exact;
+pub mod nodes;
 pub mod shared;
 mod watch;
 

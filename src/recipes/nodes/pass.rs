@@ -64,8 +64,10 @@ impl<'a> Pass<'a> {
             Err(e) => return (PassEnd::Retry(e), None),
         };
         if !zk.state().is_connected() {
+            log::debug!("PersistentNode {}: not connected", self.inner.user_path);
             return (PassEnd::Disconnected, None);
         }
+        log::debug!("PersistentNode {}: pass", self.inner.user_path);
         match self.work(&zk) {
             Ok(created) => (PassEnd::Done, created),
             Err((Error::Closed, created)) => (PassEnd::Done, created),
@@ -234,13 +236,19 @@ impl<'a> Pass<'a> {
         Ok(())
     }
 
-    fn create(&self, zk: &ZooKeeper, target: &str, mode: CreateMode, data: &[u8]) -> Result<String> {
+    fn create(
+        &self,
+        zk: &ZooKeeper,
+        target: &str,
+        mode: CreateMode,
+        data: &[u8],
+    ) -> Result<String> {
         let inner = self.inner;
         let acl = inner.client.acl_for(target);
         let once = || match inner.ttl {
-            Some(ttl) if mode.is_ttl() => zk
-                .create_ttl(target, data, &acl, mode, ttl)
-                .map(|(p, _)| p),
+            Some(ttl) if mode.is_ttl() => {
+                zk.create_ttl(target, data, &acl, mode, ttl).map(|(p, _)| p)
+            }
             _ => zk.create(target, data, &acl, mode),
         };
         match once() {

@@ -471,9 +471,15 @@ impl Inner {
             }
             let mut st = self.st.lock();
             let retry = match end {
-                PassEnd::Done | PassEnd::Disconnected => {
+                PassEnd::Done => {
                     st.failures = 0;
                     None
+                }
+                // The next connected state asks again; a look now and then covers a state
+                // reported before the handle itself counts as connected.
+                PassEnd::Disconnected => {
+                    st.failures = st.failures.saturating_add(1);
+                    Some(Duration::from_millis(50 << st.failures.min(5)))
                 }
                 PassEnd::Retry(e) => {
                     st.failures = st.failures.saturating_add(1);

@@ -64,7 +64,15 @@ impl PersistentTtlNode {
         ttl: Duration,
         init_data: &[u8],
     ) -> Result<PersistentTtlNode> {
-        PersistentTtlNode::with_options(client, path, ttl, init_data, DEFAULT_CHILD, DEFAULT_FACTOR, true)
+        PersistentTtlNode::with_options(
+            client,
+            path,
+            ttl,
+            init_data,
+            DEFAULT_CHILD,
+            DEFAULT_FACTOR,
+            true,
+        )
     }
 
     /// All of Curator's options: the child's name, how many touches per TTL, and whether
