@@ -117,9 +117,9 @@ server_test!(shared lost_reply_of_an_increment_is_resolved, |srv| {
     a.close();
 });
 
-/// 3 clients behind proxies that drop their connections in turn every 300 ms, 8 threads each,
-/// all incrementing one counter: every increment reported as succeeded happened once (the
-/// post values are exactly 1..=total) and the node ends at the total.
+// 3 clients behind proxies that drop their connections in turn every 300 ms, 8 threads each,
+// all incrementing one counter: every increment reported as succeeded happened once (the
+// post values are exactly 1..=total) and the node ends at the total.
 server_test!(shared exact_under_connection_drops, |srv| {
     const CLIENTS: usize = 3;
     const THREADS: usize = 8;

@@ -178,9 +178,9 @@ server_test!(shared lost_reply_of_an_applied_write_is_resolved, |srv| {
     check.close();
 });
 
-/// 3 clients behind proxies that drop their connections every ~300 ms, 8 threads each, all
-/// incrementing one count with compare-and-set: the count ends exactly at the number of
-/// increments reported done.
+// 3 clients behind proxies that drop their connections every ~300 ms, 8 threads each, all
+// incrementing one count with compare-and-set: the count ends exactly at the number of
+// increments reported done.
 server_test!(shared exact_under_connection_drops, |srv| {
     const CLIENTS: usize = 3;
     const THREADS: usize = 8;
