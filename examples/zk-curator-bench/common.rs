@@ -50,6 +50,8 @@ pub const WORKLOADS: &[&str] = &[
     "slow-watcher",
     "restore-watches",
     "idle-footprint",
+    "counter-increment",
+    "counter-increment-atomic",
 ];
 
 #[derive(Debug, Clone)]
