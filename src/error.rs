@@ -156,6 +156,11 @@ pub enum Error {
         /// What is wrong with the data.
         reason: String,
     },
+    /// The session failed (expired, or a new one replaced it) inside a
+    /// [`SessionFailRetryLoop`](crate::framework::SessionFailRetryLoop): the work that relied
+    /// on it, its ephemeral nodes above all, must not go on (Curator's
+    /// `SessionFailedException`).
+    SessionFailed,
 }
 
 impl Error {
@@ -244,7 +249,8 @@ impl Error {
             | Error::Io(_)
             | Error::InvalidArgument(_)
             | Error::CallbackPanicked(_)
-            | Error::BadData { .. } => return None,
+            | Error::BadData { .. }
+            | Error::SessionFailed => return None,
         })
     }
 
@@ -361,6 +367,9 @@ impl fmt::Display for Error {
             Error::InvalidArgument(msg) => write!(f, "invalid argument: {msg}"),
             Error::CallbackPanicked(msg) => write!(f, "a callback panicked: {msg}"),
             Error::BadData { path, reason } => write!(f, "unreadable data in {path}: {reason}"),
+            Error::SessionFailed => {
+                f.write_str("the session failed while a session-fail retry loop depended on it")
+            }
         }
     }
 }
@@ -458,6 +467,7 @@ mod tests {
             Error::InvalidArgument("x".into()),
             Error::invalid_path("a", "b"),
             Error::from(io::Error::other("x")),
+            Error::SessionFailed,
         ] {
             assert!(!e.is_retryable(), "{e:?}");
             assert_eq!(e.code(), None);

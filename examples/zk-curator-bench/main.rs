@@ -80,6 +80,7 @@ mod common;
 mod counter;
 mod curator;
 mod hop;
+mod locks;
 mod own;
 mod proxy;
 mod raw;
