@@ -251,3 +251,75 @@ server_test!(shared unreadable_data_and_bad_input, |srv| {
     assert_eq!(*v.get().unwrap().post_value(), None, "nothing was written");
     c.close();
 });
+
+// PromotedToLock: optimistic attempts that give up (no retries here, 8 threads contending)
+// take the mutex and try again under it; every increment ends up applied exactly once, and
+// the lock leaves no node behind. While someone else holds the lock, a promoted attempt
+// gives up at the lock's timeout and reports that it did not succeed.
+server_test!(shared promoted_to_lock, |srv| {
+    use zk_curator::recipes::atomic::PromotedToLock;
+    use zk_curator::recipes::locks::InterProcessMutex;
+    let root = support::unique_root("promoted");
+    let path = format!("{root}/n");
+    let lock_path = format!("{root}/lock");
+    let (a, b) = (srv.curator(), srv.curator());
+    let promoted = PromotedToLock::builder()
+        .lock_path(&lock_path)
+        .retry_policy(RetryNTimes::new(50, Duration::ZERO))
+        .timeout(Duration::from_millis(200))
+        .build()
+        .unwrap();
+    let n = Arc::new(
+        DistributedAtomicLong::new_with_promoted_to_lock(&a, &path, RetryNTimes::new(0, Duration::ZERO), promoted)
+            .unwrap(),
+    );
+    assert!(n.initialize(0).unwrap());
+
+    let run = |n: &Arc<DistributedAtomicLong>| {
+        let results: Vec<_> = (0..8)
+            .map(|_| {
+                let n = n.clone();
+                std::thread::spawn(move || (0..15).map(|_| n.increment().unwrap()).collect::<Vec<_>>())
+            })
+            .collect();
+        results
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect::<Vec<_>>()
+    };
+    let results = run(&n);
+    let ok = results.iter().filter(|r| r.succeeded()).count() as i64;
+    let promoted_tries: u32 = results.iter().map(|r| r.stats().promoted_lock_tries()).sum();
+    assert!(promoted_tries > 0, "no attempt was promoted");
+    assert_eq!(ok, 8 * 15, "the lock's retries let every increment through");
+    assert_eq!(*n.get().unwrap().post_value(), ok, "exactly once each");
+    assert!(a.get_children().for_path(&lock_path).unwrap().is_empty());
+
+    // Someone else holds the lock: promoted attempts give up at the timeout, unapplied.
+    let holder = InterProcessMutex::new(&b, &lock_path).unwrap();
+    holder.acquire().unwrap();
+    let before = *n.get().unwrap().post_value();
+    let results = run(&n);
+    let ok = results.iter().filter(|r| r.succeeded()).count() as i64;
+    let gave_up: Vec<_> = results.iter().filter(|r| !r.succeeded()).collect();
+    for r in &gave_up {
+        assert_eq!(r.stats().promoted_lock_tries(), 0);
+        assert!(r.stats().promoted_lock_time() >= Duration::from_millis(200));
+        assert_eq!(r.pre_value(), r.post_value());
+    }
+    assert!(!gave_up.is_empty(), "8 threads without retries never collided");
+    assert_eq!(*n.get().unwrap().post_value(), before + ok, "only successes were applied");
+    holder.release().unwrap();
+    n.close();
+    assert!(b.get_children().for_path(&lock_path).unwrap().is_empty());
+    assert!(matches!(
+        PromotedToLock::builder().build(),
+        Err(Error::InvalidArgument(_))
+    ));
+    assert!(matches!(
+        PromotedToLock::builder().lock_path("bad").build(),
+        Err(Error::InvalidPath { .. })
+    ));
+    a.close();
+    b.close();
+});

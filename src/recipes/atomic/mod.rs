@@ -8,7 +8,9 @@
 //!
 //! Each change reads the node and writes it back at the version it read; if someone else wrote
 //! in between, the attempt is repeated as the recipe's [`RetryPolicy`](crate::RetryPolicy)
-//! allows (the *optimistic* mode). The result is an [`AtomicValue`]: whether it
+//! allows (the *optimistic* mode); then, if the recipe was given a [`PromotedToLock`], under an
+//! [`InterProcessMutex`](crate::recipes::locks::InterProcessMutex) as that one's policy allows.
+//! The result is an [`AtomicValue`]: whether it
 //! [succeeded](AtomicValue::succeeded), the value before and after, and statistics. Always
 //! check `succeeded()`: when the policy gives up, nothing was written.
 //!
@@ -19,9 +21,11 @@
 //! unknown; the call then fails with `ConnectionLoss` or `SessionExpired` rather than guess.
 
 mod number;
+mod promoted;
 mod value;
 
 pub use number::{DistributedAtomicInteger, DistributedAtomicLong};
+pub use promoted::{PromotedToLock, PromotedToLockBuilder};
 pub use value::DistributedAtomicValue;
 
 use std::time::Duration;

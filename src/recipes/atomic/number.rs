@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use super::value::{Bytes, Engine};
-use super::AtomicValue;
+use super::{AtomicValue, PromotedToLock};
 use crate::error::{Error, Result};
 use crate::framework::{CuratorFramework, RetryPolicy};
 
@@ -31,7 +31,20 @@ macro_rules! atomic_number {
                 policy: impl RetryPolicy,
             ) -> Result<$name> {
                 Ok($name {
-                    engine: Engine::new(client, path, Arc::new(policy))?,
+                    engine: Engine::new(client, path, Arc::new(policy), None)?,
+                })
+            }
+
+            /// A number at `path` whose operations, when the optimistic attempts give up,
+            /// take the lock described by `promoted` and try again under it.
+            pub fn new_with_promoted_to_lock(
+                client: &CuratorFramework,
+                path: &str,
+                policy: impl RetryPolicy,
+                promoted: PromotedToLock,
+            ) -> Result<$name> {
+                Ok($name {
+                    engine: Engine::new(client, path, Arc::new(policy), Some(promoted))?,
                 })
             }
 

@@ -5,12 +5,13 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::{AtomicStats, AtomicValue};
+use super::{AtomicStats, AtomicValue, PromotedToLock};
 use crate::error::{Error, Result};
 use crate::framework::{CuratorFramework, RetryPolicy, ThreadSleeper};
 use crate::path;
 use crate::proto::Stat;
 use crate::recipes::exact::{ExactWriter, Outcome, WriteOp};
+use crate::recipes::locks::InterProcessMutex;
 
 /// A node's data, `None` when the node does not exist.
 pub(super) type Bytes = Option<Vec<u8>>;
@@ -24,6 +25,7 @@ pub(super) struct Engine {
     path: String,
     policy: Arc<dyn RetryPolicy>,
     writer: ExactWriter,
+    promoted: Option<(PromotedToLock, InterProcessMutex)>,
 }
 
 impl Engine {
@@ -31,13 +33,22 @@ impl Engine {
         client: &CuratorFramework,
         path: &str,
         policy: Arc<dyn RetryPolicy>,
+        promoted: Option<PromotedToLock>,
     ) -> Result<Engine> {
         path::validate_path(path, false)?;
+        let promoted = match promoted {
+            Some(p) => {
+                let mutex = InterProcessMutex::new(client, &p.path)?;
+                Some((p, mutex))
+            }
+            None => None,
+        };
         Ok(Engine {
             client: client.clone(),
             path: path.to_string(),
             policy,
             writer: ExactWriter::new(client, path),
+            promoted,
         })
     }
 
@@ -86,12 +97,13 @@ impl Engine {
         }
     }
 
-    /// The optimistic loop: attempts while the policy allows.
+    /// The optimistic loop, then (if configured and still not done) the attempts under the
+    /// promoted lock.
     pub fn try_set(&self, make: MakeValue<'_>) -> Result<AtomicValue<Bytes>> {
         let start = Instant::now();
         let mut stats = AtomicStats::default();
         let mut count = 0u32;
-        loop {
+        let mut last = loop {
             stats.optimistic_tries += 1;
             let (ok, pre, post) = self.try_once(make)?;
             if ok
@@ -99,16 +111,70 @@ impl Engine {
                     .policy
                     .allow_retry(count, start.elapsed(), &ThreadSleeper)
             {
-                stats.optimistic_time = start.elapsed();
-                return Ok(AtomicValue {
-                    succeeded: ok,
-                    pre,
-                    post,
-                    stats,
-                });
+                break (ok, pre, post);
             }
             count += 1;
+        };
+        stats.optimistic_time = start.elapsed();
+        if !last.0 {
+            if let Some((promoted, mutex)) = &self.promoted {
+                let start = Instant::now();
+                if let Some(r) = self.under_lock(promoted, mutex, make, &mut stats)? {
+                    last = r;
+                }
+                stats.promoted_lock_time = start.elapsed();
+            }
         }
+        let (succeeded, pre, post) = last;
+        Ok(AtomicValue {
+            succeeded,
+            pre,
+            post,
+            stats,
+        })
+    }
+
+    /// Takes the lock (within its timeout) and attempts as its policy allows; `None` if the
+    /// lock was not taken in time.
+    fn under_lock(
+        &self,
+        promoted: &PromotedToLock,
+        mutex: &InterProcessMutex,
+        make: MakeValue<'_>,
+        stats: &mut AtomicStats,
+    ) -> Result<Option<(bool, Bytes, Bytes)>> {
+        let acquired = match promoted.timeout {
+            Some(t) => mutex.acquire_timeout(t)?,
+            None => mutex.acquire().map(|()| true)?,
+        };
+        if !acquired {
+            return Ok(None);
+        }
+        let start = Instant::now();
+        let mut count = 0u32;
+        let r = loop {
+            stats.promoted_lock_tries += 1;
+            match self.try_once(make) {
+                Ok((true, pre, post)) => break Ok((true, pre, post)),
+                Ok(failed)
+                    if !promoted
+                        .policy
+                        .allow_retry(count, start.elapsed(), &ThreadSleeper) =>
+                {
+                    break Ok(failed)
+                }
+                Ok(_) => count += 1,
+                Err(e) => break Err(e),
+            }
+        };
+        // The outcome stands whatever the release does (a failed release is retried by the
+        // lock's guaranteed delete); reporting it as the operation's error would hide a
+        // write that happened.
+        if let Err(e) = mutex.release() {
+            self.client
+                .report_unhandled(&format!("releasing the lock of {}", self.path), &e);
+        }
+        r.map(Some)
     }
 
     /// One attempt, only if the current value satisfies `expected`.
@@ -178,6 +244,9 @@ impl Engine {
 
     pub fn close(&self) {
         self.writer.close();
+        if let Some((_, mutex)) = &self.promoted {
+            mutex.close();
+        }
     }
 }
 
@@ -217,7 +286,20 @@ impl DistributedAtomicValue {
         policy: impl RetryPolicy,
     ) -> Result<DistributedAtomicValue> {
         Ok(DistributedAtomicValue {
-            engine: Engine::new(client, path, Arc::new(policy))?,
+            engine: Engine::new(client, path, Arc::new(policy), None)?,
+        })
+    }
+
+    /// A value at `path` whose operations, when the optimistic attempts give up, take the
+    /// lock described by `promoted` and try again under it.
+    pub fn new_with_promoted_to_lock(
+        client: &CuratorFramework,
+        path: &str,
+        policy: impl RetryPolicy,
+        promoted: PromotedToLock,
+    ) -> Result<DistributedAtomicValue> {
+        Ok(DistributedAtomicValue {
+            engine: Engine::new(client, path, Arc::new(policy), Some(promoted))?,
         })
     }
 
