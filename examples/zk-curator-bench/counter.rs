@@ -29,17 +29,17 @@ use crate::curator::Ctx;
 /// One client's handle on the counter.
 enum Counter {
     Shared(SharedCount),
-    Atomic(DistributedAtomicLong),
+    Atomic(Box<DistributedAtomicLong>),
 }
 
 impl Counter {
     fn open(c: &CuratorFramework, path: &str, atomic: bool) -> Res<Counter> {
         Ok(if atomic {
-            Counter::Atomic(DistributedAtomicLong::new(
+            Counter::Atomic(Box::new(DistributedAtomicLong::new(
                 c,
                 path,
                 RetryNTimes::new(100, Duration::ZERO),
-            )?)
+            )?))
         } else {
             let s = SharedCount::new(c, path, 0)?;
             s.start()?;

@@ -81,12 +81,12 @@ enum MarkerOp {
 }
 
 /// An attempt whose reply was lost.
+#[derive(Clone, Copy)]
 struct Pending {
     session: i64,
     seq: u64,
     marker: MarkerOp,
     op: WriteOp,
-    error: Error,
 }
 
 enum Resolved {
@@ -213,16 +213,17 @@ impl ExactWriter {
     }
 
     fn write_with(&self, full: &str, slot: &mut Slot, op: WriteOp, data: &[u8]) -> Result<Outcome> {
-        let mut pending: Option<Pending> = None;
+        // The attempt in doubt, with the error that left it so.
+        let mut pending: Option<(Pending, Error)> = None;
         // Ok(Err(e)): a final answer the retry loop must not retry.
         let r = self.client.call(|zk, _| {
-            if let Some(p) = pending.take() {
+            if let Some((p, why)) = pending.take() {
                 match self.resolve(zk, full, slot, &p) {
                     Ok(Resolved::Applied) => return Ok(Ok(Outcome::Written(None))),
                     Ok(Resolved::NotApplied) => {}
-                    Ok(Resolved::Unknown) => return Ok(Err(p.error)),
+                    Ok(Resolved::Unknown) => return Ok(Err(why)),
                     Err(e) => {
-                        pending = Some(p);
+                        pending = Some((p, why));
                         return Err(e);
                     }
                 }
@@ -230,7 +231,7 @@ impl ExactWriter {
             match self.attempt(zk, full, slot, op, data) {
                 Ok(outcome) => Ok(Ok(outcome)),
                 Err((e, Some(p))) => {
-                    pending = Some(p);
+                    pending = Some((p, e.clone()));
                     Err(e)
                 }
                 Err((e, None)) => Err(e),
@@ -304,7 +305,6 @@ impl ExactWriter {
                         seq: slot.seq,
                         marker,
                         op,
-                        error: e.clone(),
                     };
                     return Err((e, Some(p)));
                 }

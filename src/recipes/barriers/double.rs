@@ -195,7 +195,7 @@ impl DistributedDoubleBarrier {
             .get_children()
             .using_watcher(wake.watcher())
             .for_path(&self.path)?;
-        if !children.iter().any(|c| *c == self.our_name) {
+        if !children.contains(&self.our_name) {
             // Our node went with a lost session: we are still waiting to enter.
             self.create_ours()?;
             return Ok(None);
