@@ -279,8 +279,20 @@ server_test!(shared read_write_lock_with_java, |srv| {
     for h in hs {
         h.join().unwrap();
     }
-    assert_eq!(loop_done(&mut agent, "java-r"), (80, 0));
-    assert_eq!(loop_done(&mut agent, "java-w"), (40, 0));
+    // The two loops end in either order; wait_event drops the events it skips.
+    let mut done = std::collections::BTreeMap::new();
+    agent
+        .wait_event(LOOP, |e| {
+            let w: Vec<&str> = e.split_whitespace().collect();
+            if w.len() == 4 && w[0] == "loop-done" {
+                done.insert(w[1].to_string(), (w[2].to_string(), w[3].to_string()));
+            }
+            done.len() == 2 || e.starts_with("loop-failed")
+        })
+        .unwrap_or_else(|| panic!("the Java loops did not finish\n{}", agent.stderr_tail(30)));
+    let count = |tag: &str| done.get(tag).map(|(c, v)| (c.clone(), v.clone()));
+    assert_eq!(count("java-r"), Some(("80".into(), "0".into())), "{done:?}");
+    assert_eq!(count("java-w"), Some(("40".into(), "0".into())), "{done:?}");
     assert_eq!(violations.load(Ordering::SeqCst), 0);
     let log = holder_log(&rust, &dir);
     assert_eq!(log.len(), 240);
