@@ -7,11 +7,13 @@
 //! * [`GroupMember`]: group membership: an ephemeral `<group>/<id>` node plus a cache of the
 //!   group, so a member sees everyone (Java members included).
 
+mod builder;
 mod group;
 mod pass;
 mod persistent;
 mod ttl;
 
+pub use builder::PersistentNodeBuilder;
 pub use group::GroupMember;
-pub use persistent::{PersistentNode, PersistentNodeBuilder, PersistentNodeListener};
+pub use persistent::{PersistentNode, PersistentNodeListener};
 pub use ttl::PersistentTtlNode;
