@@ -112,6 +112,8 @@ pub fn run(args: &Args, rep: &mut Report) -> Res<()> {
             "slow-watcher" => own::slow_watcher(&ctx, rep),
             "restore-watches" => own::restore_watches(&ctx, rep),
             "queue-throughput" => crate::queue::throughput(&ctx, rep),
+            "counter-increment" => crate::counter::counter_increment(&ctx, rep, false),
+            "counter-increment-atomic" => crate::counter::counter_increment(&ctx, rep, true),
             other => fail(format!("unknown workload {other}")),
         });
     ctx.close_others();

@@ -32,6 +32,8 @@ runs=(
   "--workload restore-watches --nodes 1000"
   "--workload idle-footprint"
   "--workload queue-throughput --ops 500"
+  "--workload counter-increment --ops 200 --threads 4"
+  "--workload counter-increment-atomic --ops 200 --threads 4"
   "--workload get-sync --ops 500 --client raw"
   "--workload get-pipelined --ops 2000 --inflight 100 --client raw"
   "--workload get-sync --ops 500 --client raw-hop"
