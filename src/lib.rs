@@ -3,8 +3,9 @@
 //! A complete, synchronous, thread-based ZooKeeper client for Rust that mirrors Apache
 //! Curator: the same fluent API (`client.get_data().using_watcher(w).for_path("/a")`), the same
 //! recipes with the same znode layouts, so that a Rust process and a Java Curator process can
-//! share them (today the caches, `PersistentWatcher` and, with the `discovery` feature,
-//! Curator's service discovery; locks, latches and leader election are still to come), and an
+//! share them (today the caches, `PersistentWatcher`, the locks, shared counters and atomics,
+//! barriers, queues, `PersistentNode`, `GroupMember` and, with the `discovery` feature,
+//! Curator's service discovery; latches and leader election are still to come), and an
 //! in-process test server that speaks the real wire protocol. No async runtime.
 //!
 //! ```
@@ -36,8 +37,9 @@
 //!   connection states, namespaces, background operations, transactions, protected creates,
 //!   guaranteed deletes, dynamic ensembles (ensemble providers and tracker), circuit
 //!   breaking, schemas (their JSON loader with the cargo feature `schema-json`), the
-//!   temporary framework.
-//! * [`recipes`]: caches and persistent watches (more recipes follow).
+//!   temporary framework, and the pieces recipes build on.
+//! * [`recipes`]: caches, persistent watches, locks, shared values and atomics, barriers,
+//!   persistent nodes and group membership (more recipes follow).
 //! * [`ZooKeeper`] ([`client`]): the low-level handle, one method per server operation, each
 //!   synchronous and asynchronous — the Java client's API.
 //! * [`session`]: the engine: connection, I/O thread, event thread, worker pool.
@@ -66,6 +68,14 @@
 //!   waits with everything else, but the live one does not:
 //!   [`CuratorFramework::is_connected`] and [`CuratorFramework::live_state`] read the I/O
 //!   thread's knowledge at any moment (docs/threading.md explains the two views).
+//!
+//! ## zkcli
+//!
+//! The package also builds `zkcli` (`cargo install zk-curator`), a ZooKeeper shell for
+//! operators in the spirit of Apache's `zkCli.sh`: `zkcli --server host:port get -s /a`, `ls
+//! -R`, `create -e -s`, `setAcl`, `deleteall`, `watch -r /app`, an interactive prompt with
+//! history, data as text, hex or base64, exit codes 0 / 1 (ZooKeeper error) / 2 (usage). It
+//! uses only this crate's public API and adds no dependency. The README has a sample session.
 //!
 //! Supported servers: ZooKeeper 3.5 to 3.9 (3.4 for the core operations); tested against
 //! Apache ZooKeeper 3.8 and the in-process [`testing::TestingServer`].

@@ -334,7 +334,11 @@ impl CuratorFrameworkBuilder {
         // this client will be built.
         handle_builder(&cfg).validate()?;
         let inner = Inner::new(cfg, retry, namespace.clone())?;
-        Ok(CuratorFramework { inner, namespace })
+        Ok(CuratorFramework {
+            inner,
+            namespace,
+            watches: None,
+        })
     }
 
     /// A [`CuratorTempFramework`] with these settings that closes its connection after 3

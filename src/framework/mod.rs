@@ -49,6 +49,7 @@ pub mod builders;
 mod circuit;
 mod core;
 mod ensemble;
+mod ensure;
 mod event;
 mod exec;
 mod factory;
@@ -59,17 +60,21 @@ pub mod protection;
 mod providers;
 mod quorum;
 mod retry;
+mod retry_loop;
+mod safe;
 mod scheduler;
 mod schema;
 mod state;
 mod temp;
 mod tracker;
+mod watcher_removal;
 
 pub use self::builders::transaction::{CuratorOp, CuratorTransactionResult, OperationType};
 pub use self::builders::{Foreground, InBackground, WithStat};
 pub use self::core::CuratorFrameworkState;
 pub use circuit::{CircuitBreakingConnectionStateListener, ConnectionStateListenerManagerFactory};
 pub use ensemble::{EnsembleProvider, FixedEnsembleProvider};
+pub use ensure::EnsureContainers;
 pub use event::{
     BackgroundCallback, CuratorEvent, CuratorEventType, CuratorListener, UnhandledErrorListener,
 };
@@ -85,6 +90,9 @@ pub use retry::{
     RetryOneTime, RetryPolicy, RetrySleeper, RetryUntilElapsed, SessionFailedRetryPolicy,
     ThreadSleeper,
 };
+pub(crate) use retry_loop::check_session;
+pub use retry_loop::{RetryLoop, SessionFailMode, SessionFailRetryLoop};
+pub use safe::{Monitor, SafeCompletion};
 pub use schema::{
     Allowance, DefaultSchemaValidator, PathPattern, Schema, SchemaBuilder, SchemaSet,
     SchemaValidator,
@@ -96,6 +104,8 @@ pub use state::{
     SessionConnectionStateErrorPolicy, StandardConnectionStateErrorPolicy,
 };
 pub use temp::{CuratorTempFramework, TempGetDataBuilder};
+pub(crate) use watcher_removal::WatchTracker;
+pub use watcher_removal::WatcherRemoveCuratorFramework;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -126,6 +136,8 @@ pub struct CuratorFramework {
     pub(crate) inner: Arc<self::core::Inner>,
     /// `/ns` form, or none.
     pub(crate) namespace: Option<Arc<str>>,
+    /// Set on a [`WatcherRemoveCuratorFramework`]: the watches set through it.
+    pub(crate) watches: Option<Arc<watcher_removal::WatchTracker>>,
 }
 
 impl CuratorFramework {
@@ -308,6 +320,8 @@ impl CuratorFramework {
         Ok(CuratorFramework {
             inner: self.inner.clone(),
             namespace: namespace_path(ns)?,
+            // A view made from a watcher-removal facade keeps tracking into its set.
+            watches: self.watches.clone(),
         })
     }
 
@@ -467,6 +481,7 @@ impl CuratorZookeeperClient {
         CuratorFramework {
             inner: self.inner.clone(),
             namespace: None,
+            watches: None,
         }
         .call(|zk, _| f(zk))
     }

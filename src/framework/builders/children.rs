@@ -103,7 +103,7 @@ impl<M> GetChildrenBuilder<'_, M> {
         let c = self.client;
         c.check_watch_schema(path, &self.watch)?;
         let full = c.fix_path(path, false)?;
-        let watcher = self.watch.resolve(c);
+        let watcher = self.watch.resolve(c, &full);
         let (kids, stat) = c
             .call(|zk, _| match &watcher {
                 Some(w) => zk.get_children2_w_shared(&full, w),
@@ -121,7 +121,7 @@ impl GetChildrenBuilder<'_, InBackground> {
         let c = self.client;
         c.check_watch_schema(path, &self.watch)?;
         let full = c.fix_path(path, false)?;
-        let watcher = self.watch.resolve(c);
+        let watcher = self.watch.resolve(c, &full);
         let user = path.to_string();
         c.run_background_inline(
             move |_c, zk, _count, done| {

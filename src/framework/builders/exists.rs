@@ -141,7 +141,7 @@ impl<'a> ExistsBuilder<'a, Foreground> {
         c.check_watch_schema(path, &self.watch)?;
         let full = c.fix_path(path, false)?;
         self.make_parents(&full).map_err(|e| user_error(e, path))?;
-        let watcher = self.watch.resolve(c);
+        let watcher = self.watch.resolve(c, &full);
         c.call(|zk, _| match &watcher {
             Some(w) => zk.exists_w_shared(&full, w),
             None => zk.exists(&full, false),
@@ -157,7 +157,7 @@ impl ExistsBuilder<'_, InBackground> {
         let c = self.client;
         c.check_watch_schema(path, &self.watch)?;
         let full = c.fix_path(path, false)?;
-        let watcher = self.watch.resolve(c);
+        let watcher = self.watch.resolve(c, &full);
         let user = path.to_string();
         let attempt: crate::framework::exec::Attempt<Option<Stat>> = match self.parents {
             // Making parents takes several round trips: off the caller's thread.

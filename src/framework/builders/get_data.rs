@@ -131,7 +131,7 @@ impl<M> GetDataBuilder<'_, M> {
         let c = self.client;
         c.check_watch_schema(path, &self.watch)?;
         let full = c.fix_path(path, false)?;
-        let watcher = self.watch.resolve(c);
+        let watcher = self.watch.resolve(c, &full);
         let (data, stat) = c
             .call(|zk, _| match &watcher {
                 Some(w) => zk.get_data_w_shared(&full, w),
@@ -153,7 +153,7 @@ impl GetDataBuilder<'_, InBackground> {
         let c = self.client;
         c.check_watch_schema(path, &self.watch)?;
         let full = c.fix_path(path, false)?;
-        let watcher = self.watch.resolve(c);
+        let watcher = self.watch.resolve(c, &full);
         let user = path.to_string();
         let decompress = self.decompress;
         c.run_background_inline(
