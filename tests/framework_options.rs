@@ -1,6 +1,7 @@
 //! The rest of the builder and client surface of Curator's framework: schema sets (every
 //! rule refused before anything is sent, foreground, background and in transactions, on
-//! both server kinds), the temporary framework closing itself when idle, `zookeeper_factory`
+//! both server kinds), the temporary framework closing itself when idle or when its last
+//! clone drops, `zookeeper_factory`
 //! and `set_retry_policy` on a running client.
 
 mod support;
@@ -300,6 +301,50 @@ fn the_temp_framework_closes_itself_when_idle_and_reopens_on_use() {
         Err(Error::InvalidArgument(_))
     ));
     setup.close().unwrap();
+}
+
+#[test]
+fn the_temp_framework_closes_its_connection_when_the_last_clone_drops() {
+    init_log();
+    let server = TestingServer::start().unwrap();
+    // Curator's default idle period (3 minutes): only the drop can end the session here.
+    let temp = CuratorFrameworkFactory::builder()
+        .connect_string(&server.connect_string())
+        .retry_policy(zk_curator::RetryOneTime::new(Duration::from_millis(10)))
+        .build_temp()
+        .unwrap();
+    assert_eq!(
+        temp.inactive_threshold(),
+        CuratorTempFramework::DEFAULT_INACTIVE_THRESHOLD
+    );
+    let clone = temp.clone();
+    assert!(matches!(
+        clone.get_data().for_path("/missing"),
+        Err(Error::NoNode { .. })
+    ));
+    let sessions = server.session_ids();
+    assert_eq!(sessions.len(), 1, "one connection shared by the clones");
+    // One clone gone: the other still uses the same connection.
+    drop(temp);
+    assert!(clone.is_open());
+    assert_eq!(clone.get_data().for_path("/").unwrap(), b"");
+    assert_eq!(server.session_ids(), sessions);
+    // The last one gone: the session ends now, not three minutes later.
+    drop(clone);
+    assert!(
+        wait_until(WAIT, || server.session_ids().is_empty()),
+        "the session ended: {:?}",
+        server.session_ids()
+    );
+    // Dropping one that never connected, or was closed, is quiet.
+    let never = CuratorFrameworkFactory::builder()
+        .connect_string(&server.connect_string())
+        .retry_policy(zk_curator::RetryOneTime::new(Duration::from_millis(10)))
+        .build_temp()
+        .unwrap();
+    drop(never.clone());
+    drop(never);
+    assert!(server.session_ids().is_empty());
 }
 
 #[test]

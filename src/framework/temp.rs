@@ -16,7 +16,8 @@ use crate::error::{Error, Result};
 use crate::proto::Stat;
 
 /// A client that opens its connection when used and closes it after an idle period
-/// (Curator's `CuratorTempFramework`). Cheap to clone (clones share the connection).
+/// (Curator's `CuratorTempFramework`). Cheap to clone (clones share the connection); the
+/// connection also closes when the last clone is dropped.
 ///
 /// ```
 /// use std::time::Duration;
@@ -46,6 +47,15 @@ struct Shared {
     builder: CuratorFrameworkBuilder,
     threshold: Duration,
     state: Mutex<State>,
+}
+
+impl Drop for Shared {
+    /// The last clone is gone: the connection closes now rather than after the idle period.
+    fn drop(&mut self) {
+        if let Some(c) = self.state.get_mut().client.take() {
+            c.close();
+        }
+    }
 }
 
 #[derive(Default)]
