@@ -1,8 +1,7 @@
 //! The rest of the builder and client surface of Curator's framework: schema sets (every
 //! rule refused before anything is sent, foreground, background and in transactions, on
 //! both server kinds), the temporary framework closing itself when idle or when its last
-//! clone drops, `zookeeper_factory`
-//! and `set_retry_policy` on a running client.
+//! clone drops, `zookeeper_factory` and `set_retry_policy` on a running client.
 
 mod support;
 
