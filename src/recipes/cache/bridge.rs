@@ -8,7 +8,9 @@
 //! [`with_persistent_watches`](CuratorCacheBridgeBuilder::with_persistent_watches), or
 //! found out by adding (and at once removing) a persistent watch on the path: a server that
 //! answers `Unimplemented` gets the TreeCache. The bridge's own listener list exists from
-//! the start, so listeners can be added before the choice is made.
+//! the start, so listeners can be added before the choice is made. Either way the events
+//! reach them through one [`Publisher`]: on the thread that applied the change, or on the
+//! bridge's executor.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -17,12 +19,14 @@ use parking_lot::Mutex;
 
 use super::curator_cache::{CuratorCache, CuratorCacheOption};
 use super::listener::CacheListener;
+use super::publisher::Publisher;
+use super::storage::StandardCuratorCacheStorage;
 use super::tree_cache::TreeCache;
 use super::types::{CacheEventType, ChildData, TreeCacheEvent, TreeCacheEventType};
 use crate::error::{Error, Result};
 use crate::framework::{CuratorFramework, Listenable};
 use crate::proto::{AddWatchMode, WatcherType};
-use crate::session::{SharedWatcher, WatchedEvent};
+use crate::session::{SharedWatcher, WatchedEvent, WorkerPool};
 
 /// Builder of a [`CuratorCacheBridge`] (Curator's `CuratorCacheBridgeBuilder`).
 #[must_use = "call build()"]
@@ -31,6 +35,8 @@ pub struct CuratorCacheBridgeBuilder {
     path: String,
     options: Vec<CuratorCacheOption>,
     persistent: Option<bool>,
+    cache_data: bool,
+    executor: Option<WorkerPool>,
 }
 
 impl CuratorCacheBridgeBuilder {
@@ -48,6 +54,25 @@ impl CuratorCacheBridgeBuilder {
         self
     }
 
+    /// Keep only the paths and Stats of the nodes (Curator's `withDataNotCached`): a
+    /// CuratorCache with [`StandardCuratorCacheStorage::data_not_cached`], or a TreeCache
+    /// with `cache_data(false)`. `get` and `stream` return nodes without data; the events of
+    /// created and changed nodes still carry the data just read.
+    pub fn with_data_not_cached(mut self) -> Self {
+        self.cache_data = false;
+        self
+    }
+
+    /// Run the listeners on `pool`, one event at a time in the cache's order (Curator's
+    /// `withExecutorService`). Curator passes its executor to the TreeCache fallback only
+    /// (and warns that CuratorCache ignores it); here the listeners run on the pool whichever
+    /// cache the bridge chose, so that code does not behave differently with the server's
+    /// version. Without it they run on the client's event thread.
+    pub fn with_executor_service(mut self, pool: &WorkerPool) -> Self {
+        self.executor = Some(pool.clone());
+        self
+    }
+
     /// The bridge (not started).
     pub fn build(self) -> CuratorCacheBridge {
         CuratorCacheBridge {
@@ -56,7 +81,8 @@ impl CuratorCacheBridgeBuilder {
                 path: self.path,
                 options: self.options,
                 persistent: self.persistent,
-                listeners: Arc::new(Listenable::default()),
+                cache_data: self.cache_data,
+                publisher: Arc::new(Publisher::new("cache-bridge", self.executor)),
                 imp: Mutex::new(Imp::Latent),
                 closed: AtomicBool::new(false),
             }),
@@ -73,6 +99,8 @@ impl CuratorCache {
             path: path.to_string(),
             options: Vec::new(),
             persistent: None,
+            cache_data: true,
+            executor: None,
         }
     }
 }
@@ -119,7 +147,8 @@ struct Inner {
     path: String,
     options: Vec<CuratorCacheOption>,
     persistent: Option<bool>,
-    listeners: Arc<Listenable<dyn CacheListener>>,
+    cache_data: bool,
+    publisher: Arc<Publisher<dyn CacheListener>>,
     imp: Mutex<Imp>,
     closed: AtomicBool,
 }
@@ -141,21 +170,32 @@ impl CuratorCacheBridge {
         };
         let imp =
             if persistent {
-                let cache = CuratorCache::build(&inner.client, &inner.path, &inner.options);
+                let storage = match inner.cache_data {
+                    true => StandardCuratorCacheStorage::standard(),
+                    false => StandardCuratorCacheStorage::data_not_cached(),
+                };
+                let cache = CuratorCache::with_parts(
+                    &inner.client,
+                    &inner.path,
+                    &inner.options,
+                    Arc::new(storage),
+                    None,
+                );
                 cache
                     .listenable()
-                    .add_listener(Forward(inner.listeners.clone()));
+                    .add_listener(Forward(inner.publisher.clone()));
                 Imp::Curator(Arc::new(cache))
             } else {
                 let has = |o| inner.options.contains(&o);
                 let mut b = TreeCache::builder(&inner.client, &inner.path)
+                    .cache_data(inner.cache_data)
                     .data_is_compressed(has(CuratorCacheOption::CompressedData))
                     .clear_on_close(!has(CuratorCacheOption::DoNotClearOnClose));
                 if has(CuratorCacheOption::SingleNodeCache) {
                     b = b.max_depth(0);
                 }
                 let cache = b.build();
-                let ls = inner.listeners.clone();
+                let ls = inner.publisher.clone();
                 cache.listenable().add_listener(
                     move |_c: &CuratorFramework, e: &TreeCacheEvent| tree_to_cache(&ls, e),
                 );
@@ -199,12 +239,12 @@ impl CuratorCacheBridge {
             Imp::Tree(t) => t.close(),
             Imp::Latent => {}
         }
-        self.inner.listeners.clear();
+        self.inner.publisher.clear();
     }
 
     /// The listeners (they may be added before `start`).
     pub fn listenable(&self) -> &Listenable<dyn CacheListener> {
-        &self.inner.listeners
+        self.inner.publisher.listenable()
     }
 
     /// The cached node at `path`.
@@ -296,22 +336,22 @@ fn supports_persistent_watches(client: &CuratorFramework, path: &str) -> Result<
 }
 
 /// CuratorCache events to the bridge's listeners.
-struct Forward(Arc<Listenable<dyn CacheListener>>);
+struct Forward(Arc<Publisher<dyn CacheListener>>);
 
 impl CacheListener for Forward {
     fn event(&self, t: CacheEventType, old: Option<&ChildData>, data: Option<&ChildData>) {
         let (old, data) = (old.cloned(), data.cloned());
         self.0
-            .for_each(move |l| l.event(t, old.as_ref(), data.as_ref()));
+            .publish(move |l| l.event(t, old.as_ref(), data.as_ref()));
     }
 
     fn initialized(&self) {
-        self.0.for_each(|l| l.initialized());
+        self.0.publish(|l| l.initialized());
     }
 }
 
 /// TreeCache events as CuratorCache events (connection events have no counterpart).
-fn tree_to_cache(ls: &Listenable<dyn CacheListener>, e: &TreeCacheEvent) {
+fn tree_to_cache(ls: &Publisher<dyn CacheListener>, e: &TreeCacheEvent) {
     let (t, old, data) = match e.event_type() {
         TreeCacheEventType::NodeAdded => (CacheEventType::NodeCreated, None, e.data().cloned()),
         TreeCacheEventType::NodeUpdated => (
@@ -320,10 +360,10 @@ fn tree_to_cache(ls: &Listenable<dyn CacheListener>, e: &TreeCacheEvent) {
             e.data().cloned(),
         ),
         TreeCacheEventType::NodeRemoved => (CacheEventType::NodeDeleted, e.data().cloned(), None),
-        TreeCacheEventType::Initialized => return ls.for_each(|l| l.initialized()),
+        TreeCacheEventType::Initialized => return ls.publish(|l| l.initialized()),
         TreeCacheEventType::ConnectionSuspended
         | TreeCacheEventType::ConnectionReconnected
         | TreeCacheEventType::ConnectionLost => return,
     };
-    ls.for_each(move |l| l.event(t, old.as_ref(), data.as_ref()));
+    ls.publish(move |l| l.event(t, old.as_ref(), data.as_ref()));
 }

@@ -9,13 +9,18 @@
 //! run on the client's event thread in server order, so the cache applies changes in the
 //! order the server made them. After a reconnect the watch is re-added if needed and the
 //! whole tree is read again: what changed meanwhile is reported, what vanished is removed.
+//!
+//! The nodes live in a [`CuratorCacheStorage`] (the standard ordered map unless the builder
+//! was given another); errors go to the builder's exception handler, or to the client's
+//! unhandled-error listeners.
 
-use std::collections::BTreeMap;
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
-use parking_lot::{Mutex, RwLock};
+use parking_lot::Mutex;
 
 use super::listener::CacheListener;
+use super::storage::{children_of, CuratorCacheStorage, StandardCuratorCacheStorage};
 use super::types::{CacheEventType, ChildData};
 use super::window::{Slot, Window, WINDOW};
 use crate::error::{Error, Result};
@@ -23,7 +28,11 @@ use crate::framework::{ConnectionState, CuratorEvent, CuratorFramework, Listenab
 use crate::path;
 use crate::proto::EventType;
 use crate::recipes::watch::PersistentWatcher;
+use crate::session::events::guarded;
 use crate::session::WatchedEvent;
+
+/// What a cache does with an error (see [`CuratorCacheBuilder::with_exception_handler`]).
+type ExceptionHandler = Arc<dyn Fn(&str, &Error) + Send + Sync>;
 
 /// Options of a [`CuratorCache`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -62,12 +71,14 @@ pub struct CuratorCache {
     inner: Arc<Inner>,
 }
 
-/// Builder of a [`CuratorCache`].
+/// Builder of a [`CuratorCache`] (Curator's `CuratorCacheBuilder`).
 #[must_use = "call build()"]
 pub struct CuratorCacheBuilder {
     client: CuratorFramework,
     path: String,
     options: Vec<CuratorCacheOption>,
+    storage: Option<Arc<dyn CuratorCacheStorage>>,
+    handler: Option<ExceptionHandler>,
 }
 
 impl CuratorCacheBuilder {
@@ -77,9 +88,41 @@ impl CuratorCacheBuilder {
         self
     }
 
+    /// Keeps the nodes in `storage` (Curator's `withStorage`) instead of a new
+    /// [`StandardCuratorCacheStorage::standard`]. Use
+    /// [`StandardCuratorCacheStorage::data_not_cached`] to keep only paths and Stats, or a
+    /// storage of your own. The cache clears it on `close()` unless built with
+    /// `DoNotClearOnClose`; one storage serves one cache.
+    pub fn with_storage(mut self, storage: Arc<dyn CuratorCacheStorage>) -> Self {
+        self.storage = Some(storage);
+        self
+    }
+
+    /// Calls `handler` with what failed and the error (Curator's `withExceptionHandler`)
+    /// when a read of the cache fails with anything but `NoNode`, or node data cannot be
+    /// decompressed. Without one, errors go to the client's unhandled-error listeners (or the
+    /// log when there are none). It runs on the client's event thread, like the listeners;
+    /// a panic in it is caught and logged.
+    pub fn with_exception_handler(
+        mut self,
+        handler: impl Fn(&str, &Error) + Send + Sync + 'static,
+    ) -> Self {
+        self.handler = Some(Arc::new(handler));
+        self
+    }
+
     /// The cache (not started).
     pub fn build(self) -> CuratorCache {
-        CuratorCache::build(&self.client, &self.path, &self.options)
+        let storage = self
+            .storage
+            .unwrap_or_else(|| Arc::new(StandardCuratorCacheStorage::standard()));
+        CuratorCache::with_parts(
+            &self.client,
+            &self.path,
+            &self.options,
+            storage,
+            self.handler,
+        )
     }
 }
 
@@ -113,7 +156,9 @@ struct Inner {
     single: bool,
     compressed: bool,
     clear_on_close: bool,
-    storage: RwLock<BTreeMap<String, ChildData>>,
+    storage: Arc<dyn CuratorCacheStorage>,
+    handler: Option<ExceptionHandler>,
+    handler_panics: AtomicU64,
     listeners: Listenable<dyn CacheListener>,
     load: Mutex<Load>,
     /// The reads, pipelined (initial load, resyncs and watch-triggered reads alike).
@@ -125,6 +170,17 @@ struct Inner {
 impl CuratorCache {
     /// A cache of `path` (not started).
     pub fn build(client: &CuratorFramework, path: &str, options: &[CuratorCacheOption]) -> Self {
+        let storage = Arc::new(StandardCuratorCacheStorage::standard());
+        CuratorCache::with_parts(client, path, options, storage, None)
+    }
+
+    pub(crate) fn with_parts(
+        client: &CuratorFramework,
+        path: &str,
+        options: &[CuratorCacheOption],
+        storage: Arc<dyn CuratorCacheStorage>,
+        handler: Option<ExceptionHandler>,
+    ) -> Self {
         CuratorCache {
             inner: Arc::new(Inner {
                 client: client.clone(),
@@ -132,7 +188,9 @@ impl CuratorCache {
                 single: options.contains(&CuratorCacheOption::SingleNodeCache),
                 compressed: options.contains(&CuratorCacheOption::CompressedData),
                 clear_on_close: !options.contains(&CuratorCacheOption::DoNotClearOnClose),
-                storage: RwLock::new(BTreeMap::new()),
+                storage,
+                handler,
+                handler_panics: AtomicU64::new(0),
                 listeners: Listenable::default(),
                 load: Mutex::new(Load::default()),
                 window: Window::new(WINDOW),
@@ -148,6 +206,8 @@ impl CuratorCache {
             client: client.clone(),
             path: path.to_string(),
             options: Vec::new(),
+            storage: None,
+            handler: None,
         }
     }
 
@@ -219,7 +279,7 @@ impl CuratorCache {
             w.close();
         }
         if self.inner.clear_on_close {
-            self.inner.storage.write().clear();
+            self.inner.storage.clear();
         }
         self.inner.listeners.clear();
     }
@@ -231,31 +291,37 @@ impl CuratorCache {
 
     /// The cached value of `path`.
     pub fn get(&self, path: &str) -> Option<ChildData> {
-        self.inner.storage.read().get(path).cloned()
+        self.inner.storage.get(path)
     }
 
     /// Number of cached nodes (the root included).
     pub fn size(&self) -> usize {
-        self.inner.storage.read().len()
+        self.inner.storage.size()
     }
 
     /// Every cached node, ordered by path.
     pub fn stream(&self) -> Vec<ChildData> {
-        self.inner.storage.read().values().cloned().collect()
+        let mut v = self.inner.storage.stream();
+        // Already ordered for the standard storage (the sort then only checks).
+        v.sort();
+        v
     }
 
     /// The cached direct children of `path`, ordered by path.
     pub fn children_of(&self, parent: &str) -> Vec<ChildData> {
-        let s = self.inner.storage.read();
-        subtree(&s, parent)
-            .filter(|(k, _)| path::parent(k) == Some(parent))
-            .map(|(_, v)| v.clone())
-            .collect()
+        let mut v = children_of(self.inner.storage.descendants(parent), parent);
+        v.sort();
+        v
     }
 
     /// Empties the local copy (nothing is deleted on the server).
     pub fn clear(&self) {
-        self.inner.storage.write().clear();
+        self.inner.storage.clear();
+    }
+
+    /// The storage holding the nodes.
+    pub fn storage(&self) -> &Arc<dyn CuratorCacheStorage> {
+        &self.inner.storage
     }
 
     /// True once the initial load has been reported.
@@ -279,22 +345,21 @@ impl std::fmt::Debug for CuratorCache {
     }
 }
 
-/// The entries strictly below `p` (a range of the ordered map).
-fn subtree<'a>(
-    s: &'a BTreeMap<String, ChildData>,
-    p: &str,
-) -> impl Iterator<Item = (&'a String, &'a ChildData)> {
-    let (from, to) = if p == "/" {
-        ("/".to_string(), "0".to_string())
-    } else {
-        (format!("{p}/"), format!("{p}0"))
-    };
-    s.range(from..to).filter(move |(k, _)| k.as_str() != "/")
-}
-
 impl Inner {
     fn is_closed(&self) -> bool {
         self.load.lock().closed
+    }
+
+    /// An error for the exception handler, or the client's unhandled-error listeners.
+    fn report(&self, what: &str, e: &Error) {
+        match &self.handler {
+            None => self.client.report_unhandled(what, e),
+            Some(h) => {
+                let _ = guarded(&self.handler_panics, "cache exception handler", || {
+                    h(what, e)
+                });
+            }
+        }
     }
 
     /// A watch notification (event thread).
@@ -377,7 +442,7 @@ impl Inner {
         };
         if let Err(e) = sent {
             // Refused before sending (bad path, closed client): account for it at once.
-            self.client.report_unhandled("cache read", &e);
+            self.report("cache read", &e);
             self.completed(&read);
         }
     }
@@ -406,14 +471,23 @@ impl Inner {
         }
         match (read.kind, e.error()) {
             (_, Some(Error::NoNode { .. })) => self.remove_tree(&read.path),
-            (_, Some(err)) => self
-                .client
-                .report_unhandled(&format!("cache read of {}", read.path), err),
+            (_, Some(err)) => self.report(&format!("cache read of {}", read.path), err),
             (Kind::Data, None) => {
-                let Some(node) =
-                    ChildData::from_read(&self.client, &read.path, e, true, self.compressed)
-                else {
-                    return;
+                let node = match ChildData::try_from_read(
+                    &self.client,
+                    &read.path,
+                    e,
+                    true,
+                    self.compressed,
+                ) {
+                    Ok(Some(node)) => node,
+                    Ok(None) => return,
+                    Err(err) => {
+                        return self.report(
+                            &format!("cache: decompressing the data of {}", read.path),
+                            &err,
+                        )
+                    }
                 };
                 let has_children = node.stat().num_children > 0;
                 self.put(node);
@@ -438,14 +512,12 @@ impl Inner {
                     .map(|k| path::make_path(&read.path, k))
                     .collect();
                 // Children we hold that the server no longer has.
-                let gone: Vec<String> = {
-                    let s = self.storage.read();
-                    subtree(&s, &read.path)
-                        .filter(|(k, _)| path::parent(k) == Some(read.path.as_str()))
-                        .filter(|(k, _)| !present.contains(*k))
-                        .map(|(k, _)| k.clone())
-                        .collect()
-                };
+                let gone: Vec<String> =
+                    children_of(self.storage.descendants(&read.path), &read.path)
+                        .into_iter()
+                        .map(|d| d.path().to_string())
+                        .filter(|k| !present.contains(k))
+                        .collect();
                 for g in gone {
                     self.remove_tree(&g);
                 }
@@ -464,22 +536,21 @@ impl Inner {
         }
     }
 
+    /// Stores a node read from the server and tells the listeners, unless the cache holds
+    /// the same or a newer version. Every change is applied on the event thread, so the
+    /// look and the store cannot interleave with another change (only with a user's
+    /// `clear()`, after which the node counts as created).
     fn put(&self, data: ChildData) {
-        let (event, old) = {
-            let mut s = self.storage.write();
-            match s.get(data.path()) {
-                Some(old) if old.stat().mzxid > data.stat().mzxid => return,
-                Some(old) if old.stat().mzxid == data.stat().mzxid => return,
-                Some(old) => {
-                    let old = old.clone();
-                    s.insert(data.path().to_string(), data.clone());
-                    (CacheEventType::NodeChanged, Some(old))
-                }
-                None => {
-                    s.insert(data.path().to_string(), data.clone());
-                    (CacheEventType::NodeCreated, None)
-                }
+        if let Some(old) = self.storage.get(data.path()) {
+            if old.stat().mzxid >= data.stat().mzxid {
+                return;
             }
+        }
+        // The listeners get the node as read, data included, whatever the storage keeps.
+        let old = self.storage.put(data.clone());
+        let event = match old {
+            Some(_) => CacheEventType::NodeChanged,
+            None => CacheEventType::NodeCreated,
         };
         self.listeners
             .for_each(move |l| l.event(event, old.as_ref(), Some(&data)));
@@ -488,7 +559,7 @@ impl Inner {
     /// Removes `p` and everything below it, deepest first, reporting each.
     fn remove_tree(&self, p: &str) {
         self.remove_below(p);
-        let old = self.storage.write().remove(p);
+        let old = self.storage.remove(p);
         if let Some(old) = old {
             self.listeners
                 .for_each(move |l| l.event(CacheEventType::NodeDeleted, Some(&old), None));
@@ -496,11 +567,12 @@ impl Inner {
     }
 
     fn remove_below(&self, p: &str) {
-        let mut removed: Vec<ChildData> = {
-            let mut s = self.storage.write();
-            let keys: Vec<String> = subtree(&s, p).map(|(k, _)| k.clone()).collect();
-            keys.iter().filter_map(|k| s.remove(k)).collect()
-        };
+        let mut removed: Vec<ChildData> = self
+            .storage
+            .descendants(p)
+            .iter()
+            .filter_map(|d| self.storage.remove(d.path()))
+            .collect();
         removed.sort_by(|a, b| b.path().cmp(a.path()));
         for old in removed {
             self.listeners

@@ -10,6 +10,7 @@ mod listener;
 mod node_cache;
 mod path_children_cache;
 mod publisher;
+mod storage;
 mod tree_cache;
 mod types;
 mod window;
@@ -22,5 +23,6 @@ pub use node_cache::NodeCache;
 pub use path_children_cache::{
     PathChildrenCache, PathChildrenCacheBuilder, PathChildrenCacheMode, StartMode,
 };
+pub use storage::{CuratorCacheStorage, StandardCuratorCacheStorage};
 pub use tree_cache::{DefaultTreeCacheSelector, TreeCache, TreeCacheBuilder, TreeCacheSelector};
 pub use types::*;

@@ -139,7 +139,9 @@ struct Config {
 }
 
 impl TreeCacheBuilder {
-    /// Keep each node's data (default true); without it only the Stats are kept.
+    /// Keep each node's data (default true); without it only the Stats are kept. The
+    /// `NodeAdded` and `NodeUpdated` events carry the data just read either way, as in
+    /// Curator; `current_data` and the old node of an event have none.
     pub fn cache_data(mut self, yes: bool) -> Self {
         self.cfg.cache_data = yes;
         self

@@ -64,24 +64,37 @@ impl ChildData {
         keep_data: bool,
         compressed: bool,
     ) -> Option<ChildData> {
-        let stat = e.stat()?.clone();
+        match ChildData::try_from_read(client, path, e, keep_data, compressed) {
+            Ok(d) => d,
+            Err(err) => {
+                client.report_unhandled("cache: decompressing node data", &err);
+                None
+            }
+        }
+    }
+
+    /// [`from_read`](Self::from_read), with a decompression failure returned.
+    pub(crate) fn try_from_read(
+        client: &CuratorFramework,
+        path: &str,
+        e: &CuratorEvent,
+        keep_data: bool,
+        compressed: bool,
+    ) -> crate::error::Result<Option<ChildData>> {
+        let Some(stat) = e.stat().cloned() else {
+            return Ok(None);
+        };
         let data = match (keep_data, e.data()) {
             (false, _) => None,
             (true, Some(d)) if compressed => {
-                match client.inner.cfg.compression.decompress(path, d) {
-                    Ok(d) => Some(Arc::from(d)),
-                    Err(err) => {
-                        client.report_unhandled("cache: decompressing node data", &err);
-                        return None;
-                    }
-                }
+                Some(Arc::from(client.inner.cfg.compression.decompress(path, d)?))
             }
             // The one copy per node: from the reply's buffer (which the event owns, so that
             // a plain callback gets it without one) into the shared buffer the cache keeps.
             (true, Some(d)) => Some(Arc::from(d)),
             (true, None) => Some(Arc::from(&[][..])),
         };
-        Some(ChildData::new(path, stat, data))
+        Ok(Some(ChildData::new(path, stat, data)))
     }
 }
 

@@ -245,13 +245,9 @@ impl Inner {
             }
             (Read::Exists, Some(Error::NoNode { .. })) => true,
             (Read::Data, None) => {
-                let d = ChildData::from_read(
-                    &self.client,
-                    p,
-                    e,
-                    self.cfg.cache_data,
-                    self.cfg.compressed,
-                );
+                // The data is read either way: the event carries it, as in Curator; only
+                // what the tree keeps depends on `cache_data` (see `apply_data`).
+                let d = ChildData::from_read(&self.client, p, e, true, self.cfg.compressed);
                 if let Some(d) = d {
                     self.apply_data(d);
                 }
@@ -289,7 +285,10 @@ impl Inner {
                     }
                 }
                 n.stat = Some(d.stat().clone());
-                n.data = d.data_arc().cloned();
+                n.data = match self.cfg.cache_data {
+                    true => d.data_arc().cloned(),
+                    false => None,
+                };
                 let was = std::mem::replace(&mut n.state, NodeState::Live);
                 match (was, old) {
                     (NodeState::Live, Some(o)) if o.stat().mzxid != d.stat().mzxid => Some(
