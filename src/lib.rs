@@ -110,3 +110,8 @@ pub use session::{
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
+
+/// docs/threading.md's snippets, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/threading.md")]
+struct ThreadingDoctests;
