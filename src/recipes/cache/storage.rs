@@ -277,8 +277,10 @@ mod tests {
     fn data_not_cached_keeps_paths_and_stats() {
         let s = StandardCuratorCacheStorage::data_not_cached();
         assert!(!s.caches_data());
-        let mut stat = Stat::default();
-        stat.version = 3;
+        let stat = Stat {
+            version: 3,
+            ..Stat::default()
+        };
         assert_eq!(
             s.put(ChildData::new(
                 "/x",
