@@ -110,6 +110,7 @@ impl Conn {
     fn handshake(&self, outbox: &Arc<Outbox>, req: &ConnectRequest) -> Option<ConnCtx> {
         let core = &self.core;
         let mut st = core.state.lock();
+        st.txn_due = None;
         if !st.quorum || !self.member.is_up() {
             log::info!("not serving: closing connection from {}", self.addr);
             return None;
@@ -179,7 +180,8 @@ impl Conn {
             passwd: passwd.to_vec(),
             read_only: req.read_only.map(|_| false),
         };
-        outbox.push(|buf| {
+        // A new session answers once its createSession txn commits.
+        outbox.push_at(st.txn_due, |buf| {
             frame::encode_record_frame(buf, &resp);
         });
         drop(st);
@@ -210,6 +212,7 @@ impl Conn {
         });
         let core = &self.core;
         let mut st = core.state.lock();
+        st.txn_due = None;
         // The session may have expired or moved while this frame was in flight.
         let owned = st
             .sessions
@@ -228,9 +231,8 @@ impl Conn {
             self.send(
                 &mut st.conns,
                 outbox,
-                header.xid,
-                -1,
-                ops::UNIMPLEMENTED,
+                (header.xid, -1, ops::UNIMPLEMENTED),
+                None,
                 None,
             );
             outbox.close_when_flushed();
@@ -291,13 +293,13 @@ impl Conn {
             return false;
         }
         let zxid = reply.zxid_override.unwrap_or(st.zxid);
+        let due = st.txn_due;
         self.send(
             &mut st.conns,
             outbox,
-            reply.xid,
-            zxid,
-            reply.err,
+            (reply.xid, zxid, reply.err),
             reply.body.as_ref().filter(|_| reply.err == 0),
+            due,
         );
         if reply.close {
             outbox.close_when_flushed();
@@ -306,14 +308,14 @@ impl Conn {
         true
     }
 
+    /// Queues a reply, `(xid, zxid, err)` and body, to leave once `due` (its txn's commit).
     fn send(
         &self,
         conns: &mut std::collections::HashMap<ConnId, ConnEntry>,
         outbox: &Outbox,
-        xid: i32,
-        zxid: i64,
-        err: i32,
+        (xid, zxid, err): (i32, i64, i32),
         body: Option<&crate::proto::Response>,
+        due: Option<Instant>,
     ) {
         if let Some(c) = conns.get_mut(&self.id) {
             c.received += 1;
@@ -321,7 +323,7 @@ impl Conn {
         }
         self.member.sent();
         let h = ReplyHeader { xid, zxid, err };
-        outbox.push(|buf| {
+        outbox.push_at(due, |buf| {
             frame::encode_reply(buf, &h, body);
         });
     }
