@@ -386,8 +386,10 @@ fn us(d: Duration) -> String {
 }
 
 /// The preset's figures against ZooKeeper 3.8 on this machine (its log synced to disk, as
-/// by default): session establishment and write medians within a factor of 3 either way.
-/// Rounds alternate between the servers so that a burst of load hits both.
+/// by default): write medians within a factor of 3 either way, session establishment within
+/// 4 (it starts threads in both this process and the in-process server, which a loaded
+/// machine delays more than it delays the JVM's selector). Rounds alternate between the
+/// servers so that a burst of load hits both.
 #[test]
 fn realistic_preset_is_close_to_real_zookeeper() {
     let Some(real) = RealServer::start() else {
@@ -421,26 +423,28 @@ fn realistic_preset_is_close_to_real_zookeeper() {
         eprintln!("  {name:14} {}", cells.join(" / "));
     }
     let (real, preset, plain) = (m[0], m[1], m[2]);
-    let within = |what: &str, ours: Duration, theirs: Duration| {
+    let within = |what: &str, ours: Duration, theirs: Duration, factor: f64| {
         let ratio = ours.as_secs_f64() / theirs.as_secs_f64();
         assert!(
-            (1.0 / 3.0..=3.0).contains(&ratio),
+            (1.0 / factor..=factor).contains(&ratio),
             "{what}: realistic() {} against ZooKeeper {} ({ratio:.2}x)",
             us(ours),
             us(theirs)
         );
     };
-    within("session establishment", preset[0], real[0]);
-    within("create", preset[1], real[1]);
-    within("setData", preset[2], real[2]);
-    // Every preset write waited for its 500 µs commit; reads did not.
-    let min = timings[1]
+    within("session establishment", preset[0], real[0], 4.0);
+    within("create", preset[1], real[1], 3.0);
+    within("setData", preset[2], real[2], 3.0);
+    // Every preset write and session waited for its 500 µs commit; reads did not.
+    let t = &timings[1];
+    let min = t
         .create
         .iter()
-        .chain(&timings[1].set_data)
+        .chain(&t.set_data)
+        .chain(&t.session)
         .min()
         .unwrap();
-    assert!(*min >= 500 * Duration::from_micros(1), "{min:?}");
+    assert!(*min >= Duration::from_micros(500), "{min:?}");
     assert!(
         preset[3] < preset[1] / 2,
         "reads {} writes {}",

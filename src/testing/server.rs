@@ -146,11 +146,12 @@ impl TestingServerBuilder {
 
     /// Production-like timing: a commit latency of 500 µs
     /// ([`commit_latency`](Self::commit_latency)), which puts write and session-establishment
-    /// latencies close to those of Apache ZooKeeper 3.8 syncing its log to an SSD (medians
-    /// measured on the project's machine: a create 0.33–0.44 ms on ZooKeeper and about
-    /// 0.52 ms here with this preset, 0.02 ms without it; `docs/testing.md`, "Timing", has the
-    /// figures and `tests/testing_timing.rs` checks them against a real server). Reads stay
-    /// as fast as without it. Nothing else changes: combine it with any other setting.
+    /// latencies close to those of Apache ZooKeeper 3.8 syncing its log to local disk
+    /// (medians on the project's 2-core machine: a create takes 0.33–0.63 ms on ZooKeeper,
+    /// 0.62–0.65 ms here with this preset and 0.02–0.05 ms without it; a session 0.8–1.6 ms,
+    /// 0.9 ms and 0.25–0.66 ms). `docs/testing.md`, "Timing", has the figures and says when
+    /// to use it; `tests/testing_timing.rs` checks it against a real server. Reads stay as
+    /// fast as without it. Nothing else changes: combine it with any other setting.
     pub fn realistic(self) -> Self {
         self.commit_latency(REALISTIC_COMMIT_LATENCY)
     }
