@@ -12,6 +12,15 @@
 
 mod support;
 
+// The example's own modules, so that their unit tests run with `cargo test` (which builds
+// examples but does not run their tests).
+#[path = "../examples/testing-server/channel.rs"]
+#[allow(dead_code)]
+mod channel;
+#[path = "../examples/testing-server/control.rs"]
+#[allow(dead_code)]
+mod control;
+
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};

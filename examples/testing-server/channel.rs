@@ -1,6 +1,7 @@
 //! Where command lines come from: stdin (answers on stdout) and a loopback control port
 //! (answers on the same connection). Each runs on its own thread and tells the main thread
-//! through `Exit` when the process must end.
+//! through `Exit` when the process must end. (Its unit tests, and those of `control.rs`, run
+//! in `tests/testing_server_example.rs`.)
 
 use std::io::{self, BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
