@@ -3,8 +3,9 @@
 //! A complete, synchronous, thread-based ZooKeeper client for Rust that mirrors Apache
 //! Curator: the same fluent API (`client.get_data().using_watcher(w).for_path("/a")`), the same
 //! recipes with the same znode layouts, so that a Rust process and a Java Curator process can
-//! share them (today the caches, `PersistentWatcher` and, with the `discovery` feature,
-//! Curator's service discovery; locks, latches and leader election are still to come), and an
+//! share them (today the caches, `PersistentWatcher`, the locks, shared counters and atomics,
+//! barriers, queues, `PersistentNode`, `GroupMember` and, with the `discovery` feature,
+//! Curator's service discovery; latches and leader election are still to come), and an
 //! in-process test server that speaks the real wire protocol. No async runtime.
 //!
 //! ```
@@ -30,12 +31,28 @@
 //! # Ok::<(), zk_curator::Error>(())
 //! ```
 //!
-//! ## Layers
+//! ## Architecture
+//!
+//! ```text
+//!  your thread ─► recipes ─► framework ─► ZooKeeper handle ─► session ─► proto ─► socket
+//!      ▲                                                         │
+//!      └──── sync reply ──── zk-io (reads the socket) ◄──────────┘
+//!                              │ watch events, background results, connection states
+//!                              ▼
+//!  your callbacks ◄──── zk-event (one at a time, server order) ───► WorkerPool (offloaded)
+//! ```
+//!
+//! A request is encoded and written by the thread that makes it; the connection's I/O thread
+//! reads the reply and wakes a synchronous caller directly, or queues the result, with watch
+//! events and connection-state changes, for the client's event thread. The framework adds
+//! Curator's API on top (one builder per verb, retry loop, connection states, namespaces) and
+//! the recipes are built on the framework alone, node for node as Curator lays them out.
 //!
 //! * [`framework`]: Curator's `CuratorFramework` — builders per verb, retry policies,
 //!   connection states, namespaces, background operations, transactions, protected creates,
 //!   guaranteed deletes.
-//! * [`recipes`]: caches and persistent watches (more recipes follow).
+//! * [`recipes`]: caches, persistent watches, locks, shared values and atomics, barriers,
+//!   persistent nodes and group membership (more recipes follow).
 //! * [`ZooKeeper`] ([`client`]): the low-level handle, one method per server operation, each
 //!   synchronous and asynchronous — the Java client's API.
 //! * [`session`]: the engine: connection, I/O thread, event thread, worker pool.
@@ -57,6 +74,43 @@
 //!   different paths run in parallel, the event thread is not held up.
 //! * No crate lock is held while user code runs; calling the client — even `close()` — from
 //!   inside any callback never deadlocks.
+//! * A callback that holds the event thread longer than a threshold (1 s by default) is
+//!   reported with `log::warn!` while it runs, and counted
+//!   ([`EventDispatcher::stall_count`]): one process-wide thread, `zk-watchdog`, samples the
+//!   event threads while any exists. Meanwhile the listeners' view of the connection
+//!   waits with everything else, but the live one does not:
+//!   [`CuratorFramework::is_connected`] and [`CuratorFramework::live_state`] read the I/O
+//!   thread's knowledge at any moment ([docs/threading.md](https://github.com/zk-curator/zk-curator/blob/main/docs/threading.md)
+//!   explains the two views and the rest of the contract).
+//!
+//! ## Guides and examples
+//!
+//! In the repository (`docs/`, `examples/`):
+//!
+//! * [Threading](https://github.com/zk-curator/zk-curator/blob/main/docs/threading.md): which
+//!   thread runs your code, in what order; whether watchers sharing state need a mutex; why
+//!   not a thread per watcher; slow, panicking and re-entrant callbacks.
+//! * [Recipes](https://github.com/zk-curator/zk-curator/blob/main/docs/recipes.md): each
+//!   recipe's znode layout and its interoperability with Java Curator.
+//! * [Curator mapping](https://github.com/zk-curator/zk-curator/blob/main/docs/curator-mapping.md):
+//!   every Curator class and method and its Rust name.
+//! * [Testing](https://github.com/zk-curator/zk-curator/blob/main/docs/testing.md): the
+//!   in-process server, its faults and its known differences from ZooKeeper.
+//! * [Reliability](https://github.com/zk-curator/zk-curator/blob/main/docs/reliability.md)
+//!   and [performance](https://github.com/zk-curator/zk-curator/blob/main/docs/performance.md):
+//!   the fault catalogue and the benchmarks, with their figures.
+//! * Examples, each against an in-process server by default (`ZK_CONNECT=host:port` for
+//!   yours), ending by itself in seconds: `cargo run --example quickstart`, `config_watch`,
+//!   `many_watchers`, `slow_watchers`, `distributed_lock`, `work_queue`,
+//!   `background_pipeline`, `testing_faults`.
+//!
+//! ## zkcli
+//!
+//! The package also builds `zkcli` (`cargo install zk-curator`), a ZooKeeper shell for
+//! operators in the spirit of Apache's `zkCli.sh`: `zkcli --server host:port get -s /a`, `ls
+//! -R`, `create -e -s`, `setAcl`, `deleteall`, `watch -r /app`, an interactive prompt with
+//! history, data as text, hex or base64, exit codes 0 / 1 (ZooKeeper error) / 2 (usage). It
+//! uses only this crate's public API and adds no dependency. The README has a sample session.
 //!
 //! Supported servers: ZooKeeper 3.5 to 3.9 (3.4 for the core operations); tested against
 //! Apache ZooKeeper 3.8 and the in-process [`testing::TestingServer`].
@@ -93,3 +147,8 @@ pub use session::{
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
+
+/// docs/threading.md's snippets, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/threading.md")]
+struct ThreadingDoctests;

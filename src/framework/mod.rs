@@ -29,9 +29,25 @@
 //! session come out in one order), the I/O thread of its current handle, and a timer thread
 //! (`zk-retry`) for background retries, guaranteed deletes and simulated session expiry.
 //! Foreground retries sleep on the caller's thread; nothing ever sleeps on the event thread.
+//!
+//! # Two views of the connection
+//!
+//! * **Event-ordered**: [`connection_state`](CuratorFramework::connection_state) and the
+//!   [listeners](CuratorFramework::connection_state_listenable) follow the event thread:
+//!   they change when the event thread gets to the change, in order with the watch events
+//!   and callbacks before it. A callback that blocks the event thread makes them late (the
+//!   dispatcher reports such a callback: [`EventDispatcher::stall_count`]).
+//! * **Live**: [`is_connected`](CuratorFramework::is_connected) and
+//!   [`live_state`](CuratorFramework::live_state) read what the I/O thread knows right now,
+//!   whatever the event thread is doing. Code that must not act on a connection it no
+//!   longer has (a lock holder, a leader) checks the live view before acting.
+//!
+//! The I/O thread notices a dead connection within two thirds of the session timeout (at
+//! once when the socket closes), so even the live view can be that much behind the network.
 
 pub mod builders;
 mod core;
+mod ensure;
 mod event;
 mod exec;
 mod factory;
@@ -40,12 +56,16 @@ mod listen;
 pub mod protection;
 mod providers;
 mod retry;
+mod retry_loop;
+mod safe;
 mod scheduler;
 mod state;
+mod watcher_removal;
 
 pub use self::builders::transaction::{CuratorOp, CuratorTransactionResult, OperationType};
 pub use self::builders::{Foreground, InBackground, WithStat};
 pub use self::core::CuratorFrameworkState;
+pub use ensure::EnsureContainers;
 pub use event::{
     BackgroundCallback, CuratorEvent, CuratorEventType, CuratorListener, UnhandledErrorListener,
 };
@@ -59,10 +79,15 @@ pub use retry::{
     RetryOneTime, RetryPolicy, RetrySleeper, RetryUntilElapsed, SessionFailedRetryPolicy,
     ThreadSleeper,
 };
+pub(crate) use retry_loop::check_session;
+pub use retry_loop::{RetryLoop, SessionFailMode, SessionFailRetryLoop};
+pub use safe::{Monitor, SafeCompletion};
 pub use state::{
     ConnectionState, ConnectionStateErrorPolicy, ConnectionStateListener,
     SessionConnectionStateErrorPolicy, StandardConnectionStateErrorPolicy,
 };
+pub(crate) use watcher_removal::WatchTracker;
+pub use watcher_removal::WatcherRemoveCuratorFramework;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -81,7 +106,7 @@ use self::builders::watchers::WatchesBuilder;
 use crate::client::ZooKeeper;
 use crate::error::Result;
 use crate::path;
-use crate::session::EventDispatcher;
+use crate::session::{EventDispatcher, States};
 
 /// A ZooKeeper client with Curator's API (cheap to clone, `Send + Sync`).
 ///
@@ -93,6 +118,8 @@ pub struct CuratorFramework {
     pub(crate) inner: Arc<self::core::Inner>,
     /// `/ns` form, or none.
     pub(crate) namespace: Option<Arc<str>>,
+    /// Set on a [`WatcherRemoveCuratorFramework`]: the watches set through it.
+    pub(crate) watches: Option<Arc<watcher_removal::WatchTracker>>,
 }
 
 impl CuratorFramework {
@@ -130,9 +157,49 @@ impl CuratorFramework {
         self.inner.states.wait_connected(timeout)
     }
 
-    /// The current connection state (`None` before the first connection).
+    /// The connection state as the listeners know it: the last state the event thread
+    /// delivered (`None` before the first connection). It is **event-ordered**: a callback
+    /// holding the event thread holds it back too. For the state right now, see
+    /// [`is_connected`](Self::is_connected) and [`live_state`](Self::live_state).
     pub fn connection_state(&self) -> Option<ConnectionState> {
         self.inner.states.current().state
+    }
+
+    /// True if the client is connected right now (read-write or read-only), as its I/O
+    /// thread knows it: the **live** view, up to date even while a callback holds the event
+    /// thread (then [`connection_state`](Self::connection_state) and the listeners lag).
+    /// False before [`start`](Self::start) and after [`close`](Self::close).
+    ///
+    /// ```
+    /// # let server = zk_curator::testing::TestingServer::start().unwrap();
+    /// # use std::time::Duration;
+    /// let client = zk_curator::CuratorFrameworkFactory::new_client(
+    ///     &server.connect_string(),
+    ///     zk_curator::RetryOneTime::new(Duration::from_millis(100)),
+    /// )?;
+    /// assert!(!client.is_connected());
+    /// client.start()?;
+    /// assert!(client.block_until_connected(Duration::from_secs(10)));
+    /// assert!(client.is_connected());
+    /// client.close();
+    /// assert!(!client.is_connected());
+    /// # Ok::<(), zk_curator::Error>(())
+    /// ```
+    pub fn is_connected(&self) -> bool {
+        self.live_state().is_some_and(States::is_connected)
+    }
+
+    /// The state of the client's current session right now, as its I/O thread knows it
+    /// (the **live** view; see [`is_connected`](Self::is_connected)): `Connecting` while
+    /// disconnected, `Connected`/`ConnectedReadOnly`, `Expired` until the new session's
+    /// handle replaces the expired one, `Closed` after [`close`](Self::close); `None` before
+    /// [`start`](Self::start).
+    pub fn live_state(&self) -> Option<States> {
+        match self.inner.handle() {
+            Ok(h) => Some(h.state()),
+            Err(crate::Error::Closed) => Some(States::Closed),
+            Err(_) => None,
+        }
     }
 
     /// Create a node.
@@ -235,6 +302,8 @@ impl CuratorFramework {
         Ok(CuratorFramework {
             inner: self.inner.clone(),
             namespace: namespace_path(ns)?,
+            // A view made from a watcher-removal facade keeps tracking into its set.
+            watches: self.watches.clone(),
         })
     }
 
@@ -327,13 +396,10 @@ impl CuratorZookeeperClient {
         self.inner.handle().ok().map(|h| h.negotiated_timeout())
     }
 
-    /// True while connected.
+    /// True while connected right now, as the I/O thread knows it (the live view; see
+    /// [`CuratorFramework::is_connected`]).
     pub fn is_connected(&self) -> bool {
-        self.inner
-            .states
-            .current()
-            .state
-            .is_some_and(ConnectionState::is_connected)
+        self.inner.handle().is_ok_and(|h| h.state().is_connected())
     }
 
     /// The connection timeout.
@@ -350,6 +416,7 @@ impl CuratorZookeeperClient {
         CuratorFramework {
             inner: self.inner.clone(),
             namespace: None,
+            watches: None,
         }
         .call(|zk, _| f(zk))
     }
