@@ -13,7 +13,7 @@ use zk_curator::testing::TestingServer;
 
 use crate::control;
 
-/// A longer line is refused (and, on the control port, ends the connection).
+/// A longer line is answered `err` and skipped; the channel stays open.
 const MAX_LINE: usize = 4096;
 /// Control connections served at once; more are refused.
 const MAX_CONNECTIONS: usize = 16;
@@ -162,16 +162,18 @@ pub fn port(
                     let _ = (&stream).write_all(b"err too many control connections\n");
                     continue;
                 }
-                let (server, exit, live) = (Arc::clone(&server), exit.clone(), Arc::clone(&live));
+                let (server, exit, slot) = (Arc::clone(&server), exit.clone(), Arc::clone(&live));
                 let spawned = std::thread::Builder::new()
                     .name("control-conn".into())
                     .spawn(move || {
                         if let Ok(Some(why)) = connection(&server, stream) {
                             let _ = exit.send(why);
                         }
-                        live.fetch_sub(1, Ordering::AcqRel);
+                        slot.fetch_sub(1, Ordering::AcqRel);
                     });
                 if spawned.is_err() {
+                    // The closure, and with it the connection, is gone: free its slot.
+                    live.fetch_sub(1, Ordering::AcqRel);
                     eprintln!("testing-server: cannot start a control connection thread");
                 }
             }
