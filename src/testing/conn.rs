@@ -108,6 +108,7 @@ impl Conn {
     fn handshake(&self, outbox: &Arc<Outbox>, req: &ConnectRequest) -> Option<ConnCtx> {
         let core = &self.core;
         let mut st = core.state.lock();
+        st.txn_due = None;
         if !st.quorum || !self.member.is_up() {
             log::info!("not serving: closing connection from {}", self.addr);
             return None;
@@ -177,7 +178,8 @@ impl Conn {
             passwd: passwd.to_vec(),
             read_only: req.read_only.map(|_| false),
         };
-        outbox.push(|buf| {
+        // A new session answers once its createSession txn commits.
+        outbox.push_at(st.txn_due, |buf| {
             frame::encode_record_frame(buf, &resp);
         });
         drop(st);
@@ -198,6 +200,7 @@ impl Conn {
         };
         let core = &self.core;
         let mut st = core.state.lock();
+        st.txn_due = None;
         // The session may have expired or moved while this frame was in flight.
         let owned = st
             .sessions
@@ -240,7 +243,8 @@ impl Conn {
                     outbox.close_when_flushed();
                     return false;
                 }
-                self.send(&mut st.conns, outbox, xid, zxid, err, body.as_ref());
+                let due = st.txn_due;
+                self.send(&mut st.conns, outbox, (xid, zxid, err), body.as_ref(), due);
                 if close {
                     outbox.close_when_flushed();
                     return false;
@@ -250,14 +254,14 @@ impl Conn {
         }
     }
 
+    /// Queues a reply, `(xid, zxid, err)` and body, to leave once `due` (its txn's commit).
     fn send(
         &self,
         conns: &mut std::collections::HashMap<ConnId, ConnEntry>,
         outbox: &Outbox,
-        xid: i32,
-        zxid: i64,
-        err: i32,
+        (xid, zxid, err): (i32, i64, i32),
         body: Option<&crate::proto::Response>,
+        due: Option<Instant>,
     ) {
         if let Some(c) = conns.get_mut(&self.id) {
             c.received += 1;
@@ -265,7 +269,7 @@ impl Conn {
         }
         self.member.sent();
         let h = ReplyHeader { xid, zxid, err };
-        outbox.push(|buf| {
+        outbox.push_at(due, |buf| {
             frame::encode_reply(buf, &h, body);
         });
     }

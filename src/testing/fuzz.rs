@@ -33,6 +33,7 @@ impl RequestPath {
             container_interval: Duration::from_millis(100),
             extended_types: true,
             super_digest: None,
+            commit_latency: Duration::ZERO,
         });
         let mut p = RequestPath {
             core,

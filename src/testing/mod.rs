@@ -26,6 +26,7 @@
 
 mod acl;
 mod cluster;
+mod commit;
 mod conn;
 mod core;
 mod digest;

@@ -2,8 +2,9 @@
 //! the server lock (so a notification is queued before the reply that follows it, in server
 //! order), drained by the connection's writer thread in as few `write` calls as possible.
 //!
-//! Frames may carry a due time (the `set_latency` fault): the writer sends a frame only once
-//! it is due and never overtakes an earlier frame. While the member is paused nothing is
+//! Frames may carry a due time (the commit of the transaction that caused them, plus the
+//! `set_latency` fault): the writer sends a frame only once it is due and never overtakes an
+//! earlier frame. While the member is paused nothing is
 //! written. The buffer is bounded: a client that stops reading loses its connection instead
 //! of growing the server's memory.
 
@@ -65,9 +66,16 @@ impl Outbox {
         }
     }
 
-    /// Appends one frame written by `encode`. Returns false if the connection is closing or
-    /// was closed for having too much unread output.
+    /// Appends one frame written by `encode`, to be sent now (plus the latency fault).
+    /// Returns false if the connection is closing or was closed for having too much unread
+    /// output.
     pub fn push(&self, encode: impl FnOnce(&mut Vec<u8>)) -> bool {
+        self.push_at(None, encode)
+    }
+
+    /// [`push`](Self::push) for a frame that may not leave before `due` (its transaction's
+    /// commit), plus the latency fault.
+    pub fn push_at(&self, due: Option<Instant>, encode: impl FnOnce(&mut Vec<u8>)) -> bool {
         let latency = self.faults.latency();
         let mut o = self.out.lock();
         if o.state != State::Open {
@@ -75,8 +83,9 @@ impl Outbox {
         }
         let start = o.base + o.buf.len() as u64;
         encode(&mut o.buf);
-        if !latency.is_zero() || !o.delayed.is_empty() {
-            o.delayed.push_back((Instant::now() + latency, start));
+        if due.is_some() || !latency.is_zero() || !o.delayed.is_empty() {
+            o.delayed
+                .push_back((due.unwrap_or_else(Instant::now) + latency, start));
         }
         if o.buf.len() > MAX_PENDING {
             log::warn!(
