@@ -2,6 +2,7 @@
 //! Java Curator so that Rust and Java processes share them.
 
 pub mod cache;
+pub mod leader;
 mod watch;
 
 pub use watch::{PersistentWatcher, ResetListener};

@@ -21,8 +21,10 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod curator;
+pub mod election;
 pub mod ensemble;
 pub mod jvm;
+pub mod latches;
 pub mod raw;
 pub mod real;
 pub mod samples;
