@@ -50,6 +50,7 @@ pub const WORKLOADS: &[&str] = &[
     "slow-watcher",
     "restore-watches",
     "idle-footprint",
+    "leader-failover",
 ];
 
 #[derive(Debug, Clone)]
@@ -59,6 +60,8 @@ pub struct Args {
     pub workload: String,
     pub ops: Option<usize>,
     pub threads: usize,
+    /// `--threads` was given (workloads with their own default use [`Args::threads_or`]).
+    pub threads_set: bool,
     pub inflight: usize,
     pub nodes: Option<usize>,
     pub size: usize,
@@ -72,6 +75,7 @@ impl Args {
             workload: String::new(),
             ops: None,
             threads: 8,
+            threads_set: false,
             inflight: 1000,
             nodes: None,
             size: 100,
@@ -98,7 +102,10 @@ impl Args {
                 "--connect" => a.connect = v,
                 "--workload" => a.workload = v,
                 "--ops" => a.ops = Some(num(&v)?),
-                "--threads" => a.threads = num(&v)?.max(1),
+                "--threads" => {
+                    a.threads = num(&v)?.max(1);
+                    a.threads_set = true;
+                }
                 "--inflight" => a.inflight = num(&v)?.max(1),
                 "--nodes" => a.nodes = Some(num(&v)?),
                 "--size" => a.size = num(&v)?,
@@ -119,6 +126,15 @@ impl Args {
 
     pub fn ops_or(&self, default: usize) -> usize {
         self.ops.filter(|n| *n > 0).unwrap_or(default)
+    }
+
+    /// `--threads` if given, else the workload's `default`.
+    pub fn threads_or(&self, default: usize) -> usize {
+        if self.threads_set {
+            self.threads
+        } else {
+            default
+        }
     }
 
     pub fn nodes_or(&self, default: usize) -> usize {

@@ -98,6 +98,7 @@ pub fn run(args: &Args, rep: &mut Report) -> Res<()> {
             "cache-load" => cache_load(&ctx, rep),
             "slow-watcher" => own::slow_watcher(&ctx, rep),
             "restore-watches" => own::restore_watches(&ctx, rep),
+            "leader-failover" => crate::leader::leader_failover(&ctx, rep),
             other => fail(format!("unknown workload {other}")),
         });
     ctx.close_others();

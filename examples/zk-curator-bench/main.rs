@@ -46,6 +46,8 @@
 //! completes the caller; callbacks on an event thread fed by a crossbeam channel): the
 //! floor of any client that keeps the contract (`hop.rs`).
 //!
+//! Recipe workloads: `leader-failover` (entry 10, `LeaderLatch`, `leader.rs`).
+//!
 //! zk-curator's own workloads (`own.rs`): `slow-watcher` (one of 100 persistent watchers is
 //! offloaded to a `WorkerPool` and sleeps 50 ms per event; p50/p99 are the write-ack-to-event
 //! latencies of the other 99 paths), `restore-watches` (W [100000] one-shot watches, the
@@ -73,6 +75,7 @@ mod cache;
 mod common;
 mod curator;
 mod hop;
+mod leader;
 mod own;
 mod proxy;
 mod raw;

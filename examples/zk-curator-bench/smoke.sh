@@ -28,6 +28,7 @@ runs=(
   "--workload slow-watcher --ops 500"
   "--workload restore-watches --nodes 1000"
   "--workload idle-footprint"
+  "--workload leader-failover --ops 10"
   "--workload get-sync --ops 500 --client raw"
   "--workload get-pipelined --ops 2000 --inflight 100 --client raw"
   "--workload get-sync --ops 500 --client raw-hop"
