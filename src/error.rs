@@ -148,6 +148,11 @@ pub enum Error {
     InvalidArgument(String),
     /// A user callback panicked (reported to unhandled-error listeners; the thread went on).
     CallbackPanicked(String),
+    /// The session failed (expired, or a new one replaced it) inside a
+    /// [`SessionFailRetryLoop`](crate::framework::SessionFailRetryLoop): the work that relied
+    /// on it, its ephemeral nodes above all, must not go on (Curator's
+    /// `SessionFailedException`).
+    SessionFailed,
 }
 
 impl Error {
@@ -235,7 +240,8 @@ impl Error {
             | Error::Protocol(_)
             | Error::Io(_)
             | Error::InvalidArgument(_)
-            | Error::CallbackPanicked(_) => return None,
+            | Error::CallbackPanicked(_)
+            | Error::SessionFailed => return None,
         })
     }
 
@@ -349,6 +355,9 @@ impl fmt::Display for Error {
             Error::Io(e) => write!(f, "I/O error: {e}"),
             Error::InvalidArgument(msg) => write!(f, "invalid argument: {msg}"),
             Error::CallbackPanicked(msg) => write!(f, "a callback panicked: {msg}"),
+            Error::SessionFailed => {
+                f.write_str("the session failed while a session-fail retry loop depended on it")
+            }
         }
     }
 }
@@ -446,6 +455,7 @@ mod tests {
             Error::InvalidArgument("x".into()),
             Error::invalid_path("a", "b"),
             Error::from(io::Error::other("x")),
+            Error::SessionFailed,
         ] {
             assert!(!e.is_retryable(), "{e:?}");
             assert_eq!(e.code(), None);

@@ -81,6 +81,8 @@ pub(crate) struct Inner {
     pub listener_watchers: Mutex<HashMap<Option<Arc<str>>, crate::session::SharedWatcher>>,
     /// Guaranteed deletes in progress (paths in server form), to avoid duplicates.
     pub failed_deletes: Mutex<std::collections::HashSet<String>>,
+    /// The safe thread of `run_safe`, started on first use.
+    pub safe: Mutex<Option<crate::session::WorkerPool>>,
 }
 
 impl Inner {
@@ -107,6 +109,7 @@ impl Inner {
             expiry_job: Mutex::new(None),
             listener_watchers: Mutex::new(HashMap::new()),
             failed_deletes: Mutex::new(Default::default()),
+            safe: Mutex::new(None),
         }))
     }
 
@@ -119,6 +122,7 @@ impl Inner {
         CuratorFramework {
             inner: self.clone(),
             namespace: self.namespace.clone(),
+            watches: None,
         }
     }
 
@@ -382,11 +386,13 @@ impl Inner {
         self.curator_listeners.clear();
         self.unhandled.clear();
         self.wrappers.lock().clear();
+        self.stop_safe();
     }
 }
 
 impl Drop for Inner {
     fn drop(&mut self) {
+        self.stop_safe();
         self.scheduler.shutdown();
         if let Some(h) = self.handle.lock().take() {
             let _ = h.close();

@@ -122,6 +122,7 @@ impl CuratorFramework {
         CuratorFramework {
             inner: self.inner.clone(),
             namespace: None,
+            watches: None,
         }
     }
 
@@ -176,6 +177,8 @@ impl CuratorFramework {
     pub(crate) fn call<T>(&self, mut f: impl FnMut(&ZooKeeper, u32) -> Result<T>) -> Result<T> {
         let inner = &self.inner;
         call_with_retry(&*inner.retry, |count| {
+            // Inside a SessionFailRetryLoop whose session failed: stop here.
+            super::retry_loop::check_session(inner)?;
             let zk = inner.connected_handle(inner.cfg.connection_timeout)?;
             f(&zk, count)
         })
@@ -256,6 +259,7 @@ impl CuratorFramework {
             let client = CuratorFramework {
                 inner: inner.clone(),
                 namespace: ns.clone(),
+                watches: None,
             };
             let e = client.strip_event(e);
             // State changes reach the listeners through the client's own watcher.

@@ -237,7 +237,11 @@ impl CuratorFrameworkBuilder {
             max_buffer: self.max_buffer,
         };
         let inner = Inner::new(cfg, retry, namespace.clone())?;
-        Ok(CuratorFramework { inner, namespace })
+        Ok(CuratorFramework {
+            inner,
+            namespace,
+            watches: None,
+        })
     }
 }
 

@@ -3,6 +3,7 @@
 
 pub mod cache;
 pub mod leader;
+pub mod locks;
 mod watch;
 
 pub use watch::{PersistentWatcher, ResetListener};
