@@ -4,7 +4,7 @@
 //! code that expects them.
 
 mod bridge;
-pub(crate) mod cache_watch;
+mod cache_watch;
 mod curator_cache;
 mod listener;
 mod node_cache;

@@ -19,14 +19,18 @@ use parking_lot::{Condvar, Mutex};
 
 use super::{CloseMode, LeaderLatchListener, LeaderLatchState, LATCH_NODE_NAME};
 use crate::error::{Error, Result};
-use crate::framework::{ConnectionState, CuratorEvent, CuratorFramework, Listenable, ListenerId};
+use crate::framework::{
+    ConnectionState, CuratorEvent, CuratorFramework, Listenable, ListenerId,
+    WatcherRemoveCuratorFramework,
+};
 use crate::path;
 use crate::proto::{CreateMode, EventType};
-use crate::recipes::cache::cache_watch::{on_event_thread, CacheWatch};
-use crate::session::WatchedEvent;
+use crate::recipes::leader::on_event_thread;
+use crate::session::{SharedWatcher, WatchedEvent};
 
 pub(crate) struct Inner {
-    pub client: CuratorFramework,
+    /// The user's client, as a view that remembers the watches the latch sets.
+    pub client: WatcherRemoveCuratorFramework,
     pub path: String,
     pub id: String,
     pub close_mode: CloseMode,
@@ -34,7 +38,8 @@ pub(crate) struct Inner {
     /// Signalled on every leadership change and on close.
     changed: Condvar,
     pub listeners: Listenable<dyn LeaderLatchListener>,
-    watch: CacheWatch,
+    /// The one watcher of every watch the latch sets.
+    watcher: SharedWatcher,
     state_listener: Mutex<Option<ListenerId>>,
 }
 
@@ -64,7 +69,7 @@ impl Inner {
         Arc::new_cyclic(|weak: &Weak<Inner>| {
             let weak = weak.clone();
             Inner {
-                client,
+                client: client.new_watcher_remove_curator_framework(),
                 path,
                 id,
                 close_mode,
@@ -81,7 +86,7 @@ impl Inner {
                 }),
                 changed: Condvar::new(),
                 listeners: Listenable::default(),
-                watch: CacheWatch::new(move |e: &WatchedEvent| {
+                watcher: SharedWatcher::new(move |e: &WatchedEvent| {
                     if let Some(inner) = weak.upgrade() {
                         inner.on_watch(e);
                     }
@@ -163,7 +168,7 @@ impl Inner {
                 on_event_thread(&self.client, move || me.listeners.clear());
             }
         }
-        self.watch.remove_all(&self.client, Vec::new());
+        self.client.remove_watchers();
         if let Some(node) = node {
             self.delete(node);
         }
@@ -268,11 +273,6 @@ impl Inner {
     fn on_watch(self: &Arc<Self>, e: &WatchedEvent) {
         if e.event_type() == EventType::None {
             return; // connection states come through on_state
-        }
-        if e.event_type() == EventType::NodeDeleted {
-            if let Some(p) = e.path() {
-                self.watch.forget(p);
-            }
         }
         // Any event on the predecessor (deleted, or its data changed, which used up the
         // one-shot watch) means: look again.
@@ -444,12 +444,11 @@ impl Inner {
     /// A `getData` watch on `node` (the predecessor, or our own node when leading); a
     /// missing node means: look again.
     fn watch_node(self: &Arc<Self>, generation: u64, node: &str) {
-        self.watch.note(node);
         let me = self.clone();
         let r = self
             .client
             .get_data()
-            .using_watcher(self.watch.watcher())
+            .using_watcher(self.watcher.clone())
             .in_background(
                 move |_c: &CuratorFramework, e: &CuratorEvent| match e.error() {
                     // Gone before the watch was set: look again.
