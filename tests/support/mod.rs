@@ -28,6 +28,7 @@ pub mod latches;
 pub mod raw;
 pub mod real;
 pub mod samples;
+pub mod selectors;
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};

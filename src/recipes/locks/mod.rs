@@ -80,7 +80,7 @@
 //! (`close()`, or dropping its last handle), which deletes its nodes and makes waiting
 //! threads give up with `Error::Closed`.
 
-mod core;
+pub(crate) mod core;
 mod locker;
 mod mutex;
 mod node;

@@ -151,11 +151,6 @@ impl Inner {
             self.changed.notify_all();
             (core.our_path.take(), was)
         };
-        if let Some(id) = self.state_listener.lock().take() {
-            self.client
-                .connection_state_listenable()
-                .remove_listener(id);
-        }
         match mode {
             CloseMode::Silent => self.listeners.clear(),
             CloseMode::NotifyLeader => {
@@ -168,9 +163,16 @@ impl Inner {
                 on_event_thread(&self.client, move || me.listeners.clear());
             }
         }
-        self.client.remove_watchers();
+        // The node first: its deletion is what hands leadership over. Its own watch fires
+        // with it, so removing the watches afterwards costs no request for that one.
         if let Some(node) = node {
             self.delete(node);
+        }
+        self.client.remove_watchers();
+        if let Some(id) = self.state_listener.lock().take() {
+            self.client
+                .connection_state_listenable()
+                .remove_listener(id);
         }
         Ok(())
     }
