@@ -1,5 +1,5 @@
-//! Java Curator and zk-curator in one election: two Java and two Rust participants on one
-//! path, joined alternately (Java, Rust, Java, Rust). A monitor samples both sides every
+//! Java Curator and zk-curator in one election, for LeaderLatch and for LeaderSelector: two
+//! Java and two Rust participants on one path, joined alternately (Java, Rust, Java, Rust). A monitor samples both sides every
 //! millisecond and fails on any moment with two leaders; leadership must move in node order
 //! as each leader closes, whichever language the next one is written in.
 
@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 
 use support::curator::{CuratorJava, JavaAgent};
 use support::{unique_root, wait_until};
-use zk_curator::recipes::leader::{LeaderLatch, Participant};
+use zk_curator::recipes::leader::{LeaderLatch, LeaderSelector, Leadership, Participant};
+use zk_curator::CuratorFramework;
 
 const T: Duration = Duration::from_secs(30);
 
@@ -196,6 +197,104 @@ server_test!(shared latch_hands_over_across_languages, |srv| {
     }
     for name in order {
         leave(&java, &rust, name);
+    }
+    let admin = srv.curator();
+    assert!(wait_until(T, || admin.get_children().for_path(&root).unwrap().is_empty()));
+    assert!(java.lock().unwrap().stop());
+});
+
+/// A Rust selector whose term lasts until the test releases it.
+struct RustSelector {
+    selector: Arc<LeaderSelector>,
+    release: Arc<AtomicBool>,
+}
+
+fn rust_selector(c: &CuratorFramework, root: &str, id: &str) -> RustSelector {
+    let release = Arc::new(AtomicBool::new(false));
+    let r = release.clone();
+    let selector =
+        LeaderSelector::builder(c, root, move |_c: &CuratorFramework, l: &Leadership| {
+            while !l.wait_cancelled(Duration::from_millis(1)) {
+                if r.swap(false, Ordering::SeqCst) {
+                    break;
+                }
+            }
+            Ok(())
+        })
+        .id(id)
+        .build()
+        .unwrap();
+    selector.auto_requeue();
+    selector.start().unwrap();
+    let listed = wait_until(T, || {
+        selector
+            .participants()
+            .is_ok_and(|ps| ps.iter().any(|p| p.id == id))
+    });
+    assert!(listed, "{id} has no node");
+    RustSelector {
+        selector: Arc::new(selector),
+        release,
+    }
+}
+
+server_test!(shared selector_hands_over_across_languages, |srv| {
+    let Some(jvm) = CuratorJava::get() else { return };
+    let root = unique_root("interop-selector");
+    let java: Java = Arc::new(Mutex::new(jvm.spawn("LeaderAgent", &[&srv.connect_string()])));
+    let order = ["java-0", "rust-0", "java-1", "rust-1"];
+    let mut rust: Vec<(String, RustSelector)> = Vec::new();
+    for name in order {
+        if name.starts_with("java") {
+            java.lock().unwrap().ok(&format!("selector-start {root} {name}"), T);
+        } else {
+            rust.push((name.to_string(), rust_selector(&srv.curator(), &root, name)));
+        }
+    }
+    let want: Vec<Participant> =
+        order.iter().enumerate().map(|(i, n)| Participant::new(*n, i == 0)).collect();
+    assert_eq!(rust[0].1.selector.participants().unwrap(), want);
+    let listed = java.lock().unwrap().ok("participants java-0", T);
+    assert_eq!(listed, "java-0:true,rust-0:false,java-1:false,rust-1:false");
+
+    let probes = rust
+        .iter()
+        .map(|(n, r)| {
+            let s = r.selector.clone();
+            let probe: Arc<dyn Fn() -> bool + Send + Sync> = Arc::new(move || s.has_leadership());
+            (n.clone(), probe)
+        })
+        .collect();
+    let leaders_now = |java: &Java| {
+        let mut all = java_leaders(java);
+        all.extend(rust.iter().filter(|(_, r)| r.selector.has_leadership()).map(|(n, _)| n.clone()));
+        all
+    };
+    let monitor = Monitor::start(java.clone(), probes);
+    // Three times round: each term is released after a while; both languages requeue
+    // automatically, at the back, so every hand-over crosses languages.
+    for round in 0..3 * order.len() {
+        let name = order[round % order.len()];
+        let next = order[(round + 1) % order.len()];
+        let ok = wait_until(T, || leaders_now(&java) == [name]);
+        assert!(ok, "leaders {:?}, want only {name}", leaders_now(&java));
+        std::thread::sleep(Duration::from_millis(50));
+        let t0 = Instant::now();
+        if name.starts_with("java") {
+            java.lock().unwrap().ok(&format!("selector-release {name}"), T);
+        } else {
+            rust.iter().find(|(n, _)| n == name).unwrap().1.release.store(true, Ordering::SeqCst);
+        }
+        let ok = wait_until(T, || leaders_now(&java) == [next]);
+        assert!(ok, "leaders {:?}, want only {next}", leaders_now(&java));
+        eprintln!("{name} -> {next}: {:?}", t0.elapsed());
+    }
+    monitor.finish();
+    for (_, r) in &rust {
+        r.selector.close().unwrap();
+    }
+    for name in ["java-0", "java-1"] {
+        java.lock().unwrap().ok(&format!("selector-close {name}"), T);
     }
     let admin = srv.curator();
     assert!(wait_until(T, || admin.get_children().for_path(&root).unwrap().is_empty()));

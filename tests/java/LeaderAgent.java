@@ -3,8 +3,9 @@
 //
 //   latch-start <path> <id>     a started LeaderLatch; answers its node once it has one
 //   latch-close <id>
-//   selector-start <path> <id>  a started LeaderSelector whose takeLeadership() holds leadership
-//                               until selector-release; answers once its node exists
+//   selector-start <path> <id>  a started, auto-requeueing LeaderSelector whose takeLeadership()
+//                               holds leadership until selector-release; answers once its node
+//                               exists
 //   selector-release <id>       makes the current takeLeadership() return
 //   selector-close <id>
 //   leaders                     the ids of the participants that lead now, comma-separated
@@ -90,6 +91,7 @@ public class LeaderAgent extends InteropAgent {
                     }
                 });
                 s.selector.setId(id);
+                s.selector.autoRequeue();
                 selectors.put(id, s);
                 s.selector.start();
                 return waitForNode(() -> selectorNode(s, id));
