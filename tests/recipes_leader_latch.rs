@@ -244,3 +244,45 @@ server_test!(shared bad_input_and_misuse_are_errors, |srv| {
     let msg = latch.close().unwrap_err().to_string();
     assert!(msg.contains(&root) && msg.contains("closed"), "{msg}");
 });
+
+server_test!(shared a_latch_started_before_its_client_joins_once_connected, |srv| {
+    let root = unique_root("latch-early");
+    let c = srv.curator_builder().build().unwrap();
+    let latch = LeaderLatch::new(&c, &root).unwrap();
+    latch.start().unwrap(); // Curator's AfterConnectionEstablished: waits for the client
+    std::thread::sleep(Duration::from_millis(100));
+    assert!(latch.our_path().is_none());
+    c.start().unwrap();
+    assert!(latch.await_leadership_timeout(LONG).unwrap());
+    latch.close().unwrap();
+});
+
+server_test!(shared the_session_policy_keeps_leadership_through_a_suspension, |srv| {
+    use zk_curator::framework::{CuratorFrameworkFactory, RetryNTimes, SessionConnectionStateErrorPolicy};
+    let root = unique_root("latch-sessionpolicy");
+    let proxy = Proxy::start(&srv.connect_string());
+    let c = CuratorFrameworkFactory::builder()
+        .connect_string(&proxy.connect_string())
+        .session_timeout(Duration::from_secs(20))
+        .connection_timeout(Duration::from_secs(5))
+        .retry_policy(RetryNTimes::new(5, Duration::from_millis(100)))
+        .connection_state_error_policy(SessionConnectionStateErrorPolicy)
+        .build()
+        .unwrap();
+    c.start().unwrap();
+    let (tx, rx) = mpsc::channel();
+    let latch = LeaderLatch::new(&c, &root).unwrap();
+    latch.listenable().add_listener(move |l: bool| tx.send(l).unwrap());
+    latch.start().unwrap();
+    assert!(rx.recv_timeout(LONG).unwrap());
+    proxy.refuse(true);
+    proxy.drop_connections();
+    assert!(wait_until(WAIT, || c.connection_state() == Some(zk_curator::ConnectionState::Suspended)));
+    // Only Lost is an error under this policy: still the leader, no not_leader call.
+    assert!(latch.has_leadership());
+    proxy.refuse(false);
+    assert!(wait_until(WAIT, || c.connection_state() == Some(zk_curator::ConnectionState::Reconnected)));
+    assert!(latch.has_leadership());
+    assert!(rx.recv_timeout(Duration::from_millis(300)).is_err());
+    latch.close().unwrap();
+});
