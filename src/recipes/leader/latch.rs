@@ -5,6 +5,7 @@
 //! starting, asking, waiting and closing.
 
 mod engine;
+mod life;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

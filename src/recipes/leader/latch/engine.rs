@@ -5,20 +5,21 @@
 //!    `latch-` node in the background; its Stat says which session owns it.
 //! 2. *check*: list the election (`getChildren`); our node missing: reset; our node owned by
 //!    another session than the current one (the session changed since it was made): reset;
-//!    first: lead; otherwise: watch the node before ours with a `getData` watch.
-//! 3. Any event of that watch, a `NoNode` reading the predecessor, and every reconnect check
-//!    again; a failed step is retried after a backoff (once connected again).
+//!    first: lead, and watch our own node (so that its deletion by anyone ends leadership);
+//!    otherwise: watch the node before ours with a `getData` watch.
+//! 3. Any event of those watches, a `NoNode` reading the watched node, and every reconnect
+//!    check again; a failed step is retried after a backoff (once connected again).
 //!
 //! Each reset starts a new *generation*: results of an older one are ignored, and a node
 //! created for one is deleted. No lock is held while the client is called or listeners run.
 
 use std::sync::{Arc, Weak};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use parking_lot::{Condvar, Mutex};
 
 use super::{CloseMode, LeaderLatchListener, LeaderLatchState, LATCH_NODE_NAME};
-use crate::error::{Error, Result};
+use crate::error::Error;
 use crate::framework::{
     ConnectionState, CuratorEvent, CuratorFramework, Listenable, ListenerId,
     WatcherRemoveCuratorFramework,
@@ -36,11 +37,11 @@ pub(crate) struct Inner {
     pub close_mode: CloseMode,
     pub core: Mutex<Core>,
     /// Signalled on every leadership change and on close.
-    changed: Condvar,
+    pub changed: Condvar,
     pub listeners: Listenable<dyn LeaderLatchListener>,
     /// The one watcher of every watch the latch sets.
     watcher: SharedWatcher,
-    state_listener: Mutex<Option<ListenerId>>,
+    pub state_listener: Mutex<Option<ListenerId>>,
 }
 
 pub(crate) struct Core {
@@ -49,9 +50,9 @@ pub(crate) struct Core {
     pub leader: bool,
     pub our_path: Option<String>,
     /// The session that owns `our_path` (its create's Stat), once known.
-    owner: Option<i64>,
+    pub owner: Option<i64>,
     pub last_path_is_leader: Option<String>,
-    generation: u64,
+    pub generation: u64,
     /// A create of this generation is in flight.
     creating: bool,
     retry_scheduled: bool,
@@ -96,166 +97,9 @@ impl Inner {
         })
     }
 
-    // ------------------------------------------------------------------ user calls
-
-    pub fn start(self: &Arc<Self>) -> Result<()> {
-        {
-            let mut core = self.core.lock();
-            match core.state {
-                LeaderLatchState::Latent => core.state = LeaderLatchState::Started,
-                LeaderLatchState::Started => {
-                    return Err(Error::InvalidArgument(format!(
-                        "the LeaderLatch on {} was already started",
-                        self.path
-                    )))
-                }
-                LeaderLatchState::Closed => return Err(self.closed_error()),
-            }
-        }
-        let weak = Arc::downgrade(self);
-        let id = self.client.connection_state_listenable().add_listener(
-            move |_c: &CuratorFramework, s: ConnectionState| {
-                if let Some(inner) = weak.upgrade() {
-                    inner.on_state(s);
-                }
-            },
-        );
-        *self.state_listener.lock() = Some(id);
-        // Joins now if connected; otherwise the first Connected does (Curator's
-        // AfterConnectionEstablished), so the create is not spent on a dead connection.
-        let me = self.clone();
-        on_event_thread(&self.client, move || {
-            if me.connected_now() {
-                me.recheck();
-            }
-        });
-        Ok(())
-    }
-
-    pub fn close(self: &Arc<Self>, mode: CloseMode) -> Result<()> {
-        let (node, was_leader) = {
-            let mut core = self.core.lock();
-            if core.state != LeaderLatchState::Started {
-                return Err(match core.state {
-                    LeaderLatchState::Closed => self.closed_error(),
-                    _ => Error::InvalidArgument(format!(
-                        "the LeaderLatch on {} was never started",
-                        self.path
-                    )),
-                });
-            }
-            core.state = LeaderLatchState::Closed;
-            core.generation += 1;
-            core.owner = None;
-            let was = std::mem::replace(&mut core.leader, false);
-            self.changed.notify_all();
-            (core.our_path.take(), was)
-        };
-        match mode {
-            CloseMode::Silent => self.listeners.clear(),
-            CloseMode::NotifyLeader => {
-                if was_leader {
-                    self.notify(false);
-                }
-                // After the notification just queued (listener calls go through the event
-                // thread in order).
-                let me = self.clone();
-                on_event_thread(&self.client, move || me.listeners.clear());
-            }
-        }
-        // The node first: its deletion is what hands leadership over. Its own watch fires
-        // with it, so removing the watches afterwards costs no request for that one.
-        if let Some(node) = node {
-            self.delete(node);
-        }
-        self.client.remove_watchers();
-        if let Some(id) = self.state_listener.lock().take() {
-            self.client
-                .connection_state_listenable()
-                .remove_listener(id);
-        }
-        Ok(())
-    }
-
-    pub fn has_leadership(&self) -> bool {
-        let (leader, owner) = {
-            let core = self.core.lock();
-            (
-                core.state == LeaderLatchState::Started && core.leader,
-                core.owner,
-            )
-        };
-        leader && self.live(owner)
-    }
-
-    /// Waits for leadership until `deadline` (`None`: forever); `Ok(false)` on timeout.
-    pub fn await_leadership(&self, deadline: Option<Instant>) -> Result<bool> {
-        let mut core = self.core.lock();
-        loop {
-            match core.state {
-                LeaderLatchState::Started => {}
-                LeaderLatchState::Closed => return Err(self.closed_error()),
-                LeaderLatchState::Latent => {
-                    return Err(Error::InvalidArgument(format!(
-                        "the LeaderLatch on {} is not started",
-                        self.path
-                    )))
-                }
-            }
-            // The flag is set, but the connection may be down right now (the Suspended
-            // event not handled yet): look again shortly rather than wait for a change.
-            let mut slice = None;
-            if core.leader {
-                if self.live(core.owner) {
-                    return Ok(true);
-                }
-                slice = Some(Instant::now() + Duration::from_millis(10));
-            }
-            let until = match (deadline, slice) {
-                (Some(d), Some(s)) => Some(d.min(s)),
-                (d, s) => d.or(s),
-            };
-            match until {
-                Some(t) => {
-                    if deadline.is_some_and(|d| Instant::now() >= d) {
-                        return Ok(false);
-                    }
-                    self.changed.wait_until(&mut core, t);
-                }
-                None => self.changed.wait(&mut core),
-            }
-        }
-    }
-
-    fn closed_error(&self) -> Error {
-        Error::InvalidArgument(format!("the LeaderLatch on {} is closed", self.path))
-    }
-
-    /// The live view (the handle's own state, not the events delivered so far): the current
-    /// session owns our node, and the connection is up or its loss is not an error under
-    /// the client's policy.
-    fn live(&self, owner: Option<i64>) -> bool {
-        let Ok(h) = self.client.zookeeper_client().zookeeper() else {
-            return false;
-        };
-        owner == Some(h.session_id())
-            && (h.state().is_connected()
-                || !self
-                    .client
-                    .connection_state_error_policy()
-                    .is_error_state(ConnectionState::Suspended))
-    }
-
-    fn connected_now(&self) -> bool {
-        self.client
-            .zookeeper_client()
-            .zookeeper()
-            .is_ok_and(|h| h.state().is_connected())
-    }
-
     // ------------------------------------------------------------------ the protocol
 
-    fn on_state(self: &Arc<Self>, s: ConnectionState) {
+    pub(super) fn on_state(self: &Arc<Self>, s: ConnectionState) {
         match s {
             ConnectionState::Connected | ConnectionState::Reconnected => self.recheck(),
             ConnectionState::Suspended => {
@@ -272,7 +116,7 @@ impl Inner {
         }
     }
 
-    fn on_watch(self: &Arc<Self>, e: &WatchedEvent) {
+    pub(super) fn on_watch(self: &Arc<Self>, e: &WatchedEvent) {
         if e.event_type() == EventType::None {
             return; // connection states come through on_state
         }
@@ -282,7 +126,7 @@ impl Inner {
     }
 
     /// Checks where we stand: a new node if we have none, else the election's children.
-    fn recheck(self: &Arc<Self>) {
+    pub(super) fn recheck(self: &Arc<Self>) {
         let generation = {
             let core = self.core.lock();
             if core.state != LeaderLatchState::Started || core.creating {
@@ -538,7 +382,7 @@ impl Inner {
     }
 
     /// Tells the listeners, on the event thread (at once when already there), in order.
-    fn notify(self: &Arc<Self>, leader: bool) {
+    pub(super) fn notify(self: &Arc<Self>, leader: bool) {
         let me = self.clone();
         on_event_thread(&self.client, move || {
             me.listeners.for_each(move |l| {
@@ -595,7 +439,7 @@ impl Inner {
     /// Deletes a node of ours: guaranteed (retried in the background until it is gone), in
     /// the foreground off the event thread so that `close()` returns with the node deleted
     /// when the server can be reached.
-    fn delete(&self, node: String) {
+    pub(super) fn delete(&self, node: String) {
         let d = self.client.delete().guaranteed().quietly();
         let r = if self.client.event_dispatcher().is_event_thread() {
             d.in_background(|_c: &CuratorFramework, _e: &CuratorEvent| {})
