@@ -3,8 +3,8 @@
 //! A complete, synchronous, thread-based ZooKeeper client for Rust that mirrors Apache
 //! Curator: the same fluent API (`client.get_data().using_watcher(w).for_path("/a")`), the same
 //! recipes with the same znode layouts, so that a Rust process and a Java Curator process can
-//! share them (today the caches, `PersistentWatcher` and leader election; locks and service
-//! discovery are still to come), and an in-process test server that speaks the real
+//! share them (today the caches, `PersistentWatcher`, the locks and leader election;
+//! service discovery is still to come), and an in-process test server that speaks the real
 //! wire protocol. No async runtime.
 //!
 //! ```
@@ -35,7 +35,7 @@
 //! * [`framework`]: Curator's `CuratorFramework` — builders per verb, retry policies,
 //!   connection states, namespaces, background operations, transactions, protected creates,
 //!   guaranteed deletes.
-//! * [`recipes`]: caches, persistent watches, leader election (more recipes follow).
+//! * [`recipes`]: caches, persistent watches, locks and leader election (more recipes follow).
 //! * [`ZooKeeper`] ([`client`]): the low-level handle, one method per server operation, each
 //!   synchronous and asynchronous — the Java client's API.
 //! * [`session`]: the engine: connection, I/O thread, event thread, worker pool.

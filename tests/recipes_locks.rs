@@ -130,6 +130,12 @@ server_test!(shared mutex_layout_reentrancy_and_ownership, |srv| {
     lock.release().unwrap();
     assert!(!lock.is_acquired_in_this_process());
     assert!(matches!(lock.release(), Err(Error::InvalidArgument(_))));
+    // Node data of one's own.
+    let with_data = InterProcessMutex::with_lock_data(&c, &lock_path, b"id-7").unwrap();
+    with_data.acquire().unwrap();
+    let n = with_data.lock_node().unwrap();
+    assert_eq!(c.get_data().for_path(&n).unwrap(), b"id-7");
+    with_data.release().unwrap();
     assert_no_nodes(&c, &lock_path);
     c.close();
 });

@@ -47,6 +47,8 @@ pub const WORKLOADS: &[&str] = &[
     "watch-fanout",
     "persistent-recursive",
     "cache-load",
+    "lock-uncontended",
+    "lock-contended",
     "slow-watcher",
     "restore-watches",
     "idle-footprint",
@@ -60,8 +62,8 @@ pub struct Args {
     pub workload: String,
     pub ops: Option<usize>,
     pub threads: usize,
-    /// `--threads` was given (workloads with their own default use [`Args::threads_or`]).
-    pub threads_set: bool,
+    /// `--threads` was given (workloads with another default than 8 need to know).
+    pub threads_given: bool,
     pub inflight: usize,
     pub nodes: Option<usize>,
     pub size: usize,
@@ -75,7 +77,7 @@ impl Args {
             workload: String::new(),
             ops: None,
             threads: 8,
-            threads_set: false,
+            threads_given: false,
             inflight: 1000,
             nodes: None,
             size: 100,
@@ -104,7 +106,7 @@ impl Args {
                 "--ops" => a.ops = Some(num(&v)?),
                 "--threads" => {
                     a.threads = num(&v)?.max(1);
-                    a.threads_set = true;
+                    a.threads_given = true;
                 }
                 "--inflight" => a.inflight = num(&v)?.max(1),
                 "--nodes" => a.nodes = Some(num(&v)?),
@@ -128,9 +130,9 @@ impl Args {
         self.ops.filter(|n| *n > 0).unwrap_or(default)
     }
 
-    /// `--threads` if given, else the workload's `default`.
+    /// `--threads`, or `default` when it was not given.
     pub fn threads_or(&self, default: usize) -> usize {
-        if self.threads_set {
+        if self.threads_given {
             self.threads
         } else {
             default

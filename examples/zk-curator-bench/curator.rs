@@ -12,6 +12,7 @@ use zk_curator::{AddWatchMode, EventType, SharedWatcher, WatchedEvent};
 
 use crate::cache;
 use crate::common::*;
+use crate::locks;
 use crate::own;
 
 /// The client name in the JSON line.
@@ -96,6 +97,8 @@ pub fn run(args: &Args, rep: &mut Report) -> Res<()> {
             "watch-fanout" => watch_fanout(&ctx, rep),
             "persistent-recursive" => persistent_recursive(&ctx, rep),
             "cache-load" => cache_load(&ctx, rep),
+            "lock-uncontended" => locks::lock_uncontended(&ctx, rep),
+            "lock-contended" => locks::lock_contended(&ctx, rep),
             "slow-watcher" => own::slow_watcher(&ctx, rep),
             "restore-watches" => own::restore_watches(&ctx, rep),
             "leader-failover" => crate::leader::leader_failover(&ctx, rep),

@@ -76,6 +76,7 @@ mod common;
 mod curator;
 mod hop;
 mod leader;
+mod locks;
 mod own;
 mod proxy;
 mod raw;

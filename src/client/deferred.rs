@@ -115,6 +115,12 @@ impl ZooKeeper {
         debug_assert!(reg.as_ref().is_none_or(|r| r.on_ok == WatchKind::Data));
         self.defer(req, reg, path, Box::new(get_data_conv))
     }
+
+    /// Sends a delete.
+    pub(crate) fn delete_deferred(&self, path: &str, version: i32) -> Result<Deferred<()>> {
+        let req = self.delete_request(path, version)?;
+        self.defer(req, None, path, Box::new(|_| Ok(())))
+    }
 }
 
 impl<T> std::fmt::Debug for Deferred<T> {

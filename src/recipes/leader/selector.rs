@@ -17,7 +17,7 @@ use super::participant::{leader_of, participants_of, sorted_nodes, Participant};
 use crate::error::Result;
 use crate::framework::{ConnectionState, CuratorFramework};
 use crate::path;
-use crate::recipes::locks::core::LockCore;
+use crate::recipes::locks::InterProcessMutex;
 
 /// Told what a [`LeaderSelector`] needs its user to do (Curator's `LeaderSelectorListener`).
 ///
@@ -117,12 +117,12 @@ impl std::fmt::Debug for Leadership {
     }
 }
 
-/// The flag of one election task (waiting or leading), and the lock it waits on, which
-/// cancelling closes so that a waiting `acquire` gives up at once.
+/// The flag of one election task (waiting or leading), and the mutex it waits on, which
+/// cancelling closes so that a waiting `acquire` gives up at once (and deletes its node).
 pub(crate) struct CancelFlag {
     cancelled: Mutex<bool>,
     cv: Condvar,
-    lock: Mutex<Option<Arc<LockCore>>>,
+    waiting_on: Mutex<Option<InterProcessMutex>>,
 }
 
 impl CancelFlag {
@@ -130,7 +130,7 @@ impl CancelFlag {
         CancelFlag {
             cancelled: Mutex::new(false),
             cv: Condvar::new(),
-            lock: Mutex::new(None),
+            waiting_on: Mutex::new(None),
         }
     }
 
@@ -141,21 +141,26 @@ impl CancelFlag {
     pub(crate) fn cancel(&self) {
         *self.cancelled.lock() = true;
         self.cv.notify_all();
-        let lock = self.lock.lock().take();
+        let lock = self.waiting_on.lock().take();
         if let Some(lock) = lock {
             lock.close();
         }
     }
 
-    /// Ties `lock` to this flag: closed when it is cancelled (at once if it already is).
-    /// False if it already was.
-    pub(crate) fn attach(&self, lock: Arc<LockCore>) -> bool {
-        *self.lock.lock() = Some(lock.clone());
+    /// Ties `lock` to this flag while the task waits for it: closed when the flag is
+    /// cancelled (at once if it already is). False if it already was.
+    pub(crate) fn attach(&self, lock: &InterProcessMutex) -> bool {
+        *self.waiting_on.lock() = Some(lock.clone());
         if self.is_cancelled() {
             lock.close();
             return false;
         }
         true
+    }
+
+    /// The wait is over: cancelling no longer touches the mutex.
+    pub(crate) fn detach(&self) {
+        self.waiting_on.lock().take();
     }
 
     /// Waits until cancelled or `deadline`; whether cancelled.
@@ -319,19 +324,13 @@ impl LeaderSelector {
     /// Every participant in election order (the leader first), read from the server.
     pub fn participants(&self) -> Result<Vec<Participant>> {
         let c = &self.shared.client;
-        participants_of(
-            c,
-            &sorted_nodes(c, &self.shared.path, worker::NAMING.lock_name)?,
-        )
+        participants_of(c, &sorted_nodes(c, &self.shared.path, worker::LOCK_NAME)?)
     }
 
     /// The current leader as the server sees it, or `None` when nobody takes part.
     pub fn leader(&self) -> Result<Option<Participant>> {
         let c = &self.shared.client;
-        leader_of(
-            c,
-            &sorted_nodes(c, &self.shared.path, worker::NAMING.lock_name)?,
-        )
+        leader_of(c, &sorted_nodes(c, &self.shared.path, worker::LOCK_NAME)?)
     }
 
     /// The participant id (empty when none was given).

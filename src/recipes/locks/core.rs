@@ -20,7 +20,9 @@
 //!   and when each has been seen deleted the lock is ours. With up to [`FAN_OUT`] blockers,
 //!   all are watched (getData, pipelined); the last deletion hands the lock over with no
 //!   request at all. With more, only the node Curator watches is (no herd), and its deletion
-//!   leads to a new listing, as in Curator.
+//!   leads to a new listing, as in Curator. The one exception is the write lock: a
+//!   downgrade's read node carries an older sequence number and *can* appear later, so a
+//!   writer lists once more before it holds ([`LockCore::confirm_hand_over`]).
 //! * **Every wake-up is checked, every reconnect re-lists.** Any connection-state change,
 //!   any event other than the deletion of a blocker (a watch used up by a data change), a
 //!   new session, or a handle that is not connected sends the waiter back to listing. A
@@ -39,7 +41,7 @@ use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
-use super::node::{remove_node, remove_node_later, ProtectedCreate};
+use super::node::{remove_node, remove_node_later, remove_node_soon, ProtectedCreate};
 use crate::client::ZooKeeper;
 use crate::error::{Error, Result};
 use crate::framework::{
@@ -85,7 +87,6 @@ pub(crate) enum Rule {
     /// Every lower node (mutex, write lock).
     Exclusive,
     /// Lower nodes whose name contains this marker (read lock: write nodes).
-    #[allow(dead_code)] // the read lock comes next
     SharedExcept(&'static str),
 }
 
@@ -123,6 +124,11 @@ pub(crate) struct LockCore {
     monitor: Arc<Monitor>,
     closed: AtomicBool,
     listener: Mutex<Option<ListenerId>>,
+    /// `participant_nodes` lists only nodes carrying this lock's name (the read and the
+    /// write lock share a path).
+    own_nodes_only: bool,
+    /// Confirm a hand-over with a listing (see [`confirm_hand_over`](Self::confirm_hand_over)).
+    confirm: bool,
 }
 
 impl LockCore {
@@ -148,7 +154,24 @@ impl LockCore {
             monitor,
             closed: AtomicBool::new(false),
             listener: Mutex::new(Some(id)),
+            own_nodes_only: false,
+            confirm: false,
         })
+    }
+
+    /// Blockers seen deleted are not proof enough: list again before holding. For the
+    /// write lock, whose path also receives the read node of a downgrade: a plain ephemeral
+    /// node carrying an *older* sequence number, which can appear after a writer has listed
+    /// (and must then keep that writer out).
+    pub(crate) fn confirm_hand_over(mut self) -> LockCore {
+        self.confirm = true;
+        self
+    }
+
+    /// `participant_nodes` lists only this lock's own kind of node.
+    pub(crate) fn own_nodes_only(mut self) -> LockCore {
+        self.own_nodes_only = true;
+        self
     }
 
     pub(crate) fn client(&self) -> &CuratorFramework {
@@ -207,6 +230,7 @@ impl LockCore {
             node: None,
             watches: WatchTracker::default(),
             hold_watches: WatchTracker::default(),
+            revocation_set: false,
             retry,
         };
         let r = a.run();
@@ -229,10 +253,10 @@ impl LockCore {
         remove_node(&self.client, &held.full)
     }
 
-    /// The same without waiting (drop, close).
-    pub(crate) fn release_later(&self, held: Held) {
+    /// The same for a close or drop: never waits long, never reports.
+    pub(crate) fn release_quietly(&self, held: Held) {
         held.watches.remove_all(&self.client);
-        remove_node_later(&self.client, &held.full);
+        remove_node_soon(&self.client, &held.full);
     }
 
     /// Every node of the lock's path in lock order, as paths in the client's namespace.
@@ -246,6 +270,7 @@ impl LockCore {
         self.naming.sort(&mut kids);
         Ok(kids
             .iter()
+            .filter(|k| !self.own_nodes_only || k.contains(self.naming.lock_name))
             .map(|k| path::make_path(&self.base, k))
             .collect())
     }
@@ -305,6 +330,8 @@ struct Acquisition<'a> {
     watches: WatchTracker,
     /// Watches that go with the hold (revocation).
     hold_watches: WatchTracker,
+    /// The revocation watch is on our node.
+    revocation_set: bool,
     retry: RetryLoop,
 }
 
@@ -388,9 +415,8 @@ impl Acquisition<'_> {
             name,
             session: c.session,
         });
-        if let Some(w) = &self.req.revocation {
-            self.watch_for_revocation(&zk, &c.full, w)?;
-        }
+        self.revocation_set = false;
+        self.watch_for_revocation(&zk)?;
         match c.listing {
             None => Ok(Step::Held),
             Some(Ok(kids)) => Ok(Step::Decide(kids)),
@@ -408,6 +434,7 @@ impl Acquisition<'_> {
         if zk.session_id() != node.session {
             return self.session_changed();
         }
+        self.watch_for_revocation(&zk)?;
         let kids = zk
             .get_children_deferred(&self.parent)?
             .wait(self.req.deadline)?;
@@ -482,6 +509,9 @@ impl Acquisition<'_> {
             if state.relist.load(Ordering::Acquire) || !all && left == 0 {
                 return Ok(Step::List);
             }
+            if all && left == 0 && self.core.confirm {
+                return Ok(Step::List);
+            }
             if all && left == 0 {
                 // Granted by the deletions alone: only while this session is connected.
                 let now = self.core.client.inner.handle()?;
@@ -507,20 +537,25 @@ impl Acquisition<'_> {
         }
     }
 
-    /// Leaves the revocation watcher on our node (Curator watches it from the moment the
-    /// node exists, waiting or holding).
-    fn watch_for_revocation(&self, zk: &ZooKeeper, full: &str, w: &SharedWatcher) -> Result<()> {
-        self.hold_watches.note(&self.core.client, full, w);
+    /// Leaves the revocation watcher on our node, if asked and not done yet (Curator
+    /// watches it from the moment the node exists, waiting or holding).
+    fn watch_for_revocation(&mut self, zk: &ZooKeeper) -> Result<()> {
+        let (Some(w), Some(node), false) = (&self.req.revocation, &self.node, self.revocation_set)
+        else {
+            return Ok(());
+        };
+        self.hold_watches.note(&self.core.client, &node.full, w);
         let (data, _) = zk
-            .get_data_deferred(full, Some(w.clone()))?
+            .get_data_deferred(&node.full, Some(w.clone()))?
             .wait(self.req.deadline)?;
         if data == super::revoke::REVOKE_MESSAGE {
             w.process(&WatchedEvent::new(
                 EventType::NodeDataChanged,
                 crate::proto::KeeperState::SyncConnected,
-                Some(full.to_string()),
+                Some(node.full.clone()),
             ));
         }
+        self.revocation_set = true;
         Ok(())
     }
 
@@ -528,7 +563,7 @@ impl Acquisition<'_> {
     fn give_up(&mut self) {
         self.hold_watches.remove_all(&self.core.client);
         if let Some(n) = self.node.take() {
-            remove_node_later(&self.core.client, &n.full);
+            remove_node_soon(&self.core.client, &n.full);
         }
         self.create.abandon(&self.core.client);
     }

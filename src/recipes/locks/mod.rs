@@ -4,10 +4,10 @@
 //! | Recipe | Nodes under the lock's path `P` |
 //! |---|---|
 //! | [`InterProcessMutex`] | `P/_c_<uuid>-lock-<seq>`, ephemeral-sequential |
-//! | `InterProcessReadWriteLock` | `P/_c_<uuid>-__WRIT__<seq>` and `P/_c_<uuid>-__READ__<seq>` |
-//! | `InterProcessSemaphoreV2` | `P/locks/_c_<uuid>-lock-<seq>` (a mutex) and `P/leases/_c_<uuid>-lease-<seq>` |
-//! | `InterProcessSemaphoreMutex` | the same as a semaphore with one lease |
-//! | `InterProcessMultiLock` | those of the locks it holds |
+//! | [`InterProcessReadWriteLock`] | `P/_c_<uuid>-__WRIT__<seq>` and `P/_c_<uuid>-__READ__<seq>` |
+//! | [`InterProcessSemaphoreV2`] | `P/locks/_c_<uuid>-lock-<seq>` (a mutex) and `P/leases/_c_<uuid>-lease-<seq>` |
+//! | [`InterProcessSemaphoreMutex`] | the same as a semaphore with one lease |
+//! | [`InterProcessMultiLock`] | those of the locks it holds |
 //!
 //! Parents are created as containers, so the server removes a lock's path once its last
 //! node is gone. `docs/recipes.md` has the details and the interoperability status.
@@ -80,18 +80,26 @@
 //! (`close()`, or dropping its last handle), which deletes its nodes and makes waiting
 //! threads give up with `Error::Closed`.
 
-pub(crate) mod core;
+mod core;
 mod locker;
+mod multi;
 mod mutex;
 mod node;
+mod read_write;
 mod reentrant;
 mod revoke;
+mod semaphore;
+mod semaphore_mutex;
 
 use std::time::Duration;
 
 pub use locker::Locker;
+pub use multi::InterProcessMultiLock;
 pub use mutex::InterProcessMutex;
+pub use read_write::{InterProcessReadWriteLock, ReadLock, WriteLock};
 pub use revoke::{RevocationListener, Revoker};
+pub use semaphore::{InterProcessSemaphoreV2, Lease};
+pub use semaphore_mutex::InterProcessSemaphoreMutex;
 
 use crate::error::Result;
 #[cfg(doc)]

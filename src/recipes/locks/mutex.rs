@@ -25,7 +25,8 @@ pub(crate) const MUTEX: Naming = Naming {
 /// Re-entrant per thread: the thread that holds it may acquire it again and must release it
 /// as often. Only the holding thread can release it. Each acquiring thread queues a node
 /// `<path>/_c_<uuid>-lock-<seq>` (protected, ephemeral-sequential, parents created as
-/// containers, data the client's default data, empty once [`make_revocable`] was called);
+/// containers, data the client's default data or [`with_lock_data`]'s, empty once
+/// [`make_revocable`] was called);
 /// the lowest node holds the lock. Clones are the same lock (the same holds).
 ///
 /// A held lock is only as good as the session: see the [module docs](super) for what to do
@@ -33,6 +34,7 @@ pub(crate) const MUTEX: Naming = Naming {
 /// node it has, held or queued.
 ///
 /// [`make_revocable`]: Self::make_revocable
+/// [`with_lock_data`]: Self::with_lock_data
 ///
 /// ```
 /// use std::time::Duration;
@@ -70,6 +72,8 @@ pub struct InterProcessMutex {
 
 struct Shared {
     lock: Reentrant,
+    /// The nodes' data (`None`: the client's default data).
+    data: Option<Vec<u8>>,
     /// The watcher left on each node when revocable.
     revocation: Mutex<Option<SharedWatcher>>,
 }
@@ -78,13 +82,25 @@ impl InterProcessMutex {
     /// A mutex on `path` (in the client's namespace). Nothing is sent until it is acquired;
     /// `Err(InvalidPath)` for a bad path.
     pub fn new(client: &CuratorFramework, path: &str) -> Result<InterProcessMutex> {
-        InterProcessMutex::with_core(LockCore::new(client, path, MUTEX, Rule::Exclusive)?)
+        InterProcessMutex::build(client, path, None)
     }
 
-    pub(crate) fn with_core(core: LockCore) -> Result<InterProcessMutex> {
+    /// The same with `data` in every lock node it creates (what Curator's subclasses get by
+    /// overriding `getLockNodeBytes`: `LeaderSelector` stores its participant id there).
+    pub fn with_lock_data(
+        client: &CuratorFramework,
+        path: &str,
+        data: &[u8],
+    ) -> Result<InterProcessMutex> {
+        InterProcessMutex::build(client, path, Some(data.to_vec()))
+    }
+
+    fn build(client: &CuratorFramework, path: &str, data: Option<Vec<u8>>) -> Result<Self> {
+        let core = LockCore::new(client, path, MUTEX, Rule::Exclusive)?;
         Ok(InterProcessMutex {
             shared: Arc::new(Shared {
                 lock: Reentrant::new(core),
+                data,
                 revocation: Mutex::new(None),
             }),
         })
@@ -113,10 +129,10 @@ impl InterProcessMutex {
         }
         let revocation = self.shared.revocation.lock().clone();
         let client = lock.core.client();
-        let data: &[u8] = if revocation.is_some() {
-            &[]
-        } else {
-            client.default_data()
+        let data: &[u8] = match (&revocation, &self.shared.data) {
+            (Some(_), _) => &[],
+            (None, Some(d)) => d,
+            (None, None) => client.default_data(),
         };
         lock.acquire_new(&Request {
             data,

@@ -8,7 +8,7 @@
 //! deadline came first) is searched for by that id on the next attempt instead of being sent
 //! again; a create that is given up is searched for and deleted in the background.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::client::ZooKeeper;
 use crate::error::{Error, Result};
@@ -178,8 +178,29 @@ pub(crate) fn remove_node(client: &CuratorFramework, full: &str) -> Result<()> {
     }
 }
 
-/// Deletes a node in the background only (a caller that must not wait: a timed-out acquire,
-/// a drop).
+/// Deletes a node in the background only (a caller that must not wait).
 pub(crate) fn remove_node_later(client: &CuratorFramework, full: &str) {
     guaranteed_delete(client, full.to_string());
+}
+
+/// How long [`remove_node_soon`] waits for its delete.
+const SOON: Duration = Duration::from_millis(500);
+
+/// Deletes a node a caller is giving up (a timed-out acquire, a close): at once when
+/// connected, so that nobody else waits behind it once the call returns, waiting a short
+/// while at most; otherwise, or if that fails, in the background until it is gone.
+pub(crate) fn remove_node_soon(client: &CuratorFramework, full: &str) {
+    if let Ok(zk) = client.inner.handle() {
+        if zk.state().is_connected() {
+            if let Ok(d) = zk.delete_deferred(full, -1) {
+                match d.wait(Instant::now().checked_add(SOON)) {
+                    Ok(()) | Err(Error::NoNode { .. }) | Err(Error::Closed) => return,
+                    Err(e) => {
+                        log::debug!("deleting {full} failed ({e}); retrying in the background")
+                    }
+                }
+            }
+        }
+    }
+    remove_node_later(client, full)
 }

@@ -57,7 +57,7 @@ impl Reentrant {
                 let old = self.holds.lock().insert(me, Hold { held, count: 1 });
                 if let Some(old) = old {
                     // Cannot happen (the caller checked); never leak a node if it does.
-                    self.core.release_later(old.held);
+                    self.core.release_quietly(old.held);
                 }
                 // A close() that came while we were acquiring must not leave the node.
                 if self.core.is_closed() {
@@ -117,7 +117,7 @@ impl Reentrant {
     fn release_all(&self) {
         let all: Vec<Hold> = self.holds.lock().drain().map(|(_, h)| h).collect();
         for h in all {
-            self.core.release_later(h.held);
+            self.core.release_quietly(h.held);
         }
     }
 

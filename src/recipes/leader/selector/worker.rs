@@ -18,13 +18,10 @@ use parking_lot::{Condvar, Mutex};
 use super::{CancelFlag, LeaderSelectorListener, Leadership};
 use crate::error::{Error, Result};
 use crate::framework::{ConnectionState, CuratorFramework, CuratorFrameworkState, ListenerId};
-use crate::recipes::locks::core::{LockCore, Naming, Request, Rule};
+use crate::recipes::locks::InterProcessMutex;
 
-/// Curator's mutex names: a selector's nodes are `lock-` nodes.
-pub(crate) const NAMING: Naming = Naming {
-    lock_name: "lock-",
-    markers: &["lock-"],
-};
+/// Curator's mutex names: a selector's nodes are `lock-` nodes, sorted by what follows.
+pub(crate) const LOCK_NAME: &str = "lock-";
 
 /// After a failed election task, auto-requeue waits this long (doubling, up to `MAX`) so a
 /// lasting error (no connection, no permission) does not spin.
@@ -280,38 +277,36 @@ impl Shared {
         if task.is_cancelled() {
             return true;
         }
-        let lock = match LockCore::new(&self.client, &self.path, NAMING, Rule::Exclusive) {
-            Ok(l) => Arc::new(l),
+        let made = if self.id.is_empty() {
+            InterProcessMutex::new(&self.client, &self.path)
+        } else {
+            InterProcessMutex::with_lock_data(&self.client, &self.path, self.id.as_bytes())
+        };
+        let lock = match made {
+            Ok(l) => l,
             Err(e) => {
                 self.client
                     .report_unhandled(&format!("LeaderSelector {}", self.path), &e);
                 return false;
             }
         };
-        if !task.attach(lock.clone()) {
+        if !task.attach(&lock) {
             return true;
         }
-        let data: &[u8] = if self.id.is_empty() {
-            self.client.default_data()
-        } else {
-            self.id.as_bytes()
-        };
-        let acquired = lock.acquire(&Request {
-            data,
-            granted_as: None,
-            deadline: None,
-            revocation: None,
-        });
+        let acquired = lock.acquire();
+        // Held (or given up): cancelling must no longer close the mutex, which would delete
+        // a held node while take_leadership still runs.
+        task.detach();
         let ok = match acquired {
-            Ok(Some(held)) => {
+            Ok(()) => {
                 self.lead(task);
-                // Leadership ended (the flag is down); now the node goes, handing over.
-                if let Err(e) = lock.release(held) {
-                    log::debug!("LeaderSelector {}: releasing: {e} (retried)", self.path);
+                // Leadership ended (the flag is down); now the node goes, handing over. A
+                // cancellation that closed the mutex just before the detach deleted it already.
+                if let Err(e) = lock.release() {
+                    log::debug!("LeaderSelector {}: releasing: {e}", self.path);
                 }
                 true
             }
-            Ok(None) => true,
             // Cancelled or closed while waiting: the node is gone already.
             Err(Error::Closed) => true,
             Err(e) => {
