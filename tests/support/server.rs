@@ -181,11 +181,8 @@ impl TestServer {
     /// with the same id and password and closes it (the method Curator's tests relied on for
     /// years; it works on both kinds).
     pub fn expire(&self, zk: &ZooKeeper) {
-        // Closing the session is a write the server must log: on a loaded machine it can
-        // take longer than the default second.
         let other = self
             .builder()
-            .close_timeout(Duration::from_secs(30))
             .session(zk.session_id(), &zk.session_password())
             .connect()
             .expect("resume the session from a second handle");
