@@ -84,9 +84,12 @@ server_test!(shared expired_sessions_rejoin, |srv| {
     cut(&proxies[0], false);
     assert!(wait_until(LONG, || e.latch(0).our_path().is_some_and(|p| p != old)));
     assert!(wait_until(WAIT, || e.children(&admin).len() == 3), "{:?}", e.children(&admin));
-    // A follower's expiry: it rejoins too, and the line still moves.
+    // A follower's expiry (cut off too: a connected client would take its session back from
+    // the handle expiring it): it rejoins, and the line still moves.
+    cut(&proxies[2], true);
     let zk = e.clients[2].zookeeper_client().zookeeper().unwrap();
     srv.expire(&zk);
+    cut(&proxies[2], false);
     assert!(wait_until(LONG, || e.children(&admin).len() == 3 && e.latch(2).our_path().is_some()));
     e.latch(1).close().unwrap();
     let next = e.sole_leader(LONG);
