@@ -199,7 +199,7 @@ server_test!(shared latch_hands_over_across_languages, |srv| {
         leave(&java, &rust, name);
     }
     let admin = srv.curator();
-    assert!(wait_until(T, || admin.get_children().for_path(&root).unwrap().is_empty()));
+    assert!(wait_until(T, || support::election::children_of(&admin, &root).is_empty()));
     assert!(java.lock().unwrap().stop());
 });
 
@@ -297,6 +297,6 @@ server_test!(shared selector_hands_over_across_languages, |srv| {
         java.lock().unwrap().ok(&format!("selector-close {name}"), T);
     }
     let admin = srv.curator();
-    assert!(wait_until(T, || admin.get_children().for_path(&root).unwrap().is_empty()));
+    assert!(wait_until(T, || support::election::children_of(&admin, &root).is_empty()));
     assert!(java.lock().unwrap().stop());
 });

@@ -163,7 +163,7 @@ server_test!(shared close_and_drop_clean_up, |srv| {
     }
     // Drop deletes the nodes (the session is still open; a node whose create was still in
     // flight is deleted when the reply comes) and takes back the watches.
-    assert!(wait_until(WAIT, || admin.get_children().for_path(&root).unwrap().is_empty()));
+    assert!(wait_until(WAIT, || support::election::children_of(&admin, &root).is_empty()));
     let zk = c.zookeeper_client().zookeeper().unwrap();
     assert!(wait_until(WAIT, || zk.watch_count() == 0), "{} watches left", zk.watch_count());
     // A latch closed while its create is in flight does not leave the node behind.
@@ -172,7 +172,7 @@ server_test!(shared close_and_drop_clean_up, |srv| {
         l.start().unwrap();
         l.close().unwrap();
     }
-    assert!(wait_until(WAIT, || admin.get_children().for_path(&root).unwrap().is_empty()));
+    assert!(wait_until(WAIT, || support::election::children_of(&admin, &root).is_empty()));
 });
 
 server_test!(shared a_predecessor_data_change_does_not_strand_its_follower, |srv| {
@@ -285,4 +285,36 @@ server_test!(shared the_session_policy_keeps_leadership_through_a_suspension, |s
     assert!(latch.has_leadership());
     assert!(rx.recv_timeout(Duration::from_millis(300)).is_err());
     latch.close().unwrap();
+});
+
+server_test!(shared latches_started_right_after_connecting_join, |srv| {
+    // The Connected event can be handled before the handle itself says connected: a latch
+    // started in between once waited for a Connected that had already passed, forever
+    // (2 in 240 rounds of this loop before the fix).
+    let root = unique_root("latch-fresh");
+    let threads: Vec<_> = (0..3)
+        .map(|t| {
+            let (cs, root) = (srv.connect_string(), root.clone());
+            std::thread::spawn(move || {
+                for i in 0..40 {
+                    let c = zk_curator::CuratorFrameworkFactory::builder()
+                        .connect_string(&cs)
+                        .session_timeout(Duration::from_secs(10))
+                        .retry_policy(zk_curator::RetryNTimes::new(3, Duration::from_millis(50)))
+                        .build()
+                        .unwrap();
+                    c.start().unwrap();
+                    assert!(c.block_until_connected(WAIT));
+                    let latch = LeaderLatch::new(&c, &format!("{root}/{t}-{i}")).unwrap();
+                    latch.start().unwrap();
+                    assert!(latch.await_leadership_timeout(LONG).unwrap(), "{t}-{i}: {latch:?}");
+                    drop(latch);
+                    c.close();
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
 });

@@ -93,3 +93,13 @@ pub fn sole_leader(timeout: Duration, mut leader: impl FnMut() -> Vec<usize>) ->
         std::thread::sleep(Duration::from_millis(5));
     }
 }
+
+/// The children of `p` as `c` lists them; none once `p` is gone (an election's container
+/// parent is removed by the server when its last node goes). Any other error fails the test.
+pub fn children_of(c: &zk_curator::CuratorFramework, p: &str) -> Vec<String> {
+    match c.get_children().for_path(p) {
+        Ok(kids) => kids,
+        Err(zk_curator::Error::NoNode { .. }) => Vec::new(),
+        Err(e) => panic!("listing {p}: {e}"),
+    }
+}

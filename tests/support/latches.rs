@@ -77,10 +77,7 @@ impl Election {
 
     /// The election's children, as `admin` lists them (empty if the node is gone).
     pub fn children(&self, admin: &CuratorFramework) -> Vec<String> {
-        admin
-            .get_children()
-            .for_path(&self.root)
-            .unwrap_or_default()
+        super::election::children_of(admin, &self.root)
     }
 
     /// Closes every latch still started.

@@ -152,10 +152,7 @@ impl Selectors {
     }
 
     pub fn children(&self, admin: &CuratorFramework) -> Vec<String> {
-        admin
-            .get_children()
-            .for_path(&self.root)
-            .unwrap_or_default()
+        super::election::children_of(admin, &self.root)
     }
 
     pub fn close_all(&self) {

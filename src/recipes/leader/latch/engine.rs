@@ -162,6 +162,10 @@ impl Inner {
         if was_leader {
             self.notify(false);
         }
+        log::debug!(
+            "LeaderLatch {}: joining (generation {generation}, old node {old:?})",
+            self.path
+        );
         if let Some(old) = old {
             self.delete(old);
         }
@@ -208,6 +212,10 @@ impl Inner {
                 _ => false,
             }
         };
+        log::debug!(
+            "LeaderLatch {}: created {created:?} (generation {generation}, kept: {keep})",
+            self.path
+        );
         match created {
             Ok(_) if keep => self.get_children(generation),
             // Made for a generation that is over (closed or reset meanwhile): not ours to keep.
@@ -255,6 +263,7 @@ impl Inner {
             (core.our_path.clone(), core.owner)
         };
         let Some(our) = our else { return };
+        log::trace!("LeaderLatch {}: {our} among {sorted:?}", self.path);
         let Some(index) = sorted.iter().position(|c| c == path::node_name(&our)) else {
             log::debug!("latch node {our} is gone; joining again");
             return self.reset();
@@ -360,6 +369,7 @@ impl Inner {
             gained
         };
         if gained {
+            log::debug!("LeaderLatch {}: leading with {our}", self.path);
             self.notify(true);
         }
     }
@@ -429,7 +439,7 @@ impl Inner {
             on_event_thread(&client, move || {
                 me.core.lock().retry_scheduled = false;
                 // Not connected: the reconnect will check.
-                if me.connected_now() {
+                if me.connected_as_delivered() {
                     me.recheck();
                 }
             });

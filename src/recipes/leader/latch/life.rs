@@ -38,7 +38,7 @@ impl Inner {
         // AfterConnectionEstablished), so the create is not spent on a dead connection.
         let me = self.clone();
         on_event_thread(&self.client, move || {
-            if me.connected_now() {
+            if me.connected_as_delivered() {
                 me.recheck();
             }
         });
@@ -159,10 +159,13 @@ impl Inner {
                     .is_error_state(ConnectionState::Suspended))
     }
 
-    pub(super) fn connected_now(&self) -> bool {
+    /// Connected as far as the states delivered so far go. Called on the event thread, this
+    /// is in step with the state listener: false means a `Connected` or `Reconnected` is
+    /// still to come (and will check), true means it has been handled. The handle's own
+    /// state would not do: it turns connected only after the event is posted.
+    pub(super) fn connected_as_delivered(&self) -> bool {
         self.client
-            .zookeeper_client()
-            .zookeeper()
-            .is_ok_and(|h| h.state().is_connected())
+            .connection_state()
+            .is_some_and(ConnectionState::is_connected)
     }
 }
