@@ -301,3 +301,17 @@ server_test!(shared bad_input_is_an_error, |srv| {
     assert!(matches!(lock.acquire(), Err(Error::Closed)));
     assert!(matches!(lock.participant_nodes(), Err(Error::Closed)));
 });
+
+#[test]
+fn lock_types_cross_threads_as_documented() {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<InterProcessMutex>();
+    send_sync::<InterProcessReadWriteLock>();
+    send_sync::<ReadLock>();
+    send_sync::<WriteLock>();
+    send_sync::<InterProcessSemaphoreV2>();
+    send_sync::<InterProcessSemaphoreMutex>();
+    send_sync::<InterProcessMultiLock>();
+    send_sync::<Lease>();
+    send_sync::<Revoker>();
+}

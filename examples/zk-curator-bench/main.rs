@@ -33,12 +33,13 @@
 //!
 //! # Workloads
 //!
-//! The seven of `shared/bench/README.md`, defined as there (warm-up of N/10 operations and
-//! 3 s for 1-4; root `/bench-<pid>`, deleted at the end, also after a failure; other
-//! sessions closed before that):
+//! The nine of `shared/bench/README.md` zk-curator has recipes for, defined as there
+//! (warm-up of N/10 operations and 3 s for 1-4 and 8; root `/bench-<pid>`, deleted at the
+//! end, also after a failure; other sessions closed before that):
 //! get-sync, get-threads, get-pipelined (`in_background`, at most K in flight through a
 //! Condvar semaphore), create-delete, watch-fanout, persistent-recursive, cache-load
-//! (zk-curator's `CuratorCache`, `extra.impl = "CuratorCache"`, see `cache.rs`).
+//! (zk-curator's `CuratorCache`, `extra.impl = "CuratorCache"`, see `cache.rs`),
+//! lock-uncontended and lock-contended (`InterProcessMutex`, see `locks.rs`).
 //!
 //! `--client raw` runs get-sync and get-pipelined over a bare `TcpStream` with
 //! `zk_curator::proto` only: the floor (`raw.rs`). `--client raw-hop` runs the same loops

@@ -71,15 +71,14 @@ impl EnsureContainers {
             }
             *st = State::Running;
         }
-        // No lock held during the requests: others wait on the condition variable.
-        let r = self.client.create_containers(&self.path);
-        let mut st = self.state.lock();
-        *st = if r.is_ok() {
-            State::Done
-        } else {
-            State::Needed
+        // No lock held during the requests: others wait on the condition variable. The
+        // guard hands the job back (and wakes them) however this attempt ends.
+        let mut running = Running {
+            owner: self,
+            done: false,
         };
-        self.cv.notify_all();
+        let r = self.client.create_containers(&self.path);
+        running.done = r.is_ok();
         r
     }
 
@@ -95,6 +94,25 @@ impl EnsureContainers {
     /// The path this ensures.
     pub fn path(&self) -> &str {
         &self.path
+    }
+}
+
+/// Ends a running attempt: `Done` after a success, `Needed` otherwise (an error, or a
+/// panic unwinding through `ensure`), waking the callers that wait for it.
+struct Running<'a> {
+    owner: &'a EnsureContainers,
+    done: bool,
+}
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        let mut st = self.owner.state.lock();
+        *st = if self.done {
+            State::Done
+        } else {
+            State::Needed
+        };
+        self.owner.cv.notify_all();
     }
 }
 

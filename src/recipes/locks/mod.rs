@@ -80,7 +80,9 @@
 //! (`close()`, or dropping its last handle), which deletes its nodes and makes waiting
 //! threads give up with `Error::Closed`.
 
+mod acquire;
 mod core;
+mod lease;
 mod locker;
 mod multi;
 mod mutex;
@@ -93,12 +95,13 @@ mod semaphore_mutex;
 
 use std::time::Duration;
 
+pub use lease::Lease;
 pub use locker::Locker;
 pub use multi::InterProcessMultiLock;
 pub use mutex::InterProcessMutex;
 pub use read_write::{InterProcessReadWriteLock, ReadLock, WriteLock};
 pub use revoke::{RevocationListener, Revoker};
-pub use semaphore::{InterProcessSemaphoreV2, Lease};
+pub use semaphore::InterProcessSemaphoreV2;
 pub use semaphore_mutex::InterProcessSemaphoreMutex;
 
 use crate::error::Result;

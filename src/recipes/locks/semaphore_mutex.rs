@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use parking_lot::Mutex;
 
-use super::semaphore::{InterProcessSemaphoreV2, Lease};
+use super::lease::Lease;
+use super::semaphore::InterProcessSemaphoreV2;
 use super::{InterProcessLock, Locker};
 use crate::error::{Error, Result};
 use crate::framework::CuratorFramework;
