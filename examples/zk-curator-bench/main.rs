@@ -33,21 +33,20 @@
 //!
 //! # Workloads
 //!
-//! The nine of `shared/bench/README.md` zk-curator has recipes for, defined as there
+//! The ten of `shared/bench/README.md`, defined as there
 //! (warm-up of N/10 operations and 3 s for 1-4 and 8; root `/bench-<pid>`, deleted at the
 //! end, also after a failure; other sessions closed before that):
 //! get-sync, get-threads, get-pipelined (`in_background`, at most K in flight through a
 //! Condvar semaphore), create-delete, watch-fanout, persistent-recursive, cache-load
 //! (zk-curator's `CuratorCache`, `extra.impl = "CuratorCache"`, see `cache.rs`),
-//! lock-uncontended and lock-contended (`InterProcessMutex`, see `locks.rs`).
+//! lock-uncontended and lock-contended (`InterProcessMutex`, see `locks.rs`), leader-failover
+//! (`LeaderLatch`, see `leader.rs`).
 //!
 //! `--client raw` runs get-sync and get-pipelined over a bare `TcpStream` with
 //! `zk_curator::proto` only: the floor (`raw.rs`). `--client raw-hop` runs the same loops
 //! with the hand-offs the threading contract requires and nothing else (a reader thread
 //! completes the caller; callbacks on an event thread fed by a crossbeam channel): the
 //! floor of any client that keeps the contract (`hop.rs`).
-//!
-//! Recipe workloads: `leader-failover` (entry 10, `LeaderLatch`, `leader.rs`).
 //!
 //! zk-curator's own workloads (`own.rs`): `slow-watcher` (one of 100 persistent watchers is
 //! offloaded to a `WorkerPool` and sleeps 50 ms per event; p50/p99 are the write-ack-to-event
