@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Smoke test of the benchmark binary for CI: every workload, each floor, small sizes, against
 # the in-process TestingServer. Fails if a run exits non-zero, prints no JSON line, reports an
-# "error", loses events, or lets two lock holders in. Figures are not checked (a debug build on
+# "error", loses events, lets two lock holders in or sees two leaders. Figures are not checked (a debug build on
 # a CI box): that is what run-anchors.sh is for. Usage: smoke.sh [TARGET_DIR/PROFILE] (default target/debug).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -57,6 +57,8 @@ if rec.get("lost") or rec.get("out_of_order"):
 extra = rec.get("extra", {})
 if extra.get("violations") or ("counter" in extra and extra["counter"] != rec.get("ops")):
     print("violations %s, counter %s" % (extra.get("violations"), extra.get("counter"))); raise SystemExit
+if extra.get("double_leaders"):
+    print("double_leaders %s" % extra["double_leaders"]); raise SystemExit
 print("ok %s" % rec.get("ops_per_sec", ""))
 ')"
   echo "$r: $verdict"
