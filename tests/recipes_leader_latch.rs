@@ -68,7 +68,7 @@ server_test!(shared nodes_have_curators_layout, |srv| {
     root_client.get_data().storing_stat_in(&mut stat).for_path(&full).unwrap();
     assert_eq!(stat.ephemeral_owner, c.zookeeper_client().zookeeper().unwrap().session_id());
     latch.close().unwrap();
-    assert!(root_client.check_exists().for_path(&full).unwrap().is_none());
+    assert!(wait_until(WAIT, || root_client.check_exists().for_path(&full).unwrap().is_none()));
 });
 
 server_test!(shared listeners_event_thread_pool_and_close_modes, |srv| {

@@ -252,3 +252,25 @@ fn losing_the_member_the_leader_is_on() {
     monitor.finish();
     assert!(wait_until(LONG, || e.children(&admin).is_empty()));
 }
+
+server_test!(shared close_while_cut_off_deletes_the_node_later, |srv| {
+    // A leader closed while it cannot reach the server: its delete fails and is retried in
+    // the background (guaranteed delete), so the node goes as soon as the connection is back,
+    // well before the session would expire, and the next participant leads.
+    let admin = srv.curator();
+    let (e, proxies) = proxied_election(srv, "latch-guaranteed");
+    let monitor = e.monitor();
+    assert_eq!(e.sole_leader(LONG), 0);
+    let node = e.latch(0).our_path().unwrap();
+    cut(&proxies[0], true);
+    assert!(wait_until(WAIT, || state(&e.clients[0]) == Some(ConnectionState::Suspended)));
+    e.latch(0).close().unwrap();
+    assert!(admin.check_exists().for_path(&node).unwrap().is_some(), "deleted while cut off?");
+    assert!(e.leaders().is_empty());
+    cut(&proxies[0], false);
+    assert!(wait_until(LONG, || admin.check_exists().for_path(&node).unwrap().is_none()));
+    assert!(wait_until(LONG, || e.leaders() == [1]), "{:?}", e.leaders());
+    assert_eq!(e.children(&admin).len(), 2);
+    e.close_all();
+    monitor.finish();
+});

@@ -180,10 +180,10 @@ impl LeaderLatch {
         self.inner.start()
     }
 
-    /// Leaves the election with the latch's [`CloseMode`]: leadership ends, the node is
-    /// deleted (retried in the background until it is gone if the server cannot be reached
-    /// now; the session's end removes it in any case). Closing a latch that is not started is
-    /// an error.
+    /// Leaves the election with the latch's [`CloseMode`]: leadership ends at once, and the
+    /// node is deleted in the background (guaranteed: retried until it is gone, for as long
+    /// as the client runs; the session's end removes it in any case), which hands leadership
+    /// over. Does not wait for the server. Closing a latch that is not started is an error.
     pub fn close(&self) -> Result<()> {
         self.inner.close(self.inner.close_mode)
     }

@@ -446,20 +446,20 @@ impl Inner {
         });
     }
 
-    /// Deletes a node of ours: guaranteed (retried in the background until it is gone), in
-    /// the foreground off the event thread so that `close()` returns with the node deleted
-    /// when the server can be reached.
+    /// Deletes a node of ours in the background, guaranteed: retried until it is gone for as
+    /// long as the client runs. Never in the foreground: `close()` must not wait out an
+    /// outage (connection timeout times the retries) to hand leadership over.
     pub(super) fn delete(&self, node: String) {
-        let d = self.client.delete().guaranteed().quietly();
-        let r = if self.client.event_dispatcher().is_event_thread() {
-            d.in_background(|_c: &CuratorFramework, _e: &CuratorEvent| {})
-                .with_unhandled_error_listener(quiet)
-                .for_path(&node)
-        } else {
-            d.for_path(&node)
-        };
+        let r = self
+            .client
+            .delete()
+            .guaranteed()
+            .quietly()
+            .in_background(|_c: &CuratorFramework, _e: &CuratorEvent| {})
+            .with_unhandled_error_listener(quiet)
+            .for_path(&node);
         if let Err(e) = r {
-            log::debug!("deleting latch node {node}: {e} (retried in the background)");
+            log::debug!("deleting latch node {node}: {e}");
         }
     }
 }
