@@ -50,17 +50,45 @@ fn switches(log: &[String], a: &str, b: &str) -> usize {
     langs.windows(2).filter(|w| w[0] != w[1]).count()
 }
 
-/// Waits for the agent's `loop-done TAG COUNT VIOLATIONS`; returns (count, violations).
-fn loop_done(agent: &mut JavaAgent, tag: &str) -> (u64, u64) {
-    let e = agent
-        .wait_event(LOOP, |e| {
-            e.starts_with(&format!("loop-done {tag} "))
-                || e.starts_with(&format!("loop-failed {tag}"))
-        })
-        .unwrap_or_else(|| panic!("Java loop {tag} did not finish\n{}", agent.stderr_tail(30)));
-    let w: Vec<&str> = e.split_whitespace().collect();
-    assert_eq!(w[0], "loop-done", "{e}\n{}", agent.stderr_tail(30));
-    (w[2].parse().unwrap(), w[3].parse().unwrap())
+/// Waits for the agent's `loop-done TAG COUNT VIOLATIONS` of every tag (in any order: a
+/// wait consumes the events before the one it matches, so all tags are awaited in one
+/// pass); returns (count, violations) per tag. On a timeout it panics with the Java threads'
+/// stacks and the nodes under `watch`.
+fn loops_done(
+    agent: &mut JavaAgent,
+    tags: &[&str],
+    c: &CuratorFramework,
+    watch: &str,
+) -> Vec<(u64, u64)> {
+    let mut done: Vec<Option<(u64, u64)>> = vec![None; tags.len()];
+    while done.iter().any(Option::is_none) {
+        let e = agent.wait_event(LOOP, |e| {
+            e.starts_with("loop-done ") || e.starts_with("loop-failed ")
+        });
+        let Some(e) = e else {
+            let _ = agent.call("dump", T);
+            let nodes: Vec<String> = children(c, watch)
+                .into_iter()
+                .map(|k| {
+                    let p = format!("{watch}/{k}");
+                    let st = c.check_exists().for_path(&p).ok().flatten();
+                    format!("{k} owner={:x?}", st.map(|s| s.ephemeral_owner))
+                })
+                .collect();
+            panic!(
+                "Java loops {tags:?} did not finish ({done:?}); nodes under {watch}: {nodes:?}\n{}",
+                agent.stderr_tail(400)
+            );
+        };
+        let w: Vec<&str> = e.split_whitespace().collect();
+        assert_eq!(w[0], "loop-done", "{e}\n{}", agent.stderr_tail(30));
+        let at = tags
+            .iter()
+            .position(|t| *t == w[1])
+            .unwrap_or_else(|| panic!("an unexpected loop finished: {e}"));
+        done[at] = Some((w[2].parse().unwrap(), w[3].parse().unwrap()));
+    }
+    done.into_iter().flatten().collect()
 }
 
 fn tagged(tag: &str) -> Vec<u8> {
@@ -183,7 +211,7 @@ server_test!(shared mutex_alternates_with_java, |srv| {
         violations += exclusive_markers(&rust, &dir, "rust", false);
         lock.release().unwrap();
     }
-    let (count, java_violations) = loop_done(&mut agent, "java");
+    let (count, java_violations) = loops_done(&mut agent, &["java"], &rust, &lock_path)[0];
     assert_eq!((count, java_violations, violations), (N, 0, 0));
     let log = holder_log(&rust, &dir);
     assert_eq!(log.len() as u64, 2 * N);
@@ -316,8 +344,10 @@ server_test!(shared read_write_lock_with_java, |srv| {
     for h in hs {
         h.join().unwrap();
     }
-    assert_eq!(loop_done(&mut agent, "java-r"), (80, 0));
-    assert_eq!(loop_done(&mut agent, "java-w"), (40, 0));
+    assert_eq!(
+        loops_done(&mut agent, &["java-r", "java-w"], &rust, &lock_path),
+        vec![(80, 0), (40, 0)]
+    );
     assert_eq!(violations.load(Ordering::SeqCst), 0);
     let log = holder_log(&rust, &dir);
     assert_eq!(log.len(), 240);
@@ -383,7 +413,10 @@ server_test!(shared semaphore_with_java_never_exceeds_three_leases, |srv| {
     for h in hs {
         h.join().unwrap();
     }
-    assert_eq!(loop_done(&mut agent, "java"), (3 * N, 0));
+    assert_eq!(
+        loops_done(&mut agent, &["java"], &rust, &format!("{sem_path}/leases")),
+        vec![(3 * N, 0)]
+    );
     assert_eq!(violations.load(Ordering::SeqCst), 0);
     let log = holder_log(&rust, &dir);
     assert_eq!(log.len() as u64, 6 * N);

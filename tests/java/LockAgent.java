@@ -12,6 +12,7 @@
 //   revocable NAME              makeRevocable on a mutex: event "revoke NAME" when asked
 //   revoke PATH                 Revoker.attemptRevoke on a lock node
 //   data PATH                   a node's data (UTF-8)
+//   dump                        every thread's stack to stderr (for a test that timed out)
 //   loop NAME KIND N DIR TAG HOLD_MS [THREADS]
 //                               THREADS threads (default 1) each acquire N times; while
 //                               holding they prove exclusion with marker nodes under DIR
@@ -123,6 +124,13 @@ public class LockAgent extends InteropAgent {
             }
             case "revoke":
                 Revoker.attemptRevoke(client, a[0]);
+                return "";
+            case "dump":
+                for (Map.Entry<Thread, StackTraceElement[]> t : Thread.getAllStackTraces().entrySet()) {
+                    System.err.println("thread " + t.getKey().getName() + " " + t.getKey().getState());
+                    for (StackTraceElement e : t.getValue()) System.err.println("    at " + e);
+                }
+                System.err.flush();
                 return "";
             case "data":
                 return new String(client.getData().forPath(a[0]), StandardCharsets.UTF_8);
