@@ -10,122 +10,259 @@ use std::fmt;
 use std::io;
 use std::sync::Arc;
 
+use crate::proto::OpCode;
+
+pub use crate::session::outage::{HostFailure, HostFailureKind};
+
 /// `Result` with zk-curator's [`Error`].
 pub type Result<T> = std::result::Result<T, Error>;
 
 /// Everything that can go wrong in a ZooKeeper call.
 ///
-/// Variants named after a server code carry the path of the request when the code is about a
-/// node, so that `Display` can say what happened *to what*. [`Error::code`] gives the numeric
-/// server code back (`None` for purely client-side kinds).
+/// A server's answer to a request (every code but those about the session: `ConnectionLoss`,
+/// `SessionExpired`, `AuthFailed`, `SessionMoved`, `RequestTimeout`,
+/// `SessionClosedRequireSaslAuth`) carries the request's `path` and `op`, so that `Display`
+/// says what happened, to what, in which operation: `delete /zookeeper: bad arguments`.
+/// Match a kind with `Error::NoNode { .. }`. [`Error::code`] gives the numeric server code
+/// back (`None` for purely client-side kinds).
 ///
 /// ```
 /// use zk_curator::Error;
 /// let e = Error::from_code(-101, "/app/config");
 /// assert!(matches!(e, Error::NoNode { .. }));
 /// assert_eq!(e.code(), Some(-101));
+/// assert_eq!(e.path(), Some("/app/config"));
 /// assert_eq!(e.to_string(), "no node: /app/config");
 /// assert!(!e.is_retryable());
-/// assert!(Error::ConnectionLoss.is_retryable());
+/// assert!(Error::from_code(-4, "").is_retryable()); // ConnectionLoss
+/// ```
+///
+/// Errors returned by the client's operations name the operation too:
+///
+/// ```
+/// # use zk_curator::framework::*;
+/// # use zk_curator::Error;
+/// # let server = zk_curator::testing::TestingServer::start().unwrap();
+/// # let client = CuratorFrameworkFactory::new_client(&server.connect_string(), RetryOneTime::new(std::time::Duration::from_millis(10)))?;
+/// # client.start()?;
+/// let e = client.delete().for_path("/zookeeper").unwrap_err();
+/// assert!(matches!(e, Error::BadArguments { .. }));
+/// assert_eq!(e.to_string(), "delete /zookeeper: bad arguments");
+/// let e = client.get_data().for_path("/missing").unwrap_err();
+/// assert_eq!(e.to_string(), "get_data /missing: no node");
+/// # client.close();
+/// # Ok::<(), zk_curator::Error>(())
 /// ```
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum Error {
     // ---- server codes (KeeperException.Code) ----
     /// `-1`: a range marker in the server's code table; never expected on the wire.
-    SystemError,
+    SystemError {
+        /// The path of the request (chroot and namespace removed); empty if unknown.
+        path: String,
+        /// The operation that got the error, if known.
+        op: Option<OpCode>,
+    },
     /// `-2`: an operation of a failed multi that came after the failing one.
-    RuntimeInconsistency,
+    RuntimeInconsistency {
+        /// The path of the request (chroot and namespace removed); empty if unknown.
+        path: String,
+        /// The operation that got the error, if known.
+        op: Option<OpCode>,
+    },
     /// `-3`: the server found its data inconsistent.
-    DataInconsistency,
-    /// `-4`: the connection to the server was lost before the reply arrived. The request
-    /// may or may not have been applied.
-    ConnectionLoss,
+    DataInconsistency {
+        /// The path of the request (chroot and namespace removed); empty if unknown.
+        path: String,
+        /// The operation that got the error, if known.
+        op: Option<OpCode>,
+    },
+    /// `-4`: the connection to the server was lost before the reply arrived (the request
+    /// may or may not have been applied), or no connection could be made in time (the
+    /// request was not sent).
+    ConnectionLoss {
+        /// When no connection could be made: every host tried since the connection was
+        /// lost (or since the start) and why each failed; see [`Error::hosts_tried`].
+        /// `None` when a connection broke under a request.
+        tried: Option<Arc<[HostFailure]>>,
+    },
     /// `-5`: the server could not decode or process the request.
-    MarshallingError,
+    MarshallingError {
+        /// The path of the request (chroot and namespace removed); empty if unknown.
+        path: String,
+        /// The operation that got the error, if known.
+        op: Option<OpCode>,
+    },
     /// `-6`: the server does not implement the operation (unknown op code, or TTL nodes
     /// without `extendedTypesEnabled`).
-    Unimplemented,
+    Unimplemented {
+        /// The path of the request (chroot and namespace removed); empty if unknown.
+        path: String,
+        /// The operation that got the error, if known.
+        op: Option<OpCode>,
+    },
     /// `-7`: the operation timed out (client-side code).
-    OperationTimeout,
-    /// `-8`: invalid arguments (bad create flags, TTL out of range, bad reconfig, ...).
-    BadArguments,
+    OperationTimeout {
+        /// The path of the request (chroot and namespace removed); empty if unknown.
+        path: String,
+        /// The operation that got the error, if known.
+        op: Option<OpCode>,
+    },
+    /// `-8`: invalid arguments (bad create flags, a TTL out of range, a bad reconfig, deleting
+    /// a node the server protects such as `/zookeeper`, ...).
+    BadArguments {
+        /// The path of the request (chroot and namespace removed); empty if unknown.
+        path: String,
+        /// The operation that got the error, if known.
+        op: Option<OpCode>,
+    },
     /// `-12`: the session is unknown to the server.
-    UnknownSession,
+    UnknownSession {
+        /// The path of the request (chroot and namespace removed); empty if unknown.
+        path: String,
+        /// The operation that got the error, if known.
+        op: Option<OpCode>,
+    },
     /// `-13`: a reconfiguration has no quorum in the new configuration.
-    NewConfigNoQuorum,
+    NewConfigNoQuorum {
+        /// The path of the request (chroot and namespace removed); empty if unknown.
+        path: String,
+        /// The operation that got the error, if known.
+        op: Option<OpCode>,
+    },
     /// `-14`: another reconfiguration is in progress.
-    ReconfigInProgress,
+    ReconfigInProgress {
+        /// The path of the request (chroot and namespace removed); empty if unknown.
+        path: String,
+        /// The operation that got the error, if known.
+        op: Option<OpCode>,
+    },
     /// `-100`: a range marker in the server's code table; never expected on the wire.
-    ApiError,
+    ApiError {
+        /// The path of the request (chroot and namespace removed); empty if unknown.
+        path: String,
+        /// The operation that got the error, if known.
+        op: Option<OpCode>,
+    },
     /// `-101`: the node does not exist.
     NoNode {
-        /// The path of the request.
+        /// The path of the request (chroot and namespace removed); empty if unknown.
         path: String,
+        /// The operation that got the error, if known.
+        op: Option<OpCode>,
     },
     /// `-102`: the session lacks the permission the operation needs.
     NoAuth {
-        /// The path of the request.
+        /// The path of the request (chroot and namespace removed); empty if unknown.
         path: String,
+        /// The operation that got the error, if known.
+        op: Option<OpCode>,
     },
     /// `-103`: the expected version did not match the node's version.
     BadVersion {
-        /// The path of the request.
+        /// The path of the request (chroot and namespace removed); empty if unknown.
         path: String,
+        /// The operation that got the error, if known.
+        op: Option<OpCode>,
     },
     /// `-108`: ephemeral nodes cannot have children.
     NoChildrenForEphemerals {
-        /// The path of the request.
+        /// The path of the request (chroot and namespace removed); empty if unknown.
         path: String,
+        /// The operation that got the error, if known.
+        op: Option<OpCode>,
     },
     /// `-110`: the node already exists.
     NodeExists {
-        /// The path of the request.
+        /// The path of the request (chroot and namespace removed); empty if unknown.
         path: String,
+        /// The operation that got the error, if known.
+        op: Option<OpCode>,
     },
     /// `-111`: the node has children and cannot be deleted.
     NotEmpty {
-        /// The path of the request.
+        /// The path of the request (chroot and namespace removed); empty if unknown.
         path: String,
+        /// The operation that got the error, if known.
+        op: Option<OpCode>,
     },
     /// `-112`: the session has expired; this handle is dead and a new session is needed.
     SessionExpired,
     /// `-113`: invalid callback (client-side code).
-    InvalidCallback,
+    InvalidCallback {
+        /// The path of the request (chroot and namespace removed); empty if unknown.
+        path: String,
+        /// The operation that got the error, if known.
+        op: Option<OpCode>,
+    },
     /// `-114`: the ACL is invalid (empty, unknown scheme, malformed id, `auth` without an
     /// authenticated id).
     InvalidAcl {
-        /// The path of the request.
+        /// The path of the request (chroot and namespace removed); empty if unknown.
         path: String,
+        /// The operation that got the error, if known.
+        op: Option<OpCode>,
     },
     /// `-115`: authentication failed; the server closes the connection.
     AuthFailed,
     /// `-118`: the session moved to another server.
     SessionMoved,
     /// `-119`: a write was sent to a read-only server.
-    NotReadOnly,
+    NotReadOnly {
+        /// The path of the request (chroot and namespace removed); empty if unknown.
+        path: String,
+        /// The operation that got the error, if known.
+        op: Option<OpCode>,
+    },
     /// `-120`: an ephemeral node was requested on a local session.
-    EphemeralOnLocalSession,
+    EphemeralOnLocalSession {
+        /// The path of the request (chroot and namespace removed); empty if unknown.
+        path: String,
+        /// The operation that got the error, if known.
+        op: Option<OpCode>,
+    },
     /// `-121`: no such watch exists (checkWatches / removeWatches).
     NoWatcher {
-        /// The path of the request.
+        /// The path of the request (chroot and namespace removed); empty if unknown.
         path: String,
+        /// The operation that got the error, if known.
+        op: Option<OpCode>,
     },
     /// `-122`: the request timed out waiting for its reply (client-side request timeout).
     RequestTimeout,
     /// `-123`: dynamic reconfiguration is disabled on the server.
-    ReconfigDisabled,
+    ReconfigDisabled {
+        /// The path of the request (chroot and namespace removed); empty if unknown.
+        path: String,
+        /// The operation that got the error, if known.
+        op: Option<OpCode>,
+    },
     /// `-124`: the server requires SASL authentication and closed the session.
     SessionClosedRequireSaslAuth,
     /// `-125`: a hard quota would be exceeded.
     QuotaExceeded {
-        /// The path of the request.
+        /// The path of the request (chroot and namespace removed); empty if unknown.
         path: String,
+        /// The operation that got the error, if known.
+        op: Option<OpCode>,
     },
     /// `-127`: the server is throttling requests; retry with backoff.
-    Throttled,
+    Throttled {
+        /// The path of the request (chroot and namespace removed); empty if unknown.
+        path: String,
+        /// The operation that got the error, if known.
+        op: Option<OpCode>,
+    },
     /// A code this crate does not know, kept as sent.
-    Unknown(i32),
+    Unknown {
+        /// The code.
+        code: i32,
+        /// The path of the request (chroot and namespace removed); empty if unknown.
+        path: String,
+        /// The operation that got the error, if known.
+        op: Option<OpCode>,
+    },
 
     // ---- client-side kinds ----
     /// The path failed ZooKeeper's path rules; nothing was sent.
@@ -148,6 +285,9 @@ pub enum Error {
     InvalidArgument(String),
     /// A user callback panicked (reported to unhandled-error listeners; the thread went on).
     CallbackPanicked(String),
+    /// Node data could not be turned into a value or a value into node data: a service
+    /// registration whose JSON is malformed, a payload that does not fit its type.
+    Serialization(String),
     /// The session failed (expired, or a new one replaced it) inside a
     /// [`SessionFailRetryLoop`](crate::framework::SessionFailRetryLoop): the work that relied
     /// on it, its ephemeral nodes above all, must not go on (Curator's
@@ -156,64 +296,147 @@ pub enum Error {
 }
 
 impl Error {
-    /// Builds the error for a server error code, attaching `path` where the code is about a
-    /// node. Code `0` is not an error; it maps to `Unknown(0)` so that a caller's bug shows.
+    /// A `ConnectionLoss` of a connection that broke (no hosts to report).
+    pub(crate) const CONNECTION_LOSS: Error = Error::ConnectionLoss { tried: None };
+
+    /// Builds the error for a server error code, attaching `path` (no operation). Code `0`
+    /// is not an error; it maps to `Unknown` so that a caller's bug shows.
     pub fn from_code(code: i32, path: &str) -> Error {
         let p = || path.to_string();
         match code {
-            -1 => Error::SystemError,
-            -2 => Error::RuntimeInconsistency,
-            -3 => Error::DataInconsistency,
-            -4 => Error::ConnectionLoss,
-            -5 => Error::MarshallingError,
-            -6 => Error::Unimplemented,
-            -7 => Error::OperationTimeout,
-            -8 => Error::BadArguments,
-            -12 => Error::UnknownSession,
-            -13 => Error::NewConfigNoQuorum,
-            -14 => Error::ReconfigInProgress,
-            -100 => Error::ApiError,
-            -101 => Error::NoNode { path: p() },
-            -102 => Error::NoAuth { path: p() },
-            -103 => Error::BadVersion { path: p() },
-            -108 => Error::NoChildrenForEphemerals { path: p() },
-            -110 => Error::NodeExists { path: p() },
-            -111 => Error::NotEmpty { path: p() },
+            -1 => Error::SystemError {
+                path: p(),
+                op: None,
+            },
+            -2 => Error::RuntimeInconsistency {
+                path: p(),
+                op: None,
+            },
+            -3 => Error::DataInconsistency {
+                path: p(),
+                op: None,
+            },
+            -4 => Error::CONNECTION_LOSS,
+            -5 => Error::MarshallingError {
+                path: p(),
+                op: None,
+            },
+            -6 => Error::Unimplemented {
+                path: p(),
+                op: None,
+            },
+            -7 => Error::OperationTimeout {
+                path: p(),
+                op: None,
+            },
+            -8 => Error::BadArguments {
+                path: p(),
+                op: None,
+            },
+            -12 => Error::UnknownSession {
+                path: p(),
+                op: None,
+            },
+            -13 => Error::NewConfigNoQuorum {
+                path: p(),
+                op: None,
+            },
+            -14 => Error::ReconfigInProgress {
+                path: p(),
+                op: None,
+            },
+            -100 => Error::ApiError {
+                path: p(),
+                op: None,
+            },
+            -101 => Error::NoNode {
+                path: p(),
+                op: None,
+            },
+            -102 => Error::NoAuth {
+                path: p(),
+                op: None,
+            },
+            -103 => Error::BadVersion {
+                path: p(),
+                op: None,
+            },
+            -108 => Error::NoChildrenForEphemerals {
+                path: p(),
+                op: None,
+            },
+            -110 => Error::NodeExists {
+                path: p(),
+                op: None,
+            },
+            -111 => Error::NotEmpty {
+                path: p(),
+                op: None,
+            },
             -112 => Error::SessionExpired,
-            -113 => Error::InvalidCallback,
-            -114 => Error::InvalidAcl { path: p() },
+            -113 => Error::InvalidCallback {
+                path: p(),
+                op: None,
+            },
+            -114 => Error::InvalidAcl {
+                path: p(),
+                op: None,
+            },
             -115 => Error::AuthFailed,
             -118 => Error::SessionMoved,
-            -119 => Error::NotReadOnly,
-            -120 => Error::EphemeralOnLocalSession,
-            -121 => Error::NoWatcher { path: p() },
+            -119 => Error::NotReadOnly {
+                path: p(),
+                op: None,
+            },
+            -120 => Error::EphemeralOnLocalSession {
+                path: p(),
+                op: None,
+            },
+            -121 => Error::NoWatcher {
+                path: p(),
+                op: None,
+            },
             -122 => Error::RequestTimeout,
-            -123 => Error::ReconfigDisabled,
+            -123 => Error::ReconfigDisabled {
+                path: p(),
+                op: None,
+            },
             -124 => Error::SessionClosedRequireSaslAuth,
-            -125 => Error::QuotaExceeded { path: p() },
-            -127 => Error::Throttled,
-            other => Error::Unknown(other),
+            -125 => Error::QuotaExceeded {
+                path: p(),
+                op: None,
+            },
+            -127 => Error::Throttled {
+                path: p(),
+                op: None,
+            },
+            code => Error::Unknown {
+                code,
+                path: p(),
+                op: None,
+            },
         }
     }
 
     /// The numeric server code of this error (`KeeperException.Code`), or `None` for the
     /// client-side kinds ([`InvalidPath`](Error::InvalidPath), [`Closed`](Error::Closed),
     /// [`Timeout`](Error::Timeout), [`Protocol`](Error::Protocol), [`Io`](Error::Io),
-    /// [`InvalidArgument`](Error::InvalidArgument)).
+    /// [`InvalidArgument`](Error::InvalidArgument), [`CallbackPanicked`](Error::CallbackPanicked),
+    /// [`Serialization`](Error::Serialization)).
     pub fn code(&self) -> Option<i32> {
         Some(match self {
-            Error::SystemError => -1,
-            Error::RuntimeInconsistency => -2,
-            Error::DataInconsistency => -3,
-            Error::ConnectionLoss => -4,
-            Error::MarshallingError => -5,
-            Error::Unimplemented => -6,
-            Error::OperationTimeout => -7,
-            Error::BadArguments => -8,
-            Error::UnknownSession => -12,
-            Error::NewConfigNoQuorum => -13,
-            Error::ReconfigInProgress => -14,
-            Error::ApiError => -100,
+            Error::SystemError { .. } => -1,
+            Error::RuntimeInconsistency { .. } => -2,
+            Error::DataInconsistency { .. } => -3,
+            Error::ConnectionLoss { .. } => -4,
+            Error::MarshallingError { .. } => -5,
+            Error::Unimplemented { .. } => -6,
+            Error::OperationTimeout { .. } => -7,
+            Error::BadArguments { .. } => -8,
+            Error::UnknownSession { .. } => -12,
+            Error::NewConfigNoQuorum { .. } => -13,
+            Error::ReconfigInProgress { .. } => -14,
+            Error::ApiError { .. } => -100,
             Error::NoNode { .. } => -101,
             Error::NoAuth { .. } => -102,
             Error::BadVersion { .. } => -103,
@@ -221,19 +444,19 @@ impl Error {
             Error::NodeExists { .. } => -110,
             Error::NotEmpty { .. } => -111,
             Error::SessionExpired => -112,
-            Error::InvalidCallback => -113,
+            Error::InvalidCallback { .. } => -113,
             Error::InvalidAcl { .. } => -114,
             Error::AuthFailed => -115,
             Error::SessionMoved => -118,
-            Error::NotReadOnly => -119,
-            Error::EphemeralOnLocalSession => -120,
+            Error::NotReadOnly { .. } => -119,
+            Error::EphemeralOnLocalSession { .. } => -120,
             Error::NoWatcher { .. } => -121,
             Error::RequestTimeout => -122,
-            Error::ReconfigDisabled => -123,
+            Error::ReconfigDisabled { .. } => -123,
             Error::SessionClosedRequireSaslAuth => -124,
             Error::QuotaExceeded { .. } => -125,
-            Error::Throttled => -127,
-            Error::Unknown(c) => *c,
+            Error::Throttled { .. } => -127,
+            Error::Unknown { code, .. } => *code,
             Error::InvalidPath { .. }
             | Error::Closed
             | Error::Timeout
@@ -241,6 +464,7 @@ impl Error {
             | Error::Io(_)
             | Error::InvalidArgument(_)
             | Error::CallbackPanicked(_)
+            | Error::Serialization(_)
             | Error::SessionFailed => return None,
         })
     }
@@ -250,26 +474,99 @@ impl Error {
     pub fn is_retryable(&self) -> bool {
         matches!(
             self,
-            Error::ConnectionLoss
-                | Error::OperationTimeout
+            Error::ConnectionLoss { .. }
+                | Error::OperationTimeout { .. }
                 | Error::SessionMoved
                 | Error::SessionExpired
         )
     }
 
+    /// For a [`ConnectionLoss`](Error::ConnectionLoss) raised because no connection could
+    /// be made in time: the hosts tried and, per host, why it failed (refused, DNS failure,
+    /// timed out, ...). `None` for every other error, and for a connection that broke under
+    /// a request.
+    pub fn hosts_tried(&self) -> Option<&[HostFailure]> {
+        match self {
+            Error::ConnectionLoss { tried: Some(h) } => Some(h),
+            _ => None,
+        }
+    }
+
     /// The path this error is about, if it carries one.
     pub fn path(&self) -> Option<&str> {
         match self {
-            Error::NoNode { path }
-            | Error::NoAuth { path }
-            | Error::BadVersion { path }
-            | Error::NoChildrenForEphemerals { path }
-            | Error::NodeExists { path }
-            | Error::NotEmpty { path }
-            | Error::InvalidAcl { path }
-            | Error::NoWatcher { path }
-            | Error::QuotaExceeded { path }
-            | Error::InvalidPath { path, .. } => Some(path),
+            Error::InvalidPath { path, .. } => Some(path),
+            other => other.request().map(|(p, _)| p).filter(|p| !p.is_empty()),
+        }
+    }
+
+    /// The operation that got this error from the server, if known (errors built with
+    /// [`from_code`](Error::from_code) have none).
+    pub fn op(&self) -> Option<OpCode> {
+        self.request().and_then(|(_, op)| op)
+    }
+
+    /// The request a server error answers: its path and operation.
+    fn request(&self) -> Option<(&str, Option<OpCode>)> {
+        match self {
+            Error::SystemError { path, op, .. }
+            | Error::RuntimeInconsistency { path, op, .. }
+            | Error::DataInconsistency { path, op, .. }
+            | Error::MarshallingError { path, op, .. }
+            | Error::Unimplemented { path, op, .. }
+            | Error::OperationTimeout { path, op, .. }
+            | Error::BadArguments { path, op, .. }
+            | Error::UnknownSession { path, op, .. }
+            | Error::NewConfigNoQuorum { path, op, .. }
+            | Error::ReconfigInProgress { path, op, .. }
+            | Error::ApiError { path, op, .. }
+            | Error::NoNode { path, op, .. }
+            | Error::NoAuth { path, op, .. }
+            | Error::BadVersion { path, op, .. }
+            | Error::NoChildrenForEphemerals { path, op, .. }
+            | Error::NodeExists { path, op, .. }
+            | Error::NotEmpty { path, op, .. }
+            | Error::InvalidCallback { path, op, .. }
+            | Error::InvalidAcl { path, op, .. }
+            | Error::NotReadOnly { path, op, .. }
+            | Error::EphemeralOnLocalSession { path, op, .. }
+            | Error::NoWatcher { path, op, .. }
+            | Error::ReconfigDisabled { path, op, .. }
+            | Error::QuotaExceeded { path, op, .. }
+            | Error::Throttled { path, op, .. }
+            | Error::Unknown { path, op, .. } => Some((path, *op)),
+            _ => None,
+        }
+    }
+
+    fn request_mut(&mut self) -> Option<(&mut String, &mut Option<OpCode>)> {
+        match self {
+            Error::SystemError { path, op, .. }
+            | Error::RuntimeInconsistency { path, op, .. }
+            | Error::DataInconsistency { path, op, .. }
+            | Error::MarshallingError { path, op, .. }
+            | Error::Unimplemented { path, op, .. }
+            | Error::OperationTimeout { path, op, .. }
+            | Error::BadArguments { path, op, .. }
+            | Error::UnknownSession { path, op, .. }
+            | Error::NewConfigNoQuorum { path, op, .. }
+            | Error::ReconfigInProgress { path, op, .. }
+            | Error::ApiError { path, op, .. }
+            | Error::NoNode { path, op, .. }
+            | Error::NoAuth { path, op, .. }
+            | Error::BadVersion { path, op, .. }
+            | Error::NoChildrenForEphemerals { path, op, .. }
+            | Error::NodeExists { path, op, .. }
+            | Error::NotEmpty { path, op, .. }
+            | Error::InvalidCallback { path, op, .. }
+            | Error::InvalidAcl { path, op, .. }
+            | Error::NotReadOnly { path, op, .. }
+            | Error::EphemeralOnLocalSession { path, op, .. }
+            | Error::NoWatcher { path, op, .. }
+            | Error::ReconfigDisabled { path, op, .. }
+            | Error::QuotaExceeded { path, op, .. }
+            | Error::Throttled { path, op, .. }
+            | Error::Unknown { path, op, .. } => Some((path, op)),
             _ => None,
         }
     }
@@ -288,66 +585,144 @@ impl Error {
     }
 
     /// Returns the same error with its path replaced (used to strip a chroot or namespace
-    /// before the error reaches the caller).
-    #[allow(dead_code)] // the session engine strips chroots with it
-    pub(crate) fn with_path(self, new_path: &str) -> Error {
-        let np = || new_path.to_string();
-        match self {
-            Error::NoNode { .. } => Error::NoNode { path: np() },
-            Error::NoAuth { .. } => Error::NoAuth { path: np() },
-            Error::BadVersion { .. } => Error::BadVersion { path: np() },
-            Error::NoChildrenForEphemerals { .. } => Error::NoChildrenForEphemerals { path: np() },
-            Error::NodeExists { .. } => Error::NodeExists { path: np() },
-            Error::NotEmpty { .. } => Error::NotEmpty { path: np() },
-            Error::InvalidAcl { .. } => Error::InvalidAcl { path: np() },
-            Error::NoWatcher { .. } => Error::NoWatcher { path: np() },
-            Error::QuotaExceeded { .. } => Error::QuotaExceeded { path: np() },
-            other => other,
+    /// before the error reaches the caller). Errors about the session are unchanged.
+    pub(crate) fn with_path(mut self, new_path: &str) -> Error {
+        if let Some((path, _)) = self.request_mut() {
+            new_path.clone_into(path);
         }
+        self
+    }
+
+    /// Returns the same error naming the operation that got it (kept if already set).
+    pub(crate) fn with_op(mut self, new_op: OpCode) -> Error {
+        if let Some((_, op)) = self.request_mut() {
+            op.get_or_insert(new_op);
+        }
+        self
+    }
+}
+
+/// How an operation is named in messages: the client's method name for it.
+pub(crate) fn op_name(op: OpCode) -> &'static str {
+    match op {
+        OpCode::Create | OpCode::Create2 | OpCode::CreateContainer | OpCode::CreateTtl => "create",
+        OpCode::Delete => "delete",
+        OpCode::Exists => "exists",
+        OpCode::GetData => "get_data",
+        OpCode::SetData => "set_data",
+        OpCode::GetAcl => "get_acl",
+        OpCode::SetAcl => "set_acl",
+        OpCode::GetChildren | OpCode::GetChildren2 => "get_children",
+        OpCode::Sync => "sync",
+        OpCode::Check => "check",
+        OpCode::Multi | OpCode::MultiRead => "multi",
+        OpCode::Reconfig => "reconfig",
+        OpCode::CheckWatches => "check_watches",
+        OpCode::RemoveWatches => "remove_watches",
+        OpCode::AddWatch => "add_watch",
+        OpCode::GetEphemerals => "get_ephemerals",
+        OpCode::GetAllChildrenNumber => "get_all_children_number",
+        OpCode::WhoAmI => "who_am_i",
+        OpCode::Auth => "add_auth_info",
+        OpCode::CloseSession => "close",
+        OpCode::SetWatches | OpCode::SetWatches2 => "set_watches",
+        OpCode::Sasl => "sasl",
+        OpCode::Ping => "ping",
+        OpCode::Notification | OpCode::DeleteContainer | OpCode::CreateSession | OpCode::Error => {
+            "request"
+        }
+    }
+}
+
+/// `op path: what`, or `what: path` when the operation is not known.
+fn in_request(
+    f: &mut fmt::Formatter<'_>,
+    what: &dyn fmt::Display,
+    op: Option<OpCode>,
+    path: &str,
+) -> fmt::Result {
+    match (op, path.is_empty()) {
+        (Some(op), false) => write!(f, "{} {path}: {what}", op_name(op)),
+        (Some(op), true) => write!(f, "{}: {what}", op_name(op)),
+        (None, false) => write!(f, "{what}: {path}"),
+        (None, true) => write!(f, "{what}"),
     }
 }
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::SystemError => f.write_str("system error"),
-            Error::RuntimeInconsistency => {
-                f.write_str("runtime inconsistency (an earlier operation of the multi failed)")
+            Error::SystemError { path, op } => in_request(f, &"system error", *op, path),
+            Error::RuntimeInconsistency { path, op } => in_request(
+                f,
+                &"runtime inconsistency (an earlier operation of the multi failed)",
+                *op,
+                path,
+            ),
+            Error::DataInconsistency { path, op } => {
+                in_request(f, &"data inconsistency", *op, path)
             }
-            Error::DataInconsistency => f.write_str("data inconsistency"),
-            Error::ConnectionLoss => f.write_str("connection lost"),
-            Error::MarshallingError => f.write_str("marshalling error"),
-            Error::Unimplemented => f.write_str("operation not implemented by the server"),
-            Error::OperationTimeout => f.write_str("operation timed out"),
-            Error::BadArguments => f.write_str("bad arguments"),
-            Error::UnknownSession => f.write_str("unknown session"),
-            Error::NewConfigNoQuorum => f.write_str("no quorum of the new config is connected"),
-            Error::ReconfigInProgress => f.write_str("another reconfiguration is in progress"),
-            Error::ApiError => f.write_str("API error"),
-            Error::NoNode { path } => write!(f, "no node: {path}"),
-            Error::NoAuth { path } => write!(f, "not authorized: {path}"),
-            Error::BadVersion { path } => write!(f, "bad version: {path}"),
-            Error::NoChildrenForEphemerals { path } => {
-                write!(f, "ephemeral nodes cannot have children: {path}")
+            Error::ConnectionLoss { tried: None } => f.write_str("connection lost"),
+            Error::ConnectionLoss { tried: Some(hosts) } => {
+                f.write_str("connection lost: could not connect to any server (")?;
+                for (i, h) in hosts.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str("; ")?;
+                    }
+                    write!(f, "{h}")?;
+                }
+                f.write_str(")")
             }
-            Error::NodeExists { path } => write!(f, "node exists: {path}"),
-            Error::NotEmpty { path } => write!(f, "node has children: {path}"),
+            Error::MarshallingError { path, op } => in_request(f, &"marshalling error", *op, path),
+            Error::Unimplemented { path, op } => {
+                in_request(f, &"operation not implemented by the server", *op, path)
+            }
+            Error::OperationTimeout { path, op } => {
+                in_request(f, &"operation timed out", *op, path)
+            }
+            Error::BadArguments { path, op } => in_request(f, &"bad arguments", *op, path),
+            Error::UnknownSession { path, op } => in_request(f, &"unknown session", *op, path),
+            Error::NewConfigNoQuorum { path, op } => {
+                in_request(f, &"no quorum of the new config is connected", *op, path)
+            }
+            Error::ReconfigInProgress { path, op } => {
+                in_request(f, &"another reconfiguration is in progress", *op, path)
+            }
+            Error::ApiError { path, op } => in_request(f, &"API error", *op, path),
+            Error::NoNode { path, op } => in_request(f, &"no node", *op, path),
+            Error::NoAuth { path, op } => in_request(f, &"not authorized", *op, path),
+            Error::BadVersion { path, op } => in_request(f, &"bad version", *op, path),
+            Error::NoChildrenForEphemerals { path, op } => {
+                in_request(f, &"ephemeral nodes cannot have children", *op, path)
+            }
+            Error::NodeExists { path, op } => in_request(f, &"node exists", *op, path),
+            Error::NotEmpty { path, op } => in_request(f, &"node has children", *op, path),
             Error::SessionExpired => f.write_str("session expired"),
-            Error::InvalidCallback => f.write_str("invalid callback"),
-            Error::InvalidAcl { path } => write!(f, "invalid ACL: {path}"),
+            Error::InvalidCallback { path, op } => in_request(f, &"invalid callback", *op, path),
+            Error::InvalidAcl { path, op } => in_request(f, &"invalid ACL", *op, path),
             Error::AuthFailed => f.write_str("authentication failed"),
             Error::SessionMoved => f.write_str("session moved to another server"),
-            Error::NotReadOnly => f.write_str("write on a read-only server"),
-            Error::EphemeralOnLocalSession => f.write_str("ephemeral node on a local session"),
-            Error::NoWatcher { path } => write!(f, "no such watcher: {path}"),
+            Error::NotReadOnly { path, op } => {
+                in_request(f, &"write on a read-only server", *op, path)
+            }
+            Error::EphemeralOnLocalSession { path, op } => {
+                in_request(f, &"ephemeral node on a local session", *op, path)
+            }
+            Error::NoWatcher { path, op } => in_request(f, &"no such watcher", *op, path),
             Error::RequestTimeout => f.write_str("request timed out"),
-            Error::ReconfigDisabled => f.write_str("reconfiguration is disabled"),
+            Error::ReconfigDisabled { path, op } => {
+                in_request(f, &"reconfiguration is disabled", *op, path)
+            }
             Error::SessionClosedRequireSaslAuth => {
                 f.write_str("session closed: the server requires SASL authentication")
             }
-            Error::QuotaExceeded { path } => write!(f, "quota exceeded: {path}"),
-            Error::Throttled => f.write_str("request throttled by the server"),
-            Error::Unknown(code) => write!(f, "unknown error code {code}"),
+            Error::QuotaExceeded { path, op } => in_request(f, &"quota exceeded", *op, path),
+            Error::Throttled { path, op } => {
+                in_request(f, &"request throttled by the server", *op, path)
+            }
+            Error::Unknown { code, path, op } => {
+                in_request(f, &format_args!("unknown error code {code}"), *op, path)
+            }
             Error::InvalidPath { path, reason } => write!(f, "invalid path {path:?}: {reason}"),
             Error::Closed => f.write_str("client is closed"),
             Error::Timeout => f.write_str("timed out"),
@@ -355,6 +730,7 @@ impl fmt::Display for Error {
             Error::Io(e) => write!(f, "I/O error: {e}"),
             Error::InvalidArgument(msg) => write!(f, "invalid argument: {msg}"),
             Error::CallbackPanicked(msg) => write!(f, "a callback panicked: {msg}"),
+            Error::Serialization(msg) => write!(f, "serialization error: {msg}"),
             Error::SessionFailed => {
                 f.write_str("the session failed while a session-fail retry loop depended on it")
             }
@@ -381,21 +757,21 @@ impl From<io::Error> for Error {
 mod tests {
     use super::*;
 
-    /// Every code of the server's table (protocol.md §10), its variant and whether it carries
-    /// the path.
+    /// Every code of the server's table (protocol.md §10), and whether it answers a request
+    /// (and so carries its path and operation) rather than being about the session.
     const CODES: &[(i32, bool)] = &[
-        (-1, false),
-        (-2, false),
-        (-3, false),
+        (-1, true),
+        (-2, true),
+        (-3, true),
         (-4, false),
-        (-5, false),
-        (-6, false),
-        (-7, false),
-        (-8, false),
-        (-12, false),
-        (-13, false),
-        (-14, false),
-        (-100, false),
+        (-5, true),
+        (-6, true),
+        (-7, true),
+        (-8, true),
+        (-12, true),
+        (-13, true),
+        (-14, true),
+        (-100, true),
         (-101, true),
         (-102, true),
         (-103, true),
@@ -403,29 +779,35 @@ mod tests {
         (-110, true),
         (-111, true),
         (-112, false),
-        (-113, false),
+        (-113, true),
         (-114, true),
         (-115, false),
         (-118, false),
-        (-119, false),
-        (-120, false),
+        (-119, true),
+        (-120, true),
         (-121, true),
         (-122, false),
-        (-123, false),
+        (-123, true),
         (-124, false),
         (-125, true),
-        (-127, false),
+        (-127, true),
     ];
 
     #[test]
     fn every_code_round_trips() {
-        for &(code, has_path) in CODES {
+        for &(code, request) in CODES {
             let e = Error::from_code(code, "/x");
             assert_eq!(e.code(), Some(code), "{e:?}");
-            assert!(!matches!(e, Error::Unknown(_)), "code {code} unmapped");
-            assert_eq!(e.path().is_some(), has_path, "{e:?}");
-            if has_path {
-                assert!(e.to_string().contains("/x"), "{e}");
+            assert!(!matches!(e, Error::Unknown { .. }), "code {code} unmapped");
+            assert_eq!(e.path().is_some(), request, "{e:?}");
+            if request {
+                assert!(e.to_string().ends_with(": /x"), "{e}");
+                let e = e.with_op(OpCode::Delete).with_path("/y");
+                assert_eq!(e.op(), Some(OpCode::Delete));
+                assert!(e.to_string().starts_with("delete /y: "), "{e}");
+                assert_eq!(e.code(), Some(code));
+            } else {
+                assert_eq!(e.with_op(OpCode::Delete).op(), None);
             }
         }
     }
@@ -434,7 +816,7 @@ mod tests {
     fn unknown_codes_are_kept() {
         for code in [-9, -10, -11, -104, -109, -116, -117, -126, -999, 42, 0] {
             let e = Error::from_code(code, "/x");
-            assert!(matches!(e, Error::Unknown(c) if c == code));
+            assert!(matches!(e, Error::Unknown { code: c, .. } if c == code));
             assert_eq!(e.code(), Some(code));
             assert!(e.to_string().contains(&code.to_string()));
         }
@@ -453,6 +835,7 @@ mod tests {
             Error::Timeout,
             Error::Protocol("x".into()),
             Error::InvalidArgument("x".into()),
+            Error::Serialization("x".into()),
             Error::invalid_path("a", "b"),
             Error::from(io::Error::other("x")),
             Error::SessionFailed,
@@ -477,12 +860,20 @@ mod tests {
     }
 
     #[test]
-    fn with_path_replaces_only_path_variants() {
+    fn with_path_replaces_only_request_errors() {
         let e = Error::from_code(-110, "/ns/a").with_path("/a");
         assert_eq!(e.path(), Some("/a"));
         assert!(matches!(
-            Error::ConnectionLoss.with_path("/a"),
-            Error::ConnectionLoss
+            Error::from_code(-4, "").with_path("/a"),
+            Error::ConnectionLoss { tried: None }
         ));
+        // No path, no operation: the bare description.
+        assert_eq!(Error::from_code(-8, "").to_string(), "bad arguments");
+        assert_eq!(Error::from_code(-8, "").path(), None);
+        // The operation first set is kept (a nested call names the outer one's path only).
+        let e = Error::from_code(-8, "/z")
+            .with_op(OpCode::Delete)
+            .with_op(OpCode::Multi);
+        assert_eq!(e.to_string(), "delete /z: bad arguments");
     }
 }

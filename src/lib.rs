@@ -3,13 +3,13 @@
 //! A complete, synchronous, thread-based ZooKeeper client for Rust that mirrors Apache
 //! Curator: the same fluent API (`client.get_data().using_watcher(w).for_path("/a")`), the same
 //! recipes with the same znode layouts, so that a Rust process and a Java Curator process can
-//! share them (today the caches, `PersistentWatcher`, the locks and leader election;
-//! service discovery is still to come), and an in-process test server that speaks the real
-//! wire protocol. No async runtime.
+//! share them (today the caches, `PersistentWatcher`, the locks, leader election, the queues
+//! and, with the `discovery` feature, Curator's service discovery), and an in-process test
+//! server that speaks the real wire protocol. No async runtime.
 //!
 //! ```
 //! use std::time::Duration;
-//! use zk_curator::{CreateMode, CuratorFrameworkFactory, ExponentialBackoffRetry, WatchedEvent};
+//! use zk_curator::{CreateMode, CuratorFrameworkFactory, ExponentialBackoffRetry};
 //! # let server = zk_curator::testing::TestingServer::start().unwrap();
 //! let client = CuratorFrameworkFactory::builder()
 //!     .connect_string(&server.connect_string())
@@ -23,7 +23,7 @@
 //!     .for_path_with_data("/jobs/job-", b"payload")?;
 //! let data = client
 //!     .get_data()
-//!     .using_watcher(|e: &WatchedEvent| println!("{e}"))
+//!     .using_watcher(|e| println!("{e}"))
 //!     .for_path(&path)?;
 //! assert_eq!(data, b"payload");
 //! client.close();
@@ -42,6 +42,8 @@
 //! * [`proto`]: the wire protocol (jute records), [`path`]: path rules and helpers,
 //!   [`Error`]: one error type.
 //! * [`testing`]: an in-process ZooKeeper for tests, with fault injection.
+//! * `discovery` (cargo feature `discovery`): Curator's service discovery
+//!   (`curator-x-discovery`), sharing one registry with Java services.
 //!
 //! ## The threading contract
 //!
@@ -55,6 +57,21 @@
 //!   different paths run in parallel, the event thread is not held up.
 //! * No crate lock is held while user code runs; calling the client — even `close()` — from
 //!   inside any callback never deadlocks.
+//! * A callback that holds the event thread longer than a threshold (1 s by default) is
+//!   reported with `log::warn!` while it runs, and counted
+//!   ([`EventDispatcher::stall_count`]): one process-wide thread, `zk-watchdog`, samples the
+//!   event threads while any exists. Meanwhile the listeners' view of the connection
+//!   waits with everything else, but the live one does not:
+//!   [`CuratorFramework::is_connected`] and [`CuratorFramework::live_state`] read the I/O
+//!   thread's knowledge at any moment (docs/threading.md explains the two views).
+//!
+//! ## zkcli
+//!
+//! The package also builds `zkcli` (`cargo install zk-curator`), a ZooKeeper shell for
+//! operators in the spirit of Apache's `zkCli.sh`: `zkcli --server host:port get -s /a`, `ls
+//! -R`, `create -e -s`, `setAcl`, `deleteall`, `watch -r /app`, an interactive prompt with
+//! history, data as text, hex or base64, exit codes 0 / 1 (ZooKeeper error) / 2 (usage). It
+//! uses only this crate's public API and adds no dependency. The README has a sample session.
 //!
 //! Supported servers: ZooKeeper 3.5 to 3.9 (3.4 for the core operations); tested against
 //! Apache ZooKeeper 3.8 and the in-process [`testing::TestingServer`].
@@ -63,6 +80,8 @@
 #![warn(missing_docs)]
 
 pub mod client;
+#[cfg(feature = "discovery")]
+pub mod discovery;
 pub mod error;
 pub mod framework;
 pub mod path;
@@ -72,7 +91,7 @@ pub mod session;
 pub mod testing;
 
 pub use client::{Op, OpResult, ZooKeeper, ZooKeeperBuilder};
-pub use error::{Error, Result};
+pub use error::{Error, HostFailure, HostFailureKind, Result};
 pub use framework::{
     ConnectionState, CuratorEvent, CuratorEventType, CuratorFramework, CuratorFrameworkFactory,
     ExponentialBackoffRetry, RetryNTimes, RetryOneTime, RetryPolicy,
@@ -80,7 +99,10 @@ pub use framework::{
 pub use proto::{
     Acl, AddWatchMode, ClientInfo, CreateMode, EventType, Id, KeeperState, Perms, Stat, WatcherType,
 };
-pub use session::{EventDispatcher, SharedWatcher, States, WatchedEvent, Watcher, WorkerPool};
+pub use session::{
+    node_events, EventDispatcher, NodeEvent, SharedWatcher, States, WatchedEvent, Watcher,
+    WorkerPool,
+};
 
 /// The README's examples, compiled as doctests.
 #[cfg(doctest)]

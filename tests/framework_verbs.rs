@@ -37,7 +37,7 @@ server_test!(shared create_modifiers, |srv| {
     assert_eq!(c.get_data().for_path(&p).unwrap(), b"leaf");
     // without it: NoNode
     let r = c.create().for_path(&format!("{root}/x/y"));
-    assert!(matches!(&r, Err(Error::NoNode { path }) if path.ends_with("/x/y")), "{r:?}");
+    assert!(matches!(&r, Err(Error::NoNode { path, .. }) if path.ends_with("/x/y")), "{r:?}");
     // default data: the local address
     let d = c.create().for_path(&format!("{root}/default")).unwrap();
     assert_eq!(c.get_data().for_path(&d).unwrap(), c.default_data());
@@ -136,7 +136,7 @@ server_test!(shared create_in_background, |srv| {
             .for_path(&p)
             .unwrap()
     });
-    assert!(matches!(ev.error(), Some(Error::NodeExists { path }) if *path == p));
+    assert!(matches!(ev.error(), Some(Error::NodeExists { path, .. }) if *path == p));
     assert_eq!(ev.result_code(), -110);
     let ev = bg(|cb| {
         c.create()
@@ -164,7 +164,7 @@ server_test!(shared delete_modifiers, |srv| {
     c.delete().deleting_children_if_needed().for_path(&t).unwrap();
     assert!(c.check_exists().for_path(&t).unwrap().is_none());
     let r = c.delete().for_path(&t);
-    assert!(matches!(&r, Err(Error::NoNode { path }) if *path == t), "{r:?}");
+    assert!(matches!(&r, Err(Error::NoNode { path, .. }) if *path == t), "{r:?}");
     c.delete().quietly().for_path(&t).unwrap();
     c.delete().idempotent().for_path(&t).unwrap();
     let v = c.create().for_path(&format!("{root}/v")).unwrap();
@@ -308,7 +308,7 @@ server_test!(shared transactions_are_atomic_and_typed, |srv| {
         op.create().for_path(&format!("{root}/b")).unwrap(),
         op.delete().for_path(&format!("{root}/missing")).unwrap(),
     ]);
-    assert!(matches!(&r, Err(Error::NoNode { path }) if path.ends_with("/missing")), "{r:?}");
+    assert!(matches!(&r, Err(Error::NoNode { path, .. }) if path.ends_with("/missing")), "{r:?}");
     assert!(c.check_exists().for_path(&format!("{root}/b")).unwrap().is_none());
     // background: per-op results
     let e = bg(|cb| {
@@ -336,7 +336,7 @@ server_test!(shared persistent_watches_and_removal, |srv| {
     c.watchers()
         .add()
         .with_mode(AddWatchMode::PersistentRecursive)
-        .using_watcher(w.clone())
+        .using_shared_watcher(&w)
         .for_path(&root)
         .unwrap();
     let x = c.create().for_path(&format!("{root}/x")).unwrap();
@@ -404,7 +404,7 @@ server_test!(shared namespaces_isolate, |srv| {
     plain.set_data().for_path(&format!("/{ns}/x"), b"changed").unwrap();
     ev.expect(EventType::NodeDataChanged, "/x");
     let r = c.get_data().for_path("/missing");
-    assert!(matches!(&r, Err(Error::NoNode { path }) if path == "/missing"), "{r:?}");
+    assert!(matches!(&r, Err(Error::NoNode { path, .. }) if path == "/missing"), "{r:?}");
     let e = bg(|cb| c.create().in_background(move |c, e| cb(c, e)).for_path("/bgx").unwrap());
     assert_eq!(e.name(), Some("/bgx"));
     // transactions too
@@ -443,7 +443,7 @@ server_test!(shared reconfig_unhandled_listener_and_call_with_retry, |srv| {
     let c = srv.curator();
     // a standalone server without reconfigEnabled refuses
     let r = c.reconfig().joining(&["server.9=127.0.0.1:1:2;3"]).for_ensemble();
-    assert!(matches!(r, Err(Error::ReconfigDisabled)), "{r:?}");
+    assert!(matches!(r, Err(Error::ReconfigDisabled { .. })), "{r:?}");
     // incremental and bulk changes do not mix (the server would apply only one)
     let r = c.reconfig().leaving(&["9"]).with_new_members(&["server.1=127.0.0.1:1:2;3"]).for_ensemble();
     assert!(matches!(r, Err(Error::InvalidArgument(_))), "{r:?}");
@@ -456,7 +456,7 @@ server_test!(shared reconfig_unhandled_listener_and_call_with_retry, |srv| {
     assert!(matches!(r, Err(Error::InvalidArgument(_))), "{r:?}");
     let mut stat = Stat::default();
     let r = c.reconfig().leaving(&["9"]).storing_stat_in(&mut stat).for_ensemble();
-    assert!(matches!(r, Err(Error::ReconfigDisabled)), "{r:?}");
+    assert!(matches!(r, Err(Error::ReconfigDisabled { .. })), "{r:?}");
     let e = bg(|cb| {
         c.reconfig()
             .leaving(&["9"])
@@ -505,7 +505,7 @@ server_test!(shared reconfig_unhandled_listener_and_call_with_retry, |srv| {
     let zk = c.zookeeper_client().zookeeper().unwrap();
     let ev = Events::new();
     let w = ev.shared();
-    zk.get_data_w(&root, w.clone()).unwrap();
+    zk.get_data_w_shared(&root, &w).unwrap();
     let (tx, rx) = mpsc::channel();
     zk.remove_watches_async(&root, &w, WatcherType::Data, false, move |r| tx.send(r.is_ok()).unwrap())
         .unwrap();

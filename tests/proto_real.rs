@@ -84,7 +84,9 @@ fn create_variants_return_path_and_stat() {
 
     // Existing node: NodeExists, mapped with its path.
     let code = c.err(Request::Create(create_req(&root, None, 0)));
-    assert!(matches!(Error::from_code(code, &root), Error::NodeExists { path } if path == root));
+    assert!(
+        matches!(Error::from_code(code, &root), Error::NodeExists { path, .. } if path == root)
+    );
 }
 
 #[test]
@@ -117,7 +119,7 @@ fn data_ops_and_error_mapping() {
     assert_eq!((s.stat.version, s.stat.data_length), (1, 3));
     assert!(s.stat.mzxid > s.stat.czxid);
     let code = c.err(set(b"x", 0));
-    assert!(matches!(Error::from_code(code, &p), Error::BadVersion { path } if path == p));
+    assert!(matches!(Error::from_code(code, &p), Error::BadVersion { path, .. } if path == p));
 
     // A null buffer stays null: getData answers a null buffer and dataLength 0.
     let pn = format!("{root}/null");
@@ -145,7 +147,7 @@ fn data_ops_and_error_mapping() {
     // An error reply maps to the error with its path.
     let (h, _) = c.call(&get_data(&missing));
     assert!(
-        matches!(Error::from_code(h.err, &missing), Error::NoNode { ref path } if *path == missing)
+        matches!(Error::from_code(h.err, &missing), Error::NoNode { ref path, .. } if *path == missing)
     );
     assert!(matches!(h.error(&missing), Some(Error::NoNode { .. })));
 

@@ -119,7 +119,9 @@ fn check_and_remove_watches() {
 
     let (h, body) = c.call(&check(WatcherType::Data));
     assert_eq!((h.err, body), (-121, None));
-    assert!(matches!(Error::from_code(h.err, &root), Error::NoWatcher { path } if path == root));
+    assert!(
+        matches!(Error::from_code(h.err, &root), Error::NoWatcher { path, .. } if path == root)
+    );
     assert_eq!(c.call(&remove(WatcherType::Any)).0.err, -121);
 
     c.ok(Request::GetData(GetDataRequest {

@@ -108,9 +108,9 @@ server_test!(shared create_errors, |srv| {
     let root = mk(&zk, &unique_root("create-err"), b"");
     let a = mk(&zk, &format!("{root}/a"), b"");
     let r = zk.create(&a, b"", &open(), CreateMode::Persistent);
-    assert!(matches!(&r, Err(Error::NodeExists { path }) if *path == a), "{r:?}");
+    assert!(matches!(&r, Err(Error::NodeExists { path, .. }) if *path == a), "{r:?}");
     let r = zk.create(&format!("{root}/missing/x"), b"", &open(), CreateMode::Persistent);
-    assert!(matches!(&r, Err(Error::NoNode { path }) if path.ends_with("/missing/x")), "{r:?}");
+    assert!(matches!(&r, Err(Error::NoNode { path, .. }) if path.ends_with("/missing/x")), "{r:?}");
     let e = zk
         .create(&format!("{root}/eph"), b"", &open(), CreateMode::Ephemeral)
         .unwrap();
@@ -142,7 +142,7 @@ server_test!(shared data_and_versions, |srv| {
     assert!(st1.mzxid > st.mzxid);
     assert_eq!(st1.czxid, st.czxid);
     let r = zk.set_data(&p, b"v2", 0);
-    assert!(matches!(&r, Err(Error::BadVersion { path }) if *path == p), "{r:?}");
+    assert!(matches!(&r, Err(Error::BadVersion { path, .. }) if *path == p), "{r:?}");
     let st2 = zk.set_data(&p, b"", -1).unwrap();
     assert_eq!((st2.version, st2.data_length), (2, 0));
     assert_eq!(zk.get_data(&p, false).unwrap().0, b"");
@@ -165,7 +165,7 @@ server_test!(shared delete_rules, |srv| {
     let p = mk(&zk, &format!("{root}/x"), b"");
     mk(&zk, &format!("{p}/child"), b"");
     let r = zk.delete(&p, -1);
-    assert!(matches!(&r, Err(Error::NotEmpty { path }) if *path == p), "{r:?}");
+    assert!(matches!(&r, Err(Error::NotEmpty { path, .. }) if *path == p), "{r:?}");
     zk.delete(&format!("{p}/child"), -1).unwrap();
     let r = zk.delete(&p, 5);
     assert!(matches!(r, Err(Error::BadVersion { .. })), "{r:?}");
@@ -225,7 +225,7 @@ server_test!(shared acls_and_auth, |srv| {
     let r = zk.set_acl(&p, &open(), 1);
     assert!(matches!(r, Err(Error::NoAuth { .. })), "{r:?}");
     let r = zk.set_data(&p, b"x", -1);
-    assert!(matches!(&r, Err(Error::NoAuth { path }) if *path == p), "{r:?}");
+    assert!(matches!(&r, Err(Error::NoAuth { path, .. }) if *path == p), "{r:?}");
     // digest: alice may read her node, an anonymous client may not
     let alice = srv.connect();
     alice.add_auth_info("digest", b"alice:secret").unwrap();
@@ -291,7 +291,7 @@ server_test!(shared multi_ops, |srv| {
         Op::delete(&format!("{root}/nope"), -1),
         Op::set_data(&a, b"3", -1),
     ]);
-    assert!(matches!(&r, Err(Error::NoNode { path }) if path.ends_with("/nope")), "{r:?}");
+    assert!(matches!(&r, Err(Error::NoNode { path, .. }) if path.ends_with("/nope")), "{r:?}");
     assert!(zk.exists(&b, false).unwrap().is_none());
     let res = zk
         .multi_results(&[
@@ -301,8 +301,8 @@ server_test!(shared multi_ops, |srv| {
         ])
         .unwrap();
     assert!(matches!(res[0], OpResult::RolledBack));
-    assert!(matches!(&res[1], OpResult::Error(Error::BadVersion { path }) if *path == a));
-    assert!(matches!(res[2], OpResult::Error(Error::RuntimeInconsistency)));
+    assert!(matches!(&res[1], OpResult::Error(Error::BadVersion { path, .. }) if *path == a));
+    assert!(matches!(res[2], OpResult::Error(Error::RuntimeInconsistency { .. })));
     assert_eq!(zk.get_data(&a, false).unwrap().0, b"2");
     // reads: per-op results, not atomic
     let res = zk
@@ -336,7 +336,7 @@ server_test!(shared async_forms_match_sync_and_keep_order, |srv| {
     let st = wait_cb(|cb| zk.set_data_async(&p, b"y", 0, cb).unwrap()).unwrap();
     assert_eq!(st.version, 1);
     let r = wait_cb(|cb| zk.set_data_async(&p, b"z", 0, cb).unwrap());
-    assert!(matches!(&r, Err(Error::BadVersion { path }) if *path == p), "{r:?}");
+    assert!(matches!(&r, Err(Error::BadVersion { path, .. }) if *path == p), "{r:?}");
     assert!(wait_cb(|cb| zk.exists_async(&p, false, cb).unwrap()).unwrap().is_some());
     assert!(wait_cb(|cb| zk.exists_async(&format!("{p}/x"), false, cb).unwrap())
         .unwrap()
@@ -387,7 +387,7 @@ server_test!(shared chroot_is_applied_and_stripped, |srv| {
     assert_eq!(cz.get_children("/", false).unwrap().len(), 2);
     assert_eq!(cz.get_ephemerals("/").unwrap(), vec![s.clone()]);
     let r = cz.get_data("/nope", false);
-    assert!(matches!(&r, Err(Error::NoNode { path }) if path == "/nope"), "{r:?}");
+    assert!(matches!(&r, Err(Error::NoNode { path, .. }) if path == "/nope"), "{r:?}");
     let res = cz
         .multi(&[Op::create("/m", b"", &open(), CreateMode::Persistent)])
         .unwrap();

@@ -74,9 +74,9 @@ server_test!(shared default_watcher_and_dedup, |srv| {
     // one SharedWatcher as data and child watch: a delete reaches it once
     let ev2 = Events::new();
     let w = ev2.shared();
-    zk.get_data_w(&a, w.clone()).unwrap();
-    zk.get_children_w(&a, w.clone()).unwrap();
-    zk.exists_w(&a, w.clone()).unwrap();
+    zk.get_data_w_shared(&a, &w).unwrap();
+    zk.get_children_w_shared(&a, &w).unwrap();
+    zk.exists_w_shared(&a, &w).unwrap();
     other.delete(&a, -1).unwrap();
     ev2.expect(EventType::NodeDeleted, &a);
     ev2.expect_none(QUIET);
@@ -141,9 +141,9 @@ server_test!(shared removing_watches, |srv| {
     let ev = Events::new();
     let w = ev.shared();
     let r = zk.remove_watches(&a, &w, WatcherType::Data, false);
-    assert!(matches!(&r, Err(Error::NoWatcher { path }) if *path == a), "{r:?}");
-    zk.get_data_w(&a, w.clone()).unwrap();
-    zk.get_children_w(&a, w.clone()).unwrap();
+    assert!(matches!(&r, Err(Error::NoWatcher { path, .. }) if *path == a), "{r:?}");
+    zk.get_data_w_shared(&a, &w).unwrap();
+    zk.get_children_w_shared(&a, &w).unwrap();
     let r = zk.remove_watches(&a, &w, WatcherType::Data, false);
     assert!(r.is_ok(), "{r:?}");
     let e = ev.next();
@@ -156,13 +156,13 @@ server_test!(shared removing_watches, |srv| {
     ev.expect_none(QUIET);
     // persistent ones too
     let pw = ev.shared();
-    zk.add_watch(&a, pw.clone(), AddWatchMode::PersistentRecursive)
+    zk.add_watch_shared(&a, &pw, AddWatchMode::PersistentRecursive)
         .unwrap();
     zk.remove_watches(&a, &pw, WatcherType::Any, false).unwrap();
     assert_eq!(ev.next().event_type(), EventType::PersistentWatchRemoved);
     assert_eq!(zk.watch_count(), 0);
     // locally, when the server is out of reach, still works
-    zk.get_data_w(&a, w.clone()).unwrap();
+    zk.get_data_w_shared(&a, &w).unwrap();
     zk.remove_watches(&a, &w, WatcherType::Data, true).unwrap();
     assert_eq!(ev.next().event_type(), EventType::DataWatchRemoved);
 });
@@ -281,6 +281,44 @@ server_test!(shared close_from_inside_a_watcher, |srv| {
     assert!(matches!(zk.get().unwrap().exists("/", false), Err(Error::Closed)));
 });
 
+// A watcher also hears connection state changes, without a path (as in Java): a pending
+// one-shot watch hears the disconnection, the reconnection and close(). `node_events` passes
+// node events only, so a watcher that needs the path cannot panic on them.
+server_test!(shared pending_watchers_hear_state_changes_and_node_events_filters_them, |srv| {
+    let proxy = support::proxy::Proxy::start(&srv.connect_string());
+    let zk = ZooKeeper::builder(&proxy.connect_string())
+        .session_timeout(Duration::from_secs(10))
+        .connect()
+        .unwrap();
+    let other = srv.connect();
+    let root = mk(&other, &unique_root("state-to-watchers"));
+    let a = mk(&other, &format!("{root}/a"));
+    let raw = Events::new();
+    zk.get_data_w(&a, raw.watcher()).unwrap();
+    let paths = Arc::new(Mutex::new(Vec::new()));
+    let p = paths.clone();
+    zk.get_data_w(
+        &a,
+        zk_curator::node_events(move |n| p.lock().unwrap().push(n.path().to_string())),
+    )
+    .unwrap();
+    proxy.drop_connections();
+    for want in [KeeperState::Disconnected, KeeperState::SyncConnected] {
+        let e = raw.next();
+        assert_eq!((e.event_type(), e.state(), e.path()), (EventType::None, want, None));
+    }
+    other.set_data(&a, b"x", -1).unwrap();
+    raw.expect(EventType::NodeDataChanged, &a);
+    assert!(support::wait_until(WAIT, || paths.lock().unwrap().len() == 1));
+    // Armed again, then closed before it fires: the raw watcher hears Closed.
+    zk.get_data_w(&a, raw.watcher()).unwrap();
+    zk.close().unwrap();
+    let e = raw.next();
+    assert_eq!((e.event_type(), e.state(), e.path()), (EventType::None, KeeperState::Closed, None));
+    assert_eq!(*paths.lock().unwrap(), vec![a], "node events only");
+    assert_eq!(zk.event_dispatcher().panic_count(), 0);
+});
+
 server_test!(shared panicking_watchers_do_not_stop_delivery, |srv| {
     let zk = srv.connect();
     let other = srv.connect();
@@ -310,6 +348,17 @@ server_test!(shared panicking_watchers_do_not_stop_delivery, |srv| {
     zk.exists_async(&a, false, move |r| tx.send(r.is_ok()).unwrap())
         .unwrap();
     assert!(rx.recv_timeout(WAIT).unwrap());
+    support::figures::figure(
+        "12",
+        "panicking_watchers_do_not_stop_delivery",
+        srv.kind(),
+        &[
+            ("panics", (zk.event_dispatcher().panic_count() - before).to_string()),
+            ("events_after_a_panic_delivered", "3/3".into()),
+            ("callbacks_after_a_panic_delivered", "1/1".into()),
+            ("session_kept", (zk.state() == zk_curator::States::Connected).to_string()),
+        ],
+    );
 });
 
 server_test!(shared worker_pool_keeps_per_path_order_while_one_path_sleeps, |srv| {
@@ -338,7 +387,7 @@ server_test!(shared worker_pool_keeps_per_path_order_while_one_path_sleeps, |srv
                 done_at.lock().unwrap().insert(path, Instant::now());
             }
         });
-        zk.add_watch(p, w, AddWatchMode::Persistent).unwrap();
+        zk.add_watch_shared(p, &w, AddWatchMode::Persistent).unwrap();
     }
     // Per path: created, EVENTS-2 data changes, deleted; interleaved across paths.
     let (tx, rx) = mpsc::channel();
@@ -405,8 +454,8 @@ server_test!(shared removals_racing_other_watches_keep_the_server_right, |srv| {
     // Two watchers removed back to back, without waiting: the server's watch goes too.
     let (e1, e2) = (Events::new(), Events::new());
     let (w1, w2) = (e1.shared(), e2.shared());
-    zk.add_watch(&a, w1.clone(), AddWatchMode::Persistent).unwrap();
-    zk.add_watch(&a, w2.clone(), AddWatchMode::Persistent).unwrap();
+    zk.add_watch_shared(&a, &w1, AddWatchMode::Persistent).unwrap();
+    zk.add_watch_shared(&a, &w2, AddWatchMode::Persistent).unwrap();
     let (tx, rx) = mpsc::channel();
     let t1 = tx.clone();
     zk.remove_watches_async(&a, &w1, WatcherType::Any, false, move |r| t1.send(r).unwrap())
@@ -422,7 +471,7 @@ server_test!(shared removals_racing_other_watches_keep_the_server_right, |srv| {
     // A watched read in flight when the last other watcher goes keeps its server watch.
     let (e3, e4) = (Events::new(), Events::new());
     let w3 = e3.shared();
-    zk.get_data_w(&a, w3.clone()).unwrap();
+    zk.get_data_w_shared(&a, &w3).unwrap();
     let (tx, rx) = mpsc::channel();
     zk.get_data_w_async(&a, e4.watcher(), move |r| tx.send(r.is_ok()).unwrap())
         .unwrap();

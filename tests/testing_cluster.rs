@@ -9,7 +9,7 @@ use zk_curator::testing::{TestingCluster, TestingServer};
 
 #[test]
 fn sessions_move_between_members() {
-    let mut cluster = TestingCluster::start(3).unwrap();
+    let cluster = TestingCluster::start(3).unwrap();
     assert_eq!(cluster.len(), 3);
     let m0 = cluster.connect_string_of(0);
     let m1 = cluster.connect_string_of(1);
@@ -31,7 +31,7 @@ fn sessions_move_between_members() {
 
 #[test]
 fn without_quorum_members_refuse_service() {
-    let mut cluster = TestingCluster::start(3).unwrap();
+    let cluster = TestingCluster::start(3).unwrap();
     let m2 = cluster.connect_string_of(2);
     let mut c = Raw::connect(&m2, 10_000).unwrap();
     assert!(four_letter(&cluster.connect_string_of(0), "srvr")
@@ -86,7 +86,7 @@ fn a_partitioned_member_answers_nothing() {
 
 #[test]
 fn killing_a_partitioned_member_does_not_hang() {
-    let mut cluster = TestingCluster::start(3).unwrap();
+    let cluster = TestingCluster::start(3).unwrap();
     let m0 = cluster.connect_string_of(0);
     let mut c = Raw::connect(&m0, 10_000).unwrap();
     let _idle = std::net::TcpStream::connect(&m0).unwrap();

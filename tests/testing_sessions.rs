@@ -224,7 +224,7 @@ fn fail_next_applies_then_closes() {
 
 #[test]
 fn stop_and_restart_keep_data_and_sessions() {
-    let mut server = TestingServer::start().unwrap();
+    let server = TestingServer::start().unwrap();
     let addr = server.connect_string();
     let port = server.port();
     let mut c = Raw::connect(&addr, 10_000).unwrap();
@@ -242,6 +242,31 @@ fn stop_and_restart_keep_data_and_sessions() {
     assert!(server.dump().contains("persist"));
     assert_eq!(server.znode_count(), 7);
     server.close();
+}
+
+/// stop() and restart() take `&self`, like every other fault, so a server shared through an
+/// `Arc` (one owner per test thread) can be stopped from any of them.
+#[test]
+fn a_server_shared_through_an_arc_is_stopped_and_restarted_from_other_threads() {
+    let server = std::sync::Arc::new(TestingServer::start().unwrap());
+    let addr = server.connect_string();
+    let mut c = Raw::connect(&addr, 10_000).unwrap();
+    c.create("/kept", b"v", 0).unwrap();
+    let s = server.clone();
+    std::thread::spawn(move || s.stop()).join().unwrap();
+    assert!(c.closed_within(Duration::from_secs(2)));
+    let s = server.clone();
+    std::thread::spawn(move || s.restart())
+        .join()
+        .unwrap()
+        .unwrap();
+    let (mut c2, resp) = c.resume(&addr).unwrap();
+    assert_eq!(resp.session_id, c.session_id);
+    assert!(c2.stat("/kept").unwrap().is_some());
+    // Stopping twice, or restarting a running server, is harmless.
+    server.restart().unwrap();
+    server.stop();
+    server.stop();
 }
 
 #[test]

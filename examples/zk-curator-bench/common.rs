@@ -1,6 +1,6 @@
 //! Pieces every workload shares: the CLI, the result line, percentiles, process statistics
 //! (RSS, threads, CPU), the in-flight window, event counting and the read-back order check.
-//! Constants and definitions follow `shared/bench` (peers/src/common.rs, CuratorBench.java).
+//! Constants and definitions follow bench/README.md, as the anchor harnesses under bench/anchors do.
 
 use std::fmt::{self, Display};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -38,7 +38,7 @@ pub enum ClientKind {
     RawHop,
 }
 
-/// Every workload this binary knows (the seven shared ones, then its own).
+/// Every workload this binary knows (the ten of bench/README.md, then its own).
 pub const WORKLOADS: &[&str] = &[
     "get-sync",
     "get-threads",
@@ -49,10 +49,11 @@ pub const WORKLOADS: &[&str] = &[
     "cache-load",
     "lock-uncontended",
     "lock-contended",
+    "leader-failover",
     "slow-watcher",
     "restore-watches",
     "idle-footprint",
-    "leader-failover",
+    "queue-throughput",
 ];
 
 #[derive(Debug, Clone)]

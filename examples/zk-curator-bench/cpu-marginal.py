@@ -8,7 +8,8 @@ difference, which is divided by the difference in ops. One JSON line per harness
 
     CONNECT=127.0.0.1:2181 examples/zk-curator-bench/cpu-marginal.py \
         get-sync 20000 60000 2 "zk-curator=target/release/examples/zk-curator-bench" \
-        "curator=../shared/bench/java/run.sh"
+        "curator=bench/anchors/java/run.sh" \
+        "zookeeper=bench/anchors/peers/target/release/anchor-peers --client zookeeper"
 """
 import os, resource, subprocess, sys, json, statistics
 w, n1, n2, reps = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])

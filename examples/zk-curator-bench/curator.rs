@@ -1,6 +1,7 @@
-//! The seven shared workloads through zk-curator's framework (`CuratorFramework`), written as
-//! `shared/bench/java/CuratorBench.java` writes them for Apache Curator: sync calls,
-//! `in_background` callbacks bounded by a window, `using_watcher`, `watchers().add()`.
+//! The seven client workloads of bench/README.md through zk-curator's framework
+//! (`CuratorFramework`), written as `bench/anchors/java` writes them for Apache Curator: sync
+//! calls, `in_background` callbacks bounded by a window, `using_watcher`, `watchers().add()`.
+//! The three recipe workloads answer `unsupported` until zk-curator has the recipes.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Barrier};
@@ -102,6 +103,7 @@ pub fn run(args: &Args, rep: &mut Report) -> Res<()> {
             "slow-watcher" => own::slow_watcher(&ctx, rep),
             "restore-watches" => own::restore_watches(&ctx, rep),
             "leader-failover" => crate::leader::leader_failover(&ctx, rep),
+            "queue-throughput" => crate::queue::throughput(&ctx, rep),
             other => fail(format!("unknown workload {other}")),
         });
     ctx.close_others();
@@ -387,7 +389,7 @@ fn watch_fanout(ctx: &Ctx, rep: &mut Report) -> Res<()> {
     let r0 = Instant::now();
     pipelined(w, k, |i, win| {
         a.get_data()
-            .using_watcher(watcher.clone())
+            .using_shared_watcher(&watcher)
             .in_background(move |_, e| win.done(e.result_code()))
             .for_path(&format!("{dir}/n{i}"))
     })?;

@@ -1,24 +1,24 @@
-//! `zk-curator-bench`: zk-curator's benchmark binary (issue 8), to be measured side by side
-//! with the anchor harnesses of `shared/bench` (Apache Curator, the `zookeeper` and
-//! `zookeeper-client` crates, kazoo): same CLI, same workloads, same one-line JSON.
+//! `zk-curator-bench`: zk-curator's benchmark binary (issue 8), measured side by side with
+//! the anchor harnesses of `bench/anchors` (Apache Curator, the `zookeeper` and
+//! `zookeeper-client` crates, kazoo): same CLI, same workloads, same one-line JSON, all
+//! defined in `bench/README.md`.
 //!
 //! # Why an example target
 //!
-//! `run-anchors.sh` runs each harness as a plain command (`BENCH_EXTRA="label=command"`). A
-//! `[[bench]]` target is built under a hashed name in `target/release/deps/` and run by
-//! `cargo bench`, which adds its own arguments; an example is a plain binary at a fixed path,
-//! built by one cargo command, with the package's dependencies and nothing else (no new
-//! `[dependencies]`, no dev-dependencies). To reproduce:
+//! `bench/run.sh` runs each harness as a plain command. A `[[bench]]` target is built under
+//! a hashed name in `target/release/deps/` and run by `cargo bench`, which adds its own
+//! arguments; an example is a plain binary at a fixed path, built by one cargo command, with
+//! the package's dependencies and nothing else (no new `[dependencies]`, no
+//! dev-dependencies). To reproduce the comparison (the script builds this binary and the
+//! anchors, and starts its own ZooKeeper):
 //!
 //! ```text
-//! cargo build --release --example zk-curator-bench
-//! BENCH_EXTRA="zk-curator=$PWD/target/release/examples/zk-curator-bench" \
-//!     ../shared/bench/run-anchors.sh all.jsonl
+//! bench/run.sh all.jsonl
 //! ```
 //!
-//! (Add `raw-socket=$PWD/target/release/examples/zk-curator-bench --client raw` and
-//! `raw-hop=... --client raw-hop` as further `BENCH_EXTRA` lines for the two floors; they
-//! answer `unsupported` outside get-sync and get-pipelined.)
+//! It runs this binary three ways: as `zk-curator`, and as the two floors `raw-socket`
+//! (`--client raw`) and `raw-hop` (`--client raw-hop`), which answer `unsupported` outside
+//! get-sync and get-pipelined.
 //!
 //! # CLI
 //!
@@ -33,9 +33,9 @@
 //!
 //! # Workloads
 //!
-//! The ten of `shared/bench/README.md`, defined as there
-//! (warm-up of N/10 operations and 3 s for 1-4 and 8; root `/bench-<pid>`, deleted at the
-//! end, also after a failure; other sessions closed before that):
+//! The ten workloads of `bench/README.md`, defined as there (warm-up of N/10 operations
+//! and 3 s for 1-4 and 8; root `/bench-<pid>`, deleted at the end, also after a failure;
+//! other sessions closed before that):
 //! get-sync, get-threads, get-pipelined (`in_background`, at most K in flight through a
 //! Condvar semaphore), create-delete, watch-fanout, persistent-recursive, cache-load
 //! (zk-curator's `CuratorCache`, `extra.impl = "CuratorCache"`, see `cache.rs`),
@@ -47,6 +47,10 @@
 //! with the hand-offs the threading contract requires and nothing else (a reader thread
 //! completes the caller; callbacks on an event thread fed by a crossbeam channel): the
 //! floor of any client that keeps the contract (`hop.rs`).
+//!
+//! `queue-throughput` (`queue.rs`): one producer and one consumer sharing a
+//! `DistributedQueue`, items/s end to end; `java/QueueThroughput.java` is its Curator twin
+//! and `queue-throughput.sh` runs both against one real ZooKeeper.
 //!
 //! zk-curator's own workloads (`own.rs`): `slow-watcher` (one of 100 persistent watchers is
 //! offloaded to a `WorkerPool` and sleeps 50 ms per event; p50/p99 are the write-ack-to-event
@@ -79,6 +83,7 @@ mod leader;
 mod locks;
 mod own;
 mod proxy;
+mod queue;
 mod raw;
 
 use common::{Args, BenchError, ClientKind, Report};

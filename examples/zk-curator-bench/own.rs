@@ -1,4 +1,4 @@
-//! zk-curator's own workloads (same CLI and JSON line as the shared seven):
+//! zk-curator's own workloads (same CLI and JSON line as those of bench/README.md):
 //!
 //! * `slow-watcher`: does one slow watcher, offloaded to a `WorkerPool`, delay anybody else?
 //! * `restore-watches`: how long until 100,000 one-shot watches are back after a reconnect?
@@ -194,7 +194,7 @@ fn slow_phase(ctx: &Ctx, dir: &str, n: usize, sleep: Duration) -> Res<SlowPhase>
         a.watchers()
             .add()
             .with_mode(AddWatchMode::Persistent)
-            .using_watcher(w)
+            .using_shared_watcher(&w)
             .for_path(&format!("{dir}/p{i}"))?;
     }
 
@@ -312,7 +312,7 @@ fn restore_watches_on(
     let r0 = Instant::now();
     pipelined(w, k, |i, win| {
         a.check_exists()
-            .using_watcher(watcher.clone())
+            .using_shared_watcher(&watcher)
             .in_background(move |_, e| {
                 let rc = e.result_code();
                 win.finish(rc != 0 && rc != NO_NODE, rc)

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Smoke test of the benchmark binary for CI: every workload, each floor, small sizes, against
 # the in-process TestingServer. Fails if a run exits non-zero, prints no JSON line, reports an
-# "error", loses events, lets two lock holders in or sees two leaders. Figures are not checked (a debug build on
-# a CI box): that is what run-anchors.sh is for. Usage: smoke.sh [TARGET_DIR/PROFILE] (default target/debug).
+# "error", loses events, lets two lock holders in or sees two leaders. Figures are not checked
+# (a debug build on a CI box): that is what bench/run.sh is for. Usage: smoke.sh
+# [TARGET_DIR/PROFILE] (default target/debug).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 dir="${1:-target/debug}/examples"
@@ -31,6 +32,7 @@ runs=(
   "--workload restore-watches --nodes 1000"
   "--workload idle-footprint"
   "--workload leader-failover --ops 10"
+  "--workload queue-throughput --ops 500"
   "--workload get-sync --ops 500 --client raw"
   "--workload get-pipelined --ops 2000 --inflight 100 --client raw"
   "--workload get-sync --ops 500 --client raw-hop"

@@ -1,13 +1,13 @@
 # Sourced by vs-server.sh and smoke.sh: the in-process TestingServer for a script's lifetime.
 
 # start_testing_server BINARY PORT: starts it in the background (server_pid) and waits until
-# it accepts connections. It serves until its stdin closes: a fifo this shell holds open on
-# fd 9, so the server goes when the script does, however it ends.
+# it accepts connections. It serves until its stdin closes (--exit-on-stdin-close): a fifo this
+# shell holds open on fd 9, so the server goes when the script does, however it ends.
 start_testing_server() {
   local fifo
   fifo="$(mktemp -u)"
   mkfifo "$fifo"
-  "$1" --port "$2" <"$fifo" >/dev/null &
+  "$1" --port "$2" --exit-on-stdin-close <"$fifo" >/dev/null &
   server_pid=$!
   exec 9>"$fifo"
   rm -f "$fifo"

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # The anchor harnesses, zk-curator and the two floors (raw-socket, raw-hop) against a server
-# of this script's choosing, with the same workloads, CLI and JSON lines as
-# ../shared/bench/run-anchors.sh and the same rotation of the harness order per repetition:
+# of this script's choosing, with the same workloads, CLI and JSON lines as bench/run.sh and
+# the same rotation of the harness order per repetition:
 #
 #   testing    the in-process TestingServer (`cargo run --example testing-server`);
-#   zk-pinned  Apache ZooKeeper 3.8 (Debian's jar, run-anchors.sh's configuration) pinned
+#   zk-pinned  Apache ZooKeeper 3.8 (Debian's jar, bench/run.sh's configuration) pinned
 #              with taskset to the last core, so that the clients have the other one(s) to
 #              themselves: what the clients cost once they no longer share cores with the
 #              server's threads.
@@ -14,13 +14,14 @@
 #   BENCH_WORKLOADS=get-sync BENCH_REPS=3 examples/zk-curator-bench/vs-server.sh zk-pinned p.jsonl
 #
 # Knobs: BENCH_REPS (1), BENCH_WORKLOADS (all seven), BENCH_PORT (21820), BENCH_TIMEOUT
-# (600 s per run). Needs the anchor harnesses built (run-anchors.sh builds them).
+# (600 s per run). The anchor harnesses are those of bench/anchors; the Rust one is built
+# here when it is missing (the Curator one builds itself on first use).
 set -euo pipefail
 
 kind="${1:?usage: $0 testing|zk-pinned RESULTS.jsonl}"
 out="${2:?usage: $0 testing|zk-pinned RESULTS.jsonl}"
 root="$(cd "$(dirname "$0")/../.." && pwd)"
-bench="$root/../shared/bench"
+bench="$root/bench"
 port="${BENCH_PORT:-21820}"
 reps="${BENCH_REPS:-1}"
 workloads="${BENCH_WORKLOADS:-get-sync get-threads get-pipelined create-delete watch-fanout persistent-recursive cache-load}"
@@ -31,11 +32,14 @@ for f in "$ours" "$server"; do
   [ -x "$f" ] || { echo "missing $f: cargo build --release --example zk-curator-bench --example testing-server" >&2; exit 2; }
 done
 
+peers="$bench/anchors/peers/target/release/anchor-peers"
+[ -x "$peers" ] || (cd "$bench/anchors/peers" && cargo build --release --quiet)
+
 labels=(curator zookeeper zookeeper-client kazoo zk-curator raw-socket raw-hop)
-commands=("$bench/java/run.sh"
-  "$bench/peers/target/release/peers-bench --client zookeeper"
-  "$bench/peers/target/release/peers-bench --client zookeeper-client"
-  "$bench/kazoo/run.sh"
+commands=("$bench/anchors/java/run.sh"
+  "$peers --client zookeeper"
+  "$peers --client zookeeper-client"
+  "$bench/anchors/kazoo/run.sh"
   "$ours"
   "$ours --client raw"
   "$ours --client raw-hop")

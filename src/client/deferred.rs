@@ -134,6 +134,6 @@ impl<T> std::fmt::Debug for Deferred<T> {
 /// Whether an error from [`Deferred::wait`] came from a deadline of the caller's rather
 /// than from the connection.
 pub(crate) fn is_deadline(e: &Error, deadline: Option<Instant>) -> bool {
-    matches!(e, Error::RequestTimeout | Error::ConnectionLoss)
+    matches!(e, Error::RequestTimeout | Error::ConnectionLoss { .. })
         && deadline.is_some_and(|d| Instant::now() >= d)
 }

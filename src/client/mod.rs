@@ -23,7 +23,10 @@ use crate::proto::{AuthPacket, KeeperState, Request};
 use crate::session::core::{Core, SessionConfig, States};
 use crate::session::hosts::ConnectString;
 use crate::session::pending::{Completion, OneShot};
-use crate::session::{io, EventDispatcher, SharedWatcher, Watcher};
+use crate::session::{io, EventDispatcher, SharedWatcher, WatchedEvent, Watcher};
+
+/// The smallest `max_buffer_size` accepted: below it even small replies would not fit.
+const MIN_BUFFER: usize = 1024;
 
 /// A connection to a ZooKeeper ensemble and the session it carries (Java's `ZooKeeper`).
 ///
@@ -40,6 +43,12 @@ use crate::session::{io, EventDispatcher, SharedWatcher, Watcher};
 /// let path = zk.create("/hello", b"world", &Acl::open_unsafe(), CreateMode::Persistent)?;
 /// let (data, stat) = zk.get_data(&path, false)?;
 /// assert_eq!(data, b"world");
+/// // A watcher of its own: a closure (argument type inferred), or a SharedWatcher with
+/// // the `_shared` forms.
+/// zk.get_data_w(&path, |e| println!("{e}"))?;
+/// let w = zk_curator::SharedWatcher::new(|e| println!("shared: {e}"));
+/// zk.exists_w_shared(&path, &w)?;
+/// zk.add_watch(&path, |e| println!("persistent: {e}"), zk_curator::AddWatchMode::Persistent)?;
 /// zk.set_data(&path, b"again", stat.version)?;
 /// zk.close()?;
 /// # Ok::<(), zk_curator::Error>(())
@@ -71,21 +80,21 @@ pub struct ZooKeeperBuilder {
 
 impl ZooKeeperBuilder {
     /// The session timeout to request (the server clamps it to its limits, by default 2 to
-    /// 20 ticks). Default 30 s.
+    /// 20 ticks). Greater than zero and at most 2^31-1 ms. Default 30 s.
     pub fn session_timeout(mut self, t: Duration) -> Self {
         self.session_timeout = t;
         self
     }
 
     /// How long [`connect`](Self::connect) waits for the session, and the longest a single
-    /// TCP connect may take. Default 15 s.
+    /// TCP connect may take. Must be greater than zero. Default 15 s.
     pub fn connection_timeout(mut self, t: Duration) -> Self {
         self.connection_timeout = t;
         self
     }
 
     /// How long a synchronous call waits for its reply, and how long a request made while
-    /// disconnected waits for a connection. Default: the session timeout.
+    /// disconnected waits for a connection. Greater than zero. Default: the session timeout.
     pub fn request_timeout(mut self, t: Duration) -> Self {
         self.request_timeout = Some(t);
         self
@@ -117,7 +126,22 @@ impl ZooKeeperBuilder {
     }
 
     /// The watcher for connection state changes and for watches set with `watch = true`.
-    pub fn default_watcher(mut self, w: impl Watcher) -> Self {
+    /// The closure's argument type is inferred:
+    ///
+    /// ```
+    /// use zk_curator::{KeeperState, ZooKeeper};
+    /// # let server = zk_curator::testing::TestingServer::start().unwrap();
+    /// let zk = ZooKeeper::builder(&server.connect_string())
+    ///     .default_watcher(|e| {
+    ///         if e.state() == KeeperState::Expired {
+    ///             eprintln!("session expired");
+    ///         }
+    ///     })
+    ///     .connect()?;
+    /// # zk.close()?;
+    /// # Ok::<(), zk_curator::Error>(())
+    /// ```
+    pub fn default_watcher(mut self, w: impl Fn(&WatchedEvent) + Send + Sync + 'static) -> Self {
         self.default_watcher = Some(w.into_shared());
         self
     }
@@ -136,7 +160,8 @@ impl ZooKeeperBuilder {
     }
 
     /// The largest request the client sends and (plus a small slack) the largest reply it
-    /// accepts; match the servers' `jute.maxbuffer`. Default 1,048,575 bytes.
+    /// accepts; match the servers' `jute.maxbuffer`. 1 KiB to 2^31-1 bytes; default
+    /// 1,048,575 bytes.
     pub fn max_buffer_size(mut self, bytes: usize) -> Self {
         self.max_buffer = bytes;
         self
@@ -165,13 +190,49 @@ impl ZooKeeperBuilder {
         }
     }
 
+    /// Checks every option; the error names the one at fault. [`start`](Self::start) and
+    /// [`connect`](Self::connect) call it first; the framework's `build()` too, so that its
+    /// `start()` cannot fail on a setting.
+    pub(crate) fn validate(&self) -> Result<ConnectString> {
+        let connect = ConnectString::parse(&self.connect_string)?;
+        let bad = |msg: String| Err(Error::InvalidArgument(msg));
+        let max_ms = Duration::from_millis(i32::MAX as u64);
+        if self.session_timeout.is_zero() {
+            return bad("session_timeout must be greater than zero".into());
+        }
+        if self.session_timeout > max_ms {
+            return bad(format!(
+                "session_timeout {:?} is longer than the protocol allows (2^31-1 ms, about 24.8 days)",
+                self.session_timeout
+            ));
+        }
+        if self.connection_timeout.is_zero() {
+            return bad(
+                "connection_timeout must be greater than zero (it bounds the wait for a connection \
+                 and each TCP connect)"
+                    .into(),
+            );
+        }
+        if self.request_timeout.is_some_and(|t| t.is_zero()) {
+            return bad("request_timeout must be greater than zero".into());
+        }
+        if !(MIN_BUFFER..=i32::MAX as usize).contains(&self.max_buffer) {
+            return bad(format!(
+                "max_buffer_size {} is out of range ({MIN_BUFFER} ..= 2^31-1 bytes)",
+                self.max_buffer
+            ));
+        }
+        // (The credentials themselves stay out of the message.)
+        if self.auth.iter().any(|a| a.scheme.is_empty()) {
+            return bad("auth: the scheme must not be empty (e.g. \"digest\")".into());
+        }
+        Ok(connect)
+    }
+
     /// Starts the handle and returns at once; it connects in the background (watch the
     /// state with [`ZooKeeper::wait_connected`] or a default watcher).
     pub fn start(self) -> Result<ZooKeeper> {
-        let connect = ConnectString::parse(&self.connect_string)?;
-        if self.session_timeout.is_zero() {
-            return Err(Error::InvalidArgument("session timeout must be > 0".into()));
-        }
+        let connect = self.validate()?;
         let (dispatcher, owns) = match self.dispatcher {
             Some(d) => (d, false),
             None => (EventDispatcher::start()?, true),
@@ -248,7 +309,11 @@ impl ZooKeeper {
         self.core.info().negotiated
     }
 
-    /// The highest zxid seen in a reply.
+    /// The zxid of the last reply (the `lastZxidSeen` of the next handshake). A reply whose
+    /// zxid cannot be right (behind an earlier one of the same connection, in another epoch
+    /// on the same connection, or further ahead than any ensemble commits in the time
+    /// elapsed) is treated as a corrupt frame: the connection is dropped and the value never
+    /// gets here.
     pub fn last_zxid(&self) -> i64 {
         self.core.last_zxid()
     }
@@ -319,7 +384,7 @@ impl ZooKeeper {
         }
         // A session that was already gone on the server is not an error of close().
         match result {
-            Err(Error::SessionExpired) | Err(Error::ConnectionLoss) => Ok(()),
+            Err(Error::SessionExpired) | Err(Error::ConnectionLoss { .. }) => Ok(()),
             other => other,
         }
     }
@@ -390,6 +455,19 @@ impl ZooKeeper {
             .terminate(States::Expired, Error::SessionExpired, KeeperState::Expired);
     }
 
+    /// The `ConnectionLoss` of an operation that gave up waiting for a connection: with
+    /// the hosts tried since the connection was lost.
+    pub(crate) fn connection_loss(&self) -> Error {
+        self.core.connection_loss()
+    }
+
+    /// Fails the requests queued while disconnected whose deadline has passed (the
+    /// framework calls it at an operation's connection deadline, so that it does not wait
+    /// for the I/O thread's next connect attempt).
+    pub(crate) fn expire_queued(&self) {
+        self.core.fail_queued(&self.core.connection_loss(), true);
+    }
+
     fn check_alive(&self) -> Result<()> {
         if self.core.is_closing() {
             return Err(Error::Closed);
@@ -434,4 +512,30 @@ pub(crate) fn random_seed() -> u64 {
         .unwrap_or(0);
     h.write_u128(nanos);
     h.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn start_checks_every_option_and_names_it() {
+        let b = || ZooKeeper::builder("127.0.0.1:2181");
+        let cases = [
+            ("connect_string", ZooKeeper::builder("a:1,,b:2")),
+            ("session_timeout", b().session_timeout(Duration::ZERO)),
+            ("connection_timeout", b().connection_timeout(Duration::ZERO)),
+            ("request_timeout", b().request_timeout(Duration::ZERO)),
+            ("max_buffer_size", b().max_buffer_size(10)),
+            ("auth", b().auth("", b"secret")),
+        ];
+        for (option, builder) in cases {
+            match builder.start() {
+                Err(Error::InvalidArgument(m)) => {
+                    assert!(m.contains(option) && !m.contains("secret"), "{option}: {m}")
+                }
+                other => panic!("{option}: {other:?}"),
+            }
+        }
+    }
 }

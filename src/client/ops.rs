@@ -8,6 +8,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+mod shared_watch;
+
 use super::types::{Op, OpResult};
 use super::ZooKeeper;
 use crate::error::{Error, Result};
@@ -16,7 +18,7 @@ use crate::proto::*;
 use crate::session::events::EventItem;
 use crate::session::pending::{Completion, WatchReg};
 use crate::session::registry::{InFlightGuard, WatchKind};
-use crate::session::{SharedWatcher, WatchedEvent, Watcher};
+use crate::session::{SharedWatcher, WatchedEvent};
 
 /// The largest TTL the server accepts (2^40 - 1 ms).
 const MAX_TTL_MS: u128 = (1 << 40) - 1;
@@ -96,10 +98,11 @@ impl ZooKeeper {
         conv: impl FnOnce(Response) -> Result<T>,
     ) -> Result<T> {
         self.check_alive()?;
+        let op = req.op_code();
         self.core
             .call(&req, watch)
             .and_then(conv)
-            .map_err(|e| e.with_path(path))
+            .map_err(|e| e.with_path(path).with_op(op))
     }
 
     fn async_call<T: 'static>(
@@ -112,11 +115,14 @@ impl ZooKeeper {
     ) -> Result<()> {
         self.check_alive()?;
         let path = path.to_string();
+        let op = req.op_code();
         self.core.submit(
             &req,
             watch,
             Completion::Async(Box::new(move |reply| {
-                cb(reply.and_then(conv).map_err(|e| e.with_path(&path)))
+                cb(reply
+                    .and_then(conv)
+                    .map_err(|e| e.with_path(&path).with_op(op)))
             })),
         );
         Ok(())
@@ -137,10 +143,13 @@ impl ZooKeeper {
             Ok(b) => b,
             Err(e) => return cb(Err(e)),
         };
+        let op = req.op_code();
         self.core.submit(
             &req,
             watch,
-            Completion::Async(Box::new(move |reply| cb(reply.and_then(conv)))),
+            Completion::Async(Box::new(move |reply| {
+                cb(reply.and_then(conv).map_err(|e| e.with_op(op)))
+            })),
         );
     }
 
@@ -206,6 +215,7 @@ impl ZooKeeper {
         if acl.is_empty() {
             return Err(Error::InvalidAcl {
                 path: path.to_string(),
+                op: Some(OpCode::Create),
             });
         }
         let data = Some(data.to_vec());
@@ -416,8 +426,14 @@ impl ZooKeeper {
     }
 
     /// [`exists`](Self::exists) with a watcher of its own.
-    pub fn exists_w(&self, path: &str, watcher: impl Watcher) -> Result<Option<Stat>> {
-        self.exists_sync(path, Watch::With(watcher.into_shared()))
+    /// The closure's argument type is inferred (`|e| ...`); a [`SharedWatcher`] goes to
+    /// [`exists_w_shared`](Self::exists_w_shared).
+    pub fn exists_w(
+        &self,
+        path: &str,
+        watcher: impl Fn(&WatchedEvent) + Send + Sync + 'static,
+    ) -> Result<Option<Stat>> {
+        self.exists_w_shared(path, &SharedWatcher::new(watcher))
     }
 
     /// [`exists`](Self::exists), asynchronously.
@@ -431,13 +447,15 @@ impl ZooKeeper {
     }
 
     /// [`exists_w`](Self::exists_w), asynchronously.
+    /// The closure's argument type is inferred (`|e| ...`); a [`SharedWatcher`] goes to
+    /// [`exists_w_shared_async`](Self::exists_w_shared_async).
     pub fn exists_w_async(
         &self,
         path: &str,
-        watcher: impl Watcher,
+        watcher: impl Fn(&WatchedEvent) + Send + Sync + 'static,
         cb: impl FnOnce(Result<Option<Stat>>) + Send + 'static,
     ) -> Result<()> {
-        self.exists_async_impl(path, Watch::With(watcher.into_shared()), cb)
+        self.exists_w_shared_async(path, &SharedWatcher::new(watcher), cb)
     }
 
     // ------------------------------------------------------------------ data
@@ -460,9 +478,14 @@ impl ZooKeeper {
     }
 
     /// [`get_data`](Self::get_data) with a watcher of its own.
-    pub fn get_data_w(&self, path: &str, watcher: impl Watcher) -> Result<(Vec<u8>, Stat)> {
-        let (req, reg) = self.get_data_request(path, Watch::With(watcher.into_shared()))?;
-        self.sync_call(req, reg, path, get_data_conv)
+    /// The closure's argument type is inferred (`|e| ...`); a [`SharedWatcher`] goes to
+    /// [`get_data_w_shared`](Self::get_data_w_shared).
+    pub fn get_data_w(
+        &self,
+        path: &str,
+        watcher: impl Fn(&WatchedEvent) + Send + Sync + 'static,
+    ) -> Result<(Vec<u8>, Stat)> {
+        self.get_data_w_shared(path, &SharedWatcher::new(watcher))
     }
 
     /// [`get_data`](Self::get_data), asynchronously.
@@ -477,14 +500,15 @@ impl ZooKeeper {
     }
 
     /// [`get_data_w`](Self::get_data_w), asynchronously.
+    /// The closure's argument type is inferred (`|e| ...`); a [`SharedWatcher`] goes to
+    /// [`get_data_w_shared_async`](Self::get_data_w_shared_async).
     pub fn get_data_w_async(
         &self,
         path: &str,
-        watcher: impl Watcher,
+        watcher: impl Fn(&WatchedEvent) + Send + Sync + 'static,
         cb: impl FnOnce(Result<(Vec<u8>, Stat)>) + Send + 'static,
     ) -> Result<()> {
-        let (req, reg) = self.get_data_request(path, Watch::With(watcher.into_shared()))?;
-        self.async_call(req, reg, path, get_data_conv, cb)
+        self.get_data_w_shared_async(path, &SharedWatcher::new(watcher), cb)
     }
 
     fn set_data_request(&self, path: &str, data: &[u8], version: i32) -> Result<Request> {
@@ -540,6 +564,7 @@ impl ZooKeeper {
         if acl.is_empty() {
             return Err(Error::InvalidAcl {
                 path: path.to_string(),
+                op: Some(OpCode::SetAcl),
             });
         }
         Ok(Request::SetAcl(SetAclRequest {
@@ -597,10 +622,14 @@ impl ZooKeeper {
     }
 
     /// [`get_children`](Self::get_children) with a watcher of its own.
-    pub fn get_children_w(&self, path: &str, watcher: impl Watcher) -> Result<Vec<String>> {
-        let (req, reg) = self.children_request(path, Watch::With(watcher.into_shared()), false)?;
-        self.sync_call(req, reg, path, children_conv)
-            .map(|(c, _)| c)
+    /// The closure's argument type is inferred (`|e| ...`); a [`SharedWatcher`] goes to
+    /// [`get_children_w_shared`](Self::get_children_w_shared).
+    pub fn get_children_w(
+        &self,
+        path: &str,
+        watcher: impl Fn(&WatchedEvent) + Send + Sync + 'static,
+    ) -> Result<Vec<String>> {
+        self.get_children_w_shared(path, &SharedWatcher::new(watcher))
     }
 
     /// The children and the node's Stat (getChildren2).
@@ -611,14 +640,14 @@ impl ZooKeeper {
     }
 
     /// [`get_children2`](Self::get_children2) with a watcher of its own.
+    /// The closure's argument type is inferred (`|e| ...`); a [`SharedWatcher`] goes to
+    /// [`get_children2_w_shared`](Self::get_children2_w_shared).
     pub fn get_children2_w(
         &self,
         path: &str,
-        watcher: impl Watcher,
+        watcher: impl Fn(&WatchedEvent) + Send + Sync + 'static,
     ) -> Result<(Vec<String>, Stat)> {
-        let (req, reg) = self.children_request(path, Watch::With(watcher.into_shared()), true)?;
-        self.sync_call(req, reg, path, children_conv)
-            .map(|(c, s)| (c, s.unwrap_or_default()))
+        self.get_children2_w_shared(path, &SharedWatcher::new(watcher))
     }
 
     /// [`get_children`](Self::get_children), asynchronously.
@@ -633,14 +662,15 @@ impl ZooKeeper {
     }
 
     /// [`get_children_w`](Self::get_children_w), asynchronously.
+    /// The closure's argument type is inferred (`|e| ...`); a [`SharedWatcher`] goes to
+    /// [`get_children_w_shared_async`](Self::get_children_w_shared_async).
     pub fn get_children_w_async(
         &self,
         path: &str,
-        watcher: impl Watcher,
+        watcher: impl Fn(&WatchedEvent) + Send + Sync + 'static,
         cb: impl FnOnce(Result<Vec<String>>) + Send + 'static,
     ) -> Result<()> {
-        let (req, reg) = self.children_request(path, Watch::With(watcher.into_shared()), false)?;
-        self.async_call(req, reg, path, |r| children_conv(r).map(|(c, _)| c), cb)
+        self.get_children_w_shared_async(path, &SharedWatcher::new(watcher), cb)
     }
 
     /// [`get_children2`](Self::get_children2), asynchronously.
@@ -661,20 +691,15 @@ impl ZooKeeper {
     }
 
     /// [`get_children2_w`](Self::get_children2_w), asynchronously.
+    /// The closure's argument type is inferred (`|e| ...`); a [`SharedWatcher`] goes to
+    /// [`get_children2_w_shared_async`](Self::get_children2_w_shared_async).
     pub fn get_children2_w_async(
         &self,
         path: &str,
-        watcher: impl Watcher,
+        watcher: impl Fn(&WatchedEvent) + Send + Sync + 'static,
         cb: impl FnOnce(Result<(Vec<String>, Stat)>) + Send + 'static,
     ) -> Result<()> {
-        let (req, reg) = self.children_request(path, Watch::With(watcher.into_shared()), true)?;
-        self.async_call(
-            req,
-            reg,
-            path,
-            |r| children_conv(r).map(|(c, s)| (c, s.unwrap_or_default())),
-            cb,
-        )
+        self.get_children2_w_shared_async(path, &SharedWatcher::new(watcher), cb)
     }
 
     /// The number of descendants of the node, itself excluded (3.6+ servers).
@@ -791,9 +816,13 @@ impl ZooKeeper {
     }
 
     /// [`get_config`](Self::get_config) with a watcher of its own.
-    pub fn get_config_w(&self, watcher: impl Watcher) -> Result<(Vec<u8>, Stat)> {
-        let (req, reg) = self.config_request(Watch::With(watcher.into_shared()))?;
-        self.sync_call(req, reg, CONFIG_NODE, get_data_conv)
+    /// The closure's argument type is inferred (`|e| ...`); a [`SharedWatcher`] goes to
+    /// [`get_config_w_shared`](Self::get_config_w_shared).
+    pub fn get_config_w(
+        &self,
+        watcher: impl Fn(&WatchedEvent) + Send + Sync + 'static,
+    ) -> Result<(Vec<u8>, Stat)> {
+        self.get_config_w_shared(&SharedWatcher::new(watcher))
     }
 
     /// [`get_config`](Self::get_config), asynchronously.
@@ -877,7 +906,10 @@ impl ZooKeeper {
         ops: &[Op],
     ) -> impl FnOnce(Response) -> Result<Vec<OpResult>> + Send + 'static {
         let chroot = self.chroot.clone();
-        let paths: Vec<String> = ops.iter().map(|o| o.path().to_string()).collect();
+        let paths: Vec<(String, OpCode)> = ops
+            .iter()
+            .map(|o| (o.path().to_string(), o.op_code()))
+            .collect();
         move |r| {
             let Response::Multi(m) = r else {
                 return unexpected(r);
@@ -892,7 +924,7 @@ impl ZooKeeper {
             Ok(m.results
                 .into_iter()
                 .zip(&paths)
-                .map(|(res, p)| match res {
+                .map(|(res, (p, op))| match res {
                     MultiResult::Create(c) => OpResult::Create {
                         path: Self::strip(&chroot, &c.path),
                         stat: None,
@@ -912,7 +944,9 @@ impl ZooKeeper {
                         children: c.children,
                     },
                     MultiResult::Error(0) => OpResult::RolledBack,
-                    MultiResult::Error(code) => OpResult::Error(Error::from_code(code, p)),
+                    MultiResult::Error(code) => {
+                        OpResult::Error(Error::from_code(code, p).with_op(*op))
+                    }
                 })
                 .collect())
         }
@@ -1008,21 +1042,28 @@ impl ZooKeeper {
     /// Adds a persistent (or persistent-recursive) watch on `path`, which need not exist
     /// (3.6+ servers). It fires for every matching change until removed and survives
     /// reconnects; recursive watches see the node and every descendant but no child events.
-    pub fn add_watch(&self, path: &str, watcher: impl Watcher, mode: AddWatchMode) -> Result<()> {
-        let (req, reg) = self.add_watch_request(path, watcher.into_shared(), mode)?;
-        self.sync_call(req, reg, path, |_| Ok(()))
+    /// The closure's argument type is inferred (`|e| ...`); a [`SharedWatcher`] goes to
+    /// [`add_watch_shared`](Self::add_watch_shared).
+    pub fn add_watch(
+        &self,
+        path: &str,
+        watcher: impl Fn(&WatchedEvent) + Send + Sync + 'static,
+        mode: AddWatchMode,
+    ) -> Result<()> {
+        self.add_watch_shared(path, &SharedWatcher::new(watcher), mode)
     }
 
     /// [`add_watch`](Self::add_watch), asynchronously.
+    /// The closure's argument type is inferred (`|e| ...`); a [`SharedWatcher`] goes to
+    /// [`add_watch_shared_async`](Self::add_watch_shared_async).
     pub fn add_watch_async(
         &self,
         path: &str,
-        watcher: impl Watcher,
+        watcher: impl Fn(&WatchedEvent) + Send + Sync + 'static,
         mode: AddWatchMode,
         cb: impl FnOnce(Result<()>) + Send + 'static,
     ) -> Result<()> {
-        let (req, reg) = self.add_watch_request(path, watcher.into_shared(), mode)?;
-        self.async_call(req, reg, path, |_| Ok(()), cb)
+        self.add_watch_shared_async(path, &SharedWatcher::new(watcher), mode, cb)
     }
 
     /// Removes one watcher of `path` (the same [`SharedWatcher`] that was registered) for the
@@ -1125,6 +1166,7 @@ impl ZooKeeper {
             if !reg.contains(&sp, wtype, watcher) {
                 return Err(Error::NoWatcher {
                     path: path.to_string(),
+                    op: Some(OpCode::RemoveWatches),
                 });
             }
             match watcher {
@@ -1228,13 +1270,14 @@ impl ZooKeeper {
     }
 
     /// [`get_config_w`](Self::get_config_w), asynchronously.
+    /// The closure's argument type is inferred (`|e| ...`); a [`SharedWatcher`] goes to
+    /// [`get_config_w_shared_async`](Self::get_config_w_shared_async).
     pub fn get_config_w_async(
         &self,
-        watcher: impl Watcher,
+        watcher: impl Fn(&WatchedEvent) + Send + Sync + 'static,
         cb: impl FnOnce(Result<(Vec<u8>, Stat)>) + Send + 'static,
     ) -> Result<()> {
-        let (req, reg) = self.config_request(Watch::With(watcher.into_shared()))?;
-        self.async_call(req, reg, CONFIG_NODE, get_data_conv, cb)
+        self.get_config_w_shared_async(&SharedWatcher::new(watcher), cb)
     }
 }
 

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use crate::error::Error;
-use crate::proto::{Acl, CreateMode, Stat};
+use crate::proto::{Acl, CreateMode, OpCode, Stat};
 
 /// One operation of a [`multi`](crate::ZooKeeper::multi) (writes and checks, applied
 /// atomically) or a [`multi_read`](crate::ZooKeeper::multi_read) (reads).
@@ -128,6 +128,18 @@ impl Op {
             | Op::Check { path, .. }
             | Op::GetData { path }
             | Op::GetChildren { path } => path,
+        }
+    }
+
+    /// The operation's code (for error messages: `delete /a: bad version`).
+    pub(crate) fn op_code(&self) -> OpCode {
+        match self {
+            Op::Create { .. } => OpCode::Create,
+            Op::Delete { .. } => OpCode::Delete,
+            Op::SetData { .. } => OpCode::SetData,
+            Op::Check { .. } => OpCode::Check,
+            Op::GetData { .. } => OpCode::GetData,
+            Op::GetChildren { .. } => OpCode::GetChildren,
         }
     }
 

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
@@ -17,7 +17,7 @@ use super::retry::RetryPolicy;
 use super::scheduler::Scheduler;
 use super::state::{ConnectionState, ConnectionStateErrorPolicy, StateManager};
 use super::CuratorFramework;
-use crate::client::ZooKeeper;
+use crate::client::{ZooKeeper, ZooKeeperBuilder};
 use crate::error::{Error, Result};
 use crate::proto::{EventType, KeeperState};
 use crate::session::{EventDispatcher, WatchedEvent, Watcher};
@@ -137,9 +137,19 @@ impl Inner {
                 CuratorFrameworkState::Stopped => return Err(Error::Closed),
             }
         }
-        let h = self.new_handle()?;
-        *self.handle.lock() = Some(h);
-        Ok(())
+        match self.new_handle() {
+            Ok(h) => {
+                *self.handle.lock() = Some(h);
+                Ok(())
+            }
+            Err(e) => {
+                // Nothing can be retried on this client (its settings are fixed): it is
+                // closed, so that waiters and later calls learn it at once.
+                *self.lifecycle.lock() = CuratorFrameworkState::Stopped;
+                self.release();
+                Err(e)
+            }
+        }
     }
 
     /// The current handle, or why there is none.
@@ -156,32 +166,38 @@ impl Inner {
         self.handle.lock().clone().ok_or(Error::Closed)
     }
 
-    /// The current handle once it is connected (at most `timeout`, then `ConnectionLoss`,
-    /// which the retry policy sees like any other).
-    pub fn connected_handle(&self, timeout: Duration) -> Result<Arc<ZooKeeper>> {
+    /// The current handle once it is connected, waiting until `deadline` at most (`None`:
+    /// no limit); then `ConnectionLoss` with the hosts tried, which the retry policy sees
+    /// like any other.
+    pub fn connected_handle(&self, deadline: Option<Instant>) -> Result<Arc<ZooKeeper>> {
         let h = self.handle()?;
         if h.state().is_connected() {
             return Ok(h); // the common case: no clock, no wait
         }
-        if self.wait_handle_connected(timeout) {
+        if self.wait_handle_connected_until(deadline) {
             self.handle()
         } else {
-            Err(Error::ConnectionLoss)
+            // The handle of now: a new session may have replaced it meanwhile.
+            Err(self.handle()?.connection_loss())
         }
+    }
+
+    /// [`wait_handle_connected_until`](Self::wait_handle_connected_until) `timeout` from now.
+    pub fn wait_handle_connected(&self, timeout: Duration) -> bool {
+        self.wait_handle_connected_until(Instant::now().checked_add(timeout))
     }
 
     /// Waits until the current handle is connected, following it when a new one replaces
     /// an expired one. It reads the handle's own state, which its I/O thread sets, never
     /// the listener-facing state the event thread delivers: a call made *on* the event
     /// thread must not wait for something only that thread could report.
-    pub fn wait_handle_connected(&self, timeout: Duration) -> bool {
-        let deadline = std::time::Instant::now().checked_add(timeout);
+    pub fn wait_handle_connected_until(&self, deadline: Option<Instant>) -> bool {
         loop {
             let Ok(h) = self.handle() else {
                 return false;
             };
             let left = match deadline {
-                Some(d) => d.saturating_duration_since(std::time::Instant::now()),
+                Some(d) => d.saturating_duration_since(Instant::now()),
                 None => Duration::from_secs(3600),
             };
             if h.wait_connected(left.min(Duration::from_millis(250))) {
@@ -201,18 +217,7 @@ impl Inner {
         let index = self.instance.fetch_add(1, Ordering::AcqRel) + 1;
         let weak = Arc::downgrade(self);
         let weak2 = Arc::downgrade(self);
-        let mut b = ZooKeeper::builder(&self.cfg.connect_string)
-            .session_timeout(self.cfg.session_timeout)
-            .connection_timeout(self.cfg.connection_timeout)
-            // Foreground calls wait for a connection themselves (a connection timeout, then
-            // ConnectionLoss for the retry policy, as Curator does). A request on the wire
-            // gets ConnectionLoss when its connection dies (two thirds of the session
-            // timeout without a byte), well inside this bound, so a reply is never cut
-            // short by a non-retryable RequestTimeout.
-            .request_timeout(self.cfg.session_timeout + self.cfg.connection_timeout)
-            .close_timeout(self.cfg.max_close_wait)
-            .can_be_read_only(self.cfg.can_be_read_only)
-            .max_buffer_size(self.cfg.max_buffer)
+        handle_builder(&self.cfg)
             .event_dispatcher(&self.events)
             .default_watcher(move |e: &WatchedEvent| {
                 if let Some(inner) = weak.upgrade() {
@@ -225,11 +230,9 @@ impl Inner {
                         inner.replace_handle(index);
                     }
                 }
-            });
-        for (scheme, auth) in &self.cfg.auth {
-            b = b.auth(scheme, auth);
-        }
-        b.start().map(Arc::new)
+            })
+            .start()
+            .map(Arc::new)
     }
 
     /// The handle's state changes, on the event thread.
@@ -363,13 +366,12 @@ impl Inner {
     }
 
     pub fn close(self: &Arc<Self>) {
-        {
-            let mut l = self.lifecycle.lock();
-            if *l != CuratorFrameworkState::Started {
-                *l = CuratorFrameworkState::Stopped;
-                return;
-            }
-            *l = CuratorFrameworkState::Stopped;
+        let was = std::mem::replace(&mut *self.lifecycle.lock(), CuratorFrameworkState::Stopped);
+        match was {
+            CuratorFrameworkState::Stopped => return,
+            // Never started: no session to end, but waiters must wake and the threads go.
+            CuratorFrameworkState::Latent => return self.release(),
+            CuratorFrameworkState::Started => {}
         }
         let client = self.facade();
         let closing = CuratorEvent::new(CuratorEventType::Closing, "/");
@@ -380,6 +382,13 @@ impl Inner {
         if let Some(h) = h {
             let _ = h.close();
         }
+        self.release();
+    }
+
+    /// What every way of ending a client does once its handle is closed: waiters of
+    /// `block_until_connected` wake, the threads stop, listeners go.
+    fn release(&self) {
+        self.scheduler.shutdown();
         self.states.close();
         self.events.shutdown();
         self.states.listeners.clear();
@@ -388,6 +397,28 @@ impl Inner {
         self.wrappers.lock().clear();
         self.stop_safe();
     }
+}
+
+/// The handle every session of a client uses, as configured (no watcher, no event thread
+/// yet). `build()` validates the settings through it, so `start()` cannot fail on them.
+pub(crate) fn handle_builder(cfg: &Config) -> ZooKeeperBuilder {
+    let mut b = ZooKeeper::builder(&cfg.connect_string)
+        .session_timeout(cfg.session_timeout)
+        .connection_timeout(cfg.connection_timeout)
+        // Operations wait for a connection themselves (the connection timeout across their
+        // attempts, then ConnectionLoss for the retry policy, as Curator does; see `exec`),
+        // and requests queued meanwhile give up with them. A request on the wire gets
+        // ConnectionLoss when its connection dies (two thirds of the session timeout without
+        // a byte), well inside this bound, so a reply is never cut short by a non-retryable
+        // RequestTimeout.
+        .request_timeout(cfg.session_timeout.saturating_add(cfg.connection_timeout))
+        .close_timeout(cfg.max_close_wait)
+        .can_be_read_only(cfg.can_be_read_only)
+        .max_buffer_size(cfg.max_buffer);
+    for (scheme, auth) in &cfg.auth {
+        b = b.auth(scheme, auth);
+    }
+    b
 }
 
 impl Drop for Inner {

@@ -164,14 +164,17 @@ where
 
 impl Listenable<dyn CuratorListener> {
     /// Adds a listener called on the event thread.
-    pub fn add_listener(&self, l: impl CuratorListener) -> ListenerId {
+    pub fn add_listener(
+        &self,
+        l: impl Fn(&CuratorFramework, &CuratorEvent) + Send + Sync + 'static,
+    ) -> ListenerId {
         self.add_arc(Arc::new(l), None)
     }
 
     /// Adds a listener called on `pool`.
     pub fn add_listener_with_executor(
         &self,
-        l: impl CuratorListener,
+        l: impl Fn(&CuratorFramework, &CuratorEvent) + Send + Sync + 'static,
         pool: &WorkerPool,
     ) -> ListenerId {
         self.add_arc(Arc::new(l), Some(pool))
@@ -198,14 +201,14 @@ where
 
 impl Listenable<dyn UnhandledErrorListener> {
     /// Adds a listener called where the error happens.
-    pub fn add_listener(&self, l: impl UnhandledErrorListener) -> ListenerId {
+    pub fn add_listener(&self, l: impl Fn(&str, &Error) + Send + Sync + 'static) -> ListenerId {
         self.add_arc(Arc::new(l), None)
     }
 
     /// Adds a listener called on `pool`.
     pub fn add_listener_with_executor(
         &self,
-        l: impl UnhandledErrorListener,
+        l: impl Fn(&str, &Error) + Send + Sync + 'static,
         pool: &WorkerPool,
     ) -> ListenerId {
         self.add_arc(Arc::new(l), Some(pool))

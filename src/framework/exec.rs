@@ -13,6 +13,7 @@ use crate::client::ZooKeeper;
 use crate::error::{Error, Result};
 use crate::path;
 use crate::proto::{Acl, CreateMode};
+use crate::session::core::{connect_deadline, with_connect_deadline};
 use crate::session::events::guarded;
 use crate::session::{SharedWatcher, WatchedEvent, Watcher, WorkerPool};
 
@@ -82,6 +83,8 @@ struct BgState<A, F> {
     attempt: A,
     rest: Mutex<Option<Reporting<F>>>,
     start: Instant,
+    /// The operation's connection deadline (see [`CuratorFramework::call`]).
+    connect_by: Option<Instant>,
 }
 
 impl CuratorFramework {
@@ -138,7 +141,7 @@ impl CuratorFramework {
                 }
                 match zk.create(dir, &[], &acl.acl_for_path(dir), mode) {
                     Ok(_) | Err(Error::NodeExists { .. }) => {}
-                    Err(Error::Unimplemented) if mode == CreateMode::Container => {
+                    Err(Error::Unimplemented { .. }) if mode == CreateMode::Container => {
                         // A pre-3.5 server: fall back to persistent parents.
                         match zk.create(dir, &[], &acl.acl_for_path(dir), CreateMode::Persistent) {
                             Ok(_) | Err(Error::NodeExists { .. }) => {}
@@ -172,30 +175,49 @@ impl CuratorFramework {
 
     // ------------------------------------------------------------------ foreground
 
-    /// Runs `f` in the retry loop: before each attempt waits up to the connection timeout
-    /// for a connection (not connected then is a `ConnectionLoss` charged to the policy).
+    /// Runs `f` in the retry loop. The connection timeout bounds how long the operation
+    /// waits for a connection *in total*, counted from its start and shared by all its
+    /// attempts: an attempt made while disconnected waits for what is left of it, then is
+    /// charged a `ConnectionLoss` (with the hosts tried); once it is used up, attempts
+    /// fail at once unless connected, so an unreachable ensemble fails the operation after
+    /// about the connection timeout plus the policy's sleeps, as in Curator. Requests `f`
+    /// makes are bound by the same deadline while they wait for a connection.
     pub(crate) fn call<T>(&self, mut f: impl FnMut(&ZooKeeper, u32) -> Result<T>) -> Result<T> {
         let inner = &self.inner;
+        let deadline = self.connect_deadline_from(Instant::now());
         call_with_retry(&*inner.retry, |count| {
             // Inside a SessionFailRetryLoop whose session failed: stop here.
             super::retry_loop::check_session(inner)?;
-            let zk = inner.connected_handle(inner.cfg.connection_timeout)?;
-            f(&zk, count)
+            let zk = inner.connected_handle(deadline)?;
+            with_connect_deadline(deadline, || f(&zk, count))
         })
+    }
+
+    /// When an operation started at `start` stops waiting for a connection: after the
+    /// connection timeout, or earlier if it runs inside another operation (a nested call
+    /// keeps its caller's deadline). `None`: never (a timeout too large to add).
+    fn connect_deadline_from(&self, start: Instant) -> Option<Instant> {
+        let own = start.checked_add(self.inner.cfg.connection_timeout);
+        match (connect_deadline(), own) {
+            (Some(outer), Some(own)) => Some(outer.min(own)),
+            (outer, own) => outer.or(own),
+        }
     }
 
     // ------------------------------------------------------------------ background
 
     /// Runs a background operation: the first attempt now, on this thread; retries on the
     /// timer thread after the policy's delay; the final result to the callback or the
-    /// CuratorListeners.
+    /// CuratorListeners. On a closed client it returns `Err(Closed)` and nothing runs, the
+    /// callback included (Curator throws `IllegalStateException`): nothing could deliver
+    /// its result any more.
     pub(crate) fn run_background<T: Send + 'static>(
         &self,
         attempt: Attempt<T>,
         finish: Finish<T>,
         on_failure: Option<OnFailure>,
         bg: Background,
-    ) {
+    ) -> Result<()> {
         self.run_background_inline(attempt, finish, on_failure, bg)
     }
 
@@ -207,18 +229,32 @@ impl CuratorFramework {
         finish: F,
         on_failure: Option<OnFailure>,
         bg: Background,
-    ) where
+    ) -> Result<()>
+    where
         T: Send + 'static,
         A: Fn(&CuratorFramework, &ZooKeeper, u32, Done<T>) + Send + Sync + 'static,
         F: FnOnce(&CuratorFramework, Result<T>) -> CuratorEvent + Send + 'static,
     {
+        self.check_not_closed()?;
+        let start = Instant::now();
         let st = Arc::new(BgState {
             client: self.clone(),
             attempt,
             rest: Mutex::new(Some((finish, on_failure, bg))),
-            start: Instant::now(),
+            start,
+            connect_by: self.connect_deadline_from(start),
         });
         attempt_bg(st, 0);
+        Ok(())
+    }
+
+    /// `Err(Closed)` once the client is closed: for what must refuse at once rather than
+    /// report later (background operations, recipes being started).
+    pub(crate) fn check_not_closed(&self) -> Result<()> {
+        match self.inner.lifecycle() {
+            super::CuratorFrameworkState::Stopped => Err(Error::Closed),
+            _ => Ok(()),
+        }
     }
 
     /// A watcher as the handle should hold it: with a namespace, wrapped so that event paths
@@ -321,11 +357,29 @@ where
         Ok(zk) => zk,
         Err(e) => return on_result(st, count, Err(e)),
     };
+    if !zk.state().is_connected() {
+        // Background operations wait for a connection no longer than foreground ones:
+        // past the deadline an attempt fails at once; before it, its requests queue in the
+        // handle until the deadline, when a timer fails them if they are still unsent.
+        let now = Instant::now();
+        if let Some(d) = st.connect_by {
+            if d <= now {
+                return on_result(st, count, Err(zk.connection_loss()));
+            }
+            let handle = Arc::downgrade(&zk);
+            st.client.inner.scheduler.schedule(d - now, move || {
+                if let Some(zk) = handle.upgrade() {
+                    zk.expire_queued();
+                }
+            });
+        }
+    }
     let done = Done {
         op: st.clone(),
         count,
     };
-    (st.attempt)(&st.client, &zk, count, done);
+    let connect_by = st.connect_by;
+    with_connect_deadline(connect_by, || (st.attempt)(&st.client, &zk, count, done));
 }
 
 impl<T, A, F> OnResult<T> for BgState<A, F>

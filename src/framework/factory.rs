@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::core::{Config, Inner};
+use super::core::{handle_builder, Config, Inner};
 use super::providers::{
     local_address, AclProvider, CompressionProvider, DefaultAclProvider, GzipCompressionProvider,
 };
@@ -12,7 +12,6 @@ use super::retry::RetryPolicy;
 use super::state::{ConnectionStateErrorPolicy, StandardConnectionStateErrorPolicy};
 use super::CuratorFramework;
 use crate::error::{Error, Result};
-use crate::path;
 use crate::proto::frame::MAX_PACKET;
 
 /// Makes [`CuratorFramework`] clients (Curator's `CuratorFrameworkFactory`).
@@ -102,14 +101,20 @@ impl CuratorFrameworkBuilder {
         self
     }
 
-    /// The session timeout to request. Default 60 s.
+    /// The session timeout to request: greater than zero and at most 2^31-1 ms. Default 60 s.
     pub fn session_timeout(mut self, t: Duration) -> Self {
         self.session_timeout = t;
         self
     }
 
-    /// How long an operation waits for a connection before an attempt (a wait that times
-    /// out counts as a `ConnectionLoss` for the retry policy). Default 15 s.
+    /// How long an operation waits for a connection, in total across its retries, counted
+    /// from its start. When it runs out the attempt is charged a `ConnectionLoss` (its
+    /// [`hosts_tried`](crate::Error::hosts_tried) say why each host failed), and later
+    /// attempts fail at once unless connected. An unreachable ensemble therefore fails an
+    /// operation after about this long plus the retry policy's sleeps, as in Curator. It
+    /// also bounds each TCP connect. It must be greater than zero (`build()` refuses zero,
+    /// which would allow no connection at all); for an operation that should fail at once
+    /// when disconnected, use a small value such as 1 ms. Default 15 s.
     pub fn connection_timeout(mut self, t: Duration) -> Self {
         self.connection_timeout = t;
         self
@@ -127,7 +132,9 @@ impl CuratorFrameworkBuilder {
         self
     }
 
-    /// Prefix every path with `/namespace` (created on first use, as a container).
+    /// Prefix every path with `/namespace` (created on first use, as a container). As in
+    /// Curator, `/` + the namespace must be a valid path: `"app"` and `"app/sub"` are fine,
+    /// `"/app"`, `"app/"` and `"app//sub"` are refused by `build()`. `""` means none.
     pub fn namespace(mut self, ns: &str) -> Self {
         self.namespace = Some(ns.to_string());
         self
@@ -192,35 +199,49 @@ impl CuratorFrameworkBuilder {
     }
 
     /// The largest request sent and reply accepted; match the servers' `jute.maxbuffer`.
+    /// 1 KiB to 2^31-1 bytes; default 1,048,575.
     pub fn max_buffer_size(mut self, bytes: usize) -> Self {
         self.max_buffer = bytes;
         self
     }
 
-    /// Builds the client (not started).
+    /// Builds the client (not started). Every setting is checked here, so that a mistake
+    /// shows at once rather than at `start()` or at the first call: the error is an
+    /// [`InvalidArgument`](Error::InvalidArgument) naming the option (`connect_string`,
+    /// `session_timeout`, `connection_timeout`, `retry_policy`, `namespace`,
+    /// `authorization`, `simulated_session_expiration_percent`, `max_buffer_size`).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use zk_curator::{CuratorFrameworkFactory, RetryOneTime};
+    /// let err = CuratorFrameworkFactory::builder()
+    ///     .connect_string("127.0.0.1:2181")
+    ///     .retry_policy(RetryOneTime::new(Duration::from_millis(10)))
+    ///     .session_timeout(Duration::ZERO)
+    ///     .build()
+    ///     .unwrap_err();
+    /// assert!(err.to_string().contains("session_timeout"), "{err}");
+    /// ```
     pub fn build(self) -> Result<CuratorFramework> {
+        let bad = |msg: &str| Error::InvalidArgument(msg.to_string());
         let connect_string = self
             .connect_string
-            .ok_or_else(|| Error::InvalidArgument("a connect string is required".into()))?;
-        // Fail early on a malformed connect string rather than at start().
-        crate::session::hosts::ConnectString::parse(&connect_string)?;
-        let retry = self
-            .retry
-            .ok_or_else(|| Error::InvalidArgument("a retry policy is required".into()))?;
+            .ok_or_else(|| bad("connect_string is required (host:port[,host:port...][/chroot])"))?;
+        let retry = self.retry.ok_or_else(|| {
+            bad("retry_policy is required (e.g. ExponentialBackoffRetry::new(base, retries))")
+        })?;
         if !(1..=100).contains(&self.simulated_expiration_percent) {
             return Err(Error::InvalidArgument(format!(
-                "simulated session expiration percent {} is not in 1..=100",
+                "simulated_session_expiration_percent {} is not in 1..=100",
                 self.simulated_expiration_percent
             )));
         }
-        let namespace = match self.namespace.as_deref() {
-            None | Some("") => None,
-            Some(ns) => {
-                let p = path::make_path("/", ns);
-                path::validate_path(&p, false)?;
-                Some(Arc::<str>::from(p))
-            }
-        };
+        if self.auth.iter().any(|(scheme, _)| scheme.is_empty()) {
+            return Err(bad(
+                "authorization: the scheme must not be empty (e.g. \"digest\")",
+            ));
+        }
+        let namespace = super::namespace_path(self.namespace.as_deref())?;
         let cfg = Config {
             connect_string,
             session_timeout: self.session_timeout,
@@ -236,6 +257,9 @@ impl CuratorFrameworkBuilder {
             simulated_expiration_percent: self.simulated_expiration_percent,
             max_buffer: self.max_buffer,
         };
+        // The connect string, the timeouts and the buffer size, checked as every handle of
+        // this client will be built.
+        handle_builder(&cfg).validate()?;
         let inner = Inner::new(cfg, retry, namespace.clone())?;
         Ok(CuratorFramework {
             inner,
@@ -253,5 +277,118 @@ impl std::fmt::Debug for CuratorFrameworkBuilder {
             .field("connection_timeout", &self.connection_timeout)
             .field("namespace", &self.namespace)
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::framework::{CuratorFrameworkState, RetryOneTime};
+    use std::time::Instant;
+
+    fn ok() -> CuratorFrameworkBuilder {
+        CuratorFrameworkFactory::builder()
+            .connect_string("127.0.0.1:2181")
+            .retry_policy(RetryOneTime::new(Duration::from_millis(10)))
+    }
+
+    /// Each bad setting fails `build()` with a message naming its option.
+    #[test]
+    fn build_checks_every_option_and_names_it() {
+        let cases: Vec<(&str, CuratorFrameworkBuilder)> = vec![
+            ("connect_string", CuratorFrameworkFactory::builder()),
+            ("connect_string", ok().connect_string("a:x")),
+            ("connect_string", ok().connect_string("a:1/bad/")),
+            ("retry_policy", {
+                let mut b = ok();
+                b.retry = None;
+                b
+            }),
+            ("session_timeout", ok().session_timeout(Duration::ZERO)),
+            (
+                "session_timeout",
+                ok().session_timeout(Duration::from_secs(30 * 86_400)),
+            ),
+            (
+                "connection_timeout",
+                ok().connection_timeout(Duration::ZERO),
+            ),
+            ("max_buffer_size", ok().max_buffer_size(0)),
+            ("max_buffer_size", ok().max_buffer_size(1 << 31)),
+            ("authorization", ok().authorization("", b"user:pw")),
+            (
+                "simulated_session_expiration_percent",
+                ok().simulated_session_expiration_percent(0),
+            ),
+        ];
+        for (option, b) in cases {
+            match b.build() {
+                Err(Error::InvalidArgument(msg)) => {
+                    assert!(msg.contains(option), "{option}: {msg}");
+                    assert!(!msg.contains("user:pw"), "no credentials in {msg}");
+                }
+                other => panic!("{option}: {other:?}"),
+            }
+        }
+        // The limits themselves are fine, and a huge connection timeout means "no limit".
+        ok().session_timeout(Duration::from_millis(i32::MAX as u64))
+            .connection_timeout(Duration::MAX)
+            .max_buffer_size(1024)
+            .build()
+            .unwrap()
+            .close();
+    }
+
+    /// Curator's rule: "/" + namespace must be a valid path. Nothing is trimmed.
+    #[test]
+    fn namespaces_are_checked_as_curator_checks_them() {
+        for ns in ["/a", "a/", "a//b", "/", "a/./b", "a/..", "a\u{1}"] {
+            let e = ok().namespace(ns).build().unwrap_err();
+            let msg = e.to_string();
+            assert!(
+                msg.contains("namespace") && msg.contains("without its leading '/'"),
+                "{ns:?}: {msg}"
+            );
+            let c = ok().build().unwrap();
+            assert!(
+                matches!(c.using_namespace(Some(ns)), Err(Error::InvalidArgument(_))),
+                "{ns:?}"
+            );
+            c.close();
+        }
+        for (ns, want) in [("a", Some("a")), ("a/b", Some("a/b")), ("", None)] {
+            let c = ok().namespace(ns).build().unwrap();
+            assert_eq!(c.namespace(), want, "{ns:?}");
+            assert_eq!(c.using_namespace(Some(ns)).unwrap().namespace(), want);
+            c.close();
+        }
+    }
+
+    #[test]
+    fn block_until_connected_returns_at_once_on_a_closed_client() {
+        // Never started, then closed: waiters have nothing to wait for.
+        let c = ok().build().unwrap();
+        c.close();
+        let t = Instant::now();
+        assert!(!c.block_until_connected(Duration::from_secs(5)));
+        assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
+        assert_eq!(c.state(), CuratorFrameworkState::Stopped);
+        // Started against nothing, closed from another thread while a caller waits.
+        let c = ok().connect_string("127.0.0.1:1").build().unwrap();
+        c.start().unwrap();
+        let c2 = c.clone();
+        let waiter = std::thread::spawn(move || {
+            let t = Instant::now();
+            (
+                c2.block_until_connected(Duration::from_secs(30)),
+                t.elapsed(),
+            )
+        });
+        c.close();
+        let (connected, took) = waiter.join().unwrap();
+        assert!(!connected && took < Duration::from_secs(10), "{took:?}");
+        let t = Instant::now();
+        assert!(!c.block_until_connected(Duration::from_secs(5)));
+        assert!(t.elapsed() < Duration::from_secs(2));
     }
 }

@@ -24,8 +24,35 @@ struct Entry<L: ?Sized> {
 /// `dyn ConnectionStateListener`).
 ///
 /// Typed `add_listener` methods live on each instantiation (for example
-/// `Listenable<dyn ConnectionStateListener>::add_listener`) so that a closure can be passed
-/// directly.
+/// `Listenable<dyn ConnectionStateListener>::add_listener`) and take a closure whose argument
+/// types are inferred. A type of yours implementing the listener trait goes in with
+/// [`add_arc`](Listenable::add_arc).
+///
+/// ```
+/// # use std::time::Duration;
+/// # use std::sync::Arc;
+/// # use zk_curator::framework::*;
+/// # let server = zk_curator::testing::TestingServer::start().unwrap();
+/// # let client = CuratorFrameworkFactory::new_client(&server.connect_string(), RetryOneTime::new(Duration::from_millis(10)))?;
+/// let pool = zk_curator::WorkerPool::new(1)?;
+/// client.connection_state_listenable().add_listener(|_client, state| println!("{state:?}"));
+/// client
+///     .connection_state_listenable()
+///     .add_listener_with_executor(|_client, state| println!("{state:?}"), &pool);
+/// client.curator_listenable().add_listener(|_client, event| println!("{:?}", event.event_type()));
+/// client.unhandled_error_listenable().add_listener(|msg, err| eprintln!("{msg}: {err}"));
+///
+/// struct Logger;
+/// impl ConnectionStateListener for Logger {
+///     fn state_changed(&self, _client: &CuratorFramework, state: ConnectionState) {
+///         println!("{state:?}");
+///     }
+/// }
+/// client.connection_state_listenable().add_arc(Arc::new(Logger), None);
+/// # client.start()?;
+/// # client.close();
+/// # Ok::<(), zk_curator::Error>(())
+/// ```
 pub struct Listenable<L: ?Sized> {
     entries: Mutex<Vec<Entry<L>>>,
     next: AtomicU64,

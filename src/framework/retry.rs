@@ -89,18 +89,24 @@ const MAX_RETRIES_LIMIT: u32 = 29;
 /// use zk_curator::framework::ExponentialBackoffRetry;
 /// let p = ExponentialBackoffRetry::new(Duration::from_millis(100), 3);
 /// assert_eq!(p.max_retries(), 3);
+/// assert_eq!(p.max_sleep(), None);
+/// assert_eq!(
+///     format!("{p:?}"),
+///     "ExponentialBackoffRetry { base: 100ms, max_retries: 3, max_sleep: None }"
+/// );
 /// ```
 pub struct ExponentialBackoffRetry {
     base: Duration,
     max_retries: u32,
-    max_sleep: Duration,
+    /// `None`: sleeps are not capped.
+    max_sleep: Option<Duration>,
     jitter: Jitter,
 }
 
 impl ExponentialBackoffRetry {
-    /// `max_retries` retries with a base sleep of `base`.
+    /// `max_retries` retries with a base sleep of `base`; sleeps are not capped.
     pub fn new(base: Duration, max_retries: u32) -> ExponentialBackoffRetry {
-        ExponentialBackoffRetry::with_max_sleep(base, max_retries, Duration::MAX)
+        ExponentialBackoffRetry::build(base, max_retries, None)
     }
 
     /// The same with every sleep capped at `max_sleep`.
@@ -109,6 +115,10 @@ impl ExponentialBackoffRetry {
         max_retries: u32,
         max_sleep: Duration,
     ) -> ExponentialBackoffRetry {
+        ExponentialBackoffRetry::build(base, max_retries, Some(max_sleep))
+    }
+
+    fn build(base: Duration, max_retries: u32, max_sleep: Option<Duration>) -> Self {
         if max_retries > MAX_RETRIES_LIMIT {
             log::warn!("max_retries {max_retries} too large; using {MAX_RETRIES_LIMIT}");
         }
@@ -125,13 +135,22 @@ impl ExponentialBackoffRetry {
         self.max_retries
     }
 
+    /// The cap on each sleep (`None`: uncapped).
+    pub fn max_sleep(&self) -> Option<Duration> {
+        self.max_sleep
+    }
+
     /// The sleep before retry `count`.
     pub fn sleep_time(&self, count: u32) -> Duration {
         let span = 1u64 << (count.min(MAX_RETRIES_LIMIT) + 1);
         let factor = self.jitter.below(span).max(1);
-        self.base
-            .saturating_mul(u32::try_from(factor).unwrap_or(u32::MAX))
-            .min(self.max_sleep)
+        let sleep = self
+            .base
+            .saturating_mul(u32::try_from(factor).unwrap_or(u32::MAX));
+        match self.max_sleep {
+            Some(cap) => sleep.min(cap),
+            None => sleep,
+        }
     }
 }
 
@@ -359,6 +378,23 @@ mod tests {
     }
 
     #[test]
+    fn debug_shows_an_uncapped_sleep_as_none() {
+        let p = ExponentialBackoffRetry::new(Duration::from_millis(10), 3);
+        let shown = format!("{p:?}");
+        assert!(shown.contains("max_sleep: None"), "{shown}");
+        assert!(!shown.contains("18446744073709551615"), "{shown}");
+        let b = BoundedExponentialBackoffRetry::new(
+            Duration::from_millis(10),
+            Duration::from_secs(2),
+            3,
+        );
+        assert!(format!("{b:?}").contains("max_sleep: Some(2s)"), "{b:?}");
+        // Uncapped sleeps still grow without overflow.
+        let big = ExponentialBackoffRetry::new(Duration::from_secs(u64::MAX / 4), 29);
+        assert!(big.sleep_time(29) >= Duration::from_secs(u64::MAX / 4));
+    }
+
+    #[test]
     fn fixed_policies() {
         let r = Recorder(RefCell::new(vec![]));
         let n = RetryNTimes::new(2, Duration::from_millis(5));
@@ -376,8 +412,8 @@ mod tests {
         assert_eq!(r.0.borrow().last(), Some(&Duration::from_millis(1)));
         let s = SessionFailedRetryPolicy::new(RetryNTimes::new(3, Duration::ZERO));
         assert!(!s.allow_retry_error(&Error::SessionExpired));
-        assert!(s.allow_retry_error(&Error::ConnectionLoss));
-        assert!(!s.allow_retry_error(&Error::NoNode { path: "/".into() }));
+        assert!(s.allow_retry_error(&Error::CONNECTION_LOSS));
+        assert!(!s.allow_retry_error(&Error::from_code(-101, "/")));
     }
 
     #[test]
@@ -386,14 +422,14 @@ mod tests {
         let mut tries = 0;
         let r: Result<()> = call_with_retry(&p, |_| {
             tries += 1;
-            Err(Error::ConnectionLoss)
+            Err(Error::CONNECTION_LOSS)
         });
-        assert!(matches!(r, Err(Error::ConnectionLoss)));
+        assert!(matches!(r, Err(Error::ConnectionLoss { .. })));
         assert_eq!(tries, 4);
         let mut tries = 0;
         let r: Result<()> = call_with_retry(&p, |_| {
             tries += 1;
-            Err(Error::NoNode { path: "/".into() })
+            Err(Error::from_code(-101, "/"))
         });
         assert!(matches!(r, Err(Error::NoNode { .. })));
         assert_eq!(tries, 1);
@@ -402,7 +438,7 @@ mod tests {
         let r: Result<()> = call_with_retry(&p, |_| {
             call_with_retry(&p, |_| {
                 inner_tries += 1;
-                Err(Error::ConnectionLoss)
+                Err(Error::CONNECTION_LOSS)
             })
         });
         assert!(r.is_err());
@@ -411,7 +447,7 @@ mod tests {
         let mut t = 0;
         let _: Result<()> = call_with_retry(&p, |_| {
             t += 1;
-            Err(Error::OperationTimeout)
+            Err(Error::from_code(-7, ""))
         });
         assert_eq!(t, 4);
     }

@@ -134,6 +134,16 @@ impl RetryLoop {
             .map(|d| d.saturating_duration_since(Instant::now()))
     }
 
+    /// How long an attempt may wait for a connection: the connection timeout is a budget
+    /// counted from the start of the loop (or its last progress), as for every framework
+    /// operation, and never past the loop's deadline.
+    pub(crate) fn connect_by(&self, connection_timeout: Duration) -> Option<Instant> {
+        match (self.start.checked_add(connection_timeout), self.deadline) {
+            (Some(own), Some(d)) => Some(own.min(d)),
+            (own, d) => own.or(d),
+        }
+    }
+
     /// An attempt made progress: the policy starts counting afresh, so that a long
     /// operation survives several separate outages as long as each one is within policy.
     pub fn note_progress(&mut self) {
@@ -360,10 +370,13 @@ mod tests {
             Arc::new(RetryNTimes::new(100, Duration::from_millis(5)));
         let mut l = RetryLoop::new(policy.clone());
         assert!(l.should_continue());
-        assert!(l.take_exception(Error::ConnectionLoss).is_ok());
+        assert!(l.take_exception(Error::CONNECTION_LOSS).is_ok());
         assert_eq!(l.retry_count(), 1);
         assert!(matches!(
-            l.take_exception(Error::NoNode { path: "/a".into() }),
+            l.take_exception(Error::NoNode {
+                path: "/a".into(),
+                op: None,
+            }),
             Err(Error::NoNode { .. })
         ));
         l.mark_complete();
@@ -372,7 +385,7 @@ mod tests {
         let mut d =
             RetryLoop::new(policy).with_deadline(Instant::now() + Duration::from_millis(40));
         let start = Instant::now();
-        while d.take_exception(Error::ConnectionLoss).is_ok() {}
+        while d.take_exception(Error::CONNECTION_LOSS).is_ok() {}
         let took = start.elapsed();
         assert!(took < Duration::from_millis(200), "{took:?}");
         assert!(d.past_deadline() || d.remaining().unwrap() < Duration::from_millis(5));

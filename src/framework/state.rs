@@ -6,7 +6,10 @@
 //! lifetime; a read-only connection before it is reported as `ReadOnly`);
 //! a lost connection is `Suspended` (unless already suspended or lost); a session expiry, a
 //! replaced handle, or a suspension that lasted the negotiated session timeout (times the
-//! simulated-expiration percentage) is `Lost`; connecting again after `Suspended` or `Lost` is
+//! simulated-expiration percentage) is `Lost`, and so is a handle that heard no server for
+//! 4/3 of the negotiated timeout (its own rule, as the Java client's since 3.9.3: with a
+//! read timeout of 2/3, that is 2/3 of the timeout after `Suspended`, whichever comes
+//! first); connecting again after `Suspended` or `Lost` is
 //! `Reconnected`; a read-only server gives `ReadOnly`. The same state twice in a row is
 //! reported once. Unlike Curator, no state change is ever dropped: Curator's manager keeps
 //! them in a 25-slot queue and drops the oldest when it fills.
@@ -65,14 +68,17 @@ where
 
 impl Listenable<dyn ConnectionStateListener> {
     /// Adds a listener called on the event thread, in order with watch notifications.
-    pub fn add_listener(&self, l: impl ConnectionStateListener) -> ListenerId {
+    pub fn add_listener(
+        &self,
+        l: impl Fn(&CuratorFramework, ConnectionState) + Send + Sync + 'static,
+    ) -> ListenerId {
         self.add_arc(std::sync::Arc::new(l), None)
     }
 
     /// Adds a listener called on `pool` (its calls stay in order).
     pub fn add_listener_with_executor(
         &self,
-        l: impl ConnectionStateListener,
+        l: impl Fn(&CuratorFramework, ConnectionState) + Send + Sync + 'static,
         pool: &WorkerPool,
     ) -> ListenerId {
         self.add_arc(std::sync::Arc::new(l), Some(pool))

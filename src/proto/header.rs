@@ -207,7 +207,7 @@ mod tests {
             err: -101,
         };
         assert_eq!(r.to_bytes().len(), 16);
-        assert!(matches!(r.error("/a"), Some(Error::NoNode { path }) if path == "/a"));
+        assert!(matches!(r.error("/a"), Some(Error::NoNode { path, .. }) if path == "/a"));
         assert!(ReplyHeader::default().error("/").is_none());
     }
 }

@@ -4,6 +4,8 @@
 pub mod cache;
 pub mod leader;
 pub mod locks;
+pub mod queue;
+pub mod reaper;
 mod watch;
 
 pub use watch::{PersistentWatcher, ResetListener};

@@ -13,12 +13,16 @@ use crate::session::{SharedWatcher, WatchedEvent, Watcher, WorkerPool};
 
 impl Listenable<dyn Watcher> {
     /// Adds a watcher called on the client's event thread.
-    pub fn add_listener(&self, w: impl Watcher) -> ListenerId {
+    pub fn add_listener(&self, w: impl Fn(&WatchedEvent) + Send + Sync + 'static) -> ListenerId {
         self.add_arc(Arc::new(w), None)
     }
 
     /// Adds a watcher called on `pool`.
-    pub fn add_listener_with_executor(&self, w: impl Watcher, pool: &WorkerPool) -> ListenerId {
+    pub fn add_listener_with_executor(
+        &self,
+        w: impl Fn(&WatchedEvent) + Send + Sync + 'static,
+        pool: &WorkerPool,
+    ) -> ListenerId {
         self.add_arc(Arc::new(w), Some(pool))
     }
 }
@@ -39,7 +43,7 @@ impl<F: Fn() + Send + Sync + 'static> ResetListener for F {
 
 impl Listenable<dyn ResetListener> {
     /// Adds a reset listener.
-    pub fn add_listener(&self, l: impl ResetListener) -> ListenerId {
+    pub fn add_listener(&self, l: impl Fn() + Send + Sync + 'static) -> ListenerId {
         self.add_arc(Arc::new(l), None)
     }
 }
@@ -54,7 +58,8 @@ impl Listenable<dyn ResetListener> {
 /// # let client = CuratorFrameworkFactory::new_client(&server.connect_string(), RetryOneTime::new(std::time::Duration::from_millis(10)))?;
 /// # client.start()?;
 /// let w = PersistentWatcher::new(&client, "/services", true);
-/// w.listenable().add_listener(|e: &WatchedEvent| println!("{e}"));
+/// w.listenable().add_listener(|e| println!("{e}"));
+/// w.reset_listenable().add_listener(|| println!("(re)added: re-read what matters"));
 /// w.start()?;
 /// // ...
 /// w.close();
@@ -97,6 +102,7 @@ impl PersistentWatcher {
 
     /// Adds the watch (in the background) and keeps it in place from then on.
     pub fn start(&self) -> Result<()> {
+        self.inner.client.check_not_closed()?;
         let weak = Arc::downgrade(&self.inner);
         let w = SharedWatcher::new(move |e: &WatchedEvent| {
             if let Some(inner) = weak.upgrade() {
@@ -176,7 +182,7 @@ impl Inner {
             .watchers()
             .add()
             .with_mode(mode)
-            .using_watcher(w)
+            .using_shared_watcher(&w)
             .in_background(move |c: &CuratorFramework, e: &CuratorEvent| {
                 let Some(inner) = weak.upgrade() else { return };
                 match e.error() {

@@ -26,7 +26,7 @@ use crate::proto::{AuthPacket, KeeperState, Request};
 mod send;
 
 use send::auth_frame;
-pub(crate) use send::{cork_this_thread, flush_corked};
+pub(crate) use send::{connect_deadline, cork_this_thread, flush_corked, with_connect_deadline};
 
 /// The life of a handle, as `ZooKeeper::state()` reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -40,7 +40,10 @@ pub enum States {
     ConnectedReadOnly,
     /// Authentication failed; the handle is dead.
     AuthFailed,
-    /// The session expired; the handle is dead (a new session needs a new handle).
+    /// The session expired; the handle is dead (a new session needs a new handle). Either a
+    /// server said so, or no server has spoken to the handle for 4/3 of the negotiated
+    /// session timeout (by then the server has expired it: a handle locked out of every
+    /// server does not stay `Connecting` for ever).
     Expired,
     /// Closed by the user.
     Closed,
@@ -122,6 +125,9 @@ pub(crate) struct Inflight {
     /// One entry per auth packet on the wire; auth replies bypass the FIFO (the server answers
     /// them at once, ahead of earlier requests) but come back in order among themselves.
     pub auth: VecDeque<Option<Completion>>,
+    /// Pings and SetWatches on the wire, in order, each with the xid of the last request
+    /// written before it (see `special_reply`).
+    pub specials: VecDeque<(i32, Option<i32>)>,
 }
 
 /// The state shared by a handle, its callers and its I/O thread.
@@ -156,6 +162,8 @@ pub(crate) struct Core {
     pub wake: Sender<()>,
     /// The socket of a handshake in progress, so that close() can cut it short.
     handshaking: Mutex<Option<TcpStream>>,
+    /// The hosts that failed since the last connection (written by the I/O thread).
+    pub(crate) outage: Mutex<super::outage::Outage>,
     /// Read-only mode: the probe thread's stop handle, and what it found.
     pub(crate) ro_probe: Mutex<Option<Sender<()>>>,
     pub(crate) rw_found: Mutex<Option<super::hosts::HostPort>>,
@@ -211,6 +219,7 @@ impl Core {
             stop: AtomicBool::new(false),
             wake,
             handshaking: Mutex::new(None),
+            outage: Mutex::default(),
             ro_probe: Mutex::new(None),
             rw_found: Mutex::new(None),
             on_expired,
@@ -236,11 +245,17 @@ impl Core {
 
     /// Waits until `pred` holds for the state, or the timeout passes; returns the last state.
     pub fn wait_state(&self, timeout: Duration, pred: impl Fn(States) -> bool) -> States {
-        let deadline = Instant::now() + timeout;
+        // A timeout too large to add waits without a limit.
+        let deadline = Instant::now().checked_add(timeout);
         let mut i = self.info.lock();
         while !pred(i.state) {
-            if self.info_cv.wait_until(&mut i, deadline).timed_out() {
-                break;
+            match deadline {
+                Some(d) => {
+                    if self.info_cv.wait_until(&mut i, d).timed_out() {
+                        break;
+                    }
+                }
+                None => self.info_cv.wait(&mut i),
             }
         }
         i.state
@@ -250,8 +265,39 @@ impl Core {
         self.last_zxid.load(Ordering::Acquire)
     }
 
-    pub fn saw_zxid(&self, zxid: i64) {
-        self.last_zxid.fetch_max(zxid, Ordering::AcqRel);
+    /// Records the zxid of a reply (the I/O thread's `ZxidGuard` vouched for it).
+    pub fn set_last_zxid(&self, zxid: i64) {
+        self.last_zxid.store(zxid, Ordering::Release);
+    }
+
+    /// Takes `last_zxid` back to `zxid` if it is ahead of it (a reply that raised it was
+    /// exposed as corrupt by the next one).
+    pub fn rollback_zxid(&self, zxid: i64) {
+        let was = self.last_zxid.fetch_min(zxid, Ordering::AcqRel);
+        if was > zxid {
+            log::warn!(
+                "last zxid {was:#x} taken back to {zxid:#x}: a reply carried a corrupt zxid"
+            );
+        }
+    }
+
+    /// Matches a ping or SetWatches reply (`xid`) with what was sent: one must be expected,
+    /// and every request written before it answered (replies come in order, so a request
+    /// still waiting means its reply was lost or disguised).
+    pub fn special_reply(&self, xid: i32) -> std::result::Result<(), String> {
+        let mut inf = self.inflight.lock();
+        match inf.specials.pop_front() {
+            Some((x, behind)) if x == xid => match behind {
+                Some(b) if inf.pending.iter().any(|p| p.xid == b) => {
+                    Err(format!("reply to xid {xid} overtook the reply to xid {b}"))
+                }
+                _ => Ok(()),
+            },
+            other => Err(format!(
+                "a reply with xid {xid} while {:?} was expected",
+                other.map(|o| o.0)
+            )),
+        }
     }
 
     pub fn is_closing(&self) -> bool {
@@ -297,6 +343,10 @@ impl Core {
                 ob.out.extend_from_slice(&f);
             }
             for f in setwatches {
+                self.inflight
+                    .lock()
+                    .specials
+                    .push_back((crate::proto::xid::SET_WATCHES, None));
                 ob.out.extend_from_slice(f);
             }
             let now = Instant::now();
@@ -306,12 +356,15 @@ impl Core {
                 }
                 if q.deadline <= now {
                     q.completion
-                        .complete(Err(Error::ConnectionLoss), &self.events);
+                        .complete(Err(self.connection_loss()), &self.events);
+                    continue;
+                }
+                // Its caller may give up at this very moment: then it is not sent.
+                if !q.completion.mark_sent() {
                     continue;
                 }
                 let xid = ob.take_xid();
                 q.frame[4..8].copy_from_slice(&xid.to_be_bytes());
-                q.completion.mark_sent();
                 self.inflight.lock().pending.push_back(Pending {
                     xid,
                     op: q.op,
@@ -369,6 +422,14 @@ impl Core {
         let now = Instant::now();
         let failed: Vec<Queued> = {
             let mut ob = self.outbox.lock();
+            if only_expired
+                && !ob
+                    .queued
+                    .iter()
+                    .any(|q| q.deadline <= now || q.completion.is_abandoned())
+            {
+                return; // the common case: nothing to move
+            }
             if only_expired {
                 let (keep, out): (VecDeque<Queued>, VecDeque<Queued>) = ob
                     .queued

@@ -17,14 +17,19 @@ pub(crate) struct HostPort {
 }
 
 impl HostPort {
-    /// Resolves the host (a literal address resolves without a lookup).
-    pub fn resolve(&self) -> Vec<SocketAddr> {
+    /// Resolves the host (a literal address resolves without a lookup); `Err` with the
+    /// resolver's message when it does not resolve (the I/O thread logs it, once per outage).
+    pub fn resolve(&self) -> std::result::Result<Vec<SocketAddr>, String> {
         match (self.host.as_str(), self.port).to_socket_addrs() {
-            Ok(it) => it.collect(),
-            Err(e) => {
-                log::warn!("cannot resolve {}: {e}", self.host);
-                Vec::new()
+            Ok(it) => {
+                let addrs: Vec<SocketAddr> = it.collect();
+                if addrs.is_empty() {
+                    Err("no address".into())
+                } else {
+                    Ok(addrs)
+                }
             }
+            Err(e) => Err(e.to_string()),
         }
     }
 }
@@ -49,7 +54,7 @@ pub(crate) struct ConnectString {
 
 impl ConnectString {
     pub fn parse(s: &str) -> Result<ConnectString> {
-        let bad = |why: &str| Error::InvalidArgument(format!("connect string {s:?}: {why}"));
+        let bad = |why: &str| Error::InvalidArgument(format!("connect_string {s:?}: {why}"));
         let (hosts_part, chroot) = match s.find('/') {
             Some(i) => (&s[..i], Some(&s[i..])),
             None => (s, None),

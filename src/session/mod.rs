@@ -28,14 +28,18 @@
 //!   events, pings when idle (after a third of the session timeout; the connection counts as
 //!   lost after two thirds without a byte) and reconnects: to the next host, with the session
 //!   id, password and last zxid seen, replaying auth and restoring every watch with
-//!   SetWatches/SetWatches2 before queued requests go out. It never runs user code.
+//!   SetWatches/SetWatches2 before queued requests go out. It never runs user code. A frame
+//!   with a header no server sends (an error code out of range, a zxid that cannot be right:
+//!   see `zxid`, a ping or SetWatches reply out of turn) is corrupt and ends the connection,
+//!   as one that does not decode; after 4/3 of the session timeout without hearing a server
+//!   the session is reported `Expired`.
 //! * **Sending** happens on the caller's thread under a short lock that assigns the xid,
 //!   pushes the FIFO entry and writes the frame, so a synchronous call costs no thread hop.
 //!   Concurrent callers share writes; an asynchronous request made behind others in flight
 //!   is written by zk-io after their next replies, batched with its neighbours (Nagle's
 //!   rule, bounded; see `core`).
-//!   Requests made while disconnected wait in a queue, bounded by the request timeout, and
-//!   go out after the reconnect; requests on the wire when a connection dies fail with
+//!   Requests made while disconnected wait in a queue, bounded by the request timeout (and
+//!   by a framework operation's connection deadline), and go out after the reconnect; requests on the wire when a connection dies fail with
 //!   `ConnectionLoss`.
 //! * **Synchronous replies** go from zk-io straight to the waiting caller, never through the
 //!   event thread, so a watcher or callback may call the client synchronously.
@@ -51,13 +55,16 @@ pub(crate) mod core;
 pub(crate) mod events;
 pub(crate) mod hosts;
 pub(crate) mod io;
+pub(crate) mod outage;
 pub(crate) mod pending;
 pub(crate) mod pool;
 pub(crate) mod readonly;
 pub(crate) mod registry;
+pub(crate) mod stall;
 pub(crate) mod watcher;
+pub(crate) mod zxid;
 
 pub use self::core::States;
 pub use events::EventDispatcher;
 pub use pool::WorkerPool;
-pub use watcher::{SharedWatcher, WatchedEvent, Watcher};
+pub use watcher::{node_events, NodeEvent, SharedWatcher, WatchedEvent, Watcher};

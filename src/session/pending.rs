@@ -3,7 +3,7 @@
 //! one-shot slot for a blocked caller, or a callback for the event thread), and the watch it
 //! registers if it succeeds.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -25,11 +25,18 @@ pub(crate) type Reply = Result<Response>;
 pub(crate) struct OneShot {
     slot: Mutex<Option<Reply>>,
     cv: Condvar,
-    /// The caller gave up waiting: do not send the request if it is still queued.
-    abandoned: AtomicBool,
-    /// The request reached the socket.
-    sent: AtomicBool,
+    /// [`QUEUED`], [`SENT`] or [`ABANDONED`]: whoever moves it out of `QUEUED` first wins,
+    /// so a request the caller gave up on is never sent, and one that was sent is never
+    /// reported as unsent.
+    progress: AtomicU8,
 }
+
+/// Not on the wire yet (queued while disconnected, or about to be written).
+const QUEUED: u8 = 0;
+/// Reached the socket.
+const SENT: u8 = 1;
+/// The caller gave up before it was sent: do not send it.
+const ABANDONED: u8 = 2;
 
 impl OneShot {
     pub fn new() -> Arc<OneShot> {
@@ -44,32 +51,68 @@ impl OneShot {
     /// Waits for the reply. On timeout the request is abandoned: `ConnectionLoss` if it never
     /// reached a server, `RequestTimeout` if it was sent and no reply came.
     pub fn wait(&self, timeout: Duration) -> Reply {
-        let deadline = Instant::now() + timeout;
+        self.wait_until(Instant::now().checked_add(timeout), None)
+    }
+
+    /// Waits for the reply until `reply_by` (`None`: no limit), giving up already at
+    /// `send_by` if the request has not been sent by then (it waits for a connection).
+    pub fn wait_until(&self, reply_by: Option<Instant>, send_by: Option<Instant>) -> Reply {
         let mut slot = self.slot.lock();
         loop {
             if let Some(r) = slot.take() {
                 return r;
             }
-            if self.cv.wait_until(&mut slot, deadline).timed_out() {
-                if let Some(r) = slot.take() {
-                    return r;
+            let sent = self.was_sent();
+            let until = match (reply_by, send_by) {
+                (Some(r), Some(s)) if !sent => Some(r.min(s)),
+                (None, Some(s)) if !sent => Some(s),
+                (r, _) => r,
+            };
+            let timed_out = match until {
+                Some(t) => self.cv.wait_until(&mut slot, t).timed_out(),
+                None => {
+                    // Wakes now and then to re-check a send deadline that may apply later.
+                    self.cv.wait_for(&mut slot, Duration::from_secs(3600));
+                    false
                 }
-                self.abandoned.store(true, Ordering::Release);
-                return Err(if self.sent.load(Ordering::Acquire) {
-                    Error::RequestTimeout
-                } else {
-                    Error::ConnectionLoss
-                });
+            };
+            if !timed_out {
+                continue;
+            }
+            if let Some(r) = slot.take() {
+                return r;
+            }
+            if self.abandon() {
+                return Err(Error::CONNECTION_LOSS);
+            }
+            // Sent meanwhile: only the reply deadline ends the wait now.
+            if reply_by.is_some_and(|r| Instant::now() >= r) {
+                return Err(Error::RequestTimeout);
             }
         }
     }
 
     pub fn is_abandoned(&self) -> bool {
-        self.abandoned.load(Ordering::Acquire)
+        self.progress.load(Ordering::Acquire) == ABANDONED
     }
 
-    pub fn mark_sent(&self) {
-        self.sent.store(true, Ordering::Release);
+    pub fn was_sent(&self) -> bool {
+        self.progress.load(Ordering::Acquire) == SENT
+    }
+
+    /// The request is going onto the wire; false if the caller gave up first (then it
+    /// must not be sent).
+    pub fn mark_sent(&self) -> bool {
+        self.progress
+            .compare_exchange(QUEUED, SENT, Ordering::AcqRel, Ordering::Acquire)
+            .map_or_else(|now| now == SENT, |_| true)
+    }
+
+    /// Gives up on an unsent request; false if it was sent already.
+    fn abandon(&self) -> bool {
+        self.progress
+            .compare_exchange(QUEUED, ABANDONED, Ordering::AcqRel, Ordering::Acquire)
+            .map_or_else(|now| now == ABANDONED, |_| true)
     }
 }
 
@@ -119,9 +162,12 @@ impl Completion {
         matches!(self, Completion::Sync(s) if s.is_abandoned())
     }
 
-    pub fn mark_sent(&self) {
-        if let Completion::Sync(s) = self {
-            s.mark_sent();
+    /// The request is going onto the wire; false if its synchronous caller gave up
+    /// first (then it must not be sent).
+    pub fn mark_sent(&self) -> bool {
+        match self {
+            Completion::Sync(s) => s.mark_sent(),
+            Completion::Async(_) => true,
         }
     }
 }
@@ -165,7 +211,7 @@ mod tests {
         let s = OneShot::new();
         assert!(matches!(
             s.wait(Duration::from_millis(10)),
-            Err(Error::ConnectionLoss)
+            Err(Error::ConnectionLoss { .. })
         ));
         assert!(s.is_abandoned());
         let s = OneShot::new();
@@ -174,6 +220,30 @@ mod tests {
             s.wait(Duration::from_millis(10)),
             Err(Error::RequestTimeout)
         ));
+    }
+
+    #[test]
+    fn oneshot_gives_up_on_an_unsent_request_at_its_send_deadline() {
+        let s = OneShot::new();
+        let t = Instant::now();
+        let r = s.wait_until(
+            Some(t + Duration::from_secs(60)),
+            Some(t + Duration::from_millis(20)),
+        );
+        assert!(matches!(r, Err(Error::ConnectionLoss { .. })), "{r:?}");
+        assert!(t.elapsed() < Duration::from_secs(30));
+        assert!(!s.mark_sent(), "an abandoned request is not sent");
+        // Sent in time: the send deadline no longer applies, the reply deadline does.
+        let s = OneShot::new();
+        assert!(s.mark_sent());
+        let t = Instant::now();
+        let r = s.wait_until(
+            Some(t + Duration::from_millis(50)),
+            Some(t + Duration::from_millis(1)),
+        );
+        assert!(matches!(r, Err(Error::RequestTimeout)), "{r:?}");
+        assert!(t.elapsed() >= Duration::from_millis(50));
+        assert!(!s.abandon(), "a sent request cannot be abandoned");
     }
 
     #[test]

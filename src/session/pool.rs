@@ -33,7 +33,7 @@ type Job = Box<dyn FnOnce() + Send>;
 /// use zk_curator::{WatchedEvent, Watcher, WorkerPool, EventType, KeeperState};
 /// let pool = WorkerPool::new(2).unwrap();
 /// let (tx, rx) = mpsc::channel();
-/// let w = pool.offload(move |e: &WatchedEvent| tx.send(e.path().map(String::from)).unwrap());
+/// let w = pool.offload(move |e| tx.send(e.path().map(String::from)).unwrap());
 /// w.process(&WatchedEvent::new(EventType::NodeCreated, KeeperState::SyncConnected, Some("/a".into())));
 /// assert_eq!(rx.recv().unwrap().as_deref(), Some("/a"));
 /// ```
@@ -113,12 +113,23 @@ impl WorkerPool {
         s.cv.notify_one();
     }
 
-    /// Wraps a watcher so that each event runs on the pool, keyed by the event's path (state
-    /// changes, which have no path, share one key of their own).
-    pub fn offload(&self, watcher: impl Watcher) -> SharedWatcher {
+    /// Wraps a watcher closure so that each event runs on the pool, keyed by the event's
+    /// path (state changes, which have no path, share one key of their own). The closure's
+    /// argument type is inferred; to offload a [`SharedWatcher`] or a [`Watcher`] of yours,
+    /// pass `move |e| w.process(e)`.
+    ///
+    /// ```
+    /// # let pool = zk_curator::WorkerPool::new(2).unwrap();
+    /// let w = pool.offload(|e| println!("{e}"));
+    /// # let _ = w;
+    /// ```
+    pub fn offload(
+        &self,
+        watcher: impl Fn(&WatchedEvent) + Send + Sync + 'static,
+    ) -> SharedWatcher {
         let inner = watcher.into_shared();
         let pool = self.clone();
-        SharedWatcher::new(Offloaded { pool, inner })
+        Offloaded { pool, inner }.into_shared()
     }
 
     /// How many jobs have panicked so far.

@@ -66,7 +66,7 @@ fn probe(core: Weak<Core>, current: HostPort, hosts: Vec<HostPort>, stop: Receiv
 /// Asks a server whether it is read-only (`rw`, `ro`, or `null` when not serving).
 pub(crate) fn isro(h: &HostPort) -> Option<String> {
     let timeout = Duration::from_secs(1);
-    for addr in h.resolve() {
+    for addr in h.resolve().unwrap_or_default() {
         let Ok(mut s) = TcpStream::connect_timeout(&addr, timeout) else {
             continue;
         };

@@ -1,6 +1,7 @@
 //! What user code sees of a notification: [`WatchedEvent`], the [`Watcher`] trait (implemented
-//! for every `Fn(&WatchedEvent) + Send + Sync`), and [`SharedWatcher`], the handle that lets one
-//! watcher be registered several times and still be called once per event, as in Java.
+//! for every `Fn(&WatchedEvent) + Send + Sync`), [`SharedWatcher`], the handle that lets one
+//! watcher be registered several times and still be called once per event, as in Java, and
+//! [`node_events`], an adapter for watchers that only care about nodes.
 
 use std::fmt;
 use std::sync::Arc;
@@ -9,8 +10,40 @@ use crate::proto::{EventType, KeeperState};
 
 /// A watch notification or a connection state change.
 ///
-/// Server notifications carry a node path (with the chroot or namespace already removed) and
-/// the state `SyncConnected`; state changes have event type [`EventType::None`] and no path.
+/// A watcher receives two kinds of event, as in Java:
+///
+/// * **node events**: its watch fired. The event type says what happened
+///   ([`NodeDataChanged`](EventType::NodeDataChanged), [`NodeDeleted`](EventType::NodeDeleted),
+///   ...), [`path`](Self::path) is the node (chroot and namespace removed), the state is
+///   `SyncConnected`.
+/// * **connection state changes**: event type [`EventType::None`], **no path**, the state is
+///   the news: `Disconnected`, `SyncConnected` (again), `ConnectedReadOnly`, `Expired`,
+///   `AuthFailed`, `Closed`. Every watcher whose watch is still registered hears them (a
+///   one-shot data watch that has not fired yet, a persistent watch), and so does the default
+///   watcher. After `Expired` or `Closed` the watch is gone and will never fire.
+///
+/// So `e.path().unwrap()` in a watcher panics at the first disconnection or at `close()`.
+/// Match on the event type, or use [`as_node_event`](Self::as_node_event) /
+/// [`node_events`] to see node events only:
+///
+/// ```
+/// use zk_curator::{EventType, KeeperState, WatchedEvent};
+/// fn on_event(e: &WatchedEvent) {
+///     match e.event_type() {
+///         EventType::None => match e.state() {
+///             KeeperState::Expired | KeeperState::Closed => println!("the watch is gone"),
+///             other => println!("connection: {other:?}"),
+///         },
+///         EventType::NodeDataChanged => println!("{} changed", e.path().unwrap_or("?")),
+///         other => println!("{other:?} {:?}", e.path()),
+///     }
+///     // Or: only node events, with a path that is always there.
+///     if let Some(n) = e.as_node_event() {
+///         println!("{:?} on {}", n.event_type(), n.path());
+///     }
+/// }
+/// on_event(&WatchedEvent::state_change(KeeperState::Closed));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WatchedEvent {
     event_type: EventType,
@@ -50,9 +83,28 @@ impl WatchedEvent {
         self.state
     }
 
-    /// The node it happened to (`None` for state changes).
+    /// The node it happened to; `None` for connection state changes (event type `None`),
+    /// which every watcher receives too.
     pub fn path(&self) -> Option<&str> {
         self.path.as_deref()
+    }
+
+    /// True for a connection state change (event type `None`, no path).
+    pub fn is_state_change(&self) -> bool {
+        self.event_type == EventType::None
+    }
+
+    /// The node event, or `None` for a connection state change: what a watcher that only
+    /// cares about nodes looks at, with a path that is always there.
+    pub fn as_node_event(&self) -> Option<NodeEvent<'_>> {
+        match (&self.path, self.event_type) {
+            (_, EventType::None) | (None, _) => None,
+            (Some(path), event_type) => Some(NodeEvent {
+                event_type,
+                path,
+                zxid: self.zxid,
+            }),
+        }
     }
 
     /// The zxid of the change that triggered it: servers 3.9+ send it, older ones `-1`, and
@@ -72,19 +124,41 @@ impl fmt::Display for WatchedEvent {
     }
 }
 
-/// Receives watch notifications and connection state changes.
+/// Receives watch notifications **and connection state changes**.
+///
+/// Besides the event its watch was set for, a watcher hears every connection state change
+/// while its watch is registered: `Disconnected`, `SyncConnected`, `Expired`, `Closed`, ...,
+/// with event type [`EventType::None`] and no path (as in Java). A watcher that unwraps
+/// [`WatchedEvent::path`] panics at the first disconnection or at `close()`: match on the
+/// event type, or wrap it in [`node_events`], which passes node events only.
 ///
 /// Watchers run on the client's event thread (`zk-event`), one at a time, in the order the
 /// server produced the events; a slow watcher delays every later event, so hand slow work to a
 /// [`WorkerPool`](crate::WorkerPool). A watcher may call the client, synchronously too, and
 /// may even close it. A panic is caught, logged and counted; it does not stop the thread.
 ///
-/// Any `Fn(&WatchedEvent) + Send + Sync + 'static` is a watcher:
+/// Any `Fn(&WatchedEvent) + Send + Sync + 'static` is a watcher; the methods that take one
+/// (`using_watcher`, `default_watcher`, ...) take the closure itself, so its argument type is
+/// inferred:
 ///
 /// ```
-/// use zk_curator::{WatchedEvent, Watcher};
-/// fn takes_watcher(_w: impl Watcher) {}
-/// takes_watcher(|e: &WatchedEvent| println!("{e}"));
+/// use zk_curator::{EventType, KeeperState};
+/// # use zk_curator::framework::*;
+/// # let server = zk_curator::testing::TestingServer::start().unwrap();
+/// # let client = CuratorFrameworkFactory::new_client(&server.connect_string(), RetryOneTime::new(std::time::Duration::from_millis(10)))?;
+/// # client.start()?;
+/// # client.create().for_path("/config")?;
+/// client
+///     .get_data()
+///     .using_watcher(|e| match (e.event_type(), e.path()) {
+///         (EventType::None, _) if e.state() == KeeperState::Closed => println!("closed"),
+///         (EventType::None, _) => println!("connection: {:?}", e.state()),
+///         (t, Some(path)) => println!("{t:?} on {path}"),
+///         (t, None) => println!("{t:?}"),
+///     })
+///     .for_path("/config")?;
+/// client.close(); // the watch has not fired: its watcher hears `Closed`
+/// # Ok::<(), zk_curator::Error>(())
 /// ```
 pub trait Watcher: Send + Sync + 'static {
     /// Handles one event.
@@ -118,7 +192,7 @@ where
 ///
 /// ```
 /// use zk_curator::{SharedWatcher, WatchedEvent};
-/// let w = SharedWatcher::new(|e: &WatchedEvent| println!("{e}"));
+/// let w = SharedWatcher::new(|e| println!("{e}"));
 /// let same = w.clone();
 /// assert!(w.same_as(&same));
 /// ```
@@ -126,9 +200,16 @@ where
 pub struct SharedWatcher(pub(crate) Arc<dyn Watcher>);
 
 impl SharedWatcher {
-    /// Wraps a watcher.
-    pub fn new(w: impl Watcher) -> SharedWatcher {
-        w.into_shared()
+    /// A shared watcher calling `f` (its argument type is inferred: `|e| ...`). A type of
+    /// yours implementing [`Watcher`] becomes one with [`Watcher::into_shared`].
+    ///
+    /// ```
+    /// use zk_curator::SharedWatcher;
+    /// let w = SharedWatcher::new(|e| println!("{e}"));
+    /// # let _ = w;
+    /// ```
+    pub fn new(f: impl Fn(&WatchedEvent) + Send + Sync + 'static) -> SharedWatcher {
+        f.into_shared()
     }
 
     /// True when both are clones of one watcher.
@@ -155,6 +236,68 @@ impl Watcher for SharedWatcher {
 impl fmt::Debug for SharedWatcher {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "SharedWatcher({:#x})", self.id())
+    }
+}
+
+/// A node event: what [`WatchedEvent::as_node_event`] and [`node_events`] give. Unlike a
+/// [`WatchedEvent`], it always has a path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NodeEvent<'a> {
+    event_type: EventType,
+    path: &'a str,
+    zxid: i64,
+}
+
+impl<'a> NodeEvent<'a> {
+    /// What happened (never [`EventType::None`]).
+    pub fn event_type(&self) -> EventType {
+        self.event_type
+    }
+
+    /// The node it happened to (chroot and namespace removed).
+    pub fn path(&self) -> &'a str {
+        self.path
+    }
+
+    /// The zxid of the change, as [`WatchedEvent::zxid`].
+    pub fn zxid(&self) -> i64 {
+        self.zxid
+    }
+}
+
+impl fmt::Display for NodeEvent<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?} {}", self.event_type, self.path)
+    }
+}
+
+/// A watcher that passes node events to `f` and ignores connection state changes: for the
+/// common watcher that only cares about the node, and cannot panic on a missing path.
+///
+/// ```
+/// use zk_curator::node_events;
+/// # use zk_curator::framework::*;
+/// # let server = zk_curator::testing::TestingServer::start().unwrap();
+/// # let client = CuratorFrameworkFactory::new_client(&server.connect_string(), RetryOneTime::new(std::time::Duration::from_millis(10)))?;
+/// # client.start()?;
+/// # client.create().for_path("/config")?;
+/// client
+///     .get_data()
+///     .using_watcher(node_events(|e| println!("{:?} on {}", e.event_type(), e.path())))
+///     .for_path("/config")?;
+/// client.close(); // `Closed` reaches the watch, not `f`
+/// # Ok::<(), zk_curator::Error>(())
+/// ```
+///
+/// Mind what it hides: after `Expired` or `Closed` a one-shot watch that has not fired never
+/// will. A watcher that must re-arm itself after a new session should see state changes.
+pub fn node_events(
+    f: impl Fn(NodeEvent<'_>) + Send + Sync + 'static,
+) -> impl Fn(&WatchedEvent) + Send + Sync + 'static {
+    move |e: &WatchedEvent| {
+        if let Some(n) = e.as_node_event() {
+            f(n)
+        }
     }
 }
 
@@ -191,5 +334,41 @@ mod tests {
         let s = WatchedEvent::state_change(KeeperState::Expired);
         assert_eq!(s.event_type(), EventType::None);
         assert_eq!(s.path(), None);
+    }
+
+    #[test]
+    fn node_events_see_nodes_only() {
+        let node = WatchedEvent::new(
+            EventType::NodeDeleted,
+            KeeperState::SyncConnected,
+            Some("/a".into()),
+        )
+        .with_zxid(7);
+        let n = node.as_node_event().unwrap();
+        assert_eq!(
+            (n.event_type(), n.path(), n.zxid()),
+            (EventType::NodeDeleted, "/a", 7)
+        );
+        assert_eq!(n.to_string(), "NodeDeleted /a");
+        assert!(!node.is_state_change());
+        let states: Vec<WatchedEvent> = [
+            KeeperState::Disconnected,
+            KeeperState::SyncConnected,
+            KeeperState::Expired,
+            KeeperState::Closed,
+        ]
+        .into_iter()
+        .map(WatchedEvent::state_change)
+        .collect();
+        for s in &states {
+            assert!(s.is_state_change() && s.as_node_event().is_none(), "{s}");
+        }
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let s2 = seen.clone();
+        let w = node_events(move |e| s2.lock().unwrap().push(e.path().to_string()));
+        for e in states.iter().chain([&node]) {
+            w(e);
+        }
+        assert_eq!(*seen.lock().unwrap(), ["/a"]);
     }
 }

@@ -90,12 +90,12 @@ impl TestingCluster {
     }
 
     /// Stops member `i`: its listener and connections close; its clients move to others.
-    pub fn kill(&mut self, i: usize) {
+    pub fn kill(&self, i: usize) {
         self.ensemble.kill(i);
     }
 
     /// Starts member `i` again on its port.
-    pub fn restart(&mut self, i: usize) -> Result<()> {
+    pub fn restart(&self, i: usize) -> Result<()> {
         self.ensemble.restart(i)
     }
 
@@ -145,7 +145,7 @@ impl TestingCluster {
     }
 
     /// Stops every member and thread (also done on drop).
-    pub fn close(mut self) {
+    pub fn close(self) {
         self.ensemble.close();
     }
 }

@@ -15,14 +15,12 @@ use super::core::{ConnEntry, Core};
 use super::faults::Faults;
 use super::fourlw;
 use super::member::MemberShared;
-use super::ops::{self, ConnCtx, Reply};
+use super::ops::ConnCtx;
 use super::outbox::Outbox;
+use super::request::{self, Handled};
 use super::watches::ConnId;
 use crate::proto::frame::{self, FrameReader, MAX_PACKET};
-use crate::proto::{
-    xid, ConnectRequest, ConnectResponse, OpCode, Reader, Record, ReplyHeader, Request,
-    RequestHeader,
-};
+use crate::proto::{ConnectRequest, ConnectResponse, Reader, Record, ReplyHeader};
 
 /// How long a connection may sit before its first frame.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(60);
@@ -194,20 +192,10 @@ impl Conn {
 
     /// Handles one request frame; false when the connection must close.
     fn request(&self, outbox: &Arc<Outbox>, cx: &mut ConnCtx, f: &[u8]) -> bool {
-        let mut r = Reader::new(f);
-        let Ok(header) = RequestHeader::decode(&mut r) else {
+        let Some((header, mut r)) = request::header(f) else {
             log::warn!("connection {}: malformed request header; closing", self.id);
             return false;
         };
-        let known = OpCode::try_from(header.op).ok().filter(|op| {
-            !matches!(
-                op,
-                OpCode::Notification
-                    | OpCode::Error
-                    | OpCode::CreateSession
-                    | OpCode::DeleteContainer
-            )
-        });
         let core = &self.core;
         let mut st = core.state.lock();
         // The session may have expired or moved while this frame was in flight.
@@ -219,91 +207,47 @@ impl Conn {
             return false;
         }
         st.sessions.touch(cx.session, Instant::now());
-        let Some(op) = known else {
-            log::warn!(
-                "connection {}: unknown op code {}; answering Unimplemented and closing",
-                self.id,
-                header.op
-            );
-            self.send(
-                &mut st.conns,
-                outbox,
-                header.xid,
-                -1,
-                ops::UNIMPLEMENTED,
-                None,
-            );
-            outbox.close_when_flushed();
-            return false;
-        };
-        let reply = match Request::decode(op, &mut r) {
-            Ok(req) => match req {
-                Request::Ping => Reply::err(xid::PING, 0),
-                Request::Auth(a) => {
-                    let r = ops::apply(&mut st, cx, header.xid, Request::Auth(a));
-                    if let Some(e) = st.conns.get_mut(&self.id) {
-                        e.auth = cx.auth.clone();
-                    }
-                    r
-                }
-                Request::Sasl(_) => {
-                    // No SASL server here: 3.8 answers OK with a null token (its
-                    // evaluateResponse hits a null server and the NPE is swallowed).
-                    let h = ReplyHeader {
-                        xid: header.xid,
-                        zxid: 0,
-                        err: 0,
-                    };
-                    self.member.sent();
-                    outbox.push(|buf| {
-                        let at = frame::begin_frame(buf);
-                        h.encode(buf);
-                        crate::proto::codec::put_null(buf);
-                        frame::end_frame(buf, at);
-                    });
-                    return true;
-                }
-                Request::CreateTtl(r) if r.ttl < 0 && !matches!(r.flags, 5 | 6) => {
-                    // 3.8.0 accepts this in its request pipeline and then dies applying it
-                    // (and again replaying its log). A client sees its connection drop.
-                    log::warn!(
-                        "connection {}: createTTL with flags {} and ttl {} would crash a 3.8.0 \
-                         server; closing the connection instead",
-                        self.id,
-                        r.flags,
-                        r.ttl
+        let op = header.op;
+        match request::handle(&mut st, cx, header, &mut r) {
+            Handled::Close => false,
+            Handled::Sasl { xid } => {
+                let h = ReplyHeader {
+                    xid,
+                    zxid: 0,
+                    err: 0,
+                };
+                self.member.sent();
+                outbox.push(|buf| {
+                    let at = frame::begin_frame(buf);
+                    h.encode(buf);
+                    crate::proto::codec::put_null(buf);
+                    frame::end_frame(buf, at);
+                });
+                true
+            }
+            Handled::Reply {
+                xid,
+                zxid,
+                err,
+                body,
+                close,
+                known,
+            } => {
+                if known && self.member.faults.take_fail(op) {
+                    log::info!(
+                        "fail_next: dropping the reply to op {op} and closing the connection"
                     );
+                    outbox.close_when_flushed();
                     return false;
                 }
-                req => ops::apply(&mut st, cx, header.xid, req),
-            },
-            Err(e) => {
-                log::warn!("connection {}: cannot decode {op:?}: {e}", self.id);
-                if ops::is_txn(op) {
-                    st.next_zxid();
+                self.send(&mut st.conns, outbox, xid, zxid, err, body.as_ref());
+                if close {
+                    outbox.close_when_flushed();
+                    return false;
                 }
-                Reply::err(header.xid, ops::MARSHALLING)
+                true
             }
-        };
-        if self.member.faults.take_fail(header.op) {
-            log::info!("fail_next: dropping the reply to {op:?} and closing the connection");
-            outbox.close_when_flushed();
-            return false;
         }
-        let zxid = reply.zxid_override.unwrap_or(st.zxid);
-        self.send(
-            &mut st.conns,
-            outbox,
-            reply.xid,
-            zxid,
-            reply.err,
-            reply.body.as_ref().filter(|_| reply.err == 0),
-        );
-        if reply.close {
-            outbox.close_when_flushed();
-            return false;
-        }
-        true
     }
 
     fn send(

@@ -16,7 +16,7 @@ impl Ensemble {
     /// Starts one member per entry of `ports` (0 = a free port) and the ticker.
     pub fn start(cfg: Config, ports: &[u16]) -> Result<Ensemble> {
         let core = Core::new(cfg);
-        let mut members: Vec<Member> = (0..ports.len())
+        let members: Vec<Member> = (0..ports.len())
             .map(|i| Member::new(Arc::clone(&core), i))
             .collect();
         *core.members.lock() = members.iter().map(|m| Arc::clone(&m.shared)).collect();
@@ -24,7 +24,7 @@ impl Ensemble {
             core: Arc::clone(&core),
             members: Vec::new(),
         };
-        for (m, &p) in members.iter_mut().zip(ports) {
+        for (m, &p) in members.iter().zip(ports) {
             m.start(p)?;
         }
         e.members = members;
@@ -44,15 +44,15 @@ impl Ensemble {
             .join(",")
     }
 
-    pub fn kill(&mut self, i: usize) {
-        if let Some(m) = self.members.get_mut(i) {
+    pub fn kill(&self, i: usize) {
+        if let Some(m) = self.members.get(i) {
             m.stop();
         }
         self.core.recompute_quorum();
     }
 
-    pub fn restart(&mut self, i: usize) -> Result<()> {
-        if let Some(m) = self.members.get_mut(i) {
+    pub fn restart(&self, i: usize) -> Result<()> {
+        if let Some(m) = self.members.get(i) {
             m.start(0)?;
         }
         self.core.recompute_quorum();
@@ -72,8 +72,8 @@ impl Ensemble {
         self.core.recompute_quorum();
     }
 
-    pub fn close(&mut self) {
-        for m in &mut self.members {
+    pub fn close(&self) {
+        for m in &self.members {
             m.shared.faults.set_paused(false);
             m.stop();
         }

@@ -58,9 +58,17 @@ struct Running {
     conns: ConnThreads,
 }
 
+/// A member's state, behind `&self` so that a server shared through an `Arc` can be stopped
+/// and restarted like any other fault. The lock is held for a whole start or stop (it
+/// serializes them, and only they take it), never by the threads they start or join.
 pub(crate) struct Member {
     pub shared: Arc<MemberShared>,
     core: Arc<Core>,
+    life: Mutex<Life>,
+}
+
+struct Life {
+    /// The port bound (0 before the first start); restarts reuse it.
     port: u16,
     running: Option<Running>,
 }
@@ -77,22 +85,25 @@ impl Member {
                 started: Instant::now(),
             }),
             core,
-            port: 0,
-            running: None,
+            life: Mutex::new(Life {
+                port: 0,
+                running: None,
+            }),
         }
     }
 
     pub fn port(&self) -> u16 {
-        self.port
+        self.life.lock().port
     }
 
     /// Binds `127.0.0.1:port` (0 picks a free port, later restarts reuse it) and starts
     /// accepting.
-    pub fn start(&mut self, port: u16) -> io::Result<()> {
-        if self.running.is_some() {
+    pub fn start(&self, port: u16) -> io::Result<()> {
+        let mut life = self.life.lock();
+        if life.running.is_some() {
             return Ok(());
         }
-        let port = if port == 0 { self.port } else { port };
+        let port = if port == 0 { life.port } else { port };
         let listener = TcpListener::bind(("127.0.0.1", port))?;
         let port = listener.local_addr()?.port();
         let stop = Arc::new(AtomicBool::new(false));
@@ -104,10 +115,10 @@ impl Member {
                 .name("zk-test-acceptor".into())
                 .spawn(move || accept_loop(listener, stop, conns, core, shared))?
         };
-        self.port = port;
+        life.port = port;
         self.shared.faults.set_stopping(false);
         self.shared.up.store(true, Ordering::Release);
-        self.running = Some(Running {
+        life.running = Some(Running {
             port,
             stop,
             acceptor,
@@ -117,8 +128,9 @@ impl Member {
     }
 
     /// Closes the listener and every connection of this member and joins their threads.
-    pub fn stop(&mut self) {
-        let Some(r) = self.running.take() else {
+    pub fn stop(&self) {
+        let mut life = self.life.lock();
+        let Some(r) = life.running.take() else {
             return;
         };
         self.shared.up.store(false, Ordering::Release);
@@ -152,7 +164,7 @@ impl Member {
             .state
             .lock()
             .kill_conns(false, |c| c.member == index);
-        if let Some(r) = &self.running {
+        if let Some(r) = &self.life.lock().running {
             for (s, _) in r.conns.lock().iter() {
                 let _ = s.shutdown(Shutdown::Both);
             }

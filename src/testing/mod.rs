@@ -32,10 +32,13 @@ mod digest;
 mod ensemble;
 mod faults;
 mod fourlw;
+#[doc(hidden)]
+pub mod fuzz;
 mod member;
 mod multi;
 mod ops;
 mod outbox;
+mod request;
 mod server;
 mod session;
 mod tree;

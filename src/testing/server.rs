@@ -171,17 +171,17 @@ impl TestingServer {
     /// Stops listening and closes every connection. Data and sessions are kept, and
     /// sessions do not age while the server is down: after [`restart`](Self::restart)
     /// each gets a fresh timeout, as a real server reloading its snapshot does.
-    pub fn stop(&mut self) {
+    pub fn stop(&self) {
         self.ensemble.kill(0);
     }
 
     /// Starts listening again on the same port; clients can resume their sessions.
-    pub fn restart(&mut self) -> Result<()> {
+    pub fn restart(&self) -> Result<()> {
         self.ensemble.restart(0)
     }
 
     /// Stops every thread and closes every socket (also done on drop).
-    pub fn close(mut self) {
+    pub fn close(self) {
         self.ensemble.close();
     }
 

@@ -176,6 +176,64 @@ impl CuratorJava {
         out
     }
 
+    /// Compiles `program` if needed, runs it to the end with `args` and `input` on its stdin
+    /// (no server involved: for generators and converters), and returns its stdout. Panics
+    /// with its stderr if it fails or takes over 60 s.
+    pub fn run(&self, program: &str, args: &[&str], input: &str) -> String {
+        let classes = self.compile(program);
+        let mut child = Command::new(&self.java)
+            .args([
+                "-Xmx128m",
+                "-XX:+UseSerialGC",
+                "-XX:TieredStopAtLevel=1",
+                "-cp",
+            ])
+            .arg(format!("{}:{}", classes.display(), self.classpath))
+            .arg(program)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("start java {program}: {e}"));
+        let mut stdin = child.stdin.take().expect("piped stdin");
+        let read = |r: Option<Box<dyn std::io::Read + Send>>| {
+            std::thread::spawn(move || {
+                let mut buf = Vec::new();
+                if let Some(mut r) = r {
+                    let _ = r.read_to_end(&mut buf);
+                }
+                buf
+            })
+        };
+        let stdout = read(child.stdout.take().map(|o| Box::new(o) as _));
+        let stderr = read(child.stderr.take().map(|e| Box::new(e) as _));
+        let _ = stdin.write_all(input.as_bytes());
+        drop(stdin);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let status = loop {
+            match child.try_wait() {
+                Ok(Some(status)) => break status,
+                Ok(None) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(20))
+                }
+                _ => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    panic!("{program} did not finish within 60 s");
+                }
+            }
+        };
+        let out = stdout.join().expect("the stdout reader");
+        let err = stderr.join().expect("the stderr reader");
+        assert!(
+            status.success(),
+            "{program} {args:?} failed:\n{}",
+            String::from_utf8_lossy(&err)
+        );
+        String::from_utf8(out).expect("UTF-8 output")
+    }
+
     /// Compiles `program` if needed, starts it with `args` (the first is the connect string)
     /// and waits (up to 60 s) until it reports `ready`.
     pub fn spawn(&self, program: &str, args: &[&str]) -> JavaAgent {

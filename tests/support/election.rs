@@ -1,6 +1,14 @@
-//! Watching an election from outside: [`LeaderMonitor`] samples how many participants claim
+//! Watching an election from outside: [`LeaderMonitor`] samples which participants claim
 //! leadership every millisecond on its own thread, so a test can assert that two leaders never
 //! coexisted through whatever it did meanwhile.
+//!
+//! A sample cannot read every participant at one instant: it reads them one after the other,
+//! and a thread preempted between two reads (a loaded machine) could see the old leader before
+//! a hand-over and the new one after it. So each sample reads everyone twice, in two passes,
+//! and counts a participant only if it led in both: participant `i` read at `a_i` and `b_i`,
+//! `j` at `a_j` and `b_j`, every first-pass read before every second-pass read, so if both led
+//! in both passes (and a leader does not step down and lead again within one sample) both led
+//! at `a_j`. A hand-over between the reads shows the old leader in the first pass only.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -8,40 +16,53 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 /// What the monitor saw.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Seen {
     /// Samples taken.
     pub polls: usize,
-    /// Samples with two or more leaders (must be 0).
+    /// Samples with two or more participants leading in both passes (must be 0).
     pub doubles: usize,
     /// Samples with exactly one leader.
     pub single: usize,
     /// The most leaders seen at once.
     pub max: usize,
+    /// The first samples with two or more leaders: milliseconds since the start, who led.
+    pub first_doubles: Vec<(u128, Vec<usize>)>,
 }
 
-/// A 1 ms poller of `leaders()`, the number of participants claiming leadership now.
+/// A 1 ms poller of `leaders()`, the participants claiming leadership now.
 pub struct LeaderMonitor {
     stop: Arc<AtomicBool>,
     handle: Option<JoinHandle<Seen>>,
 }
 
 impl LeaderMonitor {
-    pub fn start(leaders: impl Fn() -> usize + Send + 'static) -> LeaderMonitor {
+    pub fn start(leaders: impl Fn() -> Vec<usize> + Send + 'static) -> LeaderMonitor {
         let stop = Arc::new(AtomicBool::new(false));
         let s = stop.clone();
         let handle = std::thread::Builder::new()
             .name("leader-monitor".into())
             .spawn(move || {
                 let mut seen = Seen::default();
+                let t0 = Instant::now();
                 while !s.load(Ordering::SeqCst) {
-                    let n = leaders();
+                    let first = leaders();
+                    let now: Vec<usize> = leaders()
+                        .into_iter()
+                        .filter(|i| first.contains(i))
+                        .collect();
+                    let n = now.len();
                     seen.polls += 1;
                     seen.max = seen.max.max(n);
                     match n {
                         0 => {}
                         1 => seen.single += 1,
-                        _ => seen.doubles += 1,
+                        _ => {
+                            seen.doubles += 1;
+                            if seen.first_doubles.len() < 5 {
+                                seen.first_doubles.push((t0.elapsed().as_millis(), now));
+                            }
+                        }
                     }
                     std::thread::sleep(Duration::from_millis(1));
                 }

@@ -72,7 +72,7 @@ impl Election {
     /// A 1 ms monitor of this election.
     pub fn monitor(&self) -> LeaderMonitor {
         let slots = self.latches.clone();
-        LeaderMonitor::start(move || leaders_of(&slots).len())
+        LeaderMonitor::start(move || leaders_of(&slots))
     }
 
     /// The election's children, as `admin` lists them (empty if the node is gone).

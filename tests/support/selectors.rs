@@ -148,7 +148,7 @@ impl Selectors {
 
     pub fn monitor(&self) -> LeaderMonitor {
         let parts = self.parts.clone();
-        LeaderMonitor::start(move || leaders_of(&parts).len())
+        LeaderMonitor::start(move || leaders_of(&parts))
     }
 
     pub fn children(&self, admin: &CuratorFramework) -> Vec<String> {

@@ -96,8 +96,7 @@ impl GetAclBuilder<'_, InBackground> {
             }),
             None,
             self.bg,
-        );
-        Ok(())
+        )
     }
 }
 
@@ -188,8 +187,7 @@ impl SetAclBuilder<'_, InBackground> {
             }),
             None,
             self.bg,
-        );
-        Ok(())
+        )
     }
 }
 

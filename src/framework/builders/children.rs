@@ -10,7 +10,7 @@ use crate::error::Result;
 use crate::framework::event::CuratorEventType;
 use crate::framework::CuratorFramework;
 use crate::proto::Stat;
-use crate::session::Watcher;
+use crate::session::{SharedWatcher, Watcher};
 
 /// Builder of `client.get_children()`.
 #[must_use = "a builder does nothing until for_path()"]
@@ -29,9 +29,26 @@ impl<M> GetChildrenBuilder<'_, M> {
         self
     }
 
-    /// Set a one-shot child watch calling `w`.
-    pub fn using_watcher(mut self, w: impl Watcher) -> Self {
+    /// Set a one-shot child watch calling `w`. The closure's argument type is inferred
+    /// (`|e| ...`). Besides node events it also receives connection state changes (event
+    /// type `None`, **no path**) while the watch is registered, `Closed` at `close()`
+    /// included: match on the event type (example on [`Watcher`]), or wrap
+    /// the closure in [`node_events`](crate::node_events) to see node events only.
+    pub fn using_watcher(
+        mut self,
+        w: impl Fn(&crate::WatchedEvent) + Send + Sync + 'static,
+    ) -> Self {
         self.watch = WatchMode::Watcher(w.into_shared());
+        self
+    }
+
+    /// [`using_watcher`](Self::using_watcher) with a [`SharedWatcher`]: one identity, so
+    /// registering it again for the same node and kind keeps one registration (called once
+    /// per event, as in Java), and `watchers().remove(&w)` removes it. Also the way to pass a
+    /// [`Watcher`] type of yours (`SharedWatcher` from
+    /// [`Watcher::into_shared`]).
+    pub fn using_shared_watcher(mut self, w: &SharedWatcher) -> Self {
+        self.watch = WatchMode::Watcher(w.clone());
         self
     }
 }
@@ -88,7 +105,7 @@ impl<M> GetChildrenBuilder<'_, M> {
         let watcher = self.watch.resolve(c, &full);
         let (kids, stat) = c
             .call(|zk, _| match &watcher {
-                Some(w) => zk.get_children2_w(&full, w.clone()),
+                Some(w) => zk.get_children2_w_shared(&full, w),
                 None => zk.get_children2(&full, false),
             })
             .map_err(|e| user_error(e, path))?;
@@ -117,8 +134,7 @@ impl GetChildrenBuilder<'_, InBackground> {
             },
             None,
             self.bg,
-        );
-        Ok(())
+        )
     }
 }
 

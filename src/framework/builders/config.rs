@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 use crate::framework::event::CuratorEventType;
 use crate::framework::CuratorFramework;
 use crate::proto::Stat;
-use crate::session::Watcher;
+use crate::session::{SharedWatcher, Watcher};
 
 const CONFIG_NODE: &str = "/zookeeper/config";
 
@@ -32,9 +32,26 @@ impl<M> GetConfigBuilder<'_, M> {
         self
     }
 
-    /// Set a one-shot watch calling `w` (events carry the path `/zookeeper/config`).
-    pub fn using_watcher(mut self, w: impl Watcher) -> Self {
+    /// Set a one-shot watch calling `w` (events carry the path `/zookeeper/config`). The closure's argument type is inferred
+    /// (`|e| ...`). Besides node events it also receives connection state changes (event
+    /// type `None`, **no path**) while the watch is registered, `Closed` at `close()`
+    /// included: match on the event type (example on [`Watcher`]), or wrap
+    /// the closure in [`node_events`](crate::node_events) to see node events only.
+    pub fn using_watcher(
+        mut self,
+        w: impl Fn(&crate::WatchedEvent) + Send + Sync + 'static,
+    ) -> Self {
         self.watch = WatchMode::Watcher(w.into_shared());
+        self
+    }
+
+    /// [`using_watcher`](Self::using_watcher) with a [`SharedWatcher`]: one identity, so
+    /// registering it again for the same node and kind keeps one registration (called once
+    /// per event, as in Java), and `watchers().remove(&w)` removes it. Also the way to pass a
+    /// [`Watcher`] type of yours (`SharedWatcher` from
+    /// [`Watcher::into_shared`]).
+    pub fn using_shared_watcher(mut self, w: &SharedWatcher) -> Self {
+        self.watch = WatchMode::Watcher(w.clone());
         self
     }
 
@@ -99,7 +116,7 @@ impl<M> GetConfigBuilder<'_, M> {
     fn read(mut self) -> Result<Vec<u8>> {
         let w = self.watcher();
         let (data, stat) = self.client.call(|zk, _| match &w {
-            Some(w) => zk.get_config_w(w.clone()),
+            Some(w) => zk.get_config_w_shared(w),
             None => zk.get_config(false),
         })?;
         store(&mut self.stat, &stat);
@@ -113,7 +130,7 @@ impl GetConfigBuilder<'_, InBackground> {
         let w = self.watcher();
         self.client.run_background(
             attempt_on_timer(move |_c, zk, _count| match &w {
-                Some(w) => zk.get_config_w(w.clone()),
+                Some(w) => zk.get_config_w_shared(w),
                 None => zk.get_config(false),
             }),
             Box::new(move |_c, r| {
@@ -129,8 +146,7 @@ impl GetConfigBuilder<'_, InBackground> {
             }),
             None,
             self.bg,
-        );
-        Ok(())
+        )
     }
 }
 
@@ -282,8 +298,7 @@ impl ReconfigBuilder<'_, InBackground> {
             }),
             None,
             self.bg,
-        );
-        Ok(())
+        )
     }
 }
 

@@ -270,8 +270,7 @@ impl CreateBuilder<'_, InBackground> {
             }),
             Some(Box::new(move |c, e| p2.give_up(c, e))),
             self.bg,
-        );
-        Ok(())
+        )
     }
 }
 
@@ -415,12 +414,12 @@ impl CreatePlan {
                     let st = zk.set_data(&self.full, &self.data, v)?;
                     return Ok((self.full.clone(), Some(st)));
                 }
-                Err(Error::NodeExists { path }) if self.idempotent => {
+                Err(e @ Error::NodeExists { .. }) if self.idempotent => {
                     let (d, st) = zk.get_data(&self.full, false)?;
                     if st.version == 0 && d == self.data {
                         return Ok((self.full.clone(), Some(st)));
                     }
-                    return Err(Error::NodeExists { path });
+                    return Err(e);
                 }
                 Err(e) => return Err(e),
             }
@@ -450,7 +449,7 @@ impl CreatePlan {
             let acl = self.parents_acl.clone().unwrap_or_else(|| c.acl_for(d));
             match zk.create(d, &[], &acl, self.parents_mode) {
                 Ok(_) | Err(Error::NodeExists { .. }) => {}
-                Err(Error::Unimplemented) if self.parents_mode == CreateMode::Container => {
+                Err(Error::Unimplemented { .. }) if self.parents_mode == CreateMode::Container => {
                     match zk.create(d, &[], &acl, CreateMode::Persistent) {
                         Ok(_) | Err(Error::NodeExists { .. }) => {}
                         Err(e) => return Err(e),

@@ -120,8 +120,7 @@ impl DeleteBuilder<'_, InBackground> {
             }),
             Some(Box::new(move |c, e| p2.give_up(c, e))),
             self.bg,
-        );
-        Ok(())
+        )
     }
 }
 
@@ -187,6 +186,7 @@ pub(crate) fn delete_tree(zk: &ZooKeeper, p: &str) -> Result<()> {
     }
     Err(Error::NotEmpty {
         path: p.to_string(),
+        op: Some(crate::proto::OpCode::Delete),
     })
 }
 

@@ -12,7 +12,7 @@ use crate::framework::event::CuratorEventType;
 use crate::framework::CuratorFramework;
 use crate::path;
 use crate::proto::{Acl, CreateMode, Stat};
-use crate::session::Watcher;
+use crate::session::{SharedWatcher, Watcher};
 
 /// Builder of `client.check_exists()`.
 #[must_use = "a builder does nothing until for_path()"]
@@ -50,9 +50,26 @@ impl<M> ExistsBuilder<'_, M> {
         self
     }
 
-    /// Set a one-shot watch calling `w`.
-    pub fn using_watcher(mut self, w: impl Watcher) -> Self {
+    /// Set a one-shot watch (data, or creation if the node is missing) calling `w`. The closure's argument type is inferred
+    /// (`|e| ...`). Besides node events it also receives connection state changes (event
+    /// type `None`, **no path**) while the watch is registered, `Closed` at `close()`
+    /// included: match on the event type (example on [`Watcher`]), or wrap
+    /// the closure in [`node_events`](crate::node_events) to see node events only.
+    pub fn using_watcher(
+        mut self,
+        w: impl Fn(&crate::WatchedEvent) + Send + Sync + 'static,
+    ) -> Self {
         self.watch = WatchMode::Watcher(w.into_shared());
+        self
+    }
+
+    /// [`using_watcher`](Self::using_watcher) with a [`SharedWatcher`]: one identity, so
+    /// registering it again for the same node and kind keeps one registration (called once
+    /// per event, as in Java), and `watchers().remove(&w)` removes it. Also the way to pass a
+    /// [`Watcher`] type of yours (`SharedWatcher` from
+    /// [`Watcher::into_shared`]).
+    pub fn using_shared_watcher(mut self, w: &SharedWatcher) -> Self {
+        self.watch = WatchMode::Watcher(w.clone());
         self
     }
 
@@ -125,7 +142,7 @@ impl<'a> ExistsBuilder<'a, Foreground> {
         self.make_parents(&full).map_err(|e| user_error(e, path))?;
         let watcher = self.watch.resolve(c, &full);
         c.call(|zk, _| match &watcher {
-            Some(w) => zk.exists_w(&full, w.clone()),
+            Some(w) => zk.exists_w_shared(&full, w),
             None => zk.exists(&full, false),
         })
         .map_err(|e| user_error(e, path))
@@ -147,7 +164,7 @@ impl ExistsBuilder<'_, InBackground> {
                 attempt_on_timer(move |c, zk, _count| {
                     make_parents(c, parents, acl.clone(), &full)?;
                     match &watcher {
-                        Some(w) => zk.exists_w(&full, w.clone()),
+                        Some(w) => zk.exists_w_shared(&full, w),
                         None => zk.exists(&full, false),
                     }
                 })
@@ -156,7 +173,7 @@ impl ExistsBuilder<'_, InBackground> {
                 let d = OnceDone::new(done);
                 let d2 = d.clone();
                 let r = match &watcher {
-                    Some(w) => zk.exists_w_async(&full, w.clone(), move |r| d2.call(r)),
+                    Some(w) => zk.exists_w_shared_async(&full, w, move |r| d2.call(r)),
                     None => zk.exists_async(&full, false, move |r| d2.call(r)),
                 };
                 if let Err(e) = r {
@@ -173,14 +190,16 @@ impl ExistsBuilder<'_, InBackground> {
                     e.stat = st;
                 });
                 if missing {
-                    ev.error = Some(crate::Error::NoNode { path: user.clone() });
+                    ev.error = Some(crate::Error::NoNode {
+                        path: user.clone(),
+                        op: Some(crate::proto::OpCode::Exists),
+                    });
                 }
                 ev
             }),
             None,
             self.bg,
-        );
-        Ok(())
+        )
     }
 }
 

@@ -11,13 +11,13 @@ use crate::error::Result;
 use crate::framework::event::CuratorEventType;
 use crate::framework::CuratorFramework;
 use crate::proto::Stat;
-use crate::session::Watcher;
+use crate::session::{SharedWatcher, Watcher};
 
 /// Builder of `client.get_data()`.
 ///
 /// ```
 /// # use zk_curator::framework::*;
-/// # use zk_curator::{Stat, WatchedEvent};
+/// # use zk_curator::Stat;
 /// # let server = zk_curator::testing::TestingServer::start().unwrap();
 /// # let client = CuratorFrameworkFactory::new_client(&server.connect_string(), RetryOneTime::new(std::time::Duration::from_millis(10)))?;
 /// # client.start()?;
@@ -26,7 +26,7 @@ use crate::session::Watcher;
 /// let data = client
 ///     .get_data()
 ///     .storing_stat_in(&mut stat)
-///     .using_watcher(|e: &WatchedEvent| println!("{e}"))
+///     .using_watcher(|e| println!("{e}"))
 ///     .for_path("/config")?;
 /// assert_eq!((data.as_slice(), stat.version), (&b"v1"[..], 0));
 /// # Ok::<(), zk_curator::Error>(())
@@ -54,9 +54,26 @@ impl<'a, M> GetDataBuilder<'a, M> {
         self
     }
 
-    /// Set a one-shot watch calling `w`.
-    pub fn using_watcher(mut self, w: impl Watcher) -> Self {
+    /// Set a one-shot data watch calling `w`. The closure's argument type is inferred
+    /// (`|e| ...`). Besides node events it also receives connection state changes (event
+    /// type `None`, **no path**) while the watch is registered, `Closed` at `close()`
+    /// included: match on the event type (example on [`Watcher`]), or wrap
+    /// the closure in [`node_events`](crate::node_events) to see node events only.
+    pub fn using_watcher(
+        mut self,
+        w: impl Fn(&crate::WatchedEvent) + Send + Sync + 'static,
+    ) -> Self {
         self.watch = WatchMode::Watcher(w.into_shared());
+        self
+    }
+
+    /// [`using_watcher`](Self::using_watcher) with a [`SharedWatcher`]: one identity, so
+    /// registering it again for the same node and kind keeps one registration (called once
+    /// per event, as in Java), and `watchers().remove(&w)` removes it. Also the way to pass a
+    /// [`Watcher`] type of yours (`SharedWatcher` from
+    /// [`Watcher::into_shared`]).
+    pub fn using_shared_watcher(mut self, w: &SharedWatcher) -> Self {
+        self.watch = WatchMode::Watcher(w.clone());
         self
     }
 }
@@ -116,7 +133,7 @@ impl<M> GetDataBuilder<'_, M> {
         let watcher = self.watch.resolve(c, &full);
         let (data, stat) = c
             .call(|zk, _| match &watcher {
-                Some(w) => zk.get_data_w(&full, w.clone()),
+                Some(w) => zk.get_data_w_shared(&full, w),
                 None => zk.get_data(&full, false),
             })
             .map_err(|e| user_error(e, path))?;
@@ -159,8 +176,7 @@ impl GetDataBuilder<'_, InBackground> {
             },
             None,
             self.bg,
-        );
-        Ok(())
+        )
     }
 }
 

@@ -9,6 +9,36 @@
 //! or-set-data, ...). Foreground calls run attempts in the retry loop; background calls make
 //! their first attempt through the handle's asynchronous API where the verb allows it and
 //! hand multi-step work and retries to the timer thread, never to the event thread.
+//!
+//! Callbacks are closures whose argument types are inferred, on every builder:
+//!
+//! ```
+//! # use std::time::Duration;
+//! # use zk_curator::framework::*;
+//! # use zk_curator::AddWatchMode;
+//! # let server = zk_curator::testing::TestingServer::start().unwrap();
+//! # let client = CuratorFrameworkFactory::new_client(&server.connect_string(), RetryOneTime::new(Duration::from_millis(10)))?;
+//! # client.start()?;
+//! client.create().for_path_with_data("/n", b"x")?;
+//! client.get_data().using_watcher(|e| println!("data: {e}")).for_path("/n")?;
+//! client.check_exists().using_watcher(|e| println!("exists: {e}")).for_path("/n")?;
+//! client.get_children().using_watcher(|e| println!("children: {e}")).for_path("/n")?;
+//! client.get_config().using_watcher(|e| println!("config: {e}")).for_ensemble()?;
+//! client
+//!     .watchers()
+//!     .add()
+//!     .with_mode(AddWatchMode::Persistent)
+//!     .using_watcher(|e| println!("persistent: {e}"))
+//!     .for_path("/n")?;
+//! client
+//!     .get_data()
+//!     .using_watcher(|e| println!("{e}"))
+//!     .in_background(|_client, event| println!("{:?}", event.data()))
+//!     .with_unhandled_error_listener(|msg, err| eprintln!("{msg}: {err}"))
+//!     .for_path("/n")?;
+//! # client.close();
+//! # Ok::<(), zk_curator::Error>(())
+//! ```
 
 pub mod acl;
 pub mod children;
@@ -32,6 +62,7 @@ use super::CuratorFramework;
 use crate::client::ZooKeeper;
 use crate::error::{Error, Result};
 use crate::proto::Stat;
+use crate::session::core::{connect_deadline, with_connect_deadline};
 use crate::session::SharedWatcher;
 
 /// Marker: the terminal method performs the call and returns its result.
@@ -109,11 +140,16 @@ pub(crate) fn attempt_on_timer<T: Send + 'static>(
             let once = once.clone();
             let c = client.clone();
             let zk_now = c.inner.handle();
+            // The operation's connection deadline moves to the timer thread with it.
+            let connect_by = connect_deadline();
             client
                 .inner
                 .scheduler
                 .schedule(std::time::Duration::ZERO, move || {
-                    done.call(zk_now.and_then(|zk| once(&c, &zk, 0)))
+                    let r = with_connect_deadline(connect_by, || {
+                        zk_now.and_then(|zk| once(&c, &zk, 0))
+                    });
+                    done.call(r)
                 });
         } else {
             done.call(once(client, zk, count));
@@ -200,7 +236,7 @@ macro_rules! background_modifiers {
             /// listeners.
             pub fn with_unhandled_error_listener(
                 mut self,
-                l: impl $crate::framework::UnhandledErrorListener,
+                l: impl Fn(&str, &$crate::Error) + Send + Sync + 'static,
             ) -> Self {
                 self.bg.error_listener = Some(std::sync::Arc::new(l));
                 self

@@ -61,12 +61,12 @@ fn once(
     count: u32,
 ) -> Result<Stat> {
     match zk.set_data(full, data, version) {
-        Err(Error::BadVersion { path }) if idem && count > 0 => {
+        Err(e @ Error::BadVersion { .. }) if idem && count > 0 => {
             let (d, st) = zk.get_data(full, false)?;
             if d == data && (version == -1 || st.version == version.wrapping_add(1)) {
                 Ok(st)
             } else {
-                Err(Error::BadVersion { path })
+                Err(e)
             }
         }
         other => other,
@@ -133,8 +133,7 @@ impl SetDataBuilder<'_, InBackground> {
             },
             None,
             self.bg,
-        );
-        Ok(())
+        )
     }
 
     /// Starts a write of the client's default data.

@@ -64,8 +64,7 @@ impl SyncBuilder<'_, InBackground> {
             }),
             None,
             self.bg,
-        );
-        Ok(())
+        )
     }
 }
 

@@ -358,8 +358,7 @@ impl CuratorMultiTransaction<'_, InBackground> {
             }),
             None,
             self.bg,
-        );
-        Ok(())
+        )
     }
 }
 

@@ -65,9 +65,21 @@ impl<M> AddWatchBuilder<'_, M> {
         self
     }
 
-    /// The watcher to call.
-    pub fn using_watcher(mut self, w: impl Watcher) -> Self {
+    /// The watcher to call; the closure's argument type is inferred (`|e| ...`). It also
+    /// receives connection state changes (event type `None`, **no path**): match on the
+    /// event type, or wrap it in [`node_events`](crate::node_events).
+    pub fn using_watcher(
+        mut self,
+        w: impl Fn(&crate::WatchedEvent) + Send + Sync + 'static,
+    ) -> Self {
         self.watch = WatchMode::Watcher(w.into_shared());
+        self
+    }
+
+    /// [`using_watcher`](Self::using_watcher) with a [`SharedWatcher`] (one identity:
+    /// `watchers().remove(&w)` removes it).
+    pub fn using_shared_watcher(mut self, w: &SharedWatcher) -> Self {
+        self.watch = WatchMode::Watcher(w.clone());
         self
     }
 }
@@ -92,7 +104,7 @@ impl<'a> AddWatchBuilder<'a, Foreground> {
             .resolve(c, &full)
             .unwrap_or_else(|| c.listener_watcher());
         let mode = self.mode;
-        c.call(|zk, _| zk.add_watch(&full, w.clone(), mode))
+        c.call(|zk, _| zk.add_watch_shared(&full, &w, mode))
             .map_err(|e| user_error(e, path))
     }
 }
@@ -112,7 +124,7 @@ impl AddWatchBuilder<'_, InBackground> {
             Box::new(move |_c, zk, _count, done| {
                 let d = OnceDone::new(done);
                 let d2 = d.clone();
-                if let Err(e) = zk.add_watch_async(&full, w.clone(), mode, move |r| d2.call(r)) {
+                if let Err(e) = zk.add_watch_shared_async(&full, &w, mode, move |r| d2.call(r)) {
                     d.call(Err(e));
                 }
             }),
@@ -122,8 +134,7 @@ impl AddWatchBuilder<'_, InBackground> {
             }),
             None,
             self.bg,
-        );
-        Ok(())
+        )
     }
 }
 
@@ -228,8 +239,7 @@ impl RemoveWatchesBuilder<'_, InBackground> {
                 }
             })),
             self.bg,
-        );
-        Ok(())
+        )
     }
 }
 

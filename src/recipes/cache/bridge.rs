@@ -129,6 +129,7 @@ impl CuratorCacheBridge {
     /// an error.
     pub fn start(&self) -> Result<()> {
         let inner = &self.inner;
+        inner.client.check_not_closed()?;
         if inner.closed.load(Ordering::Acquire) || !matches!(*inner.imp.lock(), Imp::Latent) {
             return Err(Error::InvalidArgument(
                 "the cache was already started".into(),
@@ -264,7 +265,7 @@ fn supports_persistent_watches(client: &CuratorFramework, path: &str) -> Result<
         .watchers()
         .add()
         .with_mode(AddWatchMode::Persistent)
-        .using_watcher(probe.clone())
+        .using_shared_watcher(&probe)
         .for_path(path)
     {
         Ok(()) => {
@@ -277,7 +278,7 @@ fn supports_persistent_watches(client: &CuratorFramework, path: &str) -> Result<
                 .for_path(path);
             Ok(true)
         }
-        Err(Error::Unimplemented) => Ok(false),
+        Err(Error::Unimplemented { .. }) => Ok(false),
         Err(e) => Err(e),
     }
 }

@@ -154,6 +154,7 @@ impl CuratorCache {
     /// Adds the watch and starts loading (in the background). Listeners hear every node as
     /// created, then `initialized` once.
     pub fn start(&self) -> Result<()> {
+        self.inner.client.check_not_closed()?;
         path::validate_path(&self.inner.path, false)?;
         {
             let mut l = self.inner.load.lock();

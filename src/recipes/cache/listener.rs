@@ -48,9 +48,9 @@ type InitFn = Box<dyn Fn() + Send + Sync>;
 /// ```
 /// use zk_curator::recipes::cache::{CuratorCacheListener, ChildData};
 /// let l = CuratorCacheListener::builder()
-///     .for_creates(|n: &ChildData| println!("created {}", n.path()))
-///     .for_changes(|old: &ChildData, new: &ChildData| println!("{} changed", new.path()))
-///     .for_deletes(|old: &ChildData| println!("deleted {}", old.path()))
+///     .for_creates(|n| println!("created {}", n.path()))
+///     .for_changes(|_old, new| println!("{} changed", new.path()))
+///     .for_deletes(|old| println!("deleted {}", old.path()))
 ///     .for_initialized(|| println!("ready"))
 ///     .build();
 /// # let _ = l;

@@ -15,6 +15,7 @@ mod types;
 mod window;
 
 pub use bridge::{CuratorCacheBridge, CuratorCacheBridgeBuilder};
+pub(crate) use cache_watch::CacheWatch;
 pub use curator_cache::{CuratorCache, CuratorCacheBuilder, CuratorCacheOption};
 pub use listener::{CacheListener, CuratorCacheListener, CuratorCacheListenerBuilder};
 pub use node_cache::NodeCache;

@@ -26,14 +26,14 @@ use crate::session::{WatchedEvent, WorkerPool};
 impl Listenable<dyn NodeCacheListener> {
     /// Adds a listener called on the client's event thread, right after the change (so
     /// [`NodeCache::current_data`] shows the value that caused the call).
-    pub fn add_listener(&self, l: impl NodeCacheListener) -> ListenerId {
+    pub fn add_listener(&self, l: impl Fn() + Send + Sync + 'static) -> ListenerId {
         self.add_arc(Arc::new(l), None)
     }
 
     /// Adds a listener called on `pool` (its calls stay in order).
     pub fn add_listener_with_executor(
         &self,
-        l: impl NodeCacheListener,
+        l: impl Fn() + Send + Sync + 'static,
         pool: &WorkerPool,
     ) -> ListenerId {
         self.add_arc(Arc::new(l), Some(pool))
@@ -134,6 +134,7 @@ impl NodeCache {
     /// the first value arrives in the background and is reported as a change.
     pub fn start_with_initial(&self, build_initial: bool) -> Result<()> {
         let inner = &self.inner;
+        inner.client.check_not_closed()?;
         path::validate_path(&inner.path, false)?;
         {
             let mut life = inner.life.lock();
@@ -287,7 +288,7 @@ impl Inner {
         let b = self
             .client
             .check_exists()
-            .using_watcher(self.watch.watcher());
+            .using_shared_watcher(&self.watch.watcher());
         // The parents once (as Curator's creatingParentContainersIfNeeded), not per event.
         let sent = if self.parents_made.swap(true, Ordering::AcqRel) {
             b.in_background(cb).for_path(&self.path)
@@ -315,7 +316,7 @@ impl Inner {
                 let sent = self
                     .client
                     .get_data()
-                    .using_watcher(self.watch.watcher())
+                    .using_shared_watcher(&self.watch.watcher())
                     .in_background(move |_c: &CuratorFramework, e: &CuratorEvent| {
                         if let Some(inner) = weak.upgrade() {
                             inner.on_data(e);

@@ -31,7 +31,10 @@ mod engine;
 impl Listenable<dyn PathChildrenCacheListener> {
     /// Adds a listener called in the cache's event order (on the client's event thread, or
     /// on the cache's executor if it has one).
-    pub fn add_listener(&self, l: impl PathChildrenCacheListener) -> ListenerId {
+    pub fn add_listener(
+        &self,
+        l: impl Fn(&CuratorFramework, &super::PathChildrenCacheEvent) + Send + Sync + 'static,
+    ) -> ListenerId {
         self.add_arc(Arc::new(l), None)
     }
 
@@ -39,7 +42,7 @@ impl Listenable<dyn PathChildrenCacheListener> {
     /// delays neither the client nor the other listeners.
     pub fn add_listener_with_executor(
         &self,
-        l: impl PathChildrenCacheListener,
+        l: impl Fn(&CuratorFramework, &super::PathChildrenCacheEvent) + Send + Sync + 'static,
         pool: &WorkerPool,
     ) -> ListenerId {
         self.add_arc(Arc::new(l), Some(pool))
@@ -92,7 +95,7 @@ pub enum StartMode {
 /// client.start()?;
 /// client.create().creating_parents_if_needed().for_path_with_data("/workers/w1", b"idle")?;
 /// let cache = PathChildrenCache::new(&client, "/workers", true);
-/// cache.listenable().add_listener(|_c: &CuratorFramework, e: &PathChildrenCacheEvent| {
+/// cache.listenable().add_listener(|_client, e| {
 ///     println!("{:?} {:?}", e.event_type(), e.data().map(|d| d.path()));
 /// });
 /// cache.start(StartMode::BuildInitialCache)?;
@@ -247,6 +250,7 @@ impl PathChildrenCache {
     /// Starts the cache as `mode` says. Starting twice is an error.
     pub fn start(&self, mode: StartMode) -> Result<()> {
         let inner = &self.inner;
+        inner.client.check_not_closed()?;
         path::validate_path(&inner.path, false)?;
         {
             let mut st = inner.st.lock();

@@ -32,7 +32,10 @@ mod engine;
 impl Listenable<dyn TreeCacheListener> {
     /// Adds a listener called in the cache's event order (on the client's event thread, or
     /// on the cache's executor if it has one).
-    pub fn add_listener(&self, l: impl TreeCacheListener) -> ListenerId {
+    pub fn add_listener(
+        &self,
+        l: impl Fn(&CuratorFramework, &super::TreeCacheEvent) + Send + Sync + 'static,
+    ) -> ListenerId {
         self.add_arc(Arc::new(l), None)
     }
 
@@ -40,7 +43,7 @@ impl Listenable<dyn TreeCacheListener> {
     /// delays neither the client nor the other listeners.
     pub fn add_listener_with_executor(
         &self,
-        l: impl TreeCacheListener,
+        l: impl Fn(&CuratorFramework, &super::TreeCacheEvent) + Send + Sync + 'static,
         pool: &WorkerPool,
     ) -> ListenerId {
         self.add_arc(Arc::new(l), Some(pool))
@@ -100,7 +103,7 @@ impl TreeCacheSelector for DefaultTreeCacheSelector {}
 /// client.create().creating_parents_if_needed().for_path_with_data("/app/db/url", b"x")?;
 /// let cache = TreeCache::builder(&client, "/app").max_depth(2).build();
 /// let (tx, rx) = std::sync::mpsc::channel();
-/// cache.listenable().add_listener(move |_c: &CuratorFramework, e: &TreeCacheEvent| {
+/// cache.listenable().add_listener(move |_client, e| {
 ///     if e.event_type() == TreeCacheEventType::Initialized {
 ///         let _ = tx.send(());
 ///     }
@@ -320,6 +323,7 @@ impl TreeCache {
     /// `Initialized` once. Starting twice is an error.
     pub fn start(&self) -> Result<()> {
         let inner = &self.inner;
+        inner.client.check_not_closed()?;
         path::validate_path(&inner.root, false)?;
         {
             let mut st = inner.st.lock();
@@ -342,8 +346,13 @@ impl TreeCache {
             },
         );
         *inner.state_listener.lock() = Some(id);
-        // Not connected yet: `Connected` starts the load.
-        if inner.client.zookeeper_client().is_connected() {
+        // Not connected yet (as the listeners know it, in event order): `Connected` starts
+        // the load.
+        if inner
+            .client
+            .connection_state()
+            .is_some_and(ConnectionState::is_connected)
+        {
             let me = inner.clone();
             on_event_thread(&inner.client, move || {
                 let root = me.root.clone();

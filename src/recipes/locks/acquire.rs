@@ -122,7 +122,7 @@ impl Acquisition<'_> {
                     next
                 }
                 Err(e) if crate::client::is_deadline(&e, self.req.deadline) => return Ok(None),
-                Err(Error::NoNode { path }) => {
+                Err(Error::NoNode { path, op }) => {
                     // Our node (or the whole lock path) is gone, with the session that made
                     // it (Curator's "Sequential path not found"): queue again, if the
                     // policy allows.
@@ -131,7 +131,7 @@ impl Acquisition<'_> {
                     }
                     self.retry
                         .take_exception(Error::SessionExpired)
-                        .map_err(|_| Error::NoNode { path })?;
+                        .map_err(|_| Error::NoNode { path, op })?;
                     Step::Create
                 }
                 Err(e) => {
@@ -150,11 +150,7 @@ impl Acquisition<'_> {
     fn handle(&self) -> Result<Arc<ZooKeeper>> {
         check_session(&self.core.client.inner)?;
         let inner = &self.core.client.inner;
-        let mut wait = inner.cfg.connection_timeout;
-        if let Some(left) = self.retry.remaining() {
-            wait = wait.min(left);
-        }
-        inner.connected_handle(wait)
+        inner.connected_handle(self.retry.connect_by(inner.cfg.connection_timeout))
     }
 
     fn create(&mut self) -> Result<Step> {
@@ -216,6 +212,7 @@ impl Acquisition<'_> {
         let Some(blockers) = self.core.blockers(&kids, &node.name) else {
             return Err(Error::NoNode {
                 path: node.full.clone(),
+                op: Some(crate::proto::OpCode::GetChildren),
             });
         };
         if blockers.is_empty() {

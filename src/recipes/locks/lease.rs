@@ -153,11 +153,7 @@ impl Shared {
 
     fn handle(&self, retry: &RetryLoop) -> Result<Arc<ZooKeeper>> {
         let inner = &self.client.inner;
-        let mut wait = inner.cfg.connection_timeout;
-        if let Some(left) = retry.remaining() {
-            wait = wait.min(left);
-        }
-        inner.connected_handle(wait)
+        inner.connected_handle(retry.connect_by(inner.cfg.connection_timeout))
     }
 
     /// The maximum now: the fixed number, or the SharedCount's value (its node watched).

@@ -105,7 +105,7 @@ impl RevocationWatch {
             let Ok(zk) = client.zookeeper_client().zookeeper() else {
                 return;
             };
-            match zk.get_data_w(&full, shared) {
+            match zk.get_data_w_shared(&full, &shared) {
                 Ok((data, _)) if data == REVOKE_MESSAGE => match pool {
                     Some(p) => p.execute(&full, move || fire()),
                     None => fire(),

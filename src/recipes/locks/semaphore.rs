@@ -282,7 +282,7 @@ impl Shared {
                 Ok(Room::Requeue(path)) => {
                     retry
                         .take_exception(Error::SessionExpired)
-                        .map_err(|_| Error::NoNode { path })?;
+                        .map_err(|_| Error::NoNode { path, op: None })?;
                 }
                 Err(e) => return Err(e),
             }

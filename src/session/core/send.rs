@@ -30,7 +30,7 @@
 use std::io::Write;
 use std::net::Shutdown;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::{Core, Outbox, Writer};
 use crate::error::Error;
@@ -59,6 +59,35 @@ thread_local! {
     /// current callback to be flushed (see the module docs).
     static CORKED: std::cell::RefCell<Option<Vec<std::sync::Weak<Core>>>> =
         const { std::cell::RefCell::new(None) };
+    /// Set by [`with_connect_deadline`]: requests made on this thread that must wait for a
+    /// connection give up at this instant.
+    static CONNECT_DEADLINE: std::cell::Cell<Option<Instant>> = const { std::cell::Cell::new(None) };
+}
+
+/// Runs `f` with a bound on how long the requests it makes may wait for a connection: one
+/// not sent by `deadline` fails with `ConnectionLoss` (with the hosts tried), whatever the
+/// request timeout. The framework runs each operation's attempts under the operation's
+/// connection deadline (see `framework::exec`). Nested calls keep the earlier deadline.
+pub(crate) fn with_connect_deadline<R>(deadline: Option<Instant>, f: impl FnOnce() -> R) -> R {
+    struct Restore(Option<Instant>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            CONNECT_DEADLINE.with(|c| c.set(self.0));
+        }
+    }
+    let outer = CONNECT_DEADLINE.with(|c| c.get());
+    let d = match (outer, deadline) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    CONNECT_DEADLINE.with(|c| c.set(d));
+    let _restore = Restore(outer);
+    f()
+}
+
+/// The connect deadline [`with_connect_deadline`] set on this thread, if any.
+pub(crate) fn connect_deadline() -> Option<Instant> {
+    CONNECT_DEADLINE.with(|c| c.get())
 }
 
 /// Makes the calling thread (an event thread) cork asynchronous requests until
@@ -119,11 +148,19 @@ impl Core {
         }
     }
 
-    /// Synchronous form: submits and waits up to the request timeout.
+    /// Synchronous form: submits and waits up to the request timeout (and, while it is
+    /// not sent, up to the thread's connect deadline).
     pub fn call(&self, req: &Request, watch: Option<WatchReg>) -> Reply {
         let slot = OneShot::new();
         self.submit(req, watch, Completion::Sync(slot.clone()));
-        slot.wait(self.cfg.request_timeout)
+        let reply_by = Instant::now().checked_add(self.cfg.request_timeout);
+        match slot.wait_until(reply_by, connect_deadline()) {
+            // Gave up waiting for a connection: say which hosts failed.
+            Err(Error::ConnectionLoss { tried: None }) if !slot.was_sent() => {
+                Err(self.connection_loss())
+            }
+            r => r,
+        }
     }
 
     #[allow(clippy::type_complexity)]
@@ -153,13 +190,9 @@ impl Core {
             req.encode(&mut buf);
             let len = end_frame(&mut buf, at);
             if len > self.cfg.max_buffer {
-                return Err(Box::new((
-                    Error::InvalidArgument(format!(
-                        "request of {len} bytes exceeds the {} byte packet limit (jute.maxbuffer)",
-                        self.cfg.max_buffer
-                    )),
-                    completion,
-                )));
+                let chroot = self.cfg.connect.chroot.as_deref();
+                let e = too_large(req, chroot, len, self.cfg.max_buffer);
+                return Err(Box::new((e, completion)));
             }
             let mut ob = self.outbox.lock();
             // Re-check under the lock: close() and expiry drain the queue under it.
@@ -169,7 +202,8 @@ impl Core {
             if ob.connected {
                 let xid = ob.take_xid();
                 buf[4..8].copy_from_slice(&xid.to_be_bytes());
-                completion.mark_sent();
+                // A fresh completion: nobody can have given up on it yet.
+                let _ = completion.mark_sent();
                 let mut inflight = self.inflight.lock();
                 // Decided under the inflight lock: a reply popped after this point is
                 // followed by the I/O thread's flush, which then sees this frame.
@@ -188,12 +222,22 @@ impl Core {
                     return Ok(Queue::Behind);
                 }
             } else {
+                let now = Instant::now();
+                let mut deadline = now.checked_add(self.cfg.request_timeout);
+                if let Some(d) = connect_deadline() {
+                    if d <= now {
+                        drop(ob);
+                        return Err(Box::new((self.connection_loss(), completion)));
+                    }
+                    deadline = Some(deadline.map_or(d, |r| r.min(d)));
+                }
                 ob.queued.push_back(Queued {
                     frame: buf.clone(),
                     op,
                     watch,
                     completion,
-                    deadline: Instant::now() + self.cfg.request_timeout,
+                    // Far enough to never come for a request timeout too large to add.
+                    deadline: deadline.unwrap_or(now + Duration::from_secs(365 * 86_400)),
                 });
             }
             Ok(Queue::Now)
@@ -292,9 +336,56 @@ impl Core {
             if !ob.connected {
                 return;
             }
+            let mut inf = self.inflight.lock();
+            let behind = inf.pending.back().map(|p| p.xid);
+            inf.specials.push_back((crate::proto::xid::PING, behind));
+            drop(inf);
             ob.out.extend_from_slice(&PING);
         }
         self.flush();
+    }
+}
+
+/// The error for a request over the packet limit: which operation on which path, how much
+/// of it is data, and the limit, so that the caller knows what to shrink or raise.
+fn too_large(req: &Request, chroot: Option<&str>, len: usize, limit: usize) -> Error {
+    let data = data_len(req);
+    let op = crate::error::op_name(req.op_code());
+    let what = match (req.path(), chroot) {
+        (Some(p), Some(c)) => format!("{op} {}", crate::path::strip_prefix(c, p)),
+        (Some(p), None) => format!("{op} {p}"),
+        (None, _) => op.to_string(),
+    };
+    let data = if data > 0 {
+        format!("{data} bytes of data make a request of {len} bytes")
+    } else {
+        format!("a request of {len} bytes")
+    };
+    Error::InvalidArgument(format!(
+        "{what}: {data}, which exceeds the packet limit of {limit} bytes (max_buffer_size; the \
+         servers' jute.maxbuffer must allow it too)"
+    ))
+}
+
+/// The node data a request carries (create, setData, and those inside a multi).
+fn data_len(req: &Request) -> usize {
+    use crate::proto::MultiOp;
+    let d = |d: &Option<Vec<u8>>| d.as_ref().map_or(0, Vec::len);
+    match req {
+        Request::Create(c) | Request::Create2(c) | Request::CreateContainer(c) => d(&c.data),
+        Request::CreateTtl(c) => d(&c.data),
+        Request::SetData(s) => d(&s.data),
+        Request::Multi(m) | Request::MultiRead(m) => m
+            .ops
+            .iter()
+            .map(|op| match op {
+                MultiOp::Create { req, .. } => d(&req.data),
+                MultiOp::CreateTtl(c) => d(&c.data),
+                MultiOp::SetData(s) => d(&s.data),
+                _ => 0,
+            })
+            .sum(),
+        _ => 0,
     }
 }
 

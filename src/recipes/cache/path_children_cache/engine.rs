@@ -150,7 +150,7 @@ impl Inner {
             let sent = inner
                 .client
                 .get_children()
-                .using_watcher(inner.watch.watcher())
+                .using_shared_watcher(&inner.watch.watcher())
                 .in_background(move |_c: &CuratorFramework, e: &CuratorEvent| {
                     let _slot = slot;
                     if let Some(inner) = w.upgrade() {
@@ -236,7 +236,7 @@ impl Inner {
             let sent = inner
                 .client
                 .get_data()
-                .using_watcher(inner.watch.watcher())
+                .using_shared_watcher(&inner.watch.watcher())
                 .in_background(move |_c: &CuratorFramework, e: &CuratorEvent| {
                     let _slot = slot;
                     if let Some(inner) = w.upgrade() {

@@ -170,17 +170,21 @@ impl Inner {
         let c = &self.client;
         let w = self.watch.watcher();
         let sent = match (kind, watched) {
-            (Read::Data, true) => c.get_data().using_watcher(w).in_background(cb).for_path(&p),
+            (Read::Data, true) => c
+                .get_data()
+                .using_shared_watcher(&w)
+                .in_background(cb)
+                .for_path(&p),
             (Read::Data, false) => c.get_data().in_background(cb).for_path(&p),
             (Read::Children, true) => c
                 .get_children()
-                .using_watcher(w)
+                .using_shared_watcher(&w)
                 .in_background(cb)
                 .for_path(&p),
             (Read::Children, false) => c.get_children().in_background(cb).for_path(&p),
             (Read::Exists, true) => c
                 .check_exists()
-                .using_watcher(w)
+                .using_shared_watcher(&w)
                 .in_background(cb)
                 .for_path(&p),
             (Read::Exists, false) => c.check_exists().in_background(cb).for_path(&p),

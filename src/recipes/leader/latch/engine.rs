@@ -303,7 +303,7 @@ impl Inner {
         let r = self
             .client
             .get_data()
-            .using_watcher(self.watcher.clone())
+            .using_shared_watcher(&self.watcher)
             .in_background(
                 move |_c: &CuratorFramework, e: &CuratorEvent| match e.error() {
                     // Gone before the watch was set: look again.

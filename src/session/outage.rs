@@ -1,0 +1,230 @@
+//! What the I/O thread learns while it cannot connect: every host tried since the last
+//! connection and why it failed. An operation that gives up waiting for a connection reports
+//! it ([`Error::hosts_tried`](crate::Error::hosts_tried)), and each failing host is logged at
+//! `warn!` once per outage instead of on every attempt.
+//!
+//! The I/O thread writes it ([`io`](super::io)); callers read it through
+//! [`Core::connection_loss`](super::core::Core).
+
+use std::fmt;
+use std::io;
+use std::sync::Arc;
+
+use super::core::Core;
+use crate::error::Error;
+
+/// One host of the connect string that could not be connected to, and why.
+///
+/// ```
+/// use std::time::Duration;
+/// use zk_curator::{CuratorFrameworkFactory, Error, HostFailureKind, RetryOneTime};
+/// let client = CuratorFrameworkFactory::builder()
+///     .connect_string("127.0.0.1:1") // nothing listens on port 1
+///     .connection_timeout(Duration::from_millis(300))
+///     .retry_policy(RetryOneTime::new(Duration::from_millis(10)))
+///     .build()?;
+/// client.start()?;
+/// let err = client.get_data().for_path("/x").unwrap_err();
+/// assert!(matches!(err, Error::ConnectionLoss { .. }));
+/// let tried = err.hosts_tried().expect("the hosts tried");
+/// assert_eq!(tried[0].host(), "127.0.0.1:1");
+/// assert_eq!(tried[0].kind(), &HostFailureKind::Refused);
+/// client.close();
+/// # Ok::<(), zk_curator::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostFailure {
+    host: String,
+    kind: HostFailureKind,
+}
+
+impl HostFailure {
+    /// The host as the connect string names it (`host:port`).
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// Why it failed (the last attempt's reason).
+    pub fn kind(&self) -> &HostFailureKind {
+        &self.kind
+    }
+}
+
+impl fmt::Display for HostFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.host, self.kind)
+    }
+}
+
+/// Why a host could not be connected to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum HostFailureKind {
+    /// The connection was refused: nothing listens on that port.
+    Refused,
+    /// The host name did not resolve (a DNS failure); the resolver's message.
+    Unresolved(String),
+    /// No answer in time: the TCP connect or the handshake timed out (an address that drops
+    /// packets, a hung server), or the attempt was still waiting when the operation gave up.
+    TimedOut,
+    /// Anything else (connection reset or closed during the handshake, network
+    /// unreachable, a malformed handshake reply); the error.
+    Other(String),
+}
+
+impl HostFailureKind {
+    /// Classifies a failed connect or handshake.
+    pub(crate) fn of(e: &Error) -> HostFailureKind {
+        match e {
+            Error::Io(e) => match e.kind() {
+                io::ErrorKind::ConnectionRefused => HostFailureKind::Refused,
+                io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => HostFailureKind::TimedOut,
+                io::ErrorKind::UnexpectedEof => {
+                    HostFailureKind::Other("closed the connection during the handshake".into())
+                }
+                _ => HostFailureKind::Other(e.to_string()),
+            },
+            other => HostFailureKind::Other(other.to_string()),
+        }
+    }
+}
+
+impl fmt::Display for HostFailureKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HostFailureKind::Refused => f.write_str("connection refused"),
+            HostFailureKind::Unresolved(m) => write!(f, "DNS failure ({m})"),
+            HostFailureKind::TimedOut => f.write_str("timed out"),
+            HostFailureKind::Other(m) => f.write_str(m),
+        }
+    }
+}
+
+/// The hosts that failed since the last connection (the I/O thread's record).
+#[derive(Debug, Default)]
+pub(crate) struct Outage {
+    failures: Vec<HostFailure>,
+    /// The host being tried right now.
+    trying: Option<String>,
+}
+
+impl Outage {
+    /// An attempt on `host` begins.
+    pub fn trying(&mut self, host: String) {
+        self.trying = Some(host);
+    }
+
+    /// Records a failed attempt; true when `host` had not failed yet in this outage (the
+    /// I/O thread logs that one at `warn!`, later ones at `debug!`).
+    pub fn failed(&mut self, host: &str, kind: HostFailureKind) -> bool {
+        self.trying = None;
+        match self.failures.iter_mut().find(|f| f.host == host) {
+            Some(f) => {
+                f.kind = kind;
+                false
+            }
+            None => {
+                self.failures.push(HostFailure {
+                    host: host.to_string(),
+                    kind,
+                });
+                true
+            }
+        }
+    }
+
+    /// Connected: the outage is over. Returns how many hosts had failed in it.
+    pub fn connected(&mut self) -> usize {
+        self.trying = None;
+        std::mem::take(&mut self.failures).len()
+    }
+
+    /// The hosts as an operation giving up now reports them: each failed host with its
+    /// last reason, then the host still being tried, as timed out. `None` if there is
+    /// nothing to say.
+    pub fn snapshot(&self) -> Option<Arc<[HostFailure]>> {
+        let mut hosts = self.failures.clone();
+        if let Some(t) = &self.trying {
+            if !hosts.iter().any(|f| &f.host == t) {
+                hosts.push(HostFailure {
+                    host: t.clone(),
+                    kind: HostFailureKind::TimedOut,
+                });
+            }
+        }
+        if hosts.is_empty() {
+            None
+        } else {
+            Some(hosts.into())
+        }
+    }
+}
+
+impl Core {
+    /// The `ConnectionLoss` for a request or operation that gave up waiting for a
+    /// connection: with the hosts tried so far in this outage.
+    pub fn connection_loss(&self) -> Error {
+        Error::ConnectionLoss {
+            tried: self.outage.lock().snapshot(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_entry_per_host_with_its_last_reason_and_the_attempt_in_progress() {
+        let mut o = Outage::default();
+        assert!(o.snapshot().is_none());
+        o.trying("a:1".into());
+        assert!(o.failed("a:1", HostFailureKind::Refused));
+        o.trying("b:2".into());
+        assert!(o.failed("b:2", HostFailureKind::Unresolved("no such host".into())));
+        o.trying("a:1".into());
+        assert!(
+            !o.failed("a:1", HostFailureKind::TimedOut),
+            "a:1 failed before"
+        );
+        o.trying("c:3".into());
+        let s = o.snapshot().unwrap();
+        let shown: Vec<String> = s.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            shown,
+            [
+                "a:1: timed out",
+                "b:2: DNS failure (no such host)",
+                "c:3: timed out"
+            ]
+        );
+        assert_eq!(o.connected(), 2);
+        assert!(o.snapshot().is_none());
+        assert!(o.failed("a:1", HostFailureKind::Refused), "a new outage");
+    }
+
+    #[test]
+    fn io_errors_are_classified() {
+        let io = |k: io::ErrorKind| Error::from(io::Error::new(k, "x"));
+        assert_eq!(
+            HostFailureKind::of(&io(io::ErrorKind::ConnectionRefused)),
+            HostFailureKind::Refused
+        );
+        assert_eq!(
+            HostFailureKind::of(&io(io::ErrorKind::TimedOut)),
+            HostFailureKind::TimedOut
+        );
+        assert_eq!(
+            HostFailureKind::of(&io(io::ErrorKind::WouldBlock)),
+            HostFailureKind::TimedOut
+        );
+        assert!(matches!(
+            HostFailureKind::of(&io(io::ErrorKind::UnexpectedEof)),
+            HostFailureKind::Other(m) if m.contains("handshake")
+        ));
+        assert!(matches!(
+            HostFailureKind::of(&Error::protocol("bad frame")),
+            HostFailureKind::Other(m) if m.contains("bad frame")
+        ));
+    }
+}

@@ -1,0 +1,251 @@
+//! Java Curator and zk-curator share queues on one server (both kinds): 1,000 items produced
+//! on one side are consumed in order on the other, both ways; priority and delay items made
+//! on one side are ordered and delayed on the other; multi-item nodes, id queues, the simple
+//! queue, and lock-safe consumers of both languages on one queue (each item once).
+
+mod support;
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use support::curator::{CuratorJava, JavaAgent};
+use support::{unique_root, wait_until};
+use zk_curator::recipes::queue::*;
+
+const T: Duration = Duration::from_secs(60);
+
+/// Java's consumer reports: (queue path, item, epoch ms at delivery), `n` of them.
+fn java_items(agent: &mut JavaAgent, path: &str, n: usize) -> Vec<(String, i64)> {
+    (0..n)
+        .map(|i| {
+            let e = agent
+                .wait_event(T, |e| e.starts_with(&format!("item {path} ")))
+                .unwrap_or_else(|| panic!("Java consumed only {i} of {n} from {path}"));
+            let mut w = e.split(' ').skip(2);
+            let item = w.next().unwrap_or_default().to_string();
+            let at = w.next().and_then(|t| t.parse().ok()).unwrap_or(0);
+            (item, at)
+        })
+        .collect()
+}
+
+fn take_n(c: &BlockingQueueConsumer<String>, n: usize) -> Vec<String> {
+    (0..n)
+        .map(|i| {
+            c.take_timeout(T)
+                .unwrap_or_else(|| panic!("Rust consumed only {i} of {n}"))
+        })
+        .collect()
+}
+
+fn epoch_ms(t: SystemTime) -> i64 {
+    t.duration_since(UNIX_EPOCH).unwrap().as_millis() as i64
+}
+
+server_test!(shared thousand_items_each_way_in_order, |srv| {
+    let Some(java) = CuratorJava::get() else { return };
+    let root = unique_root("iq-fifo");
+    let client = srv.curator();
+    let mut agent = java.spawn("QueueAgent", &[&srv.connect_string()]);
+    let n = 1000;
+    let expected = |p: &str| (0..n).map(|i| format!("{p}-{i:04}")).collect::<Vec<_>>();
+
+    // Java produces, Rust consumes.
+    let j2r = format!("{root}/j2r");
+    agent.ok(&format!("produce {j2r} {n} java"), T);
+    let got = BlockingQueueConsumer::new();
+    let consumer = QueueBuilder::builder(&client, got.clone(), StringSerializer, &j2r)
+        .build_queue()
+        .unwrap();
+    consumer.start().unwrap();
+    assert_eq!(take_n(&got, n), expected("java"));
+
+    // Rust produces (background puts), Java consumes.
+    let r2j = format!("{root}/r2j");
+    let producer = QueueBuilder::producer(&client, StringSerializer, &r2j).build_queue().unwrap();
+    producer.start().unwrap();
+    for i in expected("rust") {
+        producer.put(i).unwrap();
+    }
+    assert!(producer.flush_puts(T));
+    agent.ok(&format!("consume plain {r2j} -"), T);
+    let items: Vec<String> = java_items(&mut agent, &r2j, n).into_iter().map(|(s, _)| s).collect();
+    assert_eq!(items, expected("rust"));
+
+    // Several items in one node, both ways.
+    agent.ok(&format!("put-multi {j2r} m1,m2,m3"), T);
+    assert_eq!(take_n(&got, 3), ["m1", "m2", "m3"]);
+    producer.put_multi(vec!["r1".into(), "r2".into()]).unwrap();
+    let items: Vec<String> = java_items(&mut agent, &r2j, 2).into_iter().map(|(s, _)| s).collect();
+    assert_eq!(items, ["r1", "r2"]);
+
+    agent.ok(&format!("stop plain {r2j}"), T);
+    consumer.close();
+    producer.close();
+    assert!(agent.stop());
+    client.close();
+});
+
+server_test!(shared priority_items_order_across_languages, |srv| {
+    let Some(java) = CuratorJava::get() else { return };
+    let root = unique_root("iq-prio");
+    let client = srv.curator();
+    let mut agent = java.spawn("QueueAgent", &[&srv.connect_string()]);
+    let prios = [5, -2, 100, 0, -2000, 7];
+    let mut expected: Vec<(i32, usize)> = prios.iter().copied().zip(0..).collect();
+    expected.sort();
+    let expected: Vec<String> = expected.iter().map(|(p, i)| format!("p{p}_{i}")).collect();
+
+    // Java puts, Rust orders.
+    let j2r = format!("{root}/j2r");
+    for (i, p) in prios.iter().enumerate() {
+        agent.ok(&format!("put-priority {j2r} {p} p{p}_{i}"), T);
+    }
+    let got = BlockingQueueConsumer::new();
+    let consumer = QueueBuilder::builder(&client, got.clone(), StringSerializer, &j2r)
+        .build_priority_queue(0)
+        .unwrap();
+    consumer.start().unwrap();
+    assert_eq!(take_n(&got, prios.len()), expected);
+
+    // Rust puts, Java orders.
+    let r2j = format!("{root}/r2j");
+    let producer = QueueBuilder::producer(&client, StringSerializer, &r2j)
+        .put_in_background(false)
+        .build_priority_queue(0)
+        .unwrap();
+    producer.start().unwrap();
+    for (i, p) in prios.iter().enumerate() {
+        producer.put(format!("p{p}_{i}"), *p).unwrap();
+    }
+    agent.ok(&format!("consume priority {r2j} -"), T);
+    let items: Vec<String> =
+        java_items(&mut agent, &r2j, prios.len()).into_iter().map(|(s, _)| s).collect();
+    assert_eq!(items, expected);
+
+    agent.ok(&format!("stop priority {r2j}"), T);
+    consumer.close();
+    producer.close();
+    assert!(agent.stop());
+    client.close();
+});
+
+server_test!(shared delay_items_wait_across_languages, |srv| {
+    let Some(java) = CuratorJava::get() else { return };
+    let root = unique_root("iq-delay");
+    let client = srv.curator();
+    let mut agent = java.spawn("QueueAgent", &[&srv.connect_string()]);
+    let delay = Duration::from_millis(1500);
+
+    // Java puts two items (the later one first), Rust waits for each and orders them.
+    let j2r = format!("{root}/j2r");
+    let got = BlockingQueueConsumer::new();
+    let consumer = QueueBuilder::builder(&client, got.clone(), StringSerializer, &j2r)
+        .build_delay_queue()
+        .unwrap();
+    consumer.start().unwrap();
+    let now = SystemTime::now();
+    let (due1, due2) = (now + delay, now + delay * 2);
+    agent.ok(&format!("put-delay {j2r} {} second", epoch_ms(due2)), T);
+    agent.ok(&format!("put-delay {j2r} {} first", epoch_ms(due1)), T);
+    assert_eq!(got.take_timeout(T).as_deref(), Some("first"));
+    assert!(SystemTime::now() >= due1, "delivered before it was due");
+    assert_eq!(got.take_timeout(T).as_deref(), Some("second"));
+    assert!(SystemTime::now() >= due2, "delivered before it was due");
+
+    // Rust puts, Java waits.
+    let r2j = format!("{root}/r2j");
+    let producer = QueueBuilder::producer(&client, StringSerializer, &r2j)
+        .put_in_background(false)
+        .build_delay_queue()
+        .unwrap();
+    producer.start().unwrap();
+    agent.ok(&format!("consume delay {r2j} -"), T);
+    let now = SystemTime::now();
+    let (due1, due2) = (now + delay, now + delay * 2);
+    producer.put("late".into(), due2).unwrap();
+    producer.put("soon".into(), due1).unwrap();
+    let got = java_items(&mut agent, &r2j, 2);
+    assert_eq!(got[0].0, "soon");
+    assert_eq!(got[1].0, "late");
+    // Java's clock is this machine's clock: its delivery times must not precede the dues.
+    assert!(got[0].1 >= epoch_ms(due1), "{} < {}", got[0].1, epoch_ms(due1));
+    assert!(got[1].1 >= epoch_ms(due2), "{} < {}", got[1].1, epoch_ms(due2));
+
+    agent.ok(&format!("stop delay {r2j}"), T);
+    consumer.close();
+    producer.close();
+    assert!(agent.stop());
+    client.close();
+});
+
+server_test!(shared id_and_simple_queues_across_languages, |srv| {
+    let Some(java) = CuratorJava::get() else { return };
+    let root = unique_root("iq-id");
+    let client = srv.curator();
+    let mut agent = java.spawn("QueueAgent", &[&srv.connect_string()]);
+
+    let ids = format!("{root}/ids");
+    let q = QueueBuilder::producer(&client, StringSerializer, &ids)
+        .put_in_background(false)
+        .build_id_queue()
+        .unwrap();
+    q.start().unwrap();
+    agent.ok(&format!("put-id {ids} job-1 java1"), T);
+    q.put("rust1".into(), "job-2").unwrap();
+    agent.ok(&format!("put-id {ids} job-2 java2"), T);
+    assert!(q.is_queued("job-1").unwrap());
+    // Each side removes what the other put.
+    assert_eq!(q.remove("job-1").unwrap(), 1);
+    assert_eq!(agent.ok(&format!("remove-id {ids} job-2"), T), "2");
+    assert!(client.get_children().for_path(&ids).unwrap().is_empty());
+    q.close();
+
+    let simple = format!("{root}/simple");
+    let s = SimpleDistributedQueue::new(&client, &simple);
+    agent.ok(&format!("simple-offer {simple} from-java"), T);
+    s.offer(b"from-rust").unwrap();
+    assert_eq!(s.take().unwrap(), b"from-java");
+    assert_eq!(agent.ok(&format!("simple-poll {simple}"), T), "from-rust");
+    assert!(agent.stop());
+    client.close();
+});
+
+server_test!(shared lock_safe_consumers_of_both_languages_share_one_queue, |srv| {
+    let Some(java) = CuratorJava::get() else { return };
+    let root = unique_root("iq-locked");
+    let (queue, lock) = (format!("{root}/q"), format!("{root}/locks"));
+    let client = srv.curator();
+    let mut agent = java.spawn("QueueAgent", &[&srv.connect_string()]);
+    let got = BlockingQueueConsumer::new();
+    let consumer = QueueBuilder::builder(&client, got.clone(), StringSerializer, &queue)
+        .lock_path(&lock)
+        .build_queue()
+        .unwrap();
+    consumer.start().unwrap();
+    agent.ok(&format!("consume plain {queue} {lock}"), T);
+    let n = 300;
+    agent.ok(&format!("produce {queue} {n} mixed"), T);
+    // Every item once, by one side or the other.
+    let mut seen: HashMap<String, u32> = HashMap::new();
+    let deadline = Instant::now() + T;
+    while seen.values().sum::<u32>() < n && Instant::now() < deadline {
+        for s in got.drain() {
+            *seen.entry(s).or_insert(0) += 1;
+        }
+        for e in agent.drain_events() {
+            if let Some(rest) = e.strip_prefix(&format!("item {queue} ")) {
+                let item = rest.split(' ').next().unwrap_or_default().to_string();
+                *seen.entry(item).or_insert(0) += 1;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(seen.len(), n as usize, "every item");
+    assert!(seen.values().all(|c| *c == 1), "each once");
+    assert!(wait_until(T, || client.get_children().for_path(&lock).unwrap().is_empty()));
+    agent.ok(&format!("stop plain {queue}"), T);
+    consumer.close();
+    assert!(agent.stop());
+    client.close();
+});
