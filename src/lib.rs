@@ -3,9 +3,10 @@
 //! A complete, synchronous, thread-based ZooKeeper client for Rust that mirrors Apache
 //! Curator: the same fluent API (`client.get_data().using_watcher(w).for_path("/a")`), the same
 //! recipes with the same znode layouts, so that a Rust process and a Java Curator process can
-//! share them (today the caches, `PersistentWatcher`, the locks, leader election, the queues
-//! and, with the `discovery` feature, Curator's service discovery), and an in-process test
-//! server that speaks the real wire protocol. No async runtime.
+//! share them (today the caches, `PersistentWatcher`, the locks, leader election, shared
+//! counters and atomics, barriers, queues, `PersistentNode`, `GroupMember` and, with the
+//! `discovery` feature, Curator's service discovery), and an in-process test server that
+//! speaks the real wire protocol. No async runtime.
 //!
 //! ```
 //! use std::time::Duration;
@@ -35,7 +36,8 @@
 //! * [`framework`]: Curator's `CuratorFramework` — builders per verb, retry policies,
 //!   connection states, namespaces, background operations, transactions, protected creates,
 //!   guaranteed deletes.
-//! * [`recipes`]: caches, persistent watches, locks and leader election (more recipes follow).
+//! * [`recipes`]: caches, persistent watches, locks, leader election, shared values and
+//!   atomics, barriers, persistent nodes and group membership (more recipes follow).
 //! * [`ZooKeeper`] ([`client`]): the low-level handle, one method per server operation, each
 //!   synchronous and asynchronous — the Java client's API.
 //! * [`session`]: the engine: connection, I/O thread, event thread, worker pool.

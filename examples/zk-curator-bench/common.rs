@@ -54,6 +54,8 @@ pub const WORKLOADS: &[&str] = &[
     "restore-watches",
     "idle-footprint",
     "queue-throughput",
+    "counter-increment",
+    "counter-increment-atomic",
 ];
 
 #[derive(Debug, Clone)]

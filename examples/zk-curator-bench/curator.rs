@@ -104,6 +104,8 @@ pub fn run(args: &Args, rep: &mut Report) -> Res<()> {
             "restore-watches" => own::restore_watches(&ctx, rep),
             "leader-failover" => crate::leader::leader_failover(&ctx, rep),
             "queue-throughput" => crate::queue::throughput(&ctx, rep),
+            "counter-increment" => crate::counter::counter_increment(&ctx, rep, false),
+            "counter-increment-atomic" => crate::counter::counter_increment(&ctx, rep, true),
             other => fail(format!("unknown workload {other}")),
         });
     ctx.close_others();

@@ -61,6 +61,12 @@
 //! (`extra.control_p50_us`, `control_p99_us`): the difference is what the slow watcher costs
 //! the others, the rest is the machine.
 //!
+//! Recipe workloads (`counter.rs`): `counter-increment` (T clients incrementing one
+//! `SharedCount` with compare-and-set) and `counter-increment-atomic` (the same with a
+//! `DistributedAtomicLong`): increments per second, and a run fails unless the counter moved
+//! by exactly N. `java/CounterBench.java` is Java Curator's twin; `counter-vs-curator.sh`
+//! runs both against one ZooKeeper.
+//!
 //! # CPU
 //!
 //! Every measured line carries `cpu_us_per_op`: the process's CPU time (all threads, user +
@@ -77,6 +83,7 @@
 
 mod cache;
 mod common;
+mod counter;
 mod curator;
 mod hop;
 mod leader;

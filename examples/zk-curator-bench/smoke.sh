@@ -33,6 +33,8 @@ runs=(
   "--workload idle-footprint"
   "--workload leader-failover --ops 10"
   "--workload queue-throughput --ops 500"
+  "--workload counter-increment --ops 200 --threads 4"
+  "--workload counter-increment-atomic --ops 200 --threads 4"
   "--workload get-sync --ops 500 --client raw"
   "--workload get-pipelined --ops 2000 --inflight 100 --client raw"
   "--workload get-sync --ops 500 --client raw-hop"
