@@ -1,7 +1,8 @@
 //! The seven client workloads of bench/README.md through zk-curator's framework
 //! (`CuratorFramework`), written as `bench/anchors/java` writes them for Apache Curator: sync
 //! calls, `in_background` callbacks bounded by a window, `using_watcher`, `watchers().add()`.
-//! The three recipe workloads answer `unsupported` until zk-curator has the recipes.
+//! The three recipe workloads run zk-curator's recipes: lock-uncontended and lock-contended
+//! with `InterProcessMutex` (`locks.rs`), leader-failover with `LeaderLatch` (`leader.rs`).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Barrier};
