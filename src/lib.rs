@@ -101,7 +101,7 @@
 //!   the fault catalogue and the benchmarks, with their figures.
 //! * Examples, each against an in-process server by default (`ZK_CONNECT=host:port` for
 //!   yours), ending by itself in seconds: `cargo run --example quickstart`, `config_watch`,
-//!   `many_watchers`, `slow_watchers`, `distributed_lock`, `work_queue`,
+//!   `many_watchers`, `slow_watchers`, `distributed_lock`, `leader_election`, `work_queue`,
 //!   `background_pipeline`, `testing_faults`.
 //!
 //! ## zkcli
