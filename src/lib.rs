@@ -3,10 +3,10 @@
 //! A complete, synchronous, thread-based ZooKeeper client for Rust that mirrors Apache
 //! Curator: the same fluent API (`client.get_data().using_watcher(w).for_path("/a")`), the same
 //! recipes with the same znode layouts, so that a Rust process and a Java Curator process can
-//! share them (today the caches, `PersistentWatcher`, the locks, shared counters and atomics,
-//! barriers, queues, `PersistentNode`, `GroupMember` and, with the `discovery` feature,
-//! Curator's service discovery; latches and leader election are still to come), and an
-//! in-process test server that speaks the real wire protocol. No async runtime.
+//! share them (today the caches, `PersistentWatcher`, the locks, leader election, shared
+//! counters and atomics, barriers, queues, `PersistentNode`, `GroupMember` and, with the
+//! `discovery` feature, Curator's service discovery), and an in-process test server that
+//! speaks the real wire protocol. No async runtime.
 //!
 //! ```
 //! use std::time::Duration;
@@ -53,8 +53,8 @@
 //!   guaranteed deletes, dynamic ensembles (ensemble providers and tracker), circuit
 //!   breaking, schemas (their JSON loader with the cargo feature `schema-json`), the
 //!   temporary framework, and the pieces recipes build on.
-//! * [`recipes`]: caches, persistent watches, locks, shared values and atomics, barriers,
-//!   persistent nodes and group membership (more recipes follow).
+//! * [`recipes`]: caches, persistent watches, locks, leader election, shared values and
+//!   atomics, barriers, queues, persistent nodes and group membership.
 //! * [`ZooKeeper`] ([`client`]): the low-level handle, one method per server operation, each
 //!   synchronous and asynchronous — the Java client's API.
 //! * [`session`]: the engine: connection, I/O thread, event thread, worker pool.
@@ -103,7 +103,7 @@
 //!   the fault catalogue and the benchmarks, with their figures.
 //! * Examples, each against an in-process server by default (`ZK_CONNECT=host:port` for
 //!   yours), ending by itself in seconds: `cargo run --example quickstart`, `config_watch`,
-//!   `many_watchers`, `slow_watchers`, `distributed_lock`, `work_queue`,
+//!   `many_watchers`, `slow_watchers`, `distributed_lock`, `leader_election`, `work_queue`,
 //!   `background_pipeline`, `testing_faults`.
 //!
 //! ## zkcli

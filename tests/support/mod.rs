@@ -21,11 +21,14 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod curator;
+pub mod election;
 pub mod ensemble;
 pub mod jvm;
+pub mod latches;
 pub mod raw;
 pub mod real;
 pub mod samples;
+pub mod selectors;
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
