@@ -82,6 +82,7 @@
 #![warn(missing_docs)]
 
 pub mod client;
+mod compress;
 #[cfg(feature = "discovery")]
 pub mod discovery;
 pub mod error;

@@ -51,7 +51,6 @@ mod ensure;
 mod event;
 mod exec;
 mod factory;
-mod gzip;
 mod listen;
 pub mod protection;
 mod providers;

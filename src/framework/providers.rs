@@ -37,18 +37,20 @@ pub trait CompressionProvider: Send + Sync + 'static {
 /// `GZIPOutputStream`): Java and Rust clients read each other's compressed nodes. The
 /// compressed bytes themselves may differ from Java's (another deflate encoder), so compare
 /// decompressed data, never compressed bytes.
+///
+/// Needs the cargo feature `gzip` (on by default); without it both directions fail with an
+/// [`InvalidArgument`](crate::Error::InvalidArgument) naming the feature. Decompression
+/// refuses output over 256 MiB (a zip bomb) and bytes after the last complete gzip member.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct GzipCompressionProvider;
 
 impl CompressionProvider for GzipCompressionProvider {
-    fn compress(&self, _path: &str, data: &[u8]) -> Result<Vec<u8>> {
-        Ok(super::gzip::compress(data))
+    fn compress(&self, path: &str, data: &[u8]) -> Result<Vec<u8>> {
+        crate::compress::gzip(path, data)
     }
 
     fn decompress(&self, path: &str, data: &[u8]) -> Result<Vec<u8>> {
-        super::gzip::decompress(data).map_err(|why| {
-            crate::Error::InvalidArgument(format!("data of {path} is not valid gzip: {why}"))
-        })
+        crate::compress::gunzip(path, data)
     }
 }
 
