@@ -275,7 +275,9 @@ server_test!(shared compression_round_trips, |srv| {
     assert_eq!(c.get_data().decompressed().for_path(&p).unwrap(), b"small");
     let r = c.create().for_path_with_data(&format!("{root}/plain"), b"not gzip");
     let plain = r.unwrap();
-    assert!(matches!(c.get_data().decompressed().for_path(&plain), Err(Error::InvalidArgument(_))));
+    // Data that is not gzip is the node's problem, not the caller's: BadData naming the node.
+    let e = c.get_data().decompressed().for_path(&plain).unwrap_err();
+    assert!(matches!(e, Error::BadData { ref path, .. } if *path == plain), "{e:?}");
 });
 
 server_test!(shared transactions_are_atomic_and_typed, |srv| {

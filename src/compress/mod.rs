@@ -33,11 +33,15 @@ pub(crate) fn gzip(path: &str, data: &[u8]) -> Result<Vec<u8>> {
 }
 
 /// Decompresses the gzip data read from `path`. Data that is not gzip, is cut short, fails
-/// its checksums or would inflate beyond [`codec::MAX_OUTPUT`] is an error saying which.
+/// its checksums or would inflate beyond [`codec::MAX_OUTPUT`] is an [`Error::BadData`] of
+/// `path` saying which: the node holds something its reader cannot read (nobody passed a
+/// bad argument, and the server reported nothing).
 #[cfg(feature = "gzip")]
 pub(crate) fn gunzip(path: &str, data: &[u8]) -> Result<Vec<u8>> {
-    codec::decompress(data)
-        .map_err(|why| Error::InvalidArgument(format!("data of {path} is not valid gzip: {why}")))
+    codec::decompress(data).map_err(|why| Error::BadData {
+        path: path.to_string(),
+        reason: format!("not valid gzip data: {why}"),
+    })
 }
 
 /// Without the `gzip` feature: an error naming it.
@@ -59,6 +63,35 @@ fn feature_missing(what: &str, path: &str) -> Error {
          `gzip` (on by default; this build has it off), or set another \
          CompressionProvider on the CuratorFrameworkFactory builder"
     ))
+}
+
+#[cfg(all(test, feature = "gzip"))]
+mod with_feature {
+    use crate::Error;
+
+    #[test]
+    fn corrupt_data_is_bad_data_of_its_node() {
+        let good = super::gzip("/a", b"hello").unwrap();
+        assert_eq!(super::gunzip("/a", &good).unwrap(), b"hello");
+        let mut flipped = good.clone();
+        let last = flipped.len() - 1;
+        flipped[last] ^= 1; // ISIZE
+        for bad in [&b"plain"[..], &good[..good.len() - 3], &flipped] {
+            let e = super::gunzip("/a", bad).unwrap_err();
+            assert!(
+                matches!(e, Error::BadData { ref path, .. } if path == "/a"),
+                "{e:?}"
+            );
+            assert_eq!(e.path(), Some("/a"));
+            assert_eq!(e.code(), None, "not a server code");
+            assert!(!e.is_retryable());
+            assert!(
+                e.to_string()
+                    .starts_with("unreadable data in /a: not valid gzip data: gzip: "),
+                "{e}"
+            );
+        }
+    }
 }
 
 #[cfg(all(test, not(feature = "gzip")))]

@@ -39,8 +39,10 @@ pub trait CompressionProvider: Send + Sync + 'static {
 /// decompressed data, never compressed bytes.
 ///
 /// Needs the cargo feature `gzip` (on by default); without it both directions fail with an
-/// [`InvalidArgument`](crate::Error::InvalidArgument) naming the feature. Decompression
-/// refuses output over 256 MiB (a zip bomb) and bytes after the last complete gzip member.
+/// [`InvalidArgument`](crate::Error::InvalidArgument) naming the feature. Data that does
+/// not decompress (not gzip, cut short, a checksum mismatch, output over 256 MiB: a zip
+/// bomb, or bytes after the last complete gzip member) is a
+/// [`BadData`](crate::Error::BadData) naming the node and what is wrong.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct GzipCompressionProvider;
 
