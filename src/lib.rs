@@ -31,7 +31,22 @@
 //! # Ok::<(), zk_curator::Error>(())
 //! ```
 //!
-//! ## Layers
+//! ## Architecture
+//!
+//! ```text
+//!  your thread ─► recipes ─► framework ─► ZooKeeper handle ─► session ─► proto ─► socket
+//!      ▲                                                         │
+//!      └──── sync reply ──── zk-io (reads the socket) ◄──────────┘
+//!                              │ watch events, background results, connection states
+//!                              ▼
+//!  your callbacks ◄──── zk-event (one at a time, server order) ───► WorkerPool (offloaded)
+//! ```
+//!
+//! A request is encoded and written by the thread that makes it; the connection's I/O thread
+//! reads the reply and wakes a synchronous caller directly, or queues the result, with watch
+//! events and connection-state changes, for the client's event thread. The framework adds
+//! Curator's API on top (one builder per verb, retry loop, connection states, namespaces) and
+//! the recipes are built on the framework alone, node for node as Curator lays them out.
 //!
 //! * [`framework`]: Curator's `CuratorFramework` — builders per verb, retry policies,
 //!   connection states, namespaces, background operations, transactions, protected creates,
@@ -80,7 +95,29 @@
 //!   event threads while any exists. Meanwhile the listeners' view of the connection
 //!   waits with everything else, but the live one does not:
 //!   [`CuratorFramework::is_connected`] and [`CuratorFramework::live_state`] read the I/O
-//!   thread's knowledge at any moment (docs/threading.md explains the two views).
+//!   thread's knowledge at any moment ([docs/threading.md](https://github.com/zk-curator/zk-curator/blob/main/docs/threading.md)
+//!   explains the two views and the rest of the contract).
+//!
+//! ## Guides and examples
+//!
+//! In the repository (`docs/`, `examples/`):
+//!
+//! * [Threading](https://github.com/zk-curator/zk-curator/blob/main/docs/threading.md): which
+//!   thread runs your code, in what order; whether watchers sharing state need a mutex; why
+//!   not a thread per watcher; slow, panicking and re-entrant callbacks.
+//! * [Recipes](https://github.com/zk-curator/zk-curator/blob/main/docs/recipes.md): each
+//!   recipe's znode layout and its interoperability with Java Curator.
+//! * [Curator mapping](https://github.com/zk-curator/zk-curator/blob/main/docs/curator-mapping.md):
+//!   every Curator class and method and its Rust name.
+//! * [Testing](https://github.com/zk-curator/zk-curator/blob/main/docs/testing.md): the
+//!   in-process server, its faults and its known differences from ZooKeeper.
+//! * [Reliability](https://github.com/zk-curator/zk-curator/blob/main/docs/reliability.md)
+//!   and [performance](https://github.com/zk-curator/zk-curator/blob/main/docs/performance.md):
+//!   the fault catalogue and the benchmarks, with their figures.
+//! * Examples, each against an in-process server by default (`ZK_CONNECT=host:port` for
+//!   yours), ending by itself in seconds: `cargo run --example quickstart`, `config_watch`,
+//!   `many_watchers`, `slow_watchers`, `distributed_lock`, `work_queue`,
+//!   `background_pipeline`, `testing_faults`.
 //!
 //! ## zkcli
 //!
@@ -145,3 +182,8 @@ pub use session::{
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
+
+/// docs/threading.md's snippets, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/threading.md")]
+struct ThreadingDoctests;
