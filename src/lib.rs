@@ -60,9 +60,24 @@
 //! * [`session`]: the engine: connection, I/O thread, event thread, worker pool.
 //! * [`proto`]: the wire protocol (jute records), [`path`]: path rules and helpers,
 //!   [`Error`]: one error type.
-//! * [`testing`]: an in-process ZooKeeper for tests, with fault injection.
+//! * [`testing`] (cargo feature `testing`, for `[dev-dependencies]`): an in-process ZooKeeper
+//!   for tests, with fault injection — Curator's `curator-test`.
 //! * `discovery` (cargo feature `discovery`): Curator's service discovery
 //!   (`curator-x-discovery`), sharing one registry with Java services.
+//!
+//! ## Cargo features
+//!
+//! * `gzip` (default): `compressed()` / `decompressed()` in Curator's gzip format, through
+//!   `flate2`'s pure-Rust backend. Without it the crate builds on five crates
+//!   (crossbeam-channel, parking_lot, byteorder, log, socket2) and the default compression
+//!   provider fails with an error naming the feature.
+//! * `testing`: the [`testing`] module. A service turns it on for its tests only:
+//!
+//!   ```toml
+//!   [dev-dependencies]
+//!   zk-curator = { version = "0.1", features = ["testing"] }
+//!   ```
+//! * `discovery`: the `discovery` module; adds `serde` and `serde_json`.
 //!
 //! ## The threading contract
 //!
@@ -116,12 +131,30 @@
 //!
 //! Supported servers: ZooKeeper 3.5 to 3.9 (3.4 for the core operations); tested against
 //! Apache ZooKeeper 3.8 and the in-process [`testing::TestingServer`].
-
+//!
+// Without the `testing` feature the module is not there to link to; point at the published
+// docs instead so that every build's docs have working links.
+#![cfg_attr(feature = "testing", doc = "[`testing`]: crate::testing")]
+#![cfg_attr(
+    feature = "testing",
+    doc = "[`testing::TestingServer`]: crate::testing::TestingServer"
+)]
+#![cfg_attr(
+    not(feature = "testing"),
+    doc = "[`testing`]: https://docs.rs/zk-curator/latest/zk_curator/testing/index.html"
+)]
+#![cfg_attr(
+    not(feature = "testing"),
+    doc = "[`testing::TestingServer`]: https://docs.rs/zk-curator/latest/zk_curator/testing/struct.TestingServer.html"
+)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod client;
+mod compress;
 #[cfg(feature = "discovery")]
+#[cfg_attr(docsrs, doc(cfg(feature = "discovery")))]
 pub mod discovery;
 pub mod error;
 pub mod framework;
@@ -129,6 +162,8 @@ pub mod path;
 pub mod proto;
 pub mod recipes;
 pub mod session;
+#[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
 
 pub use client::{Op, OpResult, ZooKeeper, ZooKeeperBuilder};

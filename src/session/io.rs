@@ -25,8 +25,8 @@ use crate::error::{Error, Result};
 use crate::path;
 use crate::proto::frame::{encode_record_frame, FRAME_SLACK};
 use crate::proto::{
-    xid, ConnectRequest, ConnectResponse, EventType, FrameReader, KeeperState, OpCode, Reader,
-    Record, ReplyHeader, Response, WatcherEvent,
+    xid, ConnectRequest, ConnectResponse, ErrorCode, EventType, FrameReader, KeeperState, OpCode,
+    Reader, Record, ReplyHeader, Response, WatcherEvent,
 };
 
 /// Why a connection ended.
@@ -473,7 +473,7 @@ fn handle_frame(
                 .auth
                 .pop_front()
                 .ok_or_else(|| End::Lost("an auth reply nobody asked for".into()))?;
-            let failed = h.err == Error::AuthFailed.code().unwrap_or(-115);
+            let failed = h.err == ErrorCode::AuthFailed.code();
             if let Some(w) = waiter {
                 w.complete_into(
                     if h.err == 0 {

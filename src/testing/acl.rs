@@ -7,11 +7,11 @@
 
 use std::net::Ipv4Addr;
 
-use crate::proto::{Acl, Id, Perms};
+use crate::proto::{Acl, ErrorCode, Id, Perms};
 
 /// Error codes (the server's `KeeperException.Code`).
-pub(crate) const INVALID_ACL: i32 = -114;
-pub(crate) const NO_AUTH: i32 = -102;
+pub(crate) const INVALID_ACL: i32 = ErrorCode::InvalidAcl.code();
+pub(crate) const NO_AUTH: i32 = ErrorCode::NoAuth.code();
 
 /// `String.hashCode()` (over UTF-16 units, wrapping).
 fn java_hash(s: &str) -> i32 {

@@ -12,25 +12,26 @@ use super::core::{wall_ms, State};
 use super::tree::{Change, Owner};
 use super::watches::{ConnId, Mode};
 use crate::proto::{
-    Acl, ClientInfo, Create2Response, CreateMode, CreateRequest, CreateResponse, ErrorResponse,
-    EventType, ExistsResponse, GetAclResponse, GetAllChildrenNumberResponse, GetChildren2Response,
-    GetChildrenResponse, GetDataResponse, GetEphemeralsResponse, Id, OpCode, Perms, Request,
-    Response, SetAclResponse, SetDataResponse, Stat, SyncResponse, WhoAmIResponse,
+    Acl, ClientInfo, Create2Response, CreateMode, CreateRequest, CreateResponse, ErrorCode,
+    ErrorResponse, EventType, ExistsResponse, GetAclResponse, GetAllChildrenNumberResponse,
+    GetChildren2Response, GetChildrenResponse, GetDataResponse, GetEphemeralsResponse, Id, Perms,
+    Request, Response, SetAclResponse, SetDataResponse, Stat, SyncResponse, WhoAmIResponse,
 };
 
-pub(crate) const OK: i32 = 0;
-pub(crate) const RUNTIME_INCONSISTENCY: i32 = -2;
-pub(crate) const MARSHALLING: i32 = -5;
-pub(crate) const UNIMPLEMENTED: i32 = -6;
-pub(crate) const BAD_ARGUMENTS: i32 = -8;
-pub(crate) const NO_NODE: i32 = -101;
-pub(crate) const BAD_VERSION: i32 = -103;
-pub(crate) const NO_CHILDREN_FOR_EPHEMERALS: i32 = -108;
-pub(crate) const NODE_EXISTS: i32 = -110;
-pub(crate) const NOT_EMPTY: i32 = -111;
-pub(crate) const AUTH_FAILED: i32 = -115;
-pub(crate) const NO_WATCHER: i32 = -121;
-pub(crate) const RECONFIG_DISABLED: i32 = -123;
+// The codes this server answers with, from the crate's one table (`proto::ErrorCode`).
+pub(crate) const OK: i32 = ErrorCode::Ok.code();
+pub(crate) const RUNTIME_INCONSISTENCY: i32 = ErrorCode::RuntimeInconsistency.code();
+pub(crate) const MARSHALLING: i32 = ErrorCode::MarshallingError.code();
+pub(crate) const UNIMPLEMENTED: i32 = ErrorCode::Unimplemented.code();
+pub(crate) const BAD_ARGUMENTS: i32 = ErrorCode::BadArguments.code();
+pub(crate) const NO_NODE: i32 = ErrorCode::NoNode.code();
+pub(crate) const BAD_VERSION: i32 = ErrorCode::BadVersion.code();
+pub(crate) const NO_CHILDREN_FOR_EPHEMERALS: i32 = ErrorCode::NoChildrenForEphemerals.code();
+pub(crate) const NODE_EXISTS: i32 = ErrorCode::NodeExists.code();
+pub(crate) const NOT_EMPTY: i32 = ErrorCode::NotEmpty.code();
+pub(crate) const AUTH_FAILED: i32 = ErrorCode::AuthFailed.code();
+pub(crate) const NO_WATCHER: i32 = ErrorCode::NoWatcher.code();
+pub(crate) const RECONFIG_DISABLED: i32 = ErrorCode::ReconfigDisabled.code();
 
 /// The largest TTL the server accepts (40 bits).
 const MAX_TTL: i64 = 0xFF_FFFF_FFFF;
@@ -588,21 +589,4 @@ fn set_watches(
         st.watches.data.add(p, conn, Mode::Recursive);
     }
     st.deliver(&fired);
-}
-
-/// True for the ops that take a zxid (so a malformed one still consumes one).
-pub(crate) fn is_txn(op: OpCode) -> bool {
-    matches!(
-        op,
-        OpCode::Create
-            | OpCode::Create2
-            | OpCode::CreateContainer
-            | OpCode::CreateTtl
-            | OpCode::Delete
-            | OpCode::SetData
-            | OpCode::SetAcl
-            | OpCode::Check
-            | OpCode::Multi
-            | OpCode::Reconfig
-    )
 }

@@ -89,7 +89,7 @@ pub(crate) fn handle(
         },
         Err(e) => {
             log::warn!("connection {}: cannot decode {op:?}: {e}", cx.conn);
-            if ops::is_txn(op) {
+            if op.is_write() {
                 st.next_zxid();
             }
             ops::Reply::err(header.xid, ops::MARSHALLING)
