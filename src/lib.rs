@@ -64,6 +64,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod auth;
 pub mod client;
 #[cfg(feature = "discovery")]
 pub mod discovery;
@@ -74,9 +75,11 @@ pub mod proto;
 pub mod recipes;
 pub mod session;
 pub mod testing;
+#[cfg(feature = "tls")]
+pub mod tls;
 
 pub use client::{Op, OpResult, ZooKeeper, ZooKeeperBuilder};
-pub use error::{Error, HostFailure, HostFailureKind, Result};
+pub use error::{Error, HostFailure, HostFailureKind, Result, TlsFailure};
 pub use framework::{
     ConnectionState, CuratorEvent, CuratorEventType, CuratorFramework, CuratorFrameworkFactory,
     ExponentialBackoffRetry, RetryNTimes, RetryOneTime, RetryPolicy,

@@ -15,12 +15,14 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{bounded, unbounded, Receiver};
 use parking_lot::Mutex;
 
+use crate::auth::{SaslDigest, Secret};
 use crate::error::{Error, Result};
 use crate::proto::frame::MAX_PACKET;
 use crate::proto::{AuthPacket, KeeperState, Request};
 use crate::session::core::{Core, SessionConfig, States};
 use crate::session::hosts::ConnectString;
 use crate::session::pending::{Completion, OneShot};
+use crate::session::stream::Transport;
 use crate::session::{io, EventDispatcher, SharedWatcher, WatchedEvent, Watcher};
 
 /// The smallest `max_buffer_size` accepted: below it even small replies would not fit.
@@ -74,6 +76,8 @@ pub struct ZooKeeperBuilder {
     dispatcher: Option<EventDispatcher>,
     max_buffer: usize,
     on_expired: Option<Arc<dyn Fn() + Send + Sync>>,
+    transport: Transport,
+    sasl: Option<SaslDigest>,
 }
 
 impl ZooKeeperBuilder {
@@ -113,7 +117,9 @@ impl ZooKeeperBuilder {
         self
     }
 
-    /// Authentication to send on every connection (e.g. `("digest", b"user:password")`).
+    /// Authentication to send on every connection (e.g. `("digest", b"user:password")`), as
+    /// `add_auth_info` sends it. The credentials never appear in `Debug` output, logs or
+    /// errors.
     pub fn auth(mut self, scheme: &str, auth: &[u8]) -> Self {
         self.auth.push(AuthPacket {
             auth_type: 0,
@@ -162,6 +168,56 @@ impl ZooKeeperBuilder {
     /// 1,048,575 bytes.
     pub fn max_buffer_size(mut self, bytes: usize) -> Self {
         self.max_buffer = bytes;
+        self
+    }
+
+    /// Connects over TLS (cargo feature `tls`) to every host of the connect string (the
+    /// servers' `secureClientPort`), verifying each server's certificate against the
+    /// config's CA certificates and, unless turned off, against the host name the connect
+    /// string gives. A failed handshake fails that host's attempt like a refused connection
+    /// (the cause is logged at `warn!` once and reported by
+    /// [`Error::hosts_tried`](crate::Error::hosts_tried) as
+    /// [`HostFailureKind::Tls`](crate::HostFailureKind::Tls)); every reconnect handshakes
+    /// again. See `docs/security.md`.
+    #[cfg(feature = "tls")]
+    pub fn tls(mut self, config: crate::tls::TlsConfig) -> Self {
+        self.transport = Some(config);
+        self
+    }
+
+    /// Authenticates every connection with SASL DIGEST-MD5 as `user` (the JAAS `Client`
+    /// section's `username` and `password` of a Java client using ZooKeeper's
+    /// `DigestLoginModule`). The session then holds the identity `sasl:user`, which ACLs
+    /// name as `Id::new("sasl", user)`. Watchers hear `SaslAuthenticated` after each
+    /// successful exchange (after `SyncConnected`); requests wait until it is done. Wrong
+    /// credentials end the handle in `AuthFailed` (watchers hear `AuthFailed`, calls fail
+    /// with `Error::AuthFailed`) without retrying. The password never appears in `Debug`
+    /// output, logs or errors. Kerberos (GSSAPI) is not supported. See `docs/security.md`.
+    ///
+    /// ```
+    /// use zk_curator::{KeeperState, ZooKeeper};
+    /// # let server = zk_curator::testing::TestingServer::builder().sasl_user("bob", "bobs-secret").start()?;
+    /// let (tx, rx) = std::sync::mpsc::channel();
+    /// let zk = ZooKeeper::builder(&server.connect_string())
+    ///     .sasl_digest_md5("bob", "bobs-secret")
+    ///     .default_watcher(move |e| { let _ = tx.send(e.state()); })
+    ///     .connect()?;
+    /// assert_eq!(rx.recv()?, KeeperState::SyncConnected);
+    /// assert_eq!(rx.recv()?, KeeperState::SaslAuthenticated);
+    /// assert_eq!(zk.who_am_i()?.iter().find(|c| c.auth_scheme == "sasl").map(|c| c.user.as_str()), Some("bob"));
+    /// # zk.close()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn sasl_digest_md5(self, user: &str, password: &str) -> Self {
+        self.sasl_digest(user, Secret::new(password.as_bytes().to_vec()))
+    }
+
+    /// [`sasl_digest_md5`](Self::sasl_digest_md5) with the password already wrapped.
+    pub(crate) fn sasl_digest(mut self, user: &str, password: Secret) -> Self {
+        self.sasl = Some(SaslDigest {
+            user: user.to_string(),
+            password,
+        });
         self
     }
 
@@ -224,6 +280,9 @@ impl ZooKeeperBuilder {
         if self.auth.iter().any(|a| a.scheme.is_empty()) {
             return bad("auth: the scheme must not be empty (e.g. \"digest\")".into());
         }
+        if self.sasl.as_ref().is_some_and(|s| s.user.is_empty()) {
+            return bad("sasl_digest_md5: the user name must not be empty".into());
+        }
         Ok(connect)
     }
 
@@ -245,6 +304,8 @@ impl ZooKeeperBuilder {
             can_be_read_only: self.can_be_read_only,
             session: self.session,
             max_buffer: self.max_buffer,
+            transport: self.transport,
+            sasl: self.sasl,
         };
         let (wake_tx, wake_rx) = unbounded();
         let core = Core::new(
@@ -283,6 +344,8 @@ impl ZooKeeper {
             dispatcher: None,
             max_buffer: MAX_PACKET,
             on_expired: None,
+            transport: Transport::default(),
+            sasl: None,
         }
     }
 
@@ -522,6 +585,7 @@ mod tests {
             ("request_timeout", b().request_timeout(Duration::ZERO)),
             ("max_buffer_size", b().max_buffer_size(10)),
             ("auth", b().auth("", b"secret")),
+            ("sasl_digest_md5", b().sasl_digest_md5("", "secret")),
         ];
         for (option, builder) in cases {
             match builder.start() {

@@ -48,6 +48,9 @@ pub(crate) struct Config {
     pub error_policy: Arc<dyn ConnectionStateErrorPolicy>,
     pub simulated_expiration_percent: u32,
     pub max_buffer: usize,
+    #[cfg(feature = "tls")]
+    pub tls: Option<crate::tls::TlsConfig>,
+    pub sasl: Option<(String, crate::auth::Secret)>,
 }
 
 /// User watcher identity and namespace -> the wrapper the handle holds.
@@ -412,6 +415,13 @@ pub(crate) fn handle_builder(cfg: &Config) -> ZooKeeperBuilder {
         .max_buffer_size(cfg.max_buffer);
     for (scheme, auth) in &cfg.auth {
         b = b.auth(scheme, auth);
+    }
+    #[cfg(feature = "tls")]
+    if let Some(tls) = &cfg.tls {
+        b = b.tls(tls.clone());
+    }
+    if let Some((user, password)) = &cfg.sasl {
+        b = b.sasl_digest(user, password.clone());
     }
     b
 }

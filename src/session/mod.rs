@@ -56,6 +56,8 @@ pub(crate) mod pending;
 pub(crate) mod pool;
 pub(crate) mod readonly;
 pub(crate) mod registry;
+pub(crate) mod sasl;
+pub(crate) mod stream;
 pub(crate) mod watcher;
 
 pub use self::core::States;
