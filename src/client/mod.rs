@@ -229,7 +229,10 @@ impl ZooKeeperBuilder {
     }
 
     /// Starts the handle and waits until the session is established (or the connection
-    /// timeout passes: then the handle is closed and `Error::Timeout` returned).
+    /// timeout passes: then the handle is closed and `Error::Timeout` returned, or, when a
+    /// TLS handshake failed meanwhile, `Error::ConnectionLoss` whose
+    /// [`hosts_tried`](Error::hosts_tried) name the cause: a certificate problem does not
+    /// go away by waiting longer).
     pub fn connect(self) -> Result<ZooKeeper> {
         let wait = self.connection_timeout;
         let zk = self.start()?;
@@ -237,7 +240,18 @@ impl ZooKeeperBuilder {
         match st {
             States::Connected | States::ConnectedReadOnly => Ok(zk),
             other => {
-                let err = other.dead_error().unwrap_or(Error::Timeout);
+                let tls_failed = |e: &Error| {
+                    e.hosts_tried().is_some_and(|h| {
+                        h.iter()
+                            .any(|f| matches!(f.kind(), crate::HostFailureKind::Tls(_)))
+                    })
+                };
+                let err = match other.dead_error() {
+                    Some(e) => e,
+                    None => Some(zk.connection_loss())
+                        .filter(tls_failed)
+                        .unwrap_or(Error::Timeout),
+                };
                 let _ = zk.close();
                 Err(err)
             }

@@ -590,7 +590,10 @@ pub(crate) fn is_timeout(e: &io::Error) -> bool {
 }
 
 fn io_error(e: io::Error) -> Error {
-    if e.kind() == io::ErrorKind::InvalidData {
+    // A TLS failure keeps its cause (reported per host); other invalid data is a protocol
+    // error.
+    let tls = e.get_ref().is_some_and(|i| i.is::<crate::TlsFailure>());
+    if e.kind() == io::ErrorKind::InvalidData && !tls {
         Error::Protocol(e.to_string())
     } else {
         Error::from(e)

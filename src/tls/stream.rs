@@ -27,6 +27,7 @@ use rustls::pki_types::ServerName;
 use rustls::{ClientConfig, ClientConnection, Connection, ServerConfig, ServerConnection};
 
 use super::verify::classify;
+use crate::TlsFailure;
 
 /// The largest TLS record plus its header: one socket read's worth.
 const READ_CHUNK: usize = 16 * 1024 + 512;
@@ -69,12 +70,7 @@ impl TlsStream {
         let mut io = &sock;
         while conn.is_handshaking() {
             match conn.complete_io(&mut io) {
-                Ok((0, 0)) if conn.is_handshaking() => {
-                    return Err(io::Error::new(
-                        io::ErrorKind::UnexpectedEof,
-                        "closed the connection during the TLS handshake",
-                    ))
-                }
+                Ok((0, 0)) if conn.is_handshaking() => return Err(closed_early()),
                 Ok(_) => {}
                 Err(e) => return Err(map_io(e, host)),
             }
@@ -162,12 +158,30 @@ fn failure(e: &rustls::Error, host: &str) -> io::Error {
 }
 
 /// rustls reports handshake errors as `io::Error`s wrapping a `rustls::Error`: classify
-/// those; timeouts and resets pass unchanged.
+/// those, and a peer that hangs up mid-handshake; timeouts pass unchanged.
 fn map_io(e: io::Error, host: &str) -> io::Error {
-    match e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
-        Some(t) => failure(t, host),
-        None => e,
+    if let Some(t) = e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
+        return failure(t, host);
     }
+    match e.kind() {
+        io::ErrorKind::UnexpectedEof
+        | io::ErrorKind::ConnectionReset
+        | io::ErrorKind::ConnectionAborted
+        | io::ErrorKind::BrokenPipe => closed_early(),
+        _ => e,
+    }
+}
+
+/// The peer hung up during the handshake: most likely not a TLS port.
+fn closed_early() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidData,
+        TlsFailure::Handshake(
+            "the server closed the connection during the TLS handshake (is this its \
+             secureClientPort, and does it speak TLS?)"
+                .into(),
+        ),
+    )
 }
 
 impl Read for &TlsStream {
