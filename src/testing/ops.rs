@@ -247,6 +247,7 @@ pub(crate) fn apply(st: &mut State, cx: &mut ConnCtx, xid: i32, req: Request) ->
                     user: match id.scheme.as_str() {
                         "ip" => id.id.clone(),
                         "digest" => id.id.split(':').next().unwrap_or("").to_string(),
+                        "sasl" => id.id.clone(),
                         _ => String::new(),
                     },
                 })
