@@ -44,6 +44,9 @@
 //! * [`testing`]: an in-process ZooKeeper for tests, with fault injection.
 //! * `discovery` (cargo feature `discovery`): Curator's service discovery
 //!   (`curator-x-discovery`), sharing one registry with Java services.
+//! * [`auth`]: digest ids for ACLs ([`auth::generate_digest`]); SASL DIGEST-MD5 is a builder
+//!   option (`sasl_digest_md5`). `tls` (cargo feature `tls`): `TlsConfig` for TLS and
+//!   mutual TLS with rustls. How to set up either side is in `docs/security.md`.
 //!
 //! ## The threading contract
 //!
@@ -96,3 +99,8 @@ pub use session::{
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
+
+/// docs/security.md's examples, compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/security.md")]
+struct SecurityDoctests;

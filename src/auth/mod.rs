@@ -1,5 +1,5 @@
 //! Authentication helpers: the `digest` scheme's id ([`generate_digest`]) and, crate-private,
-//! what SASL DIGEST-MD5 needs (MD5, the mechanism) and the [`Secret`] wrapper that keeps
+//! what SASL DIGEST-MD5 needs (MD5, the mechanism) and the `Secret` wrapper that keeps
 //! passwords out of `Debug` output.
 //!
 //! How the pieces fit together (digest auth and ACLs, SASL, TLS, the matching server

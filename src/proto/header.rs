@@ -149,6 +149,31 @@ impl ReplyHeader {
     }
 }
 
+impl std::fmt::Debug for ConnectRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConnectRequest")
+            .field("protocol_version", &self.protocol_version)
+            .field("last_zxid_seen", &self.last_zxid_seen)
+            .field("timeout", &self.timeout)
+            .field("session_id", &self.session_id)
+            .field("passwd", &format_args!("<redacted>"))
+            .field("read_only", &self.read_only)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for ConnectResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConnectResponse")
+            .field("protocol_version", &self.protocol_version)
+            .field("timeout", &self.timeout)
+            .field("session_id", &self.session_id)
+            .field("passwd", &format_args!("<redacted>"))
+            .field("read_only", &self.read_only)
+            .finish()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -209,30 +234,5 @@ mod tests {
         assert_eq!(r.to_bytes().len(), 16);
         assert!(matches!(r.error("/a"), Some(Error::NoNode { path, .. }) if path == "/a"));
         assert!(ReplyHeader::default().error("/").is_none());
-    }
-}
-
-impl std::fmt::Debug for ConnectRequest {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ConnectRequest")
-            .field("protocol_version", &self.protocol_version)
-            .field("last_zxid_seen", &self.last_zxid_seen)
-            .field("timeout", &self.timeout)
-            .field("session_id", &self.session_id)
-            .field("passwd", &format_args!("<redacted>"))
-            .field("read_only", &self.read_only)
-            .finish()
-    }
-}
-
-impl std::fmt::Debug for ConnectResponse {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ConnectResponse")
-            .field("protocol_version", &self.protocol_version)
-            .field("timeout", &self.timeout)
-            .field("session_id", &self.session_id)
-            .field("passwd", &format_args!("<redacted>"))
-            .field("read_only", &self.read_only)
-            .finish()
     }
 }
