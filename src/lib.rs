@@ -60,6 +60,21 @@
 //!   different paths run in parallel, the event thread is not held up.
 //! * No crate lock is held while user code runs; calling the client — even `close()` — from
 //!   inside any callback never deadlocks.
+//! * A callback that holds the event thread longer than a threshold (1 s by default) is
+//!   reported with `log::warn!` while it runs, and counted
+//!   ([`EventDispatcher::stall_count`]): one process-wide thread, `zk-watchdog`, samples the
+//!   event threads while any exists. Meanwhile the listeners' view of the connection
+//!   waits with everything else, but the live one does not:
+//!   [`CuratorFramework::is_connected`] and [`CuratorFramework::live_state`] read the I/O
+//!   thread's knowledge at any moment (docs/threading.md explains the two views).
+//!
+//! ## zkcli
+//!
+//! The package also builds `zkcli` (`cargo install zk-curator`), a ZooKeeper shell for
+//! operators in the spirit of Apache's `zkCli.sh`: `zkcli --server host:port get -s /a`, `ls
+//! -R`, `create -e -s`, `setAcl`, `deleteall`, `watch -r /app`, an interactive prompt with
+//! history, data as text, hex or base64, exit codes 0 / 1 (ZooKeeper error) / 2 (usage). It
+//! uses only this crate's public API and adds no dependency. The README has a sample session.
 //!
 //! Supported servers: ZooKeeper 3.5 to 3.9 (3.4 for the core operations); tested against
 //! Apache ZooKeeper 3.8 and the in-process [`testing::TestingServer`].

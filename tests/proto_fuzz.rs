@@ -1,14 +1,27 @@
 //! Decoding is total: every decoder of `zk_curator::proto` (every record, `Request::decode`
 //! and `Response::decode` for every op code, `FrameReader::read_frame`) answers any input
 //! with `Ok` or `Err`, never a panic, and never allocates more than a small multiple of the
-//! input, whatever its length fields claim.
+//! input, whatever its length fields claim. And so is the TestingServer's request path:
+//! header, body, the operation applied to its tree, watches and sessions.
 //!
 //! Per decoder: every strict prefix of a valid encoding (must be `Err` where every field is
-//! mandatory), then [`ITERATIONS`] inputs from a seeded PRNG: random bytes, valid encodings
+//! mandatory), then [`iterations`] inputs from a seeded PRNG: random bytes, valid encodings
 //! with bytes flipped, truncated or extended, and length-sized windows overwritten with
 //! hostile values (-2, `i32::MIN`, 2 GiB, ...). Whatever decodes must re-encode to a fixed
 //! point. Failures name the decoder and the input; the seed is derived from the decoder's
 //! name, so every run is the same.
+//!
+//! The server's request path gets [`server_inputs`] frames from two sessions: requests
+//! generated field by field (paths valid and not, every create flag, versions, ACLs of every
+//! scheme, TTLs, multis mixing every op, watches of every mode, SetWatches, auth), the same
+//! with bytes mutated, mutated samples and noise; every answer must carry a ZooKeeper error
+//! code and no single allocation may exceed a bound.
+//!
+//! The counts are bounded and scale with the environment: `ZK_FUZZ_ITERATIONS` (per decoder;
+//! 100,000 by default, which with about a hundred decoders is millions of inputs) and
+//! `ZK_FUZZ_SERVER_INPUTS` (200,000 by default, for CI's time). The documented full run
+//! (docs/reliability.md) is `ZK_FUZZ_SERVER_INPUTS=2000000 cargo test --release --test
+//! proto_fuzz -- --nocapture`; each test prints the number of inputs it ran (`ZK-FIGURE fuzz`).
 
 mod support;
 
@@ -21,8 +34,28 @@ use support::samples::{self, Case};
 use zk_curator::proto::frame::DEFAULT_MAX_FRAME;
 use zk_curator::proto::{FrameReader, OpCode};
 
-/// Random inputs per decoder.
-const ITERATIONS: usize = 100_000;
+/// Random inputs per decoder (`ZK_FUZZ_ITERATIONS`, default 100,000).
+fn iterations() -> usize {
+    env_count("ZK_FUZZ_ITERATIONS", 100_000)
+}
+
+/// Frames fed to the TestingServer's request path (`ZK_FUZZ_SERVER_INPUTS`, default
+/// 200,000).
+fn server_inputs() -> usize {
+    env_count("ZK_FUZZ_SERVER_INPUTS", 200_000)
+}
+
+fn env_count(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// Prints how many inputs a test ran, for docs/reliability.md.
+fn report(test: &str, inputs: usize) {
+    eprintln!("ZK-FIGURE fuzz {test} inputs={inputs}");
+}
 
 // ---------------------------------------------------------------- allocation tracking
 
@@ -197,7 +230,7 @@ fn fuzz(case: &Case) {
         // An op code a client never sends: nothing decodes.
         let mut rng = Rng::seeded(name);
         let mut input = Vec::new();
-        for _ in 0..ITERATIONS {
+        for _ in 0..iterations() {
             mutate(&mut rng, &[], &mut input);
             assert!(decode(&input).is_err(), "{name} decoded {input:02x?}");
         }
@@ -226,7 +259,7 @@ fn fuzz(case: &Case) {
     let mut rng = Rng::seeded(name);
     let mut input = Vec::new();
     let mut decoded = 0u32;
-    for _ in 0..ITERATIONS {
+    for _ in 0..iterations() {
         mutate(&mut rng, &case.bytes, &mut input);
         if let Ok((_, used)) = decode_as(&input, false) {
             assert!(used <= input.len(), "{name}: read past the input");
@@ -254,9 +287,15 @@ fn fuzz(case: &Case) {
 /// Fuzzes every `parts`-th case starting at `part` (the cases are spread over several tests
 /// so that both cores of a small CI machine work).
 fn fuzz_share(cases: Vec<Case>, part: usize, parts: usize) {
+    let mut n = 0;
     for c in cases.iter().skip(part).step_by(parts) {
         fuzz(c);
+        n += 1;
     }
+    report(
+        &format!("{} decoders (part {part} of {parts})", n),
+        n * (iterations() + 1),
+    );
 }
 
 #[test]
@@ -402,7 +441,7 @@ fn frame_reader_is_total_and_matches_a_reference() {
     let mut rng = Rng::seeded("FrameReader::read_frame");
     let max = 256;
     let mut reader = FrameReader::new(max);
-    for i in 0..ITERATIONS {
+    for i in 0..iterations() {
         let data = frame_stream(&mut rng, max);
         let (want, want_err) = reference_frames(&data, max);
         if i % 64 == 0 {
@@ -433,4 +472,337 @@ fn frame_reader_is_total_and_matches_a_reference() {
             "{largest} bytes allocated for {data:02x?}"
         );
     }
+}
+
+// ---------------------------------------------------------------- the server's request path
+
+mod server_path {
+    use super::*;
+    use zk_curator::proto::*;
+
+    const PATHS: &[&str] = &[
+        "/",
+        "/a",
+        "/a/b",
+        "/a/b/c",
+        "/b",
+        "/b/x",
+        "/c",
+        "/zookeeper",
+        "/zookeeper/config",
+        "/zookeeper/quota",
+        "/a/",
+        "",
+        "a",
+        "/a//b",
+        "/a/./b",
+        "/a/../b",
+        "/\u{1}",
+        "/é",
+    ];
+
+    fn pick<T: Clone>(rng: &mut Rng, v: &[T]) -> T {
+        v[rng.below(v.len())].clone()
+    }
+
+    fn path(rng: &mut Rng) -> String {
+        if rng.below(16) == 0 {
+            // A fresh name: some growth, and sequential parents.
+            format!("{}/n{}", pick(rng, &["/a", "/b", "/c"]), rng.below(50))
+        } else {
+            pick(rng, PATHS).to_string()
+        }
+    }
+
+    fn data(rng: &mut Rng) -> Option<Vec<u8>> {
+        match rng.below(6) {
+            0 => None,
+            1 => Some(Vec::new()),
+            _ => {
+                let mut v = Vec::new();
+                let n = rng.below(40);
+                rng.fill(&mut v, n);
+                Some(v)
+            }
+        }
+    }
+
+    fn acl(rng: &mut Rng) -> Vec<Acl> {
+        let ids = [
+            Id::new("world", "anyone"),
+            Id::new("auth", ""),
+            Id::new("digest", "u:ZzRYuC3uDf5eKgq4SSGUVuzSgUY="),
+            Id::new("ip", "127.0.0.1"),
+            Id::new("ip", "10.0.0.0/8"),
+            Id::new("ip", "not an ip"),
+            Id::new("super", "x"),
+            Id::new("nosuch", "x"),
+            Id::new("world", "someone"),
+        ];
+        (0..rng.below(3))
+            .map(|_| Acl::new(Perms(rng.below(40) as i32 - 4), pick(rng, &ids)))
+            .collect()
+    }
+
+    fn version(rng: &mut Rng) -> i32 {
+        pick(rng, &[-2, -1, -1, 0, 0, 1, 2, 3, i32::MAX])
+    }
+
+    fn create(rng: &mut Rng) -> CreateRequest {
+        CreateRequest {
+            path: path(rng),
+            data: data(rng),
+            acl: acl(rng),
+            flags: rng.below(10) as i32 - 1,
+        }
+    }
+
+    fn create_ttl(rng: &mut Rng) -> CreateTtlRequest {
+        let c = create(rng);
+        CreateTtlRequest {
+            path: c.path,
+            data: c.data,
+            acl: c.acl,
+            flags: c.flags,
+            ttl: pick(rng, &[-1, 0, 1, 1000, 1 << 40, (1 << 40) - 1, i64::MAX]),
+        }
+    }
+
+    fn multi_op(rng: &mut Rng, reads: bool) -> MultiOp {
+        match rng.below(if reads { 8 } else { 6 }) {
+            0 => MultiOp::Create {
+                op: pick(
+                    rng,
+                    &[OpCode::Create, OpCode::Create2, OpCode::CreateContainer],
+                ),
+                req: create(rng),
+            },
+            1 => MultiOp::CreateTtl(create_ttl(rng)),
+            2 => MultiOp::Delete(DeleteRequest {
+                path: path(rng),
+                version: version(rng),
+            }),
+            3 => MultiOp::SetData(SetDataRequest {
+                path: path(rng),
+                data: data(rng),
+                version: version(rng),
+            }),
+            4 | 5 => MultiOp::Check(CheckVersionRequest {
+                path: path(rng),
+                version: version(rng),
+            }),
+            6 => MultiOp::GetChildren(GetChildrenRequest {
+                path: path(rng),
+                watch: rng.below(2) == 0,
+            }),
+            _ => MultiOp::GetData(GetDataRequest {
+                path: path(rng),
+                watch: rng.below(2) == 0,
+            }),
+        }
+    }
+
+    fn paths(rng: &mut Rng) -> Vec<String> {
+        (0..rng.below(4)).map(|_| path(rng)).collect()
+    }
+
+    /// One request, generated field by field.
+    pub fn request(rng: &mut Rng) -> Request {
+        let watch = rng.below(2) == 0;
+        match rng.below(30) {
+            0..=2 => Request::Create(create(rng)),
+            3 => Request::Create2(create(rng)),
+            4 => Request::CreateContainer(create(rng)),
+            5 => Request::CreateTtl(create_ttl(rng)),
+            6 | 7 => Request::Delete(DeleteRequest {
+                path: path(rng),
+                version: version(rng),
+            }),
+            8 => Request::Exists(ExistsRequest {
+                path: path(rng),
+                watch,
+            }),
+            9 => Request::GetData(GetDataRequest {
+                path: path(rng),
+                watch,
+            }),
+            10 | 11 => Request::SetData(SetDataRequest {
+                path: path(rng),
+                data: data(rng),
+                version: version(rng),
+            }),
+            12 => Request::GetAcl(GetAclRequest { path: path(rng) }),
+            13 => Request::SetAcl(SetAclRequest {
+                path: path(rng),
+                acl: acl(rng),
+                version: version(rng),
+            }),
+            14 => Request::GetChildren(GetChildrenRequest {
+                path: path(rng),
+                watch,
+            }),
+            15 => Request::GetChildren2(GetChildrenRequest {
+                path: path(rng),
+                watch,
+            }),
+            16 => Request::Check(CheckVersionRequest {
+                path: path(rng),
+                version: version(rng),
+            }),
+            17 => Request::Sync(SyncRequest { path: path(rng) }),
+            18 | 19 => Request::Multi(MultiRequest {
+                ops: (0..rng.below(6)).map(|_| multi_op(rng, false)).collect(),
+            }),
+            20 => Request::MultiRead(MultiRequest {
+                ops: (0..rng.below(5)).map(|_| multi_op(rng, true)).collect(),
+            }),
+            21 => Request::CheckWatches(CheckWatchesRequest {
+                path: path(rng),
+                watcher_type: rng.below(7) as i32 - 1,
+            }),
+            22 => Request::RemoveWatches(RemoveWatchesRequest {
+                path: path(rng),
+                watcher_type: rng.below(7) as i32 - 1,
+            }),
+            23 => Request::AddWatch(AddWatchRequest {
+                path: path(rng),
+                mode: rng.below(4) as i32 - 1,
+            }),
+            24 => Request::GetEphemerals(GetEphemeralsRequest {
+                prefix_path: path(rng),
+            }),
+            25 => Request::GetAllChildrenNumber(GetAllChildrenNumberRequest { path: path(rng) }),
+            26 => Request::Auth(AuthPacket {
+                auth_type: 0,
+                scheme: pick(rng, &["digest", "ip", "world", "sasl", "nosuch"]).to_string(),
+                auth: pick(rng, &[&b"u:p"[..], b"", b"nocolon", b"a:b:c"]).to_vec(),
+            }),
+            27 => Request::SetWatches(SetWatches {
+                relative_zxid: pick(rng, &[-1, 0, 1, 5, 1 << 40]),
+                data_watches: paths(rng),
+                exist_watches: paths(rng),
+                child_watches: paths(rng),
+            }),
+            28 => Request::SetWatches2(SetWatches2 {
+                relative_zxid: pick(rng, &[-1, 0, 1, 5, 1 << 40]),
+                data_watches: paths(rng),
+                exist_watches: paths(rng),
+                child_watches: paths(rng),
+                persistent_watches: paths(rng),
+                persistent_recursive_watches: paths(rng),
+            }),
+            _ => pick(rng, &[Request::Ping, Request::WhoAmI]),
+        }
+    }
+
+    /// `req` as a frame body (header included, no length prefix).
+    pub fn frame(rng: &mut Rng, req: &Request) -> Vec<u8> {
+        let mut f = Vec::new();
+        RequestHeader {
+            xid: rng.below(1000) as i32 + 1,
+            op: req.op_code().code(),
+        }
+        .encode(&mut f);
+        req.encode(&mut f);
+        f
+    }
+
+    /// Every code a ZooKeeper server answers with (`KeeperException.Code`).
+    pub fn known_code(err: i32) -> bool {
+        err == 0 || (-14..=-1).contains(&err) || (-127..=-100).contains(&err)
+    }
+}
+
+#[test]
+fn testing_server_request_path_is_total() {
+    use server_path::*;
+    let samples: Vec<Vec<u8>> = {
+        let mut rng = Rng::seeded("server samples");
+        samples::requests()
+            .iter()
+            .map(|r| frame(&mut rng, r))
+            .collect()
+    };
+    let n = server_inputs();
+    let mut rng = Rng::seeded("TestingServer request path");
+    let mut target = zk_curator::testing::fuzz::RequestPath::new();
+    let mut input = Vec::new();
+    let mut answered = std::collections::BTreeMap::<i32, usize>::new();
+    let mut closed = 0usize;
+    let mut largest_seen = 0usize;
+    for i in 0..n {
+        if i % 20_000 == 19_999 || target.znodes() > 2_000 {
+            target = zk_curator::testing::fuzz::RequestPath::new();
+        }
+        if i % 997 == 0 {
+            target.expire(rng.below(2));
+        }
+        input.clear();
+        match rng.below(20) {
+            // Generated field by field: reaches deep into every operation.
+            0..=11 => {
+                let req = request(&mut rng);
+                input = frame(&mut rng, &req);
+            }
+            // Generated, then bytes mutated.
+            12..=15 => {
+                let req = request(&mut rng);
+                let f = frame(&mut rng, &req);
+                mutate(&mut rng, &f, &mut input);
+            }
+            // A sample of every op code, mutated.
+            16..=18 => {
+                let s = &samples[rng.below(samples.len())];
+                mutate(&mut rng, s, &mut input);
+            }
+            // A valid header with noise, or noise.
+            _ => {
+                let op = OpCode::ALL[rng.below(OpCode::ALL.len())].code();
+                if rng.below(2) == 0 {
+                    input.extend_from_slice(&1i32.to_be_bytes());
+                    input.extend_from_slice(&op.to_be_bytes());
+                }
+                let k = rng.below(64);
+                rng.fill(&mut input, k);
+            }
+        }
+        let who = rng.below(2);
+        let r = catch_unwind(AssertUnwindSafe(|| {
+            largest_allocation(|| target.feed(who, &input))
+        }));
+        let (answer, largest) = match r {
+            Ok(x) => x,
+            Err(_) => panic!("the request path panicked on input {i}: {input:02x?}"),
+        };
+        largest_seen = largest_seen.max(largest);
+        assert!(
+            largest <= allocation_bound(input.len()) + (1 << 20),
+            "input {i}: {largest} bytes allocated for {input:02x?}"
+        );
+        match answer {
+            Some(err) => {
+                assert!(
+                    known_code(err),
+                    "input {i}: error code {err} for {input:02x?}"
+                );
+                *answered.entry(err).or_default() += 1;
+            }
+            None => closed += 1,
+        }
+    }
+    report("testing_server_request_path", n);
+    eprintln!(
+        "ZK-FIGURE fuzz server_path_outcomes ok={} errors={} closed={} distinct_codes={} largest_alloc={}",
+        answered.get(&0).copied().unwrap_or(0),
+        answered.iter().filter(|(k, _)| **k != 0).map(|(_, v)| v).sum::<usize>(),
+        closed,
+        answered.len(),
+        largest_seen
+    );
+    // The generator reaches past decoding: most requests get a real answer.
+    assert!(
+        answered.get(&0).copied().unwrap_or(0) > n / 10,
+        "{answered:?}"
+    );
+    assert!(answered.len() >= 8, "codes seen: {answered:?}");
 }

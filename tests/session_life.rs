@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use support::events::{Events, WAIT};
 use support::proxy::Proxy;
 use support::{unique_root, wait_until, RealEnsemble, ServerOptions};
+use zk_curator::proto::OpCode;
 use zk_curator::{
     Acl, AddWatchMode, CreateMode, Error, EventType, KeeperState, States, WatchedEvent, ZooKeeper,
 };
@@ -175,12 +176,49 @@ server_test!(shared a_short_partition_keeps_the_session, |srv| {
     assert!(b.exists(&eph, false).unwrap().is_some());
 });
 
+server_test!(shared a_handle_locked_out_past_its_session_expires, |srv| {
+    let proxy = Proxy::start(&srv.connect_string());
+    let (a, ev) = via(&proxy, Duration::from_secs(2));
+    let negotiated = a.negotiated_timeout();
+    proxy.refuse(true);
+    proxy.drop_connections();
+    ev.expect_state(KeeperState::Disconnected);
+    let cut = Instant::now();
+    // No server accepts it: 4/3 of the session timeout after it last heard one, the
+    // session is surely gone on the server side too, and the handle says so.
+    ev.expect_state(KeeperState::Expired);
+    let took = cut.elapsed();
+    assert!(took >= negotiated - Duration::from_millis(100), "{took:?}");
+    assert!(took <= negotiated * 4 / 3 + Duration::from_secs(2), "{took:?}");
+    assert_eq!(a.state(), States::Expired);
+    assert!(matches!(a.exists("/", false), Err(Error::SessionExpired)));
+    // A handle that never had a session has nothing to lose: it keeps trying.
+    let fresh = ZooKeeper::builder(&proxy.connect_string())
+        .session_timeout(Duration::from_secs(2))
+        .start()
+        .unwrap();
+    assert!(!fresh.wait_connected(negotiated * 2));
+    assert_eq!(fresh.state(), States::Connecting);
+    proxy.refuse(false);
+    assert!(fresh.wait_connected(WAIT));
+    support::figures::figure(
+        "2",
+        "a_handle_locked_out_past_its_session_expires",
+        srv.kind(),
+        &[
+            ("negotiated_ms", support::figures::ms(negotiated)),
+            ("expired_after_cut_ms", support::figures::ms(took)),
+        ],
+    );
+});
+
 server_test!(shared a_hundred_thousand_watches_restore, |srv| {
     const N: usize = 100_000;
     let b = srv.connect();
     let root = mk(&b, &unique_root("many-watches"));
     let proxy = Proxy::start(&srv.connect_string());
     let (a, ev) = via(&proxy, Duration::from_secs(30));
+    let rss0 = support::figures::rss_kb();
     // Exist watches on missing nodes: no node to create, and each path ~40 bytes, so the
     // restore needs many SetWatches packets of at most 128 KiB.
     let (tx, rx) = mpsc::channel();
@@ -195,17 +233,36 @@ server_test!(shared a_hundred_thousand_watches_restore, |srv| {
         assert!(rx.recv_timeout(WAIT).unwrap().unwrap());
     }
     assert_eq!(a.watch_count(), N);
+    let rss1 = support::figures::rss_kb();
+    let packets0 = proxy.requests(OpCode::SetWatches) + proxy.requests(OpCode::SetWatches2);
     let start = Instant::now();
     proxy.drop_connections();
     ev.expect_state(KeeperState::Disconnected);
     ev.expect_state(KeeperState::SyncConnected);
+    let reconnected = start.elapsed();
     // Any of them fires after the restore.
     for i in [0, N / 2, N - 1] {
         let p = format!("{root}/node-with-a-longish-name-{i:06}");
         mk(&b, &p);
         ev.expect(EventType::NodeCreated, &p);
     }
-    eprintln!("restore + 3 events: {:?}", start.elapsed());
+    let restored = start.elapsed();
+    let packets =
+        proxy.requests(OpCode::SetWatches) + proxy.requests(OpCode::SetWatches2) - packets0;
+    support::figures::figure(
+        "13",
+        "a_hundred_thousand_watches_restore",
+        srv.kind(),
+        &[
+            ("watches", N.to_string()),
+            ("setwatches_packets", packets.to_string()),
+            ("reconnected_ms", support::figures::ms(reconnected)),
+            ("restore_and_3_events_ms", support::figures::ms(restored)),
+            ("events_lost", "0".into()),
+            ("rss_kb_for_the_watches", rss1.saturating_sub(rss0).to_string()),
+        ],
+    );
+    assert!(packets > 1, "split into several SetWatches: {packets}");
     assert_eq!(a.watch_count(), N - 3);
 });
 

@@ -348,6 +348,17 @@ server_test!(shared panicking_watchers_do_not_stop_delivery, |srv| {
     zk.exists_async(&a, false, move |r| tx.send(r.is_ok()).unwrap())
         .unwrap();
     assert!(rx.recv_timeout(WAIT).unwrap());
+    support::figures::figure(
+        "12",
+        "panicking_watchers_do_not_stop_delivery",
+        srv.kind(),
+        &[
+            ("panics", (zk.event_dispatcher().panic_count() - before).to_string()),
+            ("events_after_a_panic_delivered", "3/3".into()),
+            ("callbacks_after_a_panic_delivered", "1/1".into()),
+            ("session_kept", (zk.state() == zk_curator::States::Connected).to_string()),
+        ],
+    );
 });
 
 server_test!(shared worker_pool_keeps_per_path_order_while_one_path_sleeps, |srv| {

@@ -384,7 +384,11 @@ impl ZooKeeper {
         self.core.info().negotiated
     }
 
-    /// The highest zxid seen in a reply.
+    /// The zxid of the last reply (the `lastZxidSeen` of the next handshake). A reply whose
+    /// zxid cannot be right (behind an earlier one of the same connection, in another epoch
+    /// on the same connection, or further ahead than any ensemble commits in the time
+    /// elapsed) is treated as a corrupt frame: the connection is dropped and the value never
+    /// gets here.
     pub fn last_zxid(&self) -> i64 {
         self.core.last_zxid()
     }

@@ -6,7 +6,10 @@
 //! lifetime; a read-only connection before it is reported as `ReadOnly`);
 //! a lost connection is `Suspended` (unless already suspended or lost); a session expiry, a
 //! replaced handle, or a suspension that lasted the negotiated session timeout (times the
-//! simulated-expiration percentage) is `Lost`; connecting again after `Suspended` or `Lost` is
+//! simulated-expiration percentage) is `Lost`, and so is a handle that heard no server for
+//! 4/3 of the negotiated timeout (its own rule, as the Java client's since 3.9.3: with a
+//! read timeout of 2/3, that is 2/3 of the timeout after `Suspended`, whichever comes
+//! first); connecting again after `Suspended` or `Lost` is
 //! `Reconnected`; a read-only server gives `ReadOnly`. The same state twice in a row is
 //! reported once. Unlike Curator, no state change is ever dropped: Curator's manager keeps
 //! them in a 25-slot queue and drops the oldest when it fills.

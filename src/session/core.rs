@@ -41,7 +41,10 @@ pub enum States {
     ConnectedReadOnly,
     /// Authentication failed; the handle is dead.
     AuthFailed,
-    /// The session expired; the handle is dead (a new session needs a new handle).
+    /// The session expired; the handle is dead (a new session needs a new handle). Either a
+    /// server said so, or no server has spoken to the handle for 4/3 of the negotiated
+    /// session timeout (by then the server has expired it: a handle locked out of every
+    /// server does not stay `Connecting` for ever).
     Expired,
     /// Closed by the user.
     Closed,
@@ -155,6 +158,9 @@ pub(crate) struct Inflight {
     /// One entry per auth packet on the wire; auth replies bypass the FIFO (the server answers
     /// them at once, ahead of earlier requests) but come back in order among themselves.
     pub auth: VecDeque<Option<Completion>>,
+    /// Pings and SetWatches on the wire, in order, each with the xid of the last request
+    /// written before it (see `special_reply`).
+    pub specials: VecDeque<(i32, Option<i32>)>,
 }
 
 /// The state shared by a handle, its callers and its I/O thread.
@@ -292,8 +298,39 @@ impl Core {
         self.last_zxid.load(Ordering::Acquire)
     }
 
-    pub fn saw_zxid(&self, zxid: i64) {
-        self.last_zxid.fetch_max(zxid, Ordering::AcqRel);
+    /// Records the zxid of a reply (the I/O thread's `ZxidGuard` vouched for it).
+    pub fn set_last_zxid(&self, zxid: i64) {
+        self.last_zxid.store(zxid, Ordering::Release);
+    }
+
+    /// Takes `last_zxid` back to `zxid` if it is ahead of it (a reply that raised it was
+    /// exposed as corrupt by the next one).
+    pub fn rollback_zxid(&self, zxid: i64) {
+        let was = self.last_zxid.fetch_min(zxid, Ordering::AcqRel);
+        if was > zxid {
+            log::warn!(
+                "last zxid {was:#x} taken back to {zxid:#x}: a reply carried a corrupt zxid"
+            );
+        }
+    }
+
+    /// Matches a ping or SetWatches reply (`xid`) with what was sent: one must be expected,
+    /// and every request written before it answered (replies come in order, so a request
+    /// still waiting means its reply was lost or disguised).
+    pub fn special_reply(&self, xid: i32) -> std::result::Result<(), String> {
+        let mut inf = self.inflight.lock();
+        match inf.specials.pop_front() {
+            Some((x, behind)) if x == xid => match behind {
+                Some(b) if inf.pending.iter().any(|p| p.xid == b) => {
+                    Err(format!("reply to xid {xid} overtook the reply to xid {b}"))
+                }
+                _ => Ok(()),
+            },
+            other => Err(format!(
+                "a reply with xid {xid} while {:?} was expected",
+                other.map(|o| o.0)
+            )),
+        }
     }
 
     pub fn is_closing(&self) -> bool {
@@ -339,6 +376,10 @@ impl Core {
                 ob.out.extend_from_slice(&f);
             }
             for f in setwatches {
+                self.inflight
+                    .lock()
+                    .specials
+                    .push_back((crate::proto::xid::SET_WATCHES, None));
                 ob.out.extend_from_slice(f);
             }
             let now = Instant::now();

@@ -6,16 +6,19 @@
 //! drop state events when a small queue fills; this one cannot). Every user callback runs
 //! inside `catch_unwind`; a panic is logged with `log::error!`, counted, and the thread goes
 //! on. No crate lock is held while user code runs, so a callback may call the client, even
-//! synchronously, and may close it.
+//! synchronously, and may close it. A callback that holds the thread longer than a threshold
+//! is reported and counted while it runs (see `stall`).
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::{self, JoinHandle, ThreadId};
+use std::time::Duration;
 
 use crossbeam_channel::{unbounded, Receiver, Sender};
 use parking_lot::Mutex;
 
+use super::stall::{self, Monitor};
 use super::watcher::{SharedWatcher, WatchedEvent, Watcher};
 use crate::error::{Error, Result};
 
@@ -66,6 +69,26 @@ pub(crate) enum EventItem {
 /// assert_eq!(rx.try_iter().collect::<Vec<_>>(), vec![0, 1, 2]);
 /// assert_eq!(d.panic_count(), 1);
 /// ```
+///
+/// # A callback that holds the thread
+///
+/// Everything behind a slow callback waits for it, state changes included. A callback that
+/// runs longer than the [stall threshold](EventDispatcher::set_stall_threshold) (1 s by
+/// default) is reported while it runs, once, with `log::warn!` naming it (a watcher's event
+/// type and path) and how long it has held the thread, and counted in
+/// [`stall_count`](EventDispatcher::stall_count). Meanwhile the connection's true state is
+/// still readable at once: [`ZooKeeper::state`](crate::ZooKeeper::state),
+/// [`CuratorFramework::is_connected`](crate::CuratorFramework::is_connected).
+///
+/// ```
+/// use std::time::Duration;
+/// use zk_curator::EventDispatcher;
+/// let d = EventDispatcher::start().unwrap();
+/// d.set_stall_threshold(Duration::from_millis(50));
+/// d.post(|| std::thread::sleep(Duration::from_millis(500)));
+/// d.shutdown(); // waits for the sleeping callback
+/// assert_eq!(d.stall_count(), 1);
+/// ```
 #[derive(Clone)]
 pub struct EventDispatcher {
     inner: Arc<Inner>,
@@ -76,6 +99,7 @@ struct Inner {
     thread: Mutex<Option<JoinHandle<()>>>,
     thread_id: ThreadId,
     panics: Arc<AtomicU64>,
+    monitor: Arc<Monitor>,
 }
 
 impl EventDispatcher {
@@ -84,10 +108,15 @@ impl EventDispatcher {
         let (tx, rx) = unbounded();
         let panics = Arc::new(AtomicU64::new(0));
         let p = panics.clone();
+        let monitor = Monitor::start();
+        let m = monitor.clone();
         let handle = thread::Builder::new()
             .name("zk-event".into())
-            .spawn(move || run(rx, p))
-            .map_err(Error::from)?;
+            .spawn(move || run(rx, p, m))
+            .map_err(|e| {
+                monitor.stop();
+                Error::from(e)
+            })?;
         let thread_id = handle.thread().id();
         Ok(EventDispatcher {
             inner: Arc::new(Inner {
@@ -95,6 +124,7 @@ impl EventDispatcher {
                 thread: Mutex::new(Some(handle)),
                 thread_id,
                 panics,
+                monitor,
             }),
         })
     }
@@ -108,6 +138,24 @@ impl EventDispatcher {
     /// How many callbacks have panicked on this thread so far.
     pub fn panic_count(&self) -> u64 {
         self.inner.panics.load(Ordering::Relaxed)
+    }
+
+    /// How many callbacks have held this thread longer than the
+    /// [stall threshold](Self::set_stall_threshold) so far (each counted once, while it
+    /// runs).
+    pub fn stall_count(&self) -> u64 {
+        self.inner.monitor.stalls()
+    }
+
+    /// Sets how long a callback may hold this thread before it is reported (`log::warn!`)
+    /// and counted (default 1 s; noticed within a quarter of it, at most 250 ms late).
+    pub fn set_stall_threshold(&self, threshold: Duration) {
+        self.inner.monitor.set_threshold(threshold);
+    }
+
+    /// The current stall threshold.
+    pub fn stall_threshold(&self) -> Duration {
+        self.inner.monitor.threshold()
     }
 
     /// True when called from this dispatcher's event thread.
@@ -152,43 +200,56 @@ impl std::fmt::Debug for EventDispatcher {
         f.debug_struct("EventDispatcher")
             .field("thread", &self.inner.thread_id)
             .field("panics", &self.panic_count())
+            .field("stalls", &self.stall_count())
             .finish()
     }
 }
 
-fn run(rx: Receiver<EventItem>, panics: Arc<AtomicU64>) {
+fn run(rx: Receiver<EventItem>, panics: Arc<AtomicU64>, monitor: Arc<Monitor>) {
     // Asynchronous requests made by callbacks go out when the callback (or the batch of
     // completions it belongs to) is done: one write for many.
     super::core::cork_this_thread();
     while let Ok(item) = rx.recv() {
-        let go_on = dispatch(item, &panics);
+        let go_on = dispatch(item, &panics, &monitor);
         super::core::flush_corked();
         if !go_on {
             break;
         }
     }
+    monitor.stop();
     log::debug!("event thread stopped");
 }
 
 /// Runs one item; false on Stop.
-fn dispatch(item: EventItem, panics: &AtomicU64) -> bool {
+fn dispatch(item: EventItem, panics: &AtomicU64, monitor: &Monitor) -> bool {
     match item {
         EventItem::Watch { event, watchers } => {
+            let what = (
+                event.event_type(),
+                event.state(),
+                event.path().unwrap_or(""),
+            );
             for w in &watchers {
+                monitor.enter(stall::WATCHER, Some(what));
                 guarded(panics, "watcher", || w.process(&event));
+                monitor.leave();
             }
         }
         EventItem::Call(f) => {
+            monitor.enter(stall::POSTED, None);
             guarded(panics, "callback", f);
+            monitor.leave();
         }
         EventItem::Complete(f, reply) => {
+            monitor.enter(stall::BACKGROUND, None);
             guarded(panics, "callback", move || f(reply));
+            monitor.leave();
         }
         EventItem::Batch(items) => {
             let mut go_on = true;
             for i in items {
                 if go_on {
-                    go_on = dispatch(i, panics);
+                    go_on = dispatch(i, panics, monitor);
                 }
             }
             return go_on;
@@ -217,7 +278,6 @@ mod tests {
     use super::*;
     use crate::proto::KeeperState;
     use std::sync::mpsc;
-    use std::time::Duration;
 
     #[test]
     fn watch_items_call_every_watcher_in_order() {

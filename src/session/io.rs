@@ -22,6 +22,7 @@ use super::pending::{Pending, Sink};
 use super::sasl::SaslError;
 use super::stream::Stream;
 use super::watcher::WatchedEvent;
+use super::zxid::ZxidGuard;
 use crate::error::{Error, Result};
 use crate::path;
 use crate::proto::frame::{encode_record_frame, FRAME_SLACK};
@@ -56,12 +57,16 @@ pub(crate) fn spawn(
         .name("zk-io".into())
         .spawn(move || {
             let _done = done;
+            let now = Instant::now();
             IoLoop {
                 core,
                 ring,
                 reader: FrameReader::new(max_frame),
                 wake,
                 rng: seed | 1,
+                heard: now,
+                clock: now,
+                zxids: ZxidGuard::new(now),
             }
             .run()
         })
@@ -74,6 +79,12 @@ struct IoLoop {
     reader: FrameReader,
     wake: Receiver<()>,
     rng: u64,
+    /// When a server last spoke to this handle (a frame, or a handshake answer).
+    heard: Instant,
+    /// The clock as last read by the read loop (frames are judged with it: one reading
+    /// per pass, not per frame).
+    clock: Instant,
+    zxids: ZxidGuard,
 }
 
 impl IoLoop {
@@ -84,6 +95,10 @@ impl IoLoop {
             }
             // Requests queued while disconnected give up at their deadline.
             self.core.fail_queued(&self.core.connection_loss(), true);
+            if self.session_gone() {
+                self.terminate(States::Expired, Error::SessionExpired, KeeperState::Expired);
+                return;
+            }
             let host = self.ring.next_host();
             self.core.outage.lock().trying(host.to_string());
             let (stream, resp) = match self.connect(&host) {
@@ -101,6 +116,7 @@ impl IoLoop {
                 }
             };
             self.ring.connected();
+            self.heard = Instant::now();
             if resp.is_expired() {
                 self.terminate(States::Expired, Error::SessionExpired, KeeperState::Expired);
                 return;
@@ -269,6 +285,8 @@ impl IoLoop {
             i.negotiated = negotiated;
             i.seen_rw |= !ro;
         });
+        // The server accepted the lastZxidSeen of the handshake: its zxids start there.
+        self.zxids.connected(self.core.last_zxid());
         log::info!(
             "connected to {host}, session {:#x}, timeout {} ms{}",
             resp.session_id,
@@ -328,7 +346,8 @@ impl IoLoop {
         let negotiated = self.core.info().negotiated;
         let read_timeout = negotiated * 2 / 3;
         let ping_every = (negotiated / 3).as_micros() as u64;
-        let mut last_recv = Instant::now();
+        self.heard = Instant::now();
+        self.clock = self.heard;
         let mut batch: Vec<EventItem> = Vec::new();
         loop {
             let res = self.reader.read_frame(&mut &*stream);
@@ -339,6 +358,8 @@ impl IoLoop {
                     // next (close, say), events decoded before its reply: flush first.
                     let r = handle_frame(
                         &self.core,
+                        &mut self.zxids,
+                        self.clock,
                         frame,
                         &mut BatchSink {
                             items: &mut batch,
@@ -356,7 +377,7 @@ impl IoLoop {
                     let now = Instant::now();
                     self.core.flush_buffered(now);
                     self.flush(&mut batch);
-                    last_recv = now;
+                    self.heard = now;
                     now
                 }
                 Err(e) if is_timeout(&e) => Instant::now(),
@@ -372,7 +393,8 @@ impl IoLoop {
             if let Some(rw) = self.core.take_rw_found() {
                 return End::MoveTo(rw);
             }
-            let silent = now.saturating_duration_since(last_recv);
+            self.clock = now;
+            let silent = now.saturating_duration_since(self.heard);
             if silent >= read_timeout {
                 return End::Lost(format!("no reply for {} ms", silent.as_millis()));
             }
@@ -414,6 +436,17 @@ impl IoLoop {
         }
     }
 
+    /// True when the session cannot be alive any more: it has one, and no server has spoken
+    /// to this handle for 4/3 of the negotiated timeout (the server expires it after the
+    /// timeout, rounded up to its next tick; the Java client uses the same 4/3 since
+    /// ZOOKEEPER-4508). Without this a handle locked out of every server (all down, or all
+    /// refusing its lastZxidSeen) would stay `Connecting` for ever. A handle without a
+    /// session yet keeps trying.
+    fn session_gone(&self) -> bool {
+        let info = self.core.info();
+        info.session_id != 0 && self.heard.elapsed() > info.negotiated * 4 / 3
+    }
+
     /// The handle is dead (expired or auth failed): everything fails, watchers hear why.
     fn terminate(&mut self, state: States, err: Error, ks: KeeperState) {
         self.core.terminate(state, err, ks);
@@ -433,19 +466,49 @@ impl IoLoop {
     }
 }
 
-fn handle_frame(core: &Core, frame: &[u8], sink: &mut dyn Sink) -> std::result::Result<(), End> {
+/// Handles one frame read at about `now`. A frame with a header field no server sends (an
+/// error code outside ZooKeeper's range, an implausible zxid, a special reply nobody asked
+/// for) is corrupt: the connection is dropped, as for a frame that does not decode.
+fn handle_frame(
+    core: &Core,
+    zx: &mut ZxidGuard,
+    now: Instant,
+    frame: &[u8],
+    sink: &mut dyn Sink,
+) -> std::result::Result<(), End> {
     let mut r = Reader::new(frame);
     let h = ReplyHeader::decode(&mut r).map_err(|e| End::Lost(e.to_string()))?;
+    // KeeperException codes are -1..=-127 so far; leave room for new ones.
+    if !(-999..=0).contains(&h.err) {
+        return Err(End::Lost(format!(
+            "frame with xid {} carries error code {}",
+            h.xid, h.err
+        )));
+    }
     match h.xid {
-        xid::NOTIFICATION => notification(core, &h, &mut r, sink),
+        xid::NOTIFICATION => {
+            if h.err != 0 {
+                return Err(End::Lost(format!("notification with error {}", h.err)));
+            }
+            zx.notification(h.zxid, now).map_err(|e| End::Lost(e.why))?;
+            notification(core, &h, &mut r, sink)
+        }
         xid::PING | xid::SET_WATCHES => {
+            check_zxid(core, zx, &h, now)?;
+            core.special_reply(h.xid).map_err(End::Lost)?;
+            zx.accept(h.zxid, now);
             if h.err != 0 {
                 log::debug!("reply to xid {} carried error {}", h.xid, h.err);
             }
             Ok(())
         }
         xid::AUTH => {
-            let waiter = core.inflight.lock().auth.pop_front().flatten();
+            let waiter = core
+                .inflight
+                .lock()
+                .auth
+                .pop_front()
+                .ok_or_else(|| End::Lost("an auth reply nobody asked for".into()))?;
             let failed = h.err == Error::AuthFailed.code().unwrap_or(-115);
             if let Some(w) = waiter {
                 w.complete_into(
@@ -462,12 +525,30 @@ fn handle_frame(core: &Core, frame: &[u8], sink: &mut dyn Sink) -> std::result::
             }
             Ok(())
         }
-        _ => reply(core, &h, &mut r, sink),
+        _ => reply(core, zx, now, &h, &mut r, sink),
     }
+}
+
+/// Judges a reply's zxid; an implausible one drops the connection, after undoing the
+/// previous frame's zxid if this one shows that it was the lie.
+fn check_zxid(
+    core: &Core,
+    zx: &ZxidGuard,
+    h: &ReplyHeader,
+    now: Instant,
+) -> std::result::Result<(), End> {
+    zx.check_reply(h.zxid, now).map_err(|e| {
+        if let Some(z) = e.rollback {
+            core.rollback_zxid(z);
+        }
+        End::Lost(e.why)
+    })
 }
 
 fn reply(
     core: &Core,
+    zx: &mut ZxidGuard,
+    now: Instant,
     h: &ReplyHeader,
     r: &mut Reader<'_>,
     sink: &mut dyn Sink,
@@ -490,8 +571,9 @@ fn reply(
         completion.complete_into(Err(Error::CONNECTION_LOSS), sink);
         return Err(End::Lost(why));
     }
-    if h.zxid > 0 {
-        core.saw_zxid(h.zxid);
+    if let Err(end) = check_zxid(core, zx, h, now) {
+        completion.complete_into(Err(Error::CONNECTION_LOSS), sink);
+        return Err(end);
     }
     let (result, end) = if h.err != 0 {
         (Err(Error::from_code(h.err, "")), None)
@@ -504,6 +586,9 @@ fn reply(
             ),
         }
     };
+    if end.is_none() && zx.accept(h.zxid, now) {
+        core.set_last_zxid(h.zxid);
+    }
     // The watch is registered (exists: also on NoNode) before the next frame is read, and
     // its in-flight mark is gone before the caller wakes.
     if let Some(w) = watch {

@@ -28,7 +28,11 @@
 //!   events, pings when idle (after a third of the session timeout; the connection counts as
 //!   lost after two thirds without a byte) and reconnects: to the next host, with the session
 //!   id, password and last zxid seen, replaying auth and restoring every watch with
-//!   SetWatches/SetWatches2 before queued requests go out. It never runs user code.
+//!   SetWatches/SetWatches2 before queued requests go out. It never runs user code. A frame
+//!   with a header no server sends (an error code out of range, a zxid that cannot be right:
+//!   see `zxid`, a ping or SetWatches reply out of turn) is corrupt and ends the connection,
+//!   as one that does not decode; after 4/3 of the session timeout without hearing a server
+//!   the session is reported `Expired`.
 //! * **Sending** happens on the caller's thread under a short lock that assigns the xid,
 //!   pushes the FIFO entry and writes the frame, so a synchronous call costs no thread hop.
 //!   Concurrent callers share writes; an asynchronous request made behind others in flight
@@ -57,8 +61,10 @@ pub(crate) mod pool;
 pub(crate) mod readonly;
 pub(crate) mod registry;
 pub(crate) mod sasl;
+pub(crate) mod stall;
 pub(crate) mod stream;
 pub(crate) mod watcher;
+pub(crate) mod zxid;
 
 pub use self::core::States;
 pub use events::EventDispatcher;

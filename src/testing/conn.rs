@@ -15,16 +15,14 @@ use super::core::{ConnEntry, Core};
 use super::faults::Faults;
 use super::fourlw;
 use super::member::MemberShared;
-use super::ops::{self, ConnCtx, Reply};
+use super::ops::ConnCtx;
 use super::outbox::Outbox;
+use super::request::{self, Handled};
 use super::sasl::{Answer, SaslServer};
 use super::watches::ConnId;
-use crate::proto::frame::{self, FrameReader, MAX_PACKET};
-use crate::proto::{
-    xid, ConnectRequest, ConnectResponse, OpCode, Reader, Record, ReplyHeader, Request,
-    RequestHeader,
-};
 use crate::session::stream::Stream;
+use crate::proto::frame::{self, FrameReader, MAX_PACKET};
+use crate::proto::{ConnectRequest, ConnectResponse, Reader, Record, ReplyHeader};
 
 /// How long a connection may sit before its first frame.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(60);
@@ -228,20 +226,10 @@ impl Conn {
         sasl: &mut SaslServer,
         f: &[u8],
     ) -> bool {
-        let mut r = Reader::new(f);
-        let Ok(header) = RequestHeader::decode(&mut r) else {
+        let Some((header, mut r)) = request::header(f) else {
             log::warn!("connection {}: malformed request header; closing", self.id);
             return false;
         };
-        let known = OpCode::try_from(header.op).ok().filter(|op| {
-            !matches!(
-                op,
-                OpCode::Notification
-                    | OpCode::Error
-                    | OpCode::CreateSession
-                    | OpCode::DeleteContainer
-            )
-        });
         let core = &self.core;
         let mut st = core.state.lock();
         // The session may have expired or moved while this frame was in flight.
@@ -253,123 +241,75 @@ impl Conn {
             return false;
         }
         st.sessions.touch(cx.session, Instant::now());
-        let Some(op) = known else {
-            log::warn!(
-                "connection {}: unknown op code {}; answering Unimplemented and closing",
-                self.id,
-                header.op
-            );
-            self.send(
-                &mut st.conns,
-                outbox,
-                header.xid,
-                -1,
-                ops::UNIMPLEMENTED,
-                None,
-            );
-            outbox.close_when_flushed();
-            return false;
-        };
-        let reply = match Request::decode(op, &mut r) {
-            Ok(req) => match req {
-                Request::Ping => Reply::err(xid::PING, 0),
-                Request::Auth(a) => {
-                    let r = ops::apply(&mut st, cx, header.xid, Request::Auth(a));
-                    if let Some(e) = st.conns.get_mut(&self.id) {
-                        e.auth = cx.auth.clone();
-                    }
-                    r
-                }
-                Request::Sasl(req) => {
-                    let users = &core.cfg.sasl_users;
-                    // Without SASL users there is no SASL server: 3.8 answers OK with a
-                    // null token (its evaluateResponse hits a null server and the NPE is
-                    // swallowed).
-                    let answer = if users.is_empty() {
-                        None
-                    } else {
-                        let nonce = crate::auth::sasl::new_cnonce();
-                        Some(sasl.step(users, &req.token, nonce))
-                    };
-                    let (err, token, close) = match answer {
-                        None => (0, None, false),
-                        Some(Answer::Token(t, user)) => {
-                            if let Some(user) = user {
-                                log::info!("connection {}: SASL authenticated {user}", self.id);
-                                cx.auth.push(crate::proto::Id::new("sasl", user));
-                                if let Some(e) = st.conns.get_mut(&self.id) {
-                                    e.auth = cx.auth.clone();
-                                }
+        let op = header.op;
+        match request::handle(&mut st, cx, header, &mut r) {
+            Handled::Close => false,
+            Handled::Sasl { xid, token } => {
+                let users = &core.cfg.sasl_users;
+                // Without SASL users there is no SASL server: 3.8 answers OK with a null
+                // token (its evaluateResponse hits a null server and the NPE is swallowed).
+                let answer = if users.is_empty() {
+                    None
+                } else {
+                    let nonce = crate::auth::sasl::new_cnonce();
+                    Some(sasl.step(users, &token, nonce))
+                };
+                let (err, token, close) = match answer {
+                    None => (0, None, false),
+                    Some(Answer::Token(t, user)) => {
+                        if let Some(user) = user {
+                            log::info!("connection {}: SASL authenticated {user}", self.id);
+                            cx.auth.push(crate::proto::Id::new("sasl", user));
+                            if let Some(e) = st.conns.get_mut(&self.id) {
+                                e.auth = cx.auth.clone();
                             }
-                            (0, Some(t), false)
                         }
-                        Some(Answer::Refuse(why)) => {
-                            log::warn!("connection {}: SASL authentication failed: {why}", self.id);
-                            (ops::AUTH_FAILED, None, true)
-                        }
-                    };
-                    let h = ReplyHeader {
-                        xid: header.xid,
-                        zxid: 0,
-                        err,
-                    };
-                    self.member.sent();
-                    outbox.push(|buf| {
-                        let at = frame::begin_frame(buf);
-                        h.encode(buf);
-                        match &token {
-                            Some(t) => crate::proto::codec::put_bytes(buf, t),
-                            None => crate::proto::codec::put_null(buf),
-                        }
-                        frame::end_frame(buf, at);
-                    });
-                    if close {
-                        outbox.close_when_flushed();
-                        return false;
+                        (0, Some(t), false)
                     }
-                    return true;
+                    Some(Answer::Refuse(why)) => {
+                        log::warn!("connection {}: SASL authentication failed: {why}", self.id);
+                        (super::ops::AUTH_FAILED, None, true)
+                    }
+                };
+                let h = ReplyHeader { xid, zxid: 0, err };
+                self.member.sent();
+                outbox.push(|buf| {
+                    let at = frame::begin_frame(buf);
+                    h.encode(buf);
+                    match &token {
+                        Some(t) => crate::proto::codec::put_bytes(buf, t),
+                        None => crate::proto::codec::put_null(buf),
+                    }
+                    frame::end_frame(buf, at);
+                });
+                if close {
+                    outbox.close_when_flushed();
                 }
-                Request::CreateTtl(r) if r.ttl < 0 && !matches!(r.flags, 5 | 6) => {
-                    // 3.8.0 accepts this in its request pipeline and then dies applying it
-                    // (and again replaying its log). A client sees its connection drop.
-                    log::warn!(
-                        "connection {}: createTTL with flags {} and ttl {} would crash a 3.8.0 \
-                         server; closing the connection instead",
-                        self.id,
-                        r.flags,
-                        r.ttl
+                !close
+            }
+            Handled::Reply {
+                xid,
+                zxid,
+                err,
+                body,
+                close,
+                known,
+            } => {
+                if known && self.member.faults.take_fail(op) {
+                    log::info!(
+                        "fail_next: dropping the reply to op {op} and closing the connection"
                     );
+                    outbox.close_when_flushed();
                     return false;
                 }
-                req => ops::apply(&mut st, cx, header.xid, req),
-            },
-            Err(e) => {
-                log::warn!("connection {}: cannot decode {op:?}: {e}", self.id);
-                if ops::is_txn(op) {
-                    st.next_zxid();
+                self.send(&mut st.conns, outbox, xid, zxid, err, body.as_ref());
+                if close {
+                    outbox.close_when_flushed();
+                    return false;
                 }
-                Reply::err(header.xid, ops::MARSHALLING)
+                true
             }
-        };
-        if self.member.faults.take_fail(header.op) {
-            log::info!("fail_next: dropping the reply to {op:?} and closing the connection");
-            outbox.close_when_flushed();
-            return false;
         }
-        let zxid = reply.zxid_override.unwrap_or(st.zxid);
-        self.send(
-            &mut st.conns,
-            outbox,
-            reply.xid,
-            zxid,
-            reply.err,
-            reply.body.as_ref().filter(|_| reply.err == 0),
-        );
-        if reply.close {
-            outbox.close_when_flushed();
-            return false;
-        }
-        true
     }
 
     fn send(

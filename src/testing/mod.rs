@@ -31,10 +31,13 @@ mod core;
 mod ensemble;
 mod faults;
 mod fourlw;
+#[doc(hidden)]
+pub mod fuzz;
 mod member;
 mod multi;
 mod ops;
 mod outbox;
+mod request;
 mod sasl;
 mod server;
 mod session;

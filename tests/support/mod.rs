@@ -59,8 +59,10 @@ pub fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
 pub mod events;
 pub mod server;
 pub use server::{Kind, TestServer};
+pub mod figures;
 pub mod proxy;
 pub mod tree;
+pub mod workload;
 
 /// Sends the crate's `log` output to stderr when `ZK_TEST_LOG` is set (`debug`, `info`, ...),
 /// for debugging a test; call it first thing in the test.

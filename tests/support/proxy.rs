@@ -1,25 +1,87 @@
 //! A TCP proxy between one client and a server, for faults that must hit one client only:
-//! drop its connections, refuse new ones, or blackhole traffic (connections stay open, bytes
-//! go nowhere: a network partition). Works the same in front of either server kind.
+//! drop its connections, refuse new ones, blackhole traffic (connections stay open, bytes go
+//! nowhere: a network partition), delay the server's bytes, lose the reply to one request,
+//! or corrupt or truncate one server frame (any header byte: length, xid, zxid, err). Works
+//! the same in front of either server kind.
+//!
+//! The server→client direction is cut into frames (the first one of a connection is the
+//! ConnectResponse, the others start with a ReplyHeader), so that a fault can pick its frame:
+//! "the next reply", "the next ping reply", "the next notification".
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+/// Which server frame a corruption or truncation waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Frame {
+    /// The reply to a request (xid > 0).
+    Reply,
+    /// A ping reply (xid -2).
+    Ping,
+    /// A watch notification (xid -1).
+    Notification,
+}
+
+impl Frame {
+    fn matches(self, xid: i32) -> bool {
+        match self {
+            Frame::Reply => xid > 0,
+            Frame::Ping => xid == -2,
+            Frame::Notification => xid == -1,
+        }
+    }
+}
+
+/// Byte offsets inside a server frame (length prefix included).
+pub mod at {
+    /// The 4-byte length prefix: 0..4.
+    pub const LEN: usize = 0;
+    /// The xid: 4..8.
+    pub const XID: usize = 4;
+    /// The zxid: 8..16 (8 is its most significant byte: the epoch's high byte).
+    pub const ZXID: usize = 8;
+    /// The err: 16..20.
+    pub const ERR: usize = 16;
+}
+
+/// A fault armed for the next server frame of some kind.
+#[derive(Debug, Clone)]
+enum Armed {
+    /// XOR `mask` into the bytes from `offset` of the frame (or overwrite them).
+    Corrupt {
+        which: Frame,
+        offset: usize,
+        bytes: Vec<u8>,
+        xor: bool,
+    },
+    /// Forward the first `keep` bytes of the frame, then cut the connection.
+    Truncate { which: Frame, keep: usize },
+}
 
 #[derive(Default)]
 struct State {
     refuse: AtomicBool,
     blackhole: AtomicBool,
+    /// Server→client bytes only are swallowed.
+    blackhole_replies: AtomicBool,
     /// Op code whose next request gets its reply lost (the connection is cut as soon as
     /// the server answers it); -1 when unarmed.
-    lose_reply_of: std::sync::atomic::AtomicI32,
+    lose_reply_of: AtomicI32,
     /// Set when the armed request went through: the next server bytes cut the connection.
     cut_on_reply: AtomicBool,
+    /// Server→client delay in microseconds.
+    delay_us: AtomicU64,
+    armed: Mutex<Option<Armed>>,
+    /// Faults of `armed` that went off.
+    fired: AtomicUsize,
     stop: AtomicBool,
     accepted: AtomicUsize,
+    /// Client requests seen, by op code.
+    ops: Mutex<std::collections::HashMap<i32, usize>>,
     live: Mutex<Vec<TcpStream>>,
 }
 
@@ -67,10 +129,68 @@ impl Proxy {
         self.state.blackhole.store(on, Ordering::SeqCst);
     }
 
+    /// While on, the server's bytes are swallowed (requests still reach it, connections
+    /// stay open): replies lost in a one-way partition.
+    pub fn blackhole_replies(&self, on: bool) {
+        self.state.blackhole_replies.store(on, Ordering::SeqCst);
+    }
+
+    /// Holds every server→client byte for `d` before passing it on (order kept; `ZERO` to
+    /// stop). Requests are not delayed: a slow server, as the client sees it.
+    pub fn delay(&self, d: Duration) {
+        self.state
+            .delay_us
+            .store(d.as_micros() as u64, Ordering::SeqCst);
+    }
+
     /// The next request with op code `op` reaches the server, but its reply never reaches
     /// the client: the proxy cuts the connection when the server answers.
     pub fn lose_next_reply_to(&self, op: zk_curator::proto::OpCode) {
         self.state.lose_reply_of.store(op.code(), Ordering::SeqCst);
+    }
+
+    /// XORs `mask` into byte `offset` (see [`at`]) of the next server frame of kind `which`;
+    /// everything else passes untouched.
+    pub fn corrupt_next(&self, which: Frame, offset: usize, mask: u8) {
+        *self.state.armed.lock().unwrap() = Some(Armed::Corrupt {
+            which,
+            offset,
+            bytes: vec![mask],
+            xor: true,
+        });
+    }
+
+    /// Writes `bytes` over the next server frame of kind `which` from byte `offset` on.
+    pub fn overwrite_next(&self, which: Frame, offset: usize, bytes: &[u8]) {
+        *self.state.armed.lock().unwrap() = Some(Armed::Corrupt {
+            which,
+            offset,
+            bytes: bytes.to_vec(),
+            xor: false,
+        });
+    }
+
+    /// Forwards only the first `keep` bytes of the next server frame of kind `which`, then
+    /// closes the connection (a frame cut in the middle of any of its fields).
+    pub fn truncate_next(&self, which: Frame, keep: usize) {
+        *self.state.armed.lock().unwrap() = Some(Armed::Truncate { which, keep });
+    }
+
+    /// How many faults armed by `corrupt_next`/`overwrite_next`/`truncate_next` went off
+    /// (each is used up by the frame it hits).
+    pub fn fired(&self) -> usize {
+        self.state.fired.load(Ordering::SeqCst)
+    }
+
+    /// Requests with op code `op` the client sent so far (all connections).
+    pub fn requests(&self, op: zk_curator::proto::OpCode) -> usize {
+        self.state
+            .ops
+            .lock()
+            .unwrap()
+            .get(&op.code())
+            .copied()
+            .unwrap_or(0)
     }
 
     /// Connections accepted so far.
@@ -122,15 +242,26 @@ fn accept_loop(l: TcpListener, target: String, st: Arc<State>) {
             let st = st.clone();
             let _ = thread::Builder::new()
                 .name("test-proxy-pipe".into())
-                .spawn(move || pipe(from, to, st, upstream));
+                .spawn(move || {
+                    if upstream {
+                        upstream_pipe(from, to, st)
+                    } else {
+                        downstream_pipe(from, to, st)
+                    }
+                });
         }
     }
 }
 
-fn pipe(mut from: TcpStream, mut to: TcpStream, st: Arc<State>, upstream: bool) {
+fn close(a: &TcpStream, b: &TcpStream) {
+    let _ = a.shutdown(Shutdown::Both);
+    let _ = b.shutdown(Shutdown::Both);
+}
+
+/// Client→server: bytes pass as read; frames (the first is the handshake) are parsed to spot
+/// the request whose reply is to be lost.
+fn upstream_pipe(mut from: TcpStream, mut to: TcpStream, st: Arc<State>) {
     let mut buf = [0u8; 64 * 1024];
-    // Client->server bytes are parsed into frames (the first is the handshake) to spot the
-    // request whose reply is to be lost.
     let mut pending: Vec<u8> = Vec::new();
     let mut frames_seen = 0usize;
     loop {
@@ -141,34 +272,130 @@ fn pipe(mut from: TcpStream, mut to: TcpStream, st: Arc<State>, upstream: bool) 
         if st.blackhole.load(Ordering::SeqCst) {
             continue;
         }
-        if !upstream && st.cut_on_reply.swap(false, Ordering::SeqCst) {
-            break;
-        }
-        if upstream {
-            pending.extend_from_slice(&buf[..n]);
-            while pending.len() >= 4 {
-                let len = i32::from_be_bytes([pending[0], pending[1], pending[2], pending[3]]);
-                let len = usize::try_from(len).unwrap_or(0);
-                if pending.len() < 4 + len {
-                    break;
-                }
-                if frames_seen > 0 && len >= 8 {
-                    let op = i32::from_be_bytes([pending[8], pending[9], pending[10], pending[11]]);
-                    if op == st.lose_reply_of.load(Ordering::SeqCst) {
-                        st.lose_reply_of.store(-1, Ordering::SeqCst);
-                        st.cut_on_reply.store(true, Ordering::SeqCst);
-                    }
-                }
-                frames_seen += 1;
-                pending.drain(..4 + len);
+        pending.extend_from_slice(&buf[..n]);
+        while pending.len() >= 4 {
+            let len = i32::from_be_bytes([pending[0], pending[1], pending[2], pending[3]]);
+            let len = usize::try_from(len).unwrap_or(0);
+            if pending.len() < 4 + len {
+                break;
             }
+            if frames_seen > 0 && len >= 8 {
+                let op = i32::from_be_bytes([pending[8], pending[9], pending[10], pending[11]]);
+                *st.ops.lock().unwrap().entry(op).or_default() += 1;
+                if op == st.lose_reply_of.load(Ordering::SeqCst) {
+                    st.lose_reply_of.store(-1, Ordering::SeqCst);
+                    st.cut_on_reply.store(true, Ordering::SeqCst);
+                }
+            }
+            frames_seen += 1;
+            pending.drain(..4 + len);
         }
         if to.write_all(&buf[..n]).is_err() {
             break;
         }
     }
-    let _ = from.shutdown(Shutdown::Both);
-    let _ = to.shutdown(Shutdown::Both);
+    close(&from, &to);
+}
+
+/// Server→client: whole frames are forwarded (after the delay, if any) by a writer thread,
+/// so that one frame can be corrupted or cut and the delay does not accumulate.
+fn downstream_pipe(mut from: TcpStream, to: TcpStream, st: Arc<State>) {
+    let (tx, rx) = mpsc::channel::<(Instant, Vec<u8>, bool)>();
+    let writer = {
+        let (mut to, from2) = match (to.try_clone(), from.try_clone()) {
+            (Ok(t), Ok(f)) => (t, f),
+            _ => return close(&from, &to),
+        };
+        thread::Builder::new()
+            .name("test-proxy-out".into())
+            .spawn(move || {
+                for (due, bytes, then_cut) in rx {
+                    let now = Instant::now();
+                    if due > now {
+                        thread::sleep(due - now);
+                    }
+                    if to.write_all(&bytes).is_err() || then_cut {
+                        break;
+                    }
+                }
+                close(&from2, &to);
+            })
+    };
+    let mut buf = [0u8; 64 * 1024];
+    let mut pending: Vec<u8> = Vec::new();
+    let mut frames_seen = 0usize;
+    'read: loop {
+        let n = match from.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        if st.blackhole.load(Ordering::SeqCst) || st.blackhole_replies.load(Ordering::SeqCst) {
+            continue;
+        }
+        if st.cut_on_reply.swap(false, Ordering::SeqCst) {
+            break;
+        }
+        let due = Instant::now() + Duration::from_micros(st.delay_us.load(Ordering::SeqCst));
+        pending.extend_from_slice(&buf[..n]);
+        let mut out = Vec::new();
+        while pending.len() >= 4 {
+            let len = i32::from_be_bytes([pending[0], pending[1], pending[2], pending[3]]);
+            let len = usize::try_from(len).unwrap_or(0);
+            if pending.len() < 4 + len {
+                break;
+            }
+            let mut frame: Vec<u8> = pending.drain(..4 + len).collect();
+            let first = frames_seen == 0;
+            frames_seen += 1;
+            if first || frame.len() < 8 {
+                out.extend_from_slice(&frame);
+                continue;
+            }
+            let xid = i32::from_be_bytes([frame[4], frame[5], frame[6], frame[7]]);
+            let fault = {
+                let mut armed = st.armed.lock().unwrap();
+                let hit = match &*armed {
+                    Some(Armed::Corrupt { which, .. }) | Some(Armed::Truncate { which, .. }) => {
+                        which.matches(xid)
+                    }
+                    None => false,
+                };
+                if hit {
+                    armed.take()
+                } else {
+                    None
+                }
+            };
+            match fault {
+                Some(Armed::Corrupt {
+                    offset, bytes, xor, ..
+                }) => {
+                    for (i, x) in bytes.iter().enumerate() {
+                        if let Some(b) = frame.get_mut(offset + i) {
+                            *b = if xor { *b ^ x } else { *x };
+                        }
+                    }
+                    st.fired.fetch_add(1, Ordering::SeqCst);
+                    out.extend_from_slice(&frame);
+                }
+                Some(Armed::Truncate { keep, .. }) => {
+                    st.fired.fetch_add(1, Ordering::SeqCst);
+                    out.extend_from_slice(&frame[..keep.min(frame.len())]);
+                    let _ = tx.send((due, std::mem::take(&mut out), true));
+                    break 'read;
+                }
+                None => out.extend_from_slice(&frame),
+            }
+        }
+        if !out.is_empty() && tx.send((due, out, false)).is_err() {
+            break;
+        }
+    }
+    drop(tx);
+    if let Ok(w) = writer {
+        let _ = w.join();
+    }
+    close(&from, &to);
 }
 
 /// A framework client that reaches the server only through `proxy`, so that a test can cut

@@ -148,6 +148,16 @@ impl TestServer {
         }
     }
 
+    /// Kills the server (the real one with SIGKILL; the in-process one stops at once, which
+    /// looks the same to a client), keeping its data and sessions.
+    pub fn kill(&mut self) {
+        match self.own() {
+            Inner::Real(s) => s.kill(),
+            Inner::InProcess(s) => s.stop(),
+            _ => panic!("the shared server cannot be killed; use TestServer::start"),
+        }
+    }
+
     /// Starts the server again on the same port with the same data.
     pub fn restart(&mut self) {
         match self.own() {

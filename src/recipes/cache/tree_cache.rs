@@ -346,8 +346,13 @@ impl TreeCache {
             },
         );
         *inner.state_listener.lock() = Some(id);
-        // Not connected yet: `Connected` starts the load.
-        if inner.client.zookeeper_client().is_connected() {
+        // Not connected yet (as the listeners know it, in event order): `Connected` starts
+        // the load.
+        if inner
+            .client
+            .connection_state()
+            .is_some_and(ConnectionState::is_connected)
+        {
             let me = inner.clone();
             on_event_thread(&inner.client, move || {
                 let root = me.root.clone();

@@ -335,6 +335,10 @@ impl Core {
             if !ob.connected {
                 return;
             }
+            let mut inf = self.inflight.lock();
+            let behind = inf.pending.back().map(|p| p.xid);
+            inf.specials.push_back((crate::proto::xid::PING, behind));
+            drop(inf);
             ob.out.extend_from_slice(&PING);
         }
         self.flush();
