@@ -304,7 +304,9 @@ fn session_moved_real() {
     assert!(
         matches!(
             first,
-            Ok(_) | Err(zk_curator::Error::SessionMoved) | Err(zk_curator::Error::ConnectionLoss { .. })
+            Ok(_)
+                | Err(zk_curator::Error::SessionMoved)
+                | Err(zk_curator::Error::ConnectionLoss { .. })
         ),
         "{first:?}"
     );

@@ -181,7 +181,7 @@ impl ZooKeeperBuilder {
     /// again. See `docs/security.md`.
     #[cfg(feature = "tls")]
     pub fn tls(mut self, config: crate::tls::TlsConfig) -> Self {
-        self.transport = Some(config);
+        self.transport.tls = Some(config);
         self
     }
 

@@ -313,7 +313,11 @@ impl IoLoop {
                     );
                     return Err(End::AuthFailed);
                 }
-                Err(SaslError::Lost(why)) => return Err(End::Lost(format!("SASL: {why}"))),
+                Err(SaslError::Lost(why)) => {
+                    // Watchers heard SyncConnected: they hear this connection end too.
+                    self.core.emit_state(KeeperState::Disconnected);
+                    return Err(End::Lost(format!("SASL: {why}")));
+                }
             }
         }
         let frames = {

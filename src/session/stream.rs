@@ -18,18 +18,18 @@ pub(crate) enum Stream {
 }
 
 /// What a connection needs beyond TCP: TLS settings (feature `tls`), or nothing.
-#[cfg(feature = "tls")]
-pub(crate) type Transport = Option<crate::tls::TlsConfig>;
-/// What a connection needs beyond TCP: nothing without the `tls` feature.
-#[cfg(not(feature = "tls"))]
-pub(crate) type Transport = ();
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Transport {
+    #[cfg(feature = "tls")]
+    pub tls: Option<crate::tls::TlsConfig>,
+}
 
 impl Stream {
     /// Wraps a connected socket: over TLS when `transport` says so (the handshake runs now,
     /// checking the certificate against `host`, the connect string's host), else as is.
     pub fn open(sock: TcpStream, transport: &Transport, host: &str) -> io::Result<Stream> {
         #[cfg(feature = "tls")]
-        if let Some(tls) = transport {
+        if let Some(tls) = &transport.tls {
             return tls.connect(sock, host).map(Stream::Tls);
         }
         let _ = (transport, host);

@@ -20,9 +20,9 @@ use super::outbox::Outbox;
 use super::request::{self, Handled};
 use super::sasl::{Answer, SaslServer};
 use super::watches::ConnId;
-use crate::session::stream::Stream;
 use crate::proto::frame::{self, FrameReader, MAX_PACKET};
 use crate::proto::{ConnectRequest, ConnectResponse, Reader, Record, ReplyHeader};
+use crate::session::stream::Stream;
 
 /// How long a connection may sit before its first frame.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(60);
