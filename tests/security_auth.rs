@@ -80,8 +80,10 @@ server_test!(own digest_auth_survives_a_reconnect, |srv| {
     let (zk, events) = {
         let events = Events::new();
         let w = events.watcher();
+        // A session that outlives a slow JVM restart on a loaded machine.
         let zk = srv
             .builder()
+            .session_timeout(Duration::from_secs(40))
             .default_watcher(move |e| w(e))
             .connect()
             .unwrap();
@@ -270,8 +272,9 @@ impl SaslServer {
 fn sasl_client(srv: &SaslServer, user: &str, pw: &str) -> (ZooKeeper, Events) {
     let events = Events::new();
     let w = events.watcher();
+    // The session outlives a slow JVM restart on a loaded machine.
     let zk = ZooKeeper::builder(&srv.connect_string())
-        .session_timeout(Duration::from_secs(10))
+        .session_timeout(Duration::from_secs(40))
         .connection_timeout(Duration::from_secs(10))
         .sasl_digest_md5(user, pw)
         .default_watcher(move |e| w(e))

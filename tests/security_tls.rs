@@ -65,7 +65,8 @@ fn ops_watches_and_restart(connect_string: &str, tls: TlsConfig, restart: &mut d
     let w = events.watcher();
     let zk = ZooKeeper::builder(connect_string)
         .tls(tls)
-        .session_timeout(Duration::from_secs(20))
+        // The session outlives a slow JVM restart on a loaded machine.
+        .session_timeout(Duration::from_secs(40))
         .connection_timeout(Duration::from_secs(10))
         .default_watcher(move |e| w(e))
         .connect()
