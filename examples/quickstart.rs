@@ -1,5 +1,8 @@
 //! A first tour of zk-curator: a watched read, a connection-state listener, a background call
-//! and a transaction.
+//! and a transaction. Watchers, listeners and background callbacks all run on the client's
+//! event thread (`zk-event`), one at a time, in the order the server sent what they report:
+//! docs/threading.md explains what that means for your code. The other examples each take
+//! one use further (`ls examples/`).
 //!
 //! ```sh
 //! cargo run --example quickstart                          # against an in-process test server
@@ -61,7 +64,12 @@ fn main() -> zk_curator::Result<()> {
         .get_data()
         .storing_stat_in(&mut stat)
         .using_watcher(move |e: &WatchedEvent| {
-            println!("watch fired: {:?} on {:?}", e.event_type(), e.path());
+            println!(
+                "watch fired: {:?} on {:?} (on thread {:?})",
+                e.event_type(),
+                e.path(),
+                std::thread::current().name().unwrap_or("?")
+            );
             let _ = watched_tx.send(());
         })
         .for_path(&path)?;
@@ -119,5 +127,9 @@ fn main() -> zk_curator::Result<()> {
         .for_path("/")?;
     client.close();
     println!("closed");
+    println!(
+        "more: cargo run --example config_watch | many_watchers | slow_watchers | \
+         distributed_lock | work_queue | background_pipeline | testing_faults"
+    );
     Ok(())
 }

@@ -288,6 +288,19 @@ pub enum Error {
     /// Node data could not be turned into a value or a value into node data: a service
     /// registration whose JSON is malformed, a payload that does not fit its type.
     Serialization(String),
+    /// A node holds data a recipe cannot read (a counter of the wrong length, written by
+    /// someone else); nothing was changed. The recipe's docs say how to repair it.
+    BadData {
+        /// The node.
+        path: String,
+        /// What is wrong with the data.
+        reason: String,
+    },
+    /// The session failed (expired, or a new one replaced it) inside a
+    /// [`SessionFailRetryLoop`](crate::framework::SessionFailRetryLoop): the work that relied
+    /// on it, its ephemeral nodes above all, must not go on (Curator's
+    /// `SessionFailedException`).
+    SessionFailed,
 }
 
 impl Error {
@@ -459,7 +472,9 @@ impl Error {
             | Error::Io(_)
             | Error::InvalidArgument(_)
             | Error::CallbackPanicked(_)
-            | Error::Serialization(_) => return None,
+            | Error::Serialization(_)
+            | Error::BadData { .. }
+            | Error::SessionFailed => return None,
         })
     }
 
@@ -489,7 +504,7 @@ impl Error {
     /// The path this error is about, if it carries one.
     pub fn path(&self) -> Option<&str> {
         match self {
-            Error::InvalidPath { path, .. } => Some(path),
+            Error::InvalidPath { path, .. } | Error::BadData { path, .. } => Some(path),
             other => other.request().map(|(p, _)| p).filter(|p| !p.is_empty()),
         }
     }
@@ -725,6 +740,10 @@ impl fmt::Display for Error {
             Error::InvalidArgument(msg) => write!(f, "invalid argument: {msg}"),
             Error::CallbackPanicked(msg) => write!(f, "a callback panicked: {msg}"),
             Error::Serialization(msg) => write!(f, "serialization error: {msg}"),
+            Error::BadData { path, reason } => write!(f, "unreadable data in {path}: {reason}"),
+            Error::SessionFailed => {
+                f.write_str("the session failed while a session-fail retry loop depended on it")
+            }
         }
     }
 }
@@ -829,6 +848,7 @@ mod tests {
             Error::Serialization("x".into()),
             Error::invalid_path("a", "b"),
             Error::from(io::Error::other("x")),
+            Error::SessionFailed,
         ] {
             assert!(!e.is_retryable(), "{e:?}");
             assert_eq!(e.code(), None);

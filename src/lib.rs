@@ -3,8 +3,9 @@
 //! A complete, synchronous, thread-based ZooKeeper client for Rust that mirrors Apache
 //! Curator: the same fluent API (`client.get_data().using_watcher(w).for_path("/a")`), the same
 //! recipes with the same znode layouts, so that a Rust process and a Java Curator process can
-//! share them (today the caches, `PersistentWatcher` and, with the `discovery` feature,
-//! Curator's service discovery; locks, latches and leader election are still to come), and an
+//! share them (today the caches, `PersistentWatcher`, the locks, shared counters and atomics,
+//! barriers, queues, `PersistentNode`, `GroupMember` and, with the `discovery` feature,
+//! Curator's service discovery; latches and leader election are still to come), and an
 //! in-process test server that speaks the real wire protocol. No async runtime.
 //!
 //! ```
@@ -30,12 +31,28 @@
 //! # Ok::<(), zk_curator::Error>(())
 //! ```
 //!
-//! ## Layers
+//! ## Architecture
+//!
+//! ```text
+//!  your thread ─► recipes ─► framework ─► ZooKeeper handle ─► session ─► proto ─► socket
+//!      ▲                                                         │
+//!      └──── sync reply ──── zk-io (reads the socket) ◄──────────┘
+//!                              │ watch events, background results, connection states
+//!                              ▼
+//!  your callbacks ◄──── zk-event (one at a time, server order) ───► WorkerPool (offloaded)
+//! ```
+//!
+//! A request is encoded and written by the thread that makes it; the connection's I/O thread
+//! reads the reply and wakes a synchronous caller directly, or queues the result, with watch
+//! events and connection-state changes, for the client's event thread. The framework adds
+//! Curator's API on top (one builder per verb, retry loop, connection states, namespaces) and
+//! the recipes are built on the framework alone, node for node as Curator lays them out.
 //!
 //! * [`framework`]: Curator's `CuratorFramework` — builders per verb, retry policies,
 //!   connection states, namespaces, background operations, transactions, protected creates,
 //!   guaranteed deletes.
-//! * [`recipes`]: caches and persistent watches (more recipes follow).
+//! * [`recipes`]: caches, persistent watches, locks, shared values and atomics, barriers,
+//!   persistent nodes and group membership (more recipes follow).
 //! * [`ZooKeeper`] ([`client`]): the low-level handle, one method per server operation, each
 //!   synchronous and asynchronous — the Java client's API.
 //! * [`session`]: the engine: connection, I/O thread, event thread, worker pool.
@@ -66,7 +83,31 @@
 //!   event threads while any exists. Meanwhile the listeners' view of the connection
 //!   waits with everything else, but the live one does not:
 //!   [`CuratorFramework::is_connected`] and [`CuratorFramework::live_state`] read the I/O
-//!   thread's knowledge at any moment (docs/threading.md explains the two views).
+//!   thread's knowledge at any moment ([docs/threading.md](https://github.com/zk-curator/zk-curator/blob/main/docs/threading.md)
+//!   explains the two views and the rest of the contract).
+//!
+//! ## Guides and examples
+//!
+//! In the repository (`docs/`, `examples/`):
+//!
+//! * [Threading](https://github.com/zk-curator/zk-curator/blob/main/docs/threading.md): which
+//!   thread runs your code, in what order; whether watchers sharing state need a mutex; why
+//!   not a thread per watcher; slow, panicking and re-entrant callbacks.
+//! * [Recipes](https://github.com/zk-curator/zk-curator/blob/main/docs/recipes.md): each
+//!   recipe's znode layout and its interoperability with Java Curator.
+//! * [Curator mapping](https://github.com/zk-curator/zk-curator/blob/main/docs/curator-mapping.md):
+//!   every Curator class and method and its Rust name.
+//! * [Testing](https://github.com/zk-curator/zk-curator/blob/main/docs/testing.md): the
+//!   in-process server, its faults and its known differences from ZooKeeper.
+//! * [Security](https://github.com/zk-curator/zk-curator/blob/main/docs/security.md): TLS
+//!   and mutual TLS, SASL DIGEST-MD5, digest ACLs, with the matching ZooKeeper settings.
+//! * [Reliability](https://github.com/zk-curator/zk-curator/blob/main/docs/reliability.md)
+//!   and [performance](https://github.com/zk-curator/zk-curator/blob/main/docs/performance.md):
+//!   the fault catalogue and the benchmarks, with their figures.
+//! * Examples, each against an in-process server by default (`ZK_CONNECT=host:port` for
+//!   yours), ending by itself in seconds: `cargo run --example quickstart`, `config_watch`,
+//!   `many_watchers`, `slow_watchers`, `distributed_lock`, `work_queue`,
+//!   `background_pipeline`, `testing_faults`.
 //!
 //! ## zkcli
 //!
@@ -119,3 +160,8 @@ struct ReadmeDoctests;
 #[cfg(doctest)]
 #[doc = include_str!("../docs/security.md")]
 struct SecurityDoctests;
+
+/// docs/threading.md's snippets, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/threading.md")]
+struct ThreadingDoctests;

@@ -358,7 +358,19 @@ fn member_lost(ens: &mut dyn Ensemble) {
         observer.exists(&eph, false).unwrap().is_some(),
         "ephemeral survives"
     );
-    observer.set_data(&watched, b"x", -1).unwrap();
+    // The member killed may have been the leader: the survivors then elect a new one and
+    // drop their connections meanwhile, so the observer's write is retried (bounded) on a
+    // connection loss. What is under test is `a`, not the observer.
+    let deadline = Instant::now() + WAIT;
+    loop {
+        match observer.set_data(&watched, b"x", -1) {
+            Ok(_) => break,
+            Err(e) if e.is_retryable() && Instant::now() < deadline => {
+                assert!(observer.wait_connected(WAIT));
+            }
+            Err(e) => panic!("the observer's write failed: {e}"),
+        }
+    }
     ev.expect(EventType::NodeDataChanged, &watched);
     let e = pev.next_node();
     assert_eq!(

@@ -54,6 +54,8 @@ pub const WORKLOADS: &[&str] = &[
     "restore-watches",
     "idle-footprint",
     "queue-throughput",
+    "counter-increment",
+    "counter-increment-atomic",
 ];
 
 #[derive(Debug, Clone)]
@@ -63,6 +65,8 @@ pub struct Args {
     pub workload: String,
     pub ops: Option<usize>,
     pub threads: usize,
+    /// `--threads` was given (workloads with another default than 8 need to know).
+    pub threads_given: bool,
     pub inflight: usize,
     pub nodes: Option<usize>,
     pub size: usize,
@@ -76,6 +80,7 @@ impl Args {
             workload: String::new(),
             ops: None,
             threads: 8,
+            threads_given: false,
             inflight: 1000,
             nodes: None,
             size: 100,
@@ -102,7 +107,10 @@ impl Args {
                 "--connect" => a.connect = v,
                 "--workload" => a.workload = v,
                 "--ops" => a.ops = Some(num(&v)?),
-                "--threads" => a.threads = num(&v)?.max(1),
+                "--threads" => {
+                    a.threads = num(&v)?.max(1);
+                    a.threads_given = true;
+                }
                 "--inflight" => a.inflight = num(&v)?.max(1),
                 "--nodes" => a.nodes = Some(num(&v)?),
                 "--size" => a.size = num(&v)?,
@@ -123,6 +131,15 @@ impl Args {
 
     pub fn ops_or(&self, default: usize) -> usize {
         self.ops.filter(|n| *n > 0).unwrap_or(default)
+    }
+
+    /// `--threads`, or `default` when it was not given.
+    pub fn threads_or(&self, default: usize) -> usize {
+        if self.threads_given {
+            self.threads
+        } else {
+            default
+        }
     }
 
     pub fn nodes_or(&self, default: usize) -> usize {

@@ -13,6 +13,7 @@ use zk_curator::{AddWatchMode, EventType, SharedWatcher, WatchedEvent};
 
 use crate::cache;
 use crate::common::*;
+use crate::locks;
 use crate::own;
 
 /// The client name in the JSON line.
@@ -74,12 +75,12 @@ impl Ctx<'_> {
 
 /// The recipe workloads of bench/README.md, which need recipes zk-curator does not have yet:
 /// answered `unsupported` so that the anchors' figures stand alone in the tables.
-const RECIPE_WORKLOADS: [&str; 3] = ["lock-uncontended", "lock-contended", "leader-failover"];
+const RECIPE_WORKLOADS: [&str; 1] = ["leader-failover"];
 
 pub fn run(args: &Args, rep: &mut Report) -> Res<()> {
     if RECIPE_WORKLOADS.contains(&args.workload.as_str()) {
         return Err(BenchError::Unsupported(
-            "zk-curator has no lock or leader recipe yet (InterProcessMutex, LeaderLatch)".into(),
+            "zk-curator has no leader recipe yet (LeaderLatch)".into(),
         ));
     }
     if args.workload == "idle-footprint" {
@@ -106,9 +107,13 @@ pub fn run(args: &Args, rep: &mut Report) -> Res<()> {
             "watch-fanout" => watch_fanout(&ctx, rep),
             "persistent-recursive" => persistent_recursive(&ctx, rep),
             "cache-load" => cache_load(&ctx, rep),
+            "lock-uncontended" => locks::lock_uncontended(&ctx, rep),
+            "lock-contended" => locks::lock_contended(&ctx, rep),
             "slow-watcher" => own::slow_watcher(&ctx, rep),
             "restore-watches" => own::restore_watches(&ctx, rep),
             "queue-throughput" => crate::queue::throughput(&ctx, rep),
+            "counter-increment" => crate::counter::counter_increment(&ctx, rep, false),
+            "counter-increment-atomic" => crate::counter::counter_increment(&ctx, rep, true),
             other => fail(format!("unknown workload {other}")),
         });
     ctx.close_others();

@@ -33,14 +33,14 @@
 //!
 //! # Workloads
 //!
-//! The seven client workloads of `bench/README.md`, defined as there (warm-up of N/10
-//! operations and 3 s for 1-4; root `/bench-<pid>`, deleted at the end, also after a
-//! failure; other sessions closed before that):
+//! The ten workloads of `bench/README.md`, defined as there (warm-up of N/10 operations
+//! and 3 s for 1-4 and 8; root `/bench-<pid>`, deleted at the end, also after a failure;
+//! other sessions closed before that):
 //! get-sync, get-threads, get-pipelined (`in_background`, at most K in flight through a
 //! Condvar semaphore), create-delete, watch-fanout, persistent-recursive, cache-load
-//! (zk-curator's `CuratorCache`, `extra.impl = "CuratorCache"`, see `cache.rs`). The three
-//! recipe workloads (lock-uncontended, lock-contended, leader-failover) answer `unsupported`:
-//! zk-curator has no lock or leader recipe yet.
+//! (zk-curator's `CuratorCache`, `extra.impl = "CuratorCache"`, see `cache.rs`),
+//! lock-uncontended and lock-contended (`InterProcessMutex`, see `locks.rs`). The last,
+//! leader-failover, answers `unsupported` until the leader recipes exist.
 //!
 //! `--client raw` runs get-sync and get-pipelined over a bare `TcpStream` with
 //! `zk_curator::proto` only: the floor (`raw.rs`). `--client raw-hop` runs the same loops
@@ -61,6 +61,12 @@
 //! (`extra.control_p50_us`, `control_p99_us`): the difference is what the slow watcher costs
 //! the others, the rest is the machine.
 //!
+//! Recipe workloads (`counter.rs`): `counter-increment` (T clients incrementing one
+//! `SharedCount` with compare-and-set) and `counter-increment-atomic` (the same with a
+//! `DistributedAtomicLong`): increments per second, and a run fails unless the counter moved
+//! by exactly N. `java/CounterBench.java` is Java Curator's twin; `counter-vs-curator.sh`
+//! runs both against one ZooKeeper.
+//!
 //! # CPU
 //!
 //! Every measured line carries `cpu_us_per_op`: the process's CPU time (all threads, user +
@@ -77,8 +83,10 @@
 
 mod cache;
 mod common;
+mod counter;
 mod curator;
 mod hop;
+mod locks;
 mod own;
 mod proxy;
 mod queue;

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Smoke test of the benchmark binary for CI: every workload, each floor, small sizes, against
 # the in-process TestingServer. Fails if a run exits non-zero, prints no JSON line, reports an
-# "error", or loses events. Figures are not checked (a debug build on a CI box): that is what
-# bench/run.sh is for. Usage: smoke.sh [TARGET_DIR/PROFILE] (default target/debug).
+# "error", loses events, or lets two lock holders in. Figures are not checked (a debug build
+# on a CI box): that is what bench/run.sh is for. Usage: smoke.sh [TARGET_DIR/PROFILE]
+# (default target/debug).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 dir="${1:-target/debug}/examples"
@@ -25,10 +26,14 @@ runs=(
   "--workload watch-fanout --nodes 300"
   "--workload persistent-recursive --ops 1000"
   "--workload cache-load --nodes 300"
+  "--workload lock-uncontended --ops 200"
+  "--workload lock-contended --ops 200"
   "--workload slow-watcher --ops 500"
   "--workload restore-watches --nodes 1000"
   "--workload idle-footprint"
   "--workload queue-throughput --ops 500"
+  "--workload counter-increment --ops 200 --threads 4"
+  "--workload counter-increment-atomic --ops 200 --threads 4"
   "--workload get-sync --ops 500 --client raw"
   "--workload get-pipelined --ops 2000 --inflight 100 --client raw"
   "--workload get-sync --ops 500 --client raw-hop"
@@ -52,6 +57,9 @@ if os.environ["RC"] != "0" or "error" in rec or "unsupported" in rec:
     raise SystemExit
 if rec.get("lost") or rec.get("out_of_order"):
     print("lost %s, out_of_order %s" % (rec.get("lost"), rec.get("out_of_order"))); raise SystemExit
+extra = rec.get("extra", {})
+if extra.get("violations") or ("counter" in extra and extra["counter"] != rec.get("ops")):
+    print("violations %s, counter %s" % (extra.get("violations"), extra.get("counter"))); raise SystemExit
 print("ok %s" % rec.get("ops_per_sec", ""))
 ')"
   echo "$r: $verdict"

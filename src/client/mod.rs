@@ -3,9 +3,11 @@
 //! Java client's semantics in Rust names. The [framework](crate::framework) builds Curator's
 //! fluent API on top of it.
 
+mod deferred;
 mod ops;
 mod types;
 
+pub(crate) use deferred::is_deadline;
 pub use types::{Op, OpResult};
 
 use std::sync::Arc;

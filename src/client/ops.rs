@@ -26,7 +26,7 @@ const MAX_TTL_MS: u128 = (1 << 40) - 1;
 const CONFIG_NODE: &str = "/zookeeper/config";
 
 /// How a read asks for a watch.
-enum Watch {
+pub(super) enum Watch {
     None,
     Default,
     With(SharedWatcher),
@@ -202,7 +202,7 @@ impl ZooKeeper {
 
     // ------------------------------------------------------------------ create
 
-    fn create_request(
+    pub(super) fn create_request(
         &self,
         path: &str,
         data: &[u8],
@@ -261,7 +261,9 @@ impl ZooKeeper {
         }
     }
 
-    fn create_conv(&self) -> impl FnOnce(Response) -> Result<(String, Option<Stat>)> + Send {
+    pub(super) fn create_conv(
+        &self,
+    ) -> impl FnOnce(Response) -> Result<(String, Option<Stat>)> + Send {
         let chroot = self.chroot.clone();
         move |r| match r {
             Response::Create(c) => Ok((Self::strip(&chroot, &c.path), None)),
@@ -364,7 +366,7 @@ impl ZooKeeper {
 
     // ------------------------------------------------------------------ delete / exists
 
-    fn delete_request(&self, path: &str, version: i32) -> Result<Request> {
+    pub(super) fn delete_request(&self, path: &str, version: i32) -> Result<Request> {
         Ok(Request::Delete(DeleteRequest {
             path: self.server_path(path, false)?,
             version,
@@ -458,7 +460,11 @@ impl ZooKeeper {
 
     // ------------------------------------------------------------------ data
 
-    fn get_data_request(&self, path: &str, w: Watch) -> Result<(Request, Option<WatchReg>)> {
+    pub(super) fn get_data_request(
+        &self,
+        path: &str,
+        w: Watch,
+    ) -> Result<(Request, Option<WatchReg>)> {
         let sp = self.server_path(path, false)?;
         let (watch, reg) = self.watch_reg(w, &sp, WatchKind::Data, None)?;
         Ok((Request::GetData(GetDataRequest { path: sp, watch }), reg))
@@ -588,7 +594,7 @@ impl ZooKeeper {
 
     // ------------------------------------------------------------------ children
 
-    fn children_request(
+    pub(super) fn children_request(
         &self,
         path: &str,
         w: Watch,
@@ -1079,6 +1085,22 @@ impl ZooKeeper {
         self.remove_impl(path, None, wtype, local)
     }
 
+    /// True while `watcher` may hold a watch on `path` here: registered, or a watched
+    /// request for the path still in flight (it may register one). For the watcher-removal
+    /// facade, which forgets watches that fired instead of asking the server about them.
+    pub(crate) fn may_hold_watch(&self, path: &str, watcher: &SharedWatcher) -> bool {
+        let Ok(sp) = self.server_path(path, false) else {
+            return false;
+        };
+        if self.core.watch_inflight.lock().contains_key(&sp) {
+            return true;
+        }
+        self.core
+            .registry
+            .lock()
+            .contains(&sp, WatcherType::Any, Some(watcher))
+    }
+
     fn remove_impl(
         &self,
         path: &str,
@@ -1315,7 +1337,7 @@ fn exists_conv(r: Response) -> Result<Stat> {
     }
 }
 
-fn get_data_conv(r: Response) -> Result<(Vec<u8>, Stat)> {
+pub(super) fn get_data_conv(r: Response) -> Result<(Vec<u8>, Stat)> {
     match r {
         Response::GetData(d) => Ok((d.data.unwrap_or_default(), d.stat)),
         other => unexpected(other),
@@ -1343,7 +1365,7 @@ fn set_acl_conv(r: Response) -> Result<Stat> {
     }
 }
 
-fn children_conv(r: Response) -> Result<(Vec<String>, Option<Stat>)> {
+pub(super) fn children_conv(r: Response) -> Result<(Vec<String>, Option<Stat>)> {
     match r {
         Response::GetChildren(c) => Ok((c.children, None)),
         Response::GetChildren2(c) => Ok((c.children, Some(c.stat))),

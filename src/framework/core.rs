@@ -84,6 +84,8 @@ pub(crate) struct Inner {
     pub listener_watchers: Mutex<HashMap<Option<Arc<str>>, crate::session::SharedWatcher>>,
     /// Guaranteed deletes in progress (paths in server form), to avoid duplicates.
     pub failed_deletes: Mutex<std::collections::HashSet<String>>,
+    /// The safe thread of `run_safe`, started on first use.
+    pub safe: Mutex<Option<crate::session::WorkerPool>>,
 }
 
 impl Inner {
@@ -110,6 +112,7 @@ impl Inner {
             expiry_job: Mutex::new(None),
             listener_watchers: Mutex::new(HashMap::new()),
             failed_deletes: Mutex::new(Default::default()),
+            safe: Mutex::new(None),
         }))
     }
 
@@ -122,6 +125,7 @@ impl Inner {
         CuratorFramework {
             inner: self.clone(),
             namespace: self.namespace.clone(),
+            watches: None,
         }
     }
 
@@ -394,6 +398,7 @@ impl Inner {
         self.curator_listeners.clear();
         self.unhandled.clear();
         self.wrappers.lock().clear();
+        self.stop_safe();
     }
 }
 
@@ -428,6 +433,7 @@ pub(crate) fn handle_builder(cfg: &Config) -> ZooKeeperBuilder {
 
 impl Drop for Inner {
     fn drop(&mut self) {
+        self.stop_safe();
         self.scheduler.shutdown();
         if let Some(h) = self.handle.lock().take() {
             let _ = h.close();

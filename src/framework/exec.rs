@@ -125,6 +125,7 @@ impl CuratorFramework {
         CuratorFramework {
             inner: self.inner.clone(),
             namespace: None,
+            watches: None,
         }
     }
 
@@ -185,6 +186,8 @@ impl CuratorFramework {
         let inner = &self.inner;
         let deadline = self.connect_deadline_from(Instant::now());
         call_with_retry(&*inner.retry, |count| {
+            // Inside a SessionFailRetryLoop whose session failed: stop here.
+            super::retry_loop::check_session(inner)?;
             let zk = inner.connected_handle(deadline)?;
             with_connect_deadline(deadline, || f(&zk, count))
         })
@@ -292,6 +295,7 @@ impl CuratorFramework {
             let client = CuratorFramework {
                 inner: inner.clone(),
                 namespace: ns.clone(),
+                watches: None,
             };
             let e = client.strip_event(e);
             // State changes reach the listeners through the client's own watcher.

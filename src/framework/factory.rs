@@ -313,7 +313,11 @@ impl CuratorFrameworkBuilder {
         // this client will be built.
         handle_builder(&cfg).validate()?;
         let inner = Inner::new(cfg, retry, namespace.clone())?;
-        Ok(CuratorFramework { inner, namespace })
+        Ok(CuratorFramework {
+            inner,
+            namespace,
+            watches: None,
+        })
     }
 }
 

@@ -47,6 +47,7 @@
 
 pub mod builders;
 mod core;
+mod ensure;
 mod event;
 mod exec;
 mod factory;
@@ -55,12 +56,16 @@ mod listen;
 pub mod protection;
 mod providers;
 mod retry;
+mod retry_loop;
+mod safe;
 mod scheduler;
 mod state;
+mod watcher_removal;
 
 pub use self::builders::transaction::{CuratorOp, CuratorTransactionResult, OperationType};
 pub use self::builders::{Foreground, InBackground, WithStat};
 pub use self::core::CuratorFrameworkState;
+pub use ensure::EnsureContainers;
 pub use event::{
     BackgroundCallback, CuratorEvent, CuratorEventType, CuratorListener, UnhandledErrorListener,
 };
@@ -74,10 +79,15 @@ pub use retry::{
     RetryOneTime, RetryPolicy, RetrySleeper, RetryUntilElapsed, SessionFailedRetryPolicy,
     ThreadSleeper,
 };
+pub(crate) use retry_loop::check_session;
+pub use retry_loop::{RetryLoop, SessionFailMode, SessionFailRetryLoop};
+pub use safe::{Monitor, SafeCompletion};
 pub use state::{
     ConnectionState, ConnectionStateErrorPolicy, ConnectionStateListener,
     SessionConnectionStateErrorPolicy, StandardConnectionStateErrorPolicy,
 };
+pub(crate) use watcher_removal::WatchTracker;
+pub use watcher_removal::WatcherRemoveCuratorFramework;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -108,6 +118,8 @@ pub struct CuratorFramework {
     pub(crate) inner: Arc<self::core::Inner>,
     /// `/ns` form, or none.
     pub(crate) namespace: Option<Arc<str>>,
+    /// Set on a [`WatcherRemoveCuratorFramework`]: the watches set through it.
+    pub(crate) watches: Option<Arc<watcher_removal::WatchTracker>>,
 }
 
 impl CuratorFramework {
@@ -290,6 +302,8 @@ impl CuratorFramework {
         Ok(CuratorFramework {
             inner: self.inner.clone(),
             namespace: namespace_path(ns)?,
+            // A view made from a watcher-removal facade keeps tracking into its set.
+            watches: self.watches.clone(),
         })
     }
 
@@ -402,6 +416,7 @@ impl CuratorZookeeperClient {
         CuratorFramework {
             inner: self.inner.clone(),
             namespace: None,
+            watches: None,
         }
         .call(|zk, _| f(zk))
     }

@@ -102,7 +102,7 @@ impl<M> GetChildrenBuilder<'_, M> {
     fn read(mut self, path: &str) -> Result<Vec<String>> {
         let c = self.client;
         let full = c.fix_path(path, false)?;
-        let watcher = self.watch.resolve(c);
+        let watcher = self.watch.resolve(c, &full);
         let (kids, stat) = c
             .call(|zk, _| match &watcher {
                 Some(w) => zk.get_children2_w_shared(&full, w),
@@ -119,7 +119,7 @@ impl GetChildrenBuilder<'_, InBackground> {
     pub fn for_path(self, path: &str) -> Result<()> {
         let c = self.client;
         let full = c.fix_path(path, false)?;
-        let watcher = self.watch.resolve(c);
+        let watcher = self.watch.resolve(c, &full);
         let user = path.to_string();
         c.run_background_inline(
             move |_c, zk, _count, done| {

@@ -57,11 +57,13 @@ impl<M> GetConfigBuilder<'_, M> {
 
     fn watcher(&self) -> Option<crate::session::SharedWatcher> {
         // The config node is outside the namespace: no path to strip.
-        match &self.watch {
-            WatchMode::None => None,
-            WatchMode::Listeners => Some(self.client.without_namespace().listener_watcher()),
-            WatchMode::Watcher(w) => Some(w.clone()),
-        }
+        let w = match &self.watch {
+            WatchMode::None => return None,
+            WatchMode::Listeners => self.client.without_namespace().listener_watcher(),
+            WatchMode::Watcher(w) => w.clone(),
+        };
+        self.client.track_watch(CONFIG_NODE, &w);
+        Some(w)
     }
 }
 

@@ -140,7 +140,7 @@ impl<'a> ExistsBuilder<'a, Foreground> {
         let c = self.client;
         let full = c.fix_path(path, false)?;
         self.make_parents(&full).map_err(|e| user_error(e, path))?;
-        let watcher = self.watch.resolve(c);
+        let watcher = self.watch.resolve(c, &full);
         c.call(|zk, _| match &watcher {
             Some(w) => zk.exists_w_shared(&full, w),
             None => zk.exists(&full, false),
@@ -155,7 +155,7 @@ impl ExistsBuilder<'_, InBackground> {
     pub fn for_path(self, path: &str) -> Result<()> {
         let c = self.client;
         let full = c.fix_path(path, false)?;
-        let watcher = self.watch.resolve(c);
+        let watcher = self.watch.resolve(c, &full);
         let user = path.to_string();
         let attempt: crate::framework::exec::Attempt<Option<Stat>> = match self.parents {
             // Making parents takes several round trips: off the caller's thread.

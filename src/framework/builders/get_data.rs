@@ -130,7 +130,7 @@ impl<M> GetDataBuilder<'_, M> {
     fn read(mut self, path: &str) -> Result<Vec<u8>> {
         let c = self.client;
         let full = c.fix_path(path, false)?;
-        let watcher = self.watch.resolve(c);
+        let watcher = self.watch.resolve(c, &full);
         let (data, stat) = c
             .call(|zk, _| match &watcher {
                 Some(w) => zk.get_data_w_shared(&full, w),
@@ -151,7 +151,7 @@ impl GetDataBuilder<'_, InBackground> {
     pub fn for_path(self, path: &str) -> Result<()> {
         let c = self.client;
         let full = c.fix_path(path, false)?;
-        let watcher = self.watch.resolve(c);
+        let watcher = self.watch.resolve(c, &full);
         let user = path.to_string();
         let decompress = self.decompress;
         c.run_background_inline(

@@ -91,13 +91,17 @@ pub(crate) enum WatchMode {
 }
 
 impl WatchMode {
-    /// The watcher the handle should hold, if any.
-    pub(crate) fn resolve(&self, client: &CuratorFramework) -> Option<SharedWatcher> {
-        match self {
-            WatchMode::None => None,
-            WatchMode::Listeners => Some(client.listener_watcher()),
-            WatchMode::Watcher(w) => Some(client.wrap_watcher(w.clone())),
-        }
+    /// The watcher the handle should hold for `full` (the handle-level path), if any. A
+    /// [`WatcherRemoveCuratorFramework`](crate::framework::WatcherRemoveCuratorFramework)
+    /// notes it here, so that its `remove_watchers()` finds it.
+    pub(crate) fn resolve(&self, client: &CuratorFramework, full: &str) -> Option<SharedWatcher> {
+        let w = match self {
+            WatchMode::None => return None,
+            WatchMode::Listeners => client.listener_watcher(),
+            WatchMode::Watcher(w) => client.wrap_watcher(w.clone()),
+        };
+        client.track_watch(full, &w);
+        Some(w)
     }
 }
 

@@ -101,7 +101,7 @@ impl<'a> AddWatchBuilder<'a, Foreground> {
         let full = c.fix_path(path, false)?;
         let w = self
             .watch
-            .resolve(c)
+            .resolve(c, &full)
             .unwrap_or_else(|| c.listener_watcher());
         let mode = self.mode;
         c.call(|zk, _| zk.add_watch_shared(&full, &w, mode))
@@ -116,7 +116,7 @@ impl AddWatchBuilder<'_, InBackground> {
         let full = c.fix_path(path, false)?;
         let w = self
             .watch
-            .resolve(c)
+            .resolve(c, &full)
             .unwrap_or_else(|| c.listener_watcher());
         let mode = self.mode;
         let user = path.to_string();

@@ -257,10 +257,22 @@ impl std::fmt::Debug for CuratorCacheBridge {
     }
 }
 
-/// Asks the server: adds a persistent watch on `path` and removes it again. `false` if the
-/// server does not know the operation.
+/// Asks the server: adds a persistent watch and removes it again. `false` if the server does
+/// not know the operation.
+///
+/// The probe watches a path of its own (a child of `path` that nobody uses, which need not
+/// exist), never `path` itself: ZooKeeper 3.8 keeps one watch mode per connection and path
+/// (ZOOKEEPER-4466), so probing `path` would turn another cache's recursive watch of the same
+/// client on it into a plain persistent one, and removing the probe would remove that watch.
 fn supports_persistent_watches(client: &CuratorFramework, path: &str) -> Result<bool> {
     let probe = SharedWatcher::new(|_e: &WatchedEvent| {});
+    let path = &crate::path::make_path(
+        path,
+        &format!(
+            "zkc-probe-{}",
+            crate::framework::protection::new_protected_id()
+        ),
+    );
     match client
         .watchers()
         .add()

@@ -1,0 +1,19 @@
+//! Nodes that look after themselves (Curator's `recipes.nodes`), with Curator's layouts:
+//!
+//! * [`PersistentNode`]: a node (of any create mode) kept in place through session losses and
+//!   deletions by others until closed.
+//! * [`PersistentTtlNode`]: a container kept alive by a TTL child that is touched periodically;
+//!   when the process stops touching it, the server removes both after the TTL.
+//! * [`GroupMember`]: group membership: an ephemeral `<group>/<id>` node plus a cache of the
+//!   group, so a member sees everyone (Java members included).
+
+mod builder;
+mod group;
+mod pass;
+mod persistent;
+mod ttl;
+
+pub use builder::PersistentNodeBuilder;
+pub use group::GroupMember;
+pub use persistent::{PersistentNode, PersistentNodeListener};
+pub use ttl::PersistentTtlNode;
