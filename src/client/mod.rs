@@ -574,6 +574,30 @@ impl std::fmt::Debug for ZooKeeper {
     }
 }
 
+/// Shows the options, never a secret: the auth schemes without their credentials, the
+/// session id without its password, the SASL user without the password, the TLS settings
+/// without the private key.
+impl std::fmt::Debug for ZooKeeperBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let auth: Vec<&str> = self.auth.iter().map(|a| a.scheme.as_str()).collect();
+        f.debug_struct("ZooKeeperBuilder")
+            .field("connect_string", &self.connect_string)
+            .field("session_timeout", &self.session_timeout)
+            .field("connection_timeout", &self.connection_timeout)
+            .field("request_timeout", &self.request_timeout)
+            .field("can_be_read_only", &self.can_be_read_only)
+            .field("auth", &auth)
+            .field(
+                "session_id",
+                &self.session.as_ref().map(|(id, _)| format!("{id:#x}")),
+            )
+            .field("max_buffer_size", &self.max_buffer)
+            .field("transport", &self.transport)
+            .field("sasl", &self.sasl)
+            .finish_non_exhaustive()
+    }
+}
+
 /// A random seed: the standard library's per-process random hasher keys over a counter and
 /// the clock (no randomness crate needed for jitter, shuffles and UUIDs).
 pub(crate) fn random_seed() -> u64 {
@@ -594,6 +618,22 @@ pub(crate) fn random_seed() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn builder_debug_hides_credentials() {
+        let b = ZooKeeper::builder("127.0.0.1:2181")
+            .auth("digest", b"dave:digest-pw-1")
+            .session(0x1234, b"session-pw-2")
+            .sasl_digest_md5("sasha", "sasl-pw-3");
+        let shown = format!("{b:?}");
+        assert!(
+            shown.contains("digest") && shown.contains("0x1234") && shown.contains("sasha"),
+            "{shown}"
+        );
+        for secret in ["digest-pw-1", "session-pw-2", "sasl-pw-3"] {
+            assert!(!shown.contains(secret), "{shown}");
+        }
+    }
 
     #[test]
     fn start_checks_every_option_and_names_it() {
