@@ -393,6 +393,53 @@ fn sasl_through_the_framework() {
         .unwrap();
     assert_eq!(client.get_data().for_path("/alice").unwrap(), b"a");
     client.close();
+    // A refused password: the unhandled-error listeners hear AuthFailed once, operations
+    // fail with AuthFailed at once (no retry loop, no hang), close works.
+    let refused = zk_curator::CuratorFrameworkFactory::builder()
+        .connect_string(&server.connect_string())
+        .retry_policy(zk_curator::ExponentialBackoffRetry::new(
+            Duration::from_millis(50),
+            5,
+        ))
+        .sasl_digest_md5("alice", "not-alices")
+        .build()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    refused
+        .unhandled_error_listenable()
+        .add_listener(move |msg: &str, e: &Error| {
+            let _ = tx.send(format!("{msg}: {e}"));
+        });
+    refused.start().unwrap();
+    let heard = rx.recv_timeout(Duration::from_secs(10)).unwrap();
+    assert!(heard.to_lowercase().contains("auth"), "{heard}");
+    assert!(!heard.contains("not-alices"), "{heard}");
+    let started = std::time::Instant::now();
+    let e = refused.get_data().for_path("/alice").unwrap_err();
+    assert!(matches!(e, Error::AuthFailed), "{e:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    // In the background too.
+    let (btx, brx) = std::sync::mpsc::channel();
+    refused
+        .get_data()
+        .in_background(
+            move |_: &zk_curator::CuratorFramework, e: &zk_curator::CuratorEvent| {
+                let _ = btx.send(e.error().cloned());
+            },
+        )
+        .for_path("/alice")
+        .unwrap();
+    let e = brx.recv_timeout(Duration::from_secs(5)).unwrap();
+    assert!(matches!(e, Some(Error::AuthFailed)), "{e:?}");
+    assert!(
+        rx.recv_timeout(Duration::from_millis(300)).is_err(),
+        "reported twice"
+    );
+    refused.close();
     // An empty user name is refused by build(), naming the option.
     let e = zk_curator::CuratorFrameworkFactory::builder()
         .connect_string(&server.connect_string())

@@ -20,7 +20,7 @@ use super::CuratorFramework;
 use crate::client::{ZooKeeper, ZooKeeperBuilder};
 use crate::error::{Error, Result};
 use crate::proto::{EventType, KeeperState};
-use crate::session::{EventDispatcher, WatchedEvent, Watcher};
+use crate::session::{EventDispatcher, States, WatchedEvent, Watcher};
 
 /// The life of a framework instance (Curator's `CuratorFrameworkState`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -171,7 +171,8 @@ impl Inner {
 
     /// The current handle once it is connected, waiting until `deadline` at most (`None`:
     /// no limit); then `ConnectionLoss` with the hosts tried, which the retry policy sees
-    /// like any other.
+    /// like any other. A handle whose credentials were refused fails at once with
+    /// `AuthFailed`: no wait makes them right.
     pub fn connected_handle(&self, deadline: Option<Instant>) -> Result<Arc<ZooKeeper>> {
         let h = self.handle()?;
         if h.state().is_connected() {
@@ -181,7 +182,11 @@ impl Inner {
             self.handle()
         } else {
             // The handle of now: a new session may have replaced it meanwhile.
-            Err(self.handle()?.connection_loss())
+            let h = self.handle()?;
+            if h.state() == States::AuthFailed {
+                return Err(Error::AuthFailed);
+            }
+            Err(h.connection_loss())
         }
     }
 
@@ -206,7 +211,8 @@ impl Inner {
             if h.wait_connected(left.min(Duration::from_millis(250))) {
                 return true;
             }
-            if left.is_zero() || self.states.current().closed {
+            // A refused SASL password ends the handle for good (an expired one is replaced).
+            if left.is_zero() || self.states.current().closed || h.state() == States::AuthFailed {
                 return false;
             }
         }
