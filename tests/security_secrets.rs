@@ -128,6 +128,10 @@ impl Secrets {
     }
 }
 
+/// Expires the session of a handle whose watcher feeds the events; true once it heard
+/// `Expired`.
+type Expire<'a> = dyn Fn(&ZooKeeper, &Events) -> bool + 'a;
+
 /// A server to live a session on.
 struct Target<'a> {
     what: &'static str,
@@ -136,7 +140,7 @@ struct Target<'a> {
     /// Stops the server and starts it again, keeping its sessions.
     restart: Box<dyn FnMut() + 'a>,
     /// Expires a session as the server would; true once its watcher heard `Expired`.
-    expire: Box<dyn Fn(&ZooKeeper, &Events) -> bool + 'a>,
+    expire: Box<Expire<'a>>,
 }
 
 /// One session life on `t`: connect (TLS, digest auth, SASL), operations, add_auth_info, a
