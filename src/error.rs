@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use crate::proto::{ErrorCode, OpCode};
 
-pub use crate::session::outage::{HostFailure, HostFailureKind};
+pub use crate::session::outage::{HostFailure, HostFailureKind, TlsFailure};
 
 /// `Result` with zk-curator's [`Error`].
 pub type Result<T> = std::result::Result<T, Error>;

@@ -64,6 +64,9 @@
 //!   for tests, with fault injection — Curator's `curator-test`.
 //! * `discovery` (cargo feature `discovery`): Curator's service discovery
 //!   (`curator-x-discovery`), sharing one registry with Java services.
+//! * [`auth`]: digest ids for ACLs ([`auth::generate_digest`]); SASL DIGEST-MD5 is a builder
+//!   option (`sasl_digest_md5`). `tls` (cargo feature `tls`): `TlsConfig` for TLS and
+//!   mutual TLS with rustls. How to set up either side is in `docs/security.md`.
 //!
 //! ## Cargo features
 //!
@@ -113,6 +116,8 @@
 //!   every Curator class and method and its Rust name.
 //! * [Testing](https://github.com/zk-curator/zk-curator/blob/main/docs/testing.md): the
 //!   in-process server, its faults and its known differences from ZooKeeper.
+//! * [Security](https://github.com/zk-curator/zk-curator/blob/main/docs/security.md): TLS
+//!   and mutual TLS, SASL DIGEST-MD5, digest ACLs, with the matching ZooKeeper settings.
 //! * [Reliability](https://github.com/zk-curator/zk-curator/blob/main/docs/reliability.md)
 //!   and [performance](https://github.com/zk-curator/zk-curator/blob/main/docs/performance.md):
 //!   the fault catalogue and the benchmarks, with their figures.
@@ -151,6 +156,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod auth;
 pub mod client;
 mod compress;
 #[cfg(feature = "discovery")]
@@ -165,9 +171,11 @@ pub mod session;
 #[cfg(feature = "testing")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
+#[cfg(feature = "tls")]
+pub mod tls;
 
 pub use client::{Op, OpResult, ZooKeeper, ZooKeeperBuilder};
-pub use error::{Error, HostFailure, HostFailureKind, Result};
+pub use error::{Error, HostFailure, HostFailureKind, Result, TlsFailure};
 pub use framework::{
     ConnectionState, CuratorEvent, CuratorEventType, CuratorFramework, CuratorFrameworkFactory,
     ExponentialBackoffRetry, RetryNTimes, RetryOneTime, RetryPolicy,
@@ -184,6 +192,11 @@ pub use session::{
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
+
+/// docs/security.md's examples, compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/security.md")]
+struct SecurityDoctests;
 
 /// docs/threading.md's snippets, compiled and run as doctests.
 #[cfg(doctest)]

@@ -36,6 +36,29 @@ pub(crate) struct Config {
     pub super_digest: Option<String>,
     /// How long a write transaction takes to commit (see `commit`).
     pub commit_latency: Duration,
+    /// SASL DIGEST-MD5 users (a JAAS `Server` section); empty: no SASL provider.
+    pub sasl_users: Vec<(String, crate::auth::Secret)>,
+    /// TLS on the client port (feature `tls`).
+    #[cfg(feature = "tls")]
+    pub tls: Option<ServerTls>,
+}
+
+/// The TestingServer's TLS settings, parsed. `Debug` shows only whether client
+/// certificates are required.
+#[cfg(feature = "tls")]
+#[derive(Clone)]
+pub(crate) struct ServerTls {
+    pub config: Arc<rustls::ServerConfig>,
+    pub client_auth: bool,
+}
+
+#[cfg(feature = "tls")]
+impl std::fmt::Debug for ServerTls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerTls")
+            .field("client_auth", &self.client_auth)
+            .finish_non_exhaustive()
+    }
 }
 
 /// One live connection, as the core sees it.

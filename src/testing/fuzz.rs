@@ -34,6 +34,9 @@ impl RequestPath {
             extended_types: true,
             super_digest: None,
             commit_latency: Duration::ZERO,
+            sasl_users: Vec::new(),
+            #[cfg(feature = "tls")]
+            tls: None,
         });
         let mut p = RequestPath {
             core,
@@ -47,6 +50,7 @@ impl RequestPath {
                 auth: Vec::new(),
                 extended_types: true,
                 super_digest: None,
+                sasl: false,
             });
         }
         p

@@ -43,6 +43,8 @@ pub(crate) struct ConnCtx {
     pub auth: Vec<Id>,
     pub extended_types: bool,
     pub super_digest: Option<String>,
+    /// The SASL provider is registered (the server has `sasl_user`s): `sasl` ids are valid.
+    pub sasl: bool,
 }
 
 /// The outcome of one request.
@@ -164,7 +166,7 @@ pub(crate) fn apply(st: &mut State, cx: &mut ConnCtx, xid: i32, req: Request) ->
         }),
         Request::SetAcl(r) => write(st, xid, |st, _, _, _| {
             valid(&r.path)?;
-            let list = acl::fixup(&r.acl, &cx.auth)?;
+            let list = acl::fixup(&r.acl, &cx.auth, cx.sasl)?;
             let n = st.tree.get(&r.path).ok_or(NO_NODE)?;
             acl::check(&n.acl, Perms::ADMIN, &cx.auth)?;
             check_version(n.aversion, r.version)?;
@@ -246,6 +248,7 @@ pub(crate) fn apply(st: &mut State, cx: &mut ConnCtx, xid: i32, req: Request) ->
                     user: match id.scheme.as_str() {
                         "ip" => id.id.clone(),
                         "digest" => id.id.split(':').next().unwrap_or("").to_string(),
+                        "sasl" => id.id.clone(),
                         _ => String::new(),
                     },
                 })
@@ -389,7 +392,7 @@ pub(super) fn create(
         return Err(BAD_ARGUMENTS);
     }
     let parent_path = norm(&r.path[..slash]).to_string();
-    let list = acl::fixup(&r.acl, &cx.auth)?;
+    let list = acl::fixup(&r.acl, &cx.auth, cx.sasl)?;
     let parent = st.tree.get(&parent_path).ok_or(NO_NODE)?;
     acl::check(&parent.acl, Perms::CREATE, &cx.auth)?;
     let mut path = r.path;
@@ -522,7 +525,7 @@ fn auth(cx: &mut ConnCtx, xid: i32, scheme: &str, data: &[u8]) -> Reply {
     match scheme {
         "digest" => {
             let creds = String::from_utf8_lossy(data);
-            let id = super::digest::digest_id(&creds);
+            let id = crate::auth::digest::digest_id(&creds);
             if cx.super_digest.as_deref() == Some(id.as_str()) {
                 add(Id::new("super", ""), &mut cx.auth);
             }

@@ -10,13 +10,13 @@
 
 use std::collections::VecDeque;
 use std::io::Write;
-use std::net::{Shutdown, TcpStream};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
 
 use super::faults::Faults;
+use crate::session::stream::Stream;
 
 /// Pending output above this closes the connection (a client that does not read).
 const MAX_PENDING: usize = 64 * 1024 * 1024;
@@ -46,12 +46,12 @@ struct Out {
 pub(crate) struct Outbox {
     out: Mutex<Out>,
     cv: Condvar,
-    stream: TcpStream,
+    stream: Stream,
     faults: Arc<Faults>,
 }
 
 impl Outbox {
-    pub fn new(stream: TcpStream, faults: Arc<Faults>) -> Outbox {
+    pub fn new(stream: Stream, faults: Arc<Faults>) -> Outbox {
         Outbox {
             out: Mutex::new(Out {
                 buf: Vec::with_capacity(4096),
@@ -95,7 +95,7 @@ impl Outbox {
             o.state = State::Dead;
             drop(o);
             self.cv.notify_all();
-            let _ = self.stream.shutdown(Shutdown::Both);
+            self.stream.shutdown();
             return false;
         }
         drop(o);
@@ -120,7 +120,7 @@ impl Outbox {
         self.out.lock().state = State::Dead;
         self.cv.notify_all();
         if !self.faults.paused() {
-            let _ = self.stream.shutdown(Shutdown::Both);
+            self.stream.shutdown();
         }
     }
 
@@ -132,7 +132,7 @@ impl Outbox {
             o.now = true;
         }
         self.cv.notify_all();
-        let _ = self.stream.shutdown(Shutdown::Both);
+        self.stream.shutdown();
     }
 
     pub fn is_open(&self) -> bool {
@@ -159,7 +159,7 @@ impl Outbox {
                         continue;
                     }
                     drop(o);
-                    let _ = self.stream.shutdown(Shutdown::Both);
+                    self.stream.shutdown();
                     return;
                 }
                 if self.faults.paused() {
@@ -179,7 +179,7 @@ impl Outbox {
                 }
                 if o.buf.is_empty() && o.state == State::CloseWhenFlushed {
                     drop(o);
-                    let _ = self.stream.shutdown(Shutdown::Both);
+                    self.stream.shutdown();
                     return;
                 }
                 match o.delayed.front() {

@@ -41,6 +41,18 @@ pub struct TestingServerBuilder {
     cfg: Config,
     min_set: bool,
     max_set: bool,
+    /// Server certificate chain, key and client CA as given (parsed by `start`).
+    #[cfg(feature = "tls")]
+    tls: Option<TlsPem>,
+}
+
+/// The PEM a builder was given for TLS; `Debug` hides the key.
+#[cfg(feature = "tls")]
+#[derive(Debug, Clone)]
+struct TlsPem {
+    cert_chain: Vec<u8>,
+    key: crate::auth::Secret,
+    client_ca: Option<Vec<u8>>,
 }
 
 impl Default for TestingServerBuilder {
@@ -55,9 +67,14 @@ impl Default for TestingServerBuilder {
                 extended_types: true,
                 super_digest: None,
                 commit_latency: Duration::ZERO,
+                sasl_users: Vec::new(),
+                #[cfg(feature = "tls")]
+                tls: None,
             },
             min_set: false,
             max_set: false,
+            #[cfg(feature = "tls")]
+            tls: None,
         }
     }
 }
@@ -105,7 +122,9 @@ impl TestingServerBuilder {
     /// Credentials (`user:password`) whose digest auth grants `super`, like
     /// `zookeeper.DigestAuthenticationProvider.superDigest`.
     pub fn super_user(mut self, user: &str, password: &str) -> Self {
-        self.cfg.super_digest = Some(super::digest::digest_id(&format!("{user}:{password}")));
+        self.cfg.super_digest = Some(crate::auth::digest::digest_id(&format!(
+            "{user}:{password}"
+        )));
         self
     }
 
@@ -167,7 +186,61 @@ impl TestingServerBuilder {
             .max_session_timeout(Duration::from_millis(20_000))
     }
 
-    pub(crate) fn config(&self) -> Config {
+    /// Registers the SASL provider with a DIGEST-MD5 user, as a JAAS `Server` section
+    /// with ZooKeeper's `DigestLoginModule` and `user_<user>="<password>"` does (call it once
+    /// per user). Clients authenticate with `sasl_digest_md5(user, password)`; the session
+    /// then holds `sasl:<user>`, and `sasl` ACL ids become valid. A wrong password is
+    /// answered with `AuthFailed` and the connection is closed, as ZooKeeper 3.8 does.
+    pub fn sasl_user(mut self, user: &str, password: &str) -> Self {
+        self.cfg.sasl_users.push((
+            user.to_string(),
+            crate::auth::Secret::new(password.as_bytes().to_vec()),
+        ));
+        self
+    }
+
+    /// Serves TLS only (cargo feature `tls`), like a server whose clients use its
+    /// `secureClientPort`: `cert_chain` (PEM `CERTIFICATE` blocks, the server's own first)
+    /// and its `private_key` (PEM) identify the server; with `client_ca` (PEM) every client
+    /// must present a certificate chaining to it (`ssl.clientAuth=need`). Checked by
+    /// [`start`](Self::start); the key never appears in `Debug` output or errors.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use zk_curator::testing::TestingServer;
+    /// use zk_curator::tls::TlsConfig;
+    /// use zk_curator::ZooKeeper;
+    /// // A CA and a server certificate for "localhost" (made here with rcgen).
+    /// let ca_key = rcgen::KeyPair::generate()?;
+    /// let mut params = rcgen::CertificateParams::new(Vec::<String>::new())?;
+    /// params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    /// let ca = params.self_signed(&ca_key)?;
+    /// let ca_issuer = rcgen::Issuer::new(params, &ca_key);
+    /// let server_key = rcgen::KeyPair::generate()?;
+    /// let server_cert = rcgen::CertificateParams::new(vec!["localhost".to_string()])?
+    ///     .signed_by(&server_key, &ca_issuer)?;
+    ///
+    /// let server = TestingServer::builder()
+    ///     .tls(server_cert.pem().as_bytes(), server_key.serialize_pem().as_bytes(), None)
+    ///     .start()?;
+    /// let tls = TlsConfig::builder().ca_pem(ca.pem()).build()?;
+    /// let zk = ZooKeeper::builder(&format!("localhost:{}", server.port())).tls(tls).connect()?;
+    /// assert!(zk.exists("/", false)?.is_some());
+    /// # zk.close()?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    #[cfg(feature = "tls")]
+    pub fn tls(mut self, cert_chain: &[u8], private_key: &[u8], client_ca: Option<&[u8]>) -> Self {
+        self.tls = Some(TlsPem {
+            cert_chain: cert_chain.to_vec(),
+            key: crate::auth::Secret::new(private_key.to_vec()),
+            client_ca: client_ca.map(<[u8]>::to_vec),
+        });
+        self
+    }
+
+    pub(crate) fn config(&self) -> Result<Config> {
         let mut cfg = self.cfg.clone();
         if !self.min_set {
             cfg.min_session = cfg.tick * 2;
@@ -175,18 +248,25 @@ impl TestingServerBuilder {
         if !self.max_set {
             cfg.max_session = cfg.tick * 20;
         }
-        cfg
+        #[cfg(feature = "tls")]
+        if let Some(t) = &self.tls {
+            cfg.tls = Some(super::core::ServerTls {
+                config: crate::tls::server_config(&t.cert_chain, &t.key, t.client_ca.as_deref())?,
+                client_auth: t.client_ca.is_some(),
+            });
+        }
+        Ok(cfg)
     }
 
     /// Starts the server.
     pub fn start(self) -> Result<TestingServer> {
-        let ensemble = Ensemble::start(self.config(), &[self.port])?;
+        let ensemble = Ensemble::start(self.config()?, &[self.port])?;
         Ok(TestingServer { ensemble })
     }
 
     /// Starts a cluster of `n` members (each on a free port) with these settings.
     pub fn start_cluster(self, n: usize) -> Result<super::TestingCluster> {
-        super::TestingCluster::with_config(self.config(), n)
+        super::TestingCluster::with_config(self.config()?, n)
     }
 }
 

@@ -20,6 +20,7 @@
 // Each test binary uses a different part of the harness.
 #![allow(dead_code, unused_imports)]
 
+pub mod certs;
 pub mod curator;
 pub mod election;
 pub mod ensemble;
