@@ -10,19 +10,19 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::ops::{Call, Watch};
+use super::ops::{Call, Conv, Watch};
 use super::ZooKeeper;
 use crate::error::{Error, Result};
 use crate::proto::{Acl, CreateMode, Response, Stat};
 use crate::session::pending::{Completion, OneShot};
 use crate::session::SharedWatcher;
 
-type Conv<T> = Box<dyn FnOnce(Result<Response>) -> Result<T> + Send>;
+type BoxedConv<T> = Box<dyn FnOnce(Result<Response>) -> Result<T> + Send>;
 
 /// A request on its way; [`wait`](Self::wait) for its reply.
 pub(crate) struct Deferred<T> {
     slot: Arc<OneShot>,
-    conv: Conv<T>,
+    conv: BoxedConv<T>,
     path: String,
     request_timeout: Duration,
 }
@@ -43,10 +43,7 @@ impl<T> Deferred<T> {
 
 impl ZooKeeper {
     /// Sends a prepared call (see [`Call`]) with a slot to wait on later.
-    fn defer<T>(
-        &self,
-        call: Result<Call<'_, impl FnOnce(Result<Response>) -> Result<T> + Send + 'static>>,
-    ) -> Result<Deferred<T>> {
+    fn defer<T>(&self, call: Result<Call<'_, impl Conv<T>>>) -> Result<Deferred<T>> {
         let call = call?;
         self.check_alive()?;
         let slot = OneShot::new();

@@ -1,6 +1,6 @@
 //! getACL and setACL.
 
-use super::{call, unexpected, Call};
+use super::{call, unexpected, Call, Conv};
 use crate::client::ZooKeeper;
 use crate::error::{Error, Result};
 use crate::proto::*;
@@ -18,11 +18,7 @@ impl ZooKeeper {
         async set_acl_async;
     }
 
-    fn get_acl_call<'p>(
-        &self,
-        path: &'p str,
-    ) -> Result<Call<'p, impl FnOnce(Result<Response>) -> Result<(Vec<Acl>, Stat)> + Send + 'static>>
-    {
+    fn get_acl_call<'p>(&self, path: &'p str) -> Result<Call<'p, impl Conv<(Vec<Acl>, Stat)>>> {
         let req = Request::GetAcl(GetAclRequest {
             path: self.server_path(path, false)?,
         });
@@ -37,7 +33,7 @@ impl ZooKeeper {
         path: &'p str,
         acl: &[Acl],
         version: i32,
-    ) -> Result<Call<'p, impl FnOnce(Result<Response>) -> Result<Stat> + Send + 'static>> {
+    ) -> Result<Call<'p, impl Conv<Stat>>> {
         let sp = self.server_path(path, false)?;
         if acl.is_empty() {
             return Err(Error::InvalidAcl {

@@ -1,6 +1,6 @@
 //! getChildren, getChildren2 and getAllChildrenNumber: a node's children.
 
-use super::{call, unexpected, Call, Watch};
+use super::{call, unexpected, Call, Conv, Watch};
 use crate::client::ZooKeeper;
 use crate::error::Result;
 use crate::proto::*;
@@ -36,8 +36,7 @@ impl ZooKeeper {
         &self,
         path: &'p str,
         w: Watch,
-    ) -> Result<Call<'p, impl FnOnce(Result<Response>) -> Result<Vec<String>> + Send + 'static>>
-    {
+    ) -> Result<Call<'p, impl Conv<Vec<String>>>> {
         let (req, reg) = self.children_request(path, w, false)?;
         Ok(call(req, reg, path, |r| children_conv(r).map(|(c, _)| c)))
     }
@@ -47,9 +46,7 @@ impl ZooKeeper {
         &self,
         path: &'p str,
         w: Watch,
-    ) -> Result<
-        Call<'p, impl FnOnce(Result<Response>) -> Result<(Vec<String>, Stat)> + Send + 'static>,
-    > {
+    ) -> Result<Call<'p, impl Conv<(Vec<String>, Stat)>>> {
         let (req, reg) = self.children_request(path, w, true)?;
         Ok(call(req, reg, path, |r| {
             children_conv(r).map(|(c, s)| (c, s.unwrap_or_default()))
@@ -75,10 +72,7 @@ impl ZooKeeper {
         ))
     }
 
-    fn all_children_call<'p>(
-        &self,
-        path: &'p str,
-    ) -> Result<Call<'p, impl FnOnce(Result<Response>) -> Result<i32> + Send + 'static>> {
+    fn all_children_call<'p>(&self, path: &'p str) -> Result<Call<'p, impl Conv<i32>>> {
         let req = Request::GetAllChildrenNumber(GetAllChildrenNumberRequest {
             path: self.server_path(path, false)?,
         });

@@ -1,7 +1,7 @@
 //! getConfig and reconfig: the ensemble's dynamic configuration, at `/zookeeper/config`
 //! outside any chroot.
 
-use super::{call, get_data_conv, unexpected, Call, Watch};
+use super::{call, get_data_conv, unexpected, Call, Conv, Watch};
 use crate::client::ZooKeeper;
 use crate::error::Result;
 use crate::proto::*;
@@ -34,12 +34,7 @@ impl ZooKeeper {
         async reconfig_async;
     }
 
-    fn config_call(
-        &self,
-        w: Watch,
-    ) -> Result<
-        Call<'static, impl FnOnce(Result<Response>) -> Result<(Vec<u8>, Stat)> + Send + 'static>,
-    > {
+    fn config_call(&self, w: Watch) -> Result<Call<'static, impl Conv<(Vec<u8>, Stat)>>> {
         let (watch, reg) = self.watch_reg(w, CONFIG_NODE, WatchKind::Data, None)?;
         let req = Request::GetData(GetDataRequest {
             path: CONFIG_NODE.to_string(),
@@ -54,9 +49,7 @@ impl ZooKeeper {
         leaving: Option<&str>,
         new_members: Option<&str>,
         from_config: i64,
-    ) -> Result<
-        Call<'static, impl FnOnce(Result<Response>) -> Result<(Vec<u8>, Stat)> + Send + 'static>,
-    > {
+    ) -> Result<Call<'static, impl Conv<(Vec<u8>, Stat)>>> {
         let req = Request::Reconfig(ReconfigRequest {
             joining_servers: joining.map(str::to_string),
             leaving_servers: leaving.map(str::to_string),

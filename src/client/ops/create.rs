@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use super::{call, unexpected, Call};
+use super::{call, unexpected, Call, Conv};
 use crate::client::ZooKeeper;
 use crate::error::{Error, Result};
 use crate::proto::*;
@@ -48,7 +48,7 @@ impl ZooKeeper {
         data: &[u8],
         acl: &[Acl],
         mode: CreateMode,
-    ) -> Result<Call<'p, impl FnOnce(Result<Response>) -> Result<String> + Send + 'static>> {
+    ) -> Result<Call<'p, impl Conv<String>>> {
         let req = self.create_request(path, data, acl, mode, None, false)?;
         let conv = self.create_conv();
         Ok(call(req, None, path, move |r| conv(r).map(|(p, _)| p)))
@@ -61,8 +61,7 @@ impl ZooKeeper {
         data: &[u8],
         acl: &[Acl],
         mode: CreateMode,
-    ) -> Result<Call<'p, impl FnOnce(Result<Response>) -> Result<(String, Stat)> + Send + 'static>>
-    {
+    ) -> Result<Call<'p, impl Conv<(String, Stat)>>> {
         self.create_stat_call(path, data, acl, mode, None)
     }
 
@@ -74,8 +73,7 @@ impl ZooKeeper {
         acl: &[Acl],
         mode: CreateMode,
         ttl: Duration,
-    ) -> Result<Call<'p, impl FnOnce(Result<Response>) -> Result<(String, Stat)> + Send + 'static>>
-    {
+    ) -> Result<Call<'p, impl Conv<(String, Stat)>>> {
         self.create_stat_call(path, data, acl, mode, Some(ttl))
     }
 
@@ -86,8 +84,7 @@ impl ZooKeeper {
         acl: &[Acl],
         mode: CreateMode,
         ttl: Option<Duration>,
-    ) -> Result<Call<'p, impl FnOnce(Result<Response>) -> Result<(String, Stat)> + Send + 'static>>
-    {
+    ) -> Result<Call<'p, impl Conv<(String, Stat)>>> {
         let req = self.create_request(path, data, acl, mode, ttl, true)?;
         let conv = self.create_conv();
         Ok(call(req, None, path, move |r| {
@@ -99,7 +96,7 @@ impl ZooKeeper {
         &self,
         path: &'p str,
         version: i32,
-    ) -> Result<Call<'p, impl FnOnce(Result<Response>) -> Result<()> + Send + 'static>> {
+    ) -> Result<Call<'p, impl Conv<()>>> {
         let req = Request::Delete(DeleteRequest {
             path: self.server_path(path, false)?,
             version,

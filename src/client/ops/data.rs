@@ -1,6 +1,6 @@
 //! exists, getData and setData: a node's Stat and data.
 
-use super::{call, get_data_conv, unexpected, Call, Watch};
+use super::{call, get_data_conv, unexpected, Call, Conv, Watch};
 use crate::client::ZooKeeper;
 use crate::error::{Error, Result};
 use crate::proto::*;
@@ -37,8 +37,7 @@ impl ZooKeeper {
         &self,
         path: &'p str,
         w: Watch,
-    ) -> Result<Call<'p, impl FnOnce(Result<Response>) -> Result<Option<Stat>> + Send + 'static>>
-    {
+    ) -> Result<Call<'p, impl Conv<Option<Stat>>>> {
         let sp = self.server_path(path, false)?;
         let (watch, reg) = self.watch_reg(w, &sp, WatchKind::Data, Some(WatchKind::Exist))?;
         Ok(Call {
@@ -58,8 +57,7 @@ impl ZooKeeper {
         &self,
         path: &'p str,
         w: Watch,
-    ) -> Result<Call<'p, impl FnOnce(Result<Response>) -> Result<(Vec<u8>, Stat)> + Send + 'static>>
-    {
+    ) -> Result<Call<'p, impl Conv<(Vec<u8>, Stat)>>> {
         let (req, reg) = self.get_data_request(path, w)?;
         Ok(call(req, reg, path, get_data_conv))
     }
@@ -75,7 +73,7 @@ impl ZooKeeper {
         path: &'p str,
         data: &[u8],
         version: i32,
-    ) -> Result<Call<'p, impl FnOnce(Result<Response>) -> Result<Stat> + Send + 'static>> {
+    ) -> Result<Call<'p, impl Conv<Stat>>> {
         let req = Request::SetData(SetDataRequest {
             path: self.server_path(path, false)?,
             data: Some(data.to_vec()),

@@ -81,13 +81,21 @@ pub(in crate::client) struct Call<'p, F> {
     pub(in crate::client) conv: F,
 }
 
+/// How a [`Call`] turns the reply (or the error in its place) into the method's result.
+pub(in crate::client) trait Conv<T>:
+    FnOnce(Result<Response>) -> Result<T> + Send + 'static
+{
+}
+
+impl<T, F: FnOnce(Result<Response>) -> Result<T> + Send + 'static> Conv<T> for F {}
+
 /// A [`Call`] whose reply body `conv` converts; errors pass through.
 fn call<'p, T: 'static>(
     req: Request,
     watch: Option<WatchReg>,
     path: &'p str,
     conv: impl FnOnce(Response) -> Result<T> + Send + 'static,
-) -> Call<'p, impl FnOnce(Result<Response>) -> Result<T> + Send + 'static> {
+) -> Call<'p, impl Conv<T>> {
     Call {
         req: Some(req),
         watch,
@@ -119,10 +127,7 @@ fn get_data_conv(r: Response) -> Result<(Vec<u8>, Stat)> {
 
 impl ZooKeeper {
     /// Runs a call and blocks for its result.
-    fn run<T>(
-        &self,
-        call: Result<Call<'_, impl FnOnce(Result<Response>) -> Result<T>>>,
-    ) -> Result<T> {
+    fn run<T>(&self, call: Result<Call<'_, impl Conv<T>>>) -> Result<T> {
         let Call {
             req,
             watch,
@@ -141,7 +146,7 @@ impl ZooKeeper {
     /// is returned; otherwise `cb` gets the result, errors naming the caller's path.
     fn run_async<T: 'static>(
         &self,
-        call: Result<Call<'_, impl FnOnce(Result<Response>) -> Result<T> + Send + 'static>>,
+        call: Result<Call<'_, impl Conv<T>>>,
         cb: impl FnOnce(Result<T>) + Send + 'static,
     ) -> Result<()> {
         let call = call?;
@@ -160,7 +165,7 @@ impl ZooKeeper {
     /// framework's hottest path.
     fn run_bg<T: 'static>(
         &self,
-        call: Result<Call<'_, impl FnOnce(Result<Response>) -> Result<T> + Send + 'static>>,
+        call: Result<Call<'_, impl Conv<T>>>,
         cb: impl FnOnce(Result<T>) + Send + 'static,
     ) {
         let call = call.and_then(|c| match c.req {
@@ -178,7 +183,7 @@ impl ZooKeeper {
     /// the event thread too, so `cb` never runs on the caller's thread).
     fn send<T: 'static>(
         &self,
-        call: Call<'_, impl FnOnce(Result<Response>) -> Result<T> + Send + 'static>,
+        call: Call<'_, impl Conv<T>>,
         path: Option<String>,
         cb: impl FnOnce(Result<T>) + Send + 'static,
     ) {

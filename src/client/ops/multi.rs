@@ -1,7 +1,7 @@
 //! multi and multiRead: several operations in one round trip, [`Op`]s in and
 //! [`OpResult`]s out.
 
-use super::{unexpected, Call};
+use super::{unexpected, Call, Conv};
 use crate::client::types::{Op, OpResult};
 use crate::client::ZooKeeper;
 use crate::error::{Error, Result};
@@ -32,30 +32,17 @@ impl ZooKeeper {
         async multi_read_async;
     }
 
-    fn multi_write_call<'p>(
-        &self,
-        ops: &[Op],
-    ) -> Result<Call<'p, impl FnOnce(Result<Response>) -> Result<Vec<OpResult>> + Send + 'static>>
-    {
+    fn multi_write_call<'p>(&self, ops: &[Op]) -> Result<Call<'p, impl Conv<Vec<OpResult>>>> {
         self.multi_call(ops, false)
     }
 
-    fn multi_read_call<'p>(
-        &self,
-        ops: &[Op],
-    ) -> Result<Call<'p, impl FnOnce(Result<Response>) -> Result<Vec<OpResult>> + Send + 'static>>
-    {
+    fn multi_read_call<'p>(&self, ops: &[Op]) -> Result<Call<'p, impl Conv<Vec<OpResult>>>> {
         self.multi_call(ops, true)
     }
 
     /// multi (`read` false) or multiRead; an empty list is answered here, without a round
     /// trip (but not by a closed handle).
-    fn multi_call<'p>(
-        &self,
-        ops: &[Op],
-        read: bool,
-    ) -> Result<Call<'p, impl FnOnce(Result<Response>) -> Result<Vec<OpResult>> + Send + 'static>>
-    {
+    fn multi_call<'p>(&self, ops: &[Op], read: bool) -> Result<Call<'p, impl Conv<Vec<OpResult>>>> {
         let req = if ops.is_empty() {
             self.check_alive()?;
             None
@@ -135,16 +122,13 @@ impl ZooKeeper {
     }
 
     /// One result per operation, paths in the client's form, errors naming their operation.
-    fn multi_conv(
-        &self,
-        ops: &[Op],
-    ) -> impl FnOnce(Result<Response>) -> Result<Vec<OpResult>> + Send + 'static {
+    fn multi_conv(&self, ops: &[Op]) -> impl Conv<Vec<OpResult>> {
         let chroot = self.chroot.clone();
         let paths: Vec<(String, OpCode)> = ops
             .iter()
             .map(|o| (o.path().to_string(), o.op_code()))
             .collect();
-        move |r| {
+        move |r: Result<Response>| {
             let m = match r? {
                 Response::Multi(m) => m,
                 // The answer given here to an empty list.

@@ -1,7 +1,7 @@
 //! The operations about the session and its server rather than one node: sync, whoAmI and
 //! getEphemerals.
 
-use super::{call, unexpected, Call};
+use super::{call, unexpected, Call, Conv};
 use crate::client::ZooKeeper;
 use crate::error::Result;
 use crate::proto::*;
@@ -27,32 +27,21 @@ impl ZooKeeper {
         async get_ephemerals_async;
     }
 
-    fn sync_call<'p>(
-        &self,
-        path: &'p str,
-    ) -> Result<Call<'p, impl FnOnce(Result<Response>) -> Result<()> + Send + 'static>> {
+    fn sync_call<'p>(&self, path: &'p str) -> Result<Call<'p, impl Conv<()>>> {
         let req = Request::Sync(SyncRequest {
             path: self.server_path(path, false)?,
         });
         Ok(call(req, None, path, |_| Ok(())))
     }
 
-    fn who_am_i_call(
-        &self,
-    ) -> Result<
-        Call<'static, impl FnOnce(Result<Response>) -> Result<Vec<ClientInfo>> + Send + 'static>,
-    > {
+    fn who_am_i_call(&self) -> Result<Call<'static, impl Conv<Vec<ClientInfo>>>> {
         Ok(call(Request::WhoAmI, None, "/", |r| match r {
             Response::WhoAmI(w) => Ok(w.client_info),
             other => unexpected(other),
         }))
     }
 
-    fn ephemerals_call<'p>(
-        &self,
-        prefix: &'p str,
-    ) -> Result<Call<'p, impl FnOnce(Result<Response>) -> Result<Vec<String>> + Send + 'static>>
-    {
+    fn ephemerals_call<'p>(&self, prefix: &'p str) -> Result<Call<'p, impl Conv<Vec<String>>>> {
         // A plain string prefix, matched with startsWith by the server: not a path to
         // validate, but the chroot still applies (and is stripped from the results).
         let prefix_path = match &self.chroot {

@@ -1,7 +1,7 @@
 //! addWatch (persistent watches) and the removal of watches: removeWatches, checkWatches,
 //! and the local bookkeeping around them.
 
-use super::Call;
+use super::{Call, Conv};
 use crate::client::ZooKeeper;
 use crate::error::{Error, Result};
 use crate::proto::*;
@@ -58,7 +58,7 @@ impl ZooKeeper {
         path: &'p str,
         watcher: SharedWatcher,
         mode: AddWatchMode,
-    ) -> Result<Call<'p, impl FnOnce(Result<Response>) -> Result<()> + Send + 'static>> {
+    ) -> Result<Call<'p, impl Conv<()>>> {
         let sp = self.server_path(path, false)?;
         let kind = match mode {
             AddWatchMode::Persistent => WatchKind::Persistent,
@@ -78,7 +78,7 @@ impl ZooKeeper {
         watcher: &SharedWatcher,
         wtype: WatcherType,
         local: bool,
-    ) -> Result<Call<'p, impl FnOnce(Result<Response>) -> Result<()> + Send + 'static>> {
+    ) -> Result<Call<'p, impl Conv<()>>> {
         self.remove_call(path, Some(watcher), wtype, local)
     }
 
@@ -87,7 +87,7 @@ impl ZooKeeper {
         path: &'p str,
         wtype: WatcherType,
         local: bool,
-    ) -> Result<Call<'p, impl FnOnce(Result<Response>) -> Result<()> + Send + 'static>> {
+    ) -> Result<Call<'p, impl Conv<()>>> {
         self.remove_call(path, None, wtype, local)
     }
 
@@ -102,7 +102,7 @@ impl ZooKeeper {
         watcher: Option<&SharedWatcher>,
         wtype: WatcherType,
         local: bool,
-    ) -> Result<Call<'p, impl FnOnce(Result<Response>) -> Result<()> + Send + 'static>> {
+    ) -> Result<Call<'p, impl Conv<()>>> {
         self.check_alive()?;
         let sp = self.server_path(path, false)?;
         let last = {
