@@ -10,20 +10,19 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::ops::{children_conv, get_data_conv, Watch};
+use super::ops::{Call, Conv, Watch};
 use super::ZooKeeper;
 use crate::error::{Error, Result};
 use crate::proto::{Acl, CreateMode, Response, Stat};
-use crate::session::pending::{Completion, OneShot, WatchReg};
-use crate::session::registry::WatchKind;
+use crate::session::pending::{Completion, OneShot};
 use crate::session::SharedWatcher;
 
-type Conv<T> = Box<dyn FnOnce(Response) -> Result<T> + Send>;
+type BoxedConv<T> = Box<dyn FnOnce(Result<Response>) -> Result<T> + Send>;
 
 /// A request on its way; [`wait`](Self::wait) for its reply.
 pub(crate) struct Deferred<T> {
     slot: Arc<OneShot>,
-    conv: Conv<T>,
+    conv: BoxedConv<T>,
     path: String,
     request_timeout: Duration,
 }
@@ -38,29 +37,26 @@ impl<T> Deferred<T> {
             timeout = timeout.min(d.saturating_duration_since(Instant::now()));
         }
         let path = self.path;
-        self.slot
-            .wait(timeout)
-            .and_then(self.conv)
-            .map_err(|e| e.with_path(&path))
+        (self.conv)(self.slot.wait(timeout)).map_err(|e| e.with_path(&path))
     }
 }
 
 impl ZooKeeper {
-    fn defer<T>(
-        &self,
-        req: crate::proto::Request,
-        watch: Option<WatchReg>,
-        path: &str,
-        conv: Conv<T>,
-    ) -> Result<Deferred<T>> {
+    /// Sends a prepared call (see [`Call`]) with a slot to wait on later.
+    fn defer<T>(&self, call: Result<Call<'_, impl Conv<T>>>) -> Result<Deferred<T>> {
+        let call = call?;
         self.check_alive()?;
         let slot = OneShot::new();
-        self.core
-            .submit(&req, watch, Completion::Sync(slot.clone()));
+        match call.req {
+            Some(req) => self
+                .core
+                .submit(&req, call.watch, Completion::Sync(slot.clone())),
+            None => slot.complete(Ok(Response::Empty)),
+        }
         Ok(Deferred {
             slot,
-            conv,
-            path: path.to_string(),
+            conv: Box::new(call.conv),
+            path: call.path.to_string(),
             request_timeout: self.core.cfg.request_timeout,
         })
     }
@@ -73,20 +69,12 @@ impl ZooKeeper {
         acl: &[Acl],
         mode: CreateMode,
     ) -> Result<Deferred<String>> {
-        let req = self.create_request(path, data, acl, mode, None, false)?;
-        let conv = self.create_conv();
-        self.defer(req, None, path, Box::new(move |r| conv(r).map(|(p, _)| p)))
+        self.defer(self.create_call(path, data, acl, mode))
     }
 
     /// Sends a getChildren (no watch).
     pub(crate) fn get_children_deferred(&self, path: &str) -> Result<Deferred<Vec<String>>> {
-        let (req, reg) = self.children_request(path, Watch::None, false)?;
-        self.defer(
-            req,
-            reg,
-            path,
-            Box::new(|r| children_conv(r).map(|(c, _)| c)),
-        )
+        self.defer(self.children_call(path, Watch::None))
     }
 
     /// Sends a getChildren that leaves `watcher` on the node's children.
@@ -95,13 +83,7 @@ impl ZooKeeper {
         path: &str,
         watcher: SharedWatcher,
     ) -> Result<Deferred<Vec<String>>> {
-        let (req, reg) = self.children_request(path, Watch::With(watcher), false)?;
-        self.defer(
-            req,
-            reg,
-            path,
-            Box::new(|r| children_conv(r).map(|(c, _)| c)),
-        )
+        self.defer(self.children_call(path, watcher.into()))
     }
 
     /// Sends a getData, optionally leaving `watcher` on the node (set only if it exists).
@@ -110,16 +92,12 @@ impl ZooKeeper {
         path: &str,
         watcher: Option<SharedWatcher>,
     ) -> Result<Deferred<(Vec<u8>, Stat)>> {
-        let w = watcher.map_or(Watch::None, Watch::With);
-        let (req, reg) = self.get_data_request(path, w)?;
-        debug_assert!(reg.as_ref().is_none_or(|r| r.on_ok == WatchKind::Data));
-        self.defer(req, reg, path, Box::new(get_data_conv))
+        self.defer(self.get_data_call(path, watcher.into()))
     }
 
     /// Sends a delete.
     pub(crate) fn delete_deferred(&self, path: &str, version: i32) -> Result<Deferred<()>> {
-        let req = self.delete_request(path, version)?;
-        self.defer(req, None, path, Box::new(|_| Ok(())))
+        self.defer(self.delete_call(path, version))
     }
 }
 
