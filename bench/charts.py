@@ -55,6 +55,9 @@ CHARTS = [
     (["queue-throughput-2026-12-06.jsonl"], "perf-queue.svg",
      "DistributedQueue against ZooKeeper 3.8, 2026-12-06 (medians of 3)",
      "ops_per_sec", False, "items/s"),
+    (["leader-failover-2026-12-06-run3.jsonl"], "perf-leader.svg",
+     "Leader hand-over p50 against ZooKeeper 3.8, 2026-12-06 run 3 (medians of 5)",
+     "p50_us", True, "µs"),
 ]
 
 ORDER = [

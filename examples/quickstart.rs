@@ -129,7 +129,8 @@ fn main() -> zk_curator::Result<()> {
     println!("closed");
     println!(
         "more: cargo run --example config_watch | many_watchers | slow_watchers | \
-         distributed_lock | work_queue | background_pipeline | testing_faults"
+         distributed_lock | leader_election | work_queue | background_pipeline | \
+         testing_faults"
     );
     Ok(())
 }

@@ -1,18 +1,19 @@
 //! The crate's one error type.
 //!
 //! Every fallible call in zk-curator returns [`Result<T>`]. Server error codes (the
-//! `KeeperException.Code` table of Apache ZooKeeper) map one-to-one onto variants of
-//! [`Error`]; the client adds its own kinds for things that never reach a server (an invalid
-//! path, a closed client, a malformed frame, an I/O failure). The retry loop of the framework
-//! asks [`Error::is_retryable`] and nothing else.
+//! `KeeperException.Code` table of Apache ZooKeeper, kept once as
+//! [`ErrorCode`]) map one-to-one onto variants of [`Error`]; the
+//! client adds its own kinds for things that never reach a server (an invalid path, a closed
+//! client, a malformed frame, an I/O failure, a node's data that cannot be read). The retry
+//! loop of the framework asks [`Error::is_retryable`] and nothing else.
 
 use std::fmt;
 use std::io;
 use std::sync::Arc;
 
-use crate::proto::OpCode;
+use crate::proto::{ErrorCode, OpCode};
 
-pub use crate::session::outage::{HostFailure, HostFailureKind};
+pub use crate::session::outage::{HostFailure, HostFailureKind, TlsFailure};
 
 /// `Result` with zk-curator's [`Error`].
 pub type Result<T> = std::result::Result<T, Error>;
@@ -23,8 +24,9 @@ pub type Result<T> = std::result::Result<T, Error>;
 /// `SessionExpired`, `AuthFailed`, `SessionMoved`, `RequestTimeout`,
 /// `SessionClosedRequireSaslAuth`) carries the request's `path` and `op`, so that `Display`
 /// says what happened, to what, in which operation: `delete /zookeeper: bad arguments`.
-/// Match a kind with `Error::NoNode { .. }`. [`Error::code`] gives the numeric server code
-/// back (`None` for purely client-side kinds).
+/// Match a kind with `Error::NoNode { .. }`. [`Error::error_code`] gives the server code
+/// back as an [`ErrorCode`], [`Error::code`] as a number (`None` for purely client-side
+/// kinds).
 ///
 /// ```
 /// use zk_curator::Error;
@@ -299,8 +301,12 @@ pub enum Error {
     /// Node data could not be turned into a value or a value into node data: a service
     /// registration whose JSON is malformed, a payload that does not fit its type.
     Serialization(String),
-    /// A node holds data a recipe cannot read (a counter of the wrong length, written by
-    /// someone else); nothing was changed. The recipe's docs say how to repair it.
+    /// A node holds data its reader cannot read: a counter of the wrong length written by
+    /// someone else, or `decompressed()` data that is not valid gzip (not compressed, cut
+    /// short, failing its checksum, inflating past the cap). Nothing was changed; for a
+    /// recipe, its docs say how to repair the node. A client-side finding, so
+    /// [`code`](Error::code) is `None` (the server's `DataInconsistency` is about its own
+    /// state, not a node's contents).
     BadData {
         /// The node.
         path: String,
@@ -314,6 +320,79 @@ pub enum Error {
     SessionFailed,
 }
 
+/// The server codes that answer a request, by name: each is a variant of [`ErrorCode`] and a
+/// variant `{ path, op }` of [`Error`] of the same name. The conversions both ways are
+/// generated from this one list; the numbers live in [`ErrorCode`] alone.
+macro_rules! request_errors {
+    ($($name:ident),* $(,)?) => {
+        impl Error {
+            /// The error of a code that answers a request; `None` for the codes about the
+            /// session (and for `Ok`).
+            fn of_request(code: ErrorCode, path: String, op: Option<OpCode>) -> Option<Error> {
+                match code {
+                    $(ErrorCode::$name => Some(Error::$name { path, op }),)*
+                    _ => None,
+                }
+            }
+
+            /// The request a server error answers: its path and operation.
+            fn request(&self) -> Option<(&str, Option<OpCode>)> {
+                match self {
+                    $(Error::$name { path, op })|* | Error::Unknown { path, op, .. } => {
+                        Some((path, *op))
+                    }
+                    _ => None,
+                }
+            }
+
+            fn request_mut(&mut self) -> Option<(&mut String, &mut Option<OpCode>)> {
+                match self {
+                    $(Error::$name { path, op })|* | Error::Unknown { path, op, .. } => {
+                        Some((path, op))
+                    }
+                    _ => None,
+                }
+            }
+
+            /// The [`ErrorCode`] of a request error.
+            fn request_code(&self) -> Option<ErrorCode> {
+                match self {
+                    $(Error::$name { .. } => Some(ErrorCode::$name),)*
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+
+request_errors!(
+    SystemError,
+    RuntimeInconsistency,
+    DataInconsistency,
+    MarshallingError,
+    Unimplemented,
+    OperationTimeout,
+    BadArguments,
+    UnknownSession,
+    NewConfigNoQuorum,
+    ReconfigInProgress,
+    ApiError,
+    NoNode,
+    NoAuth,
+    BadVersion,
+    NoChildrenForEphemerals,
+    NodeExists,
+    NotEmpty,
+    InvalidCallback,
+    InvalidAcl,
+    NotReadOnly,
+    EphemeralOnLocalSession,
+    NoWatcher,
+    ReconfigDisabled,
+    QuotaExceeded,
+    Throttled,
+);
+
 impl Error {
     /// A `ConnectionLoss` of a connection that broke (no hosts to report).
     pub(crate) const CONNECTION_LOSS: Error = Error::ConnectionLoss { tried: None };
@@ -321,173 +400,49 @@ impl Error {
     /// Builds the error for a server error code, attaching `path` (no operation). Code `0`
     /// is not an error; it maps to `Unknown` so that a caller's bug shows.
     pub fn from_code(code: i32, path: &str) -> Error {
-        let p = || path.to_string();
-        match code {
-            -1 => Error::SystemError {
-                path: p(),
-                op: None,
-            },
-            -2 => Error::RuntimeInconsistency {
-                path: p(),
-                op: None,
-            },
-            -3 => Error::DataInconsistency {
-                path: p(),
-                op: None,
-            },
-            -4 => Error::CONNECTION_LOSS,
-            -5 => Error::MarshallingError {
-                path: p(),
-                op: None,
-            },
-            -6 => Error::Unimplemented {
-                path: p(),
-                op: None,
-            },
-            -7 => Error::OperationTimeout {
-                path: p(),
-                op: None,
-            },
-            -8 => Error::BadArguments {
-                path: p(),
-                op: None,
-            },
-            -12 => Error::UnknownSession {
-                path: p(),
-                op: None,
-            },
-            -13 => Error::NewConfigNoQuorum {
-                path: p(),
-                op: None,
-            },
-            -14 => Error::ReconfigInProgress {
-                path: p(),
-                op: None,
-            },
-            -100 => Error::ApiError {
-                path: p(),
-                op: None,
-            },
-            -101 => Error::NoNode {
-                path: p(),
-                op: None,
-            },
-            -102 => Error::NoAuth {
-                path: p(),
-                op: None,
-            },
-            -103 => Error::BadVersion {
-                path: p(),
-                op: None,
-            },
-            -108 => Error::NoChildrenForEphemerals {
-                path: p(),
-                op: None,
-            },
-            -110 => Error::NodeExists {
-                path: p(),
-                op: None,
-            },
-            -111 => Error::NotEmpty {
-                path: p(),
-                op: None,
-            },
-            -112 => Error::SessionExpired,
-            -113 => Error::InvalidCallback {
-                path: p(),
-                op: None,
-            },
-            -114 => Error::InvalidAcl {
-                path: p(),
-                op: None,
-            },
-            -115 => Error::AuthFailed,
-            -118 => Error::SessionMoved,
-            -119 => Error::NotReadOnly {
-                path: p(),
-                op: None,
-            },
-            -120 => Error::EphemeralOnLocalSession {
-                path: p(),
-                op: None,
-            },
-            -121 => Error::NoWatcher {
-                path: p(),
-                op: None,
-            },
-            -122 => Error::RequestTimeout,
-            -123 => Error::ReconfigDisabled {
-                path: p(),
-                op: None,
-            },
-            -124 => Error::SessionClosedRequireSaslAuth,
-            -125 => Error::QuotaExceeded {
-                path: p(),
-                op: None,
-            },
-            -127 => Error::Throttled {
-                path: p(),
-                op: None,
-            },
-            code => Error::Unknown {
-                code,
-                path: p(),
-                op: None,
-            },
+        match ErrorCode::try_from(code) {
+            Ok(ErrorCode::ConnectionLoss) => Error::CONNECTION_LOSS,
+            Ok(ErrorCode::SessionExpired) => Error::SessionExpired,
+            Ok(ErrorCode::AuthFailed) => Error::AuthFailed,
+            Ok(ErrorCode::SessionMoved) => Error::SessionMoved,
+            Ok(ErrorCode::RequestTimeout) => Error::RequestTimeout,
+            Ok(ErrorCode::SessionClosedRequireSaslAuth) => Error::SessionClosedRequireSaslAuth,
+            known => known
+                .ok()
+                .and_then(|c| Error::of_request(c, path.to_string(), None))
+                .unwrap_or_else(|| Error::Unknown {
+                    code,
+                    path: path.to_string(),
+                    op: None,
+                }),
+        }
+    }
+
+    /// The server code of this error (`KeeperException.Code`), or `None` for the client-side
+    /// kinds ([`InvalidPath`](Error::InvalidPath), [`Closed`](Error::Closed),
+    /// [`Timeout`](Error::Timeout), [`Protocol`](Error::Protocol), [`Io`](Error::Io),
+    /// [`InvalidArgument`](Error::InvalidArgument), [`CallbackPanicked`](Error::CallbackPanicked),
+    /// [`Serialization`](Error::Serialization), ...) and for a code this crate does not know
+    /// ([`Unknown`](Error::Unknown); [`code`](Error::code) has its number).
+    pub fn error_code(&self) -> Option<ErrorCode> {
+        match self {
+            Error::ConnectionLoss { .. } => Some(ErrorCode::ConnectionLoss),
+            Error::SessionExpired => Some(ErrorCode::SessionExpired),
+            Error::AuthFailed => Some(ErrorCode::AuthFailed),
+            Error::SessionMoved => Some(ErrorCode::SessionMoved),
+            Error::RequestTimeout => Some(ErrorCode::RequestTimeout),
+            Error::SessionClosedRequireSaslAuth => Some(ErrorCode::SessionClosedRequireSaslAuth),
+            other => other.request_code(),
         }
     }
 
     /// The numeric server code of this error (`KeeperException.Code`), or `None` for the
-    /// client-side kinds ([`InvalidPath`](Error::InvalidPath), [`Closed`](Error::Closed),
-    /// [`Timeout`](Error::Timeout), [`Protocol`](Error::Protocol), [`Io`](Error::Io),
-    /// [`InvalidArgument`](Error::InvalidArgument), [`CallbackPanicked`](Error::CallbackPanicked),
-    /// [`Serialization`](Error::Serialization)).
+    /// client-side kinds (see [`error_code`](Error::error_code)).
     pub fn code(&self) -> Option<i32> {
-        Some(match self {
-            Error::SystemError { .. } => -1,
-            Error::RuntimeInconsistency { .. } => -2,
-            Error::DataInconsistency { .. } => -3,
-            Error::ConnectionLoss { .. } => -4,
-            Error::MarshallingError { .. } => -5,
-            Error::Unimplemented { .. } => -6,
-            Error::OperationTimeout { .. } => -7,
-            Error::BadArguments { .. } => -8,
-            Error::UnknownSession { .. } => -12,
-            Error::NewConfigNoQuorum { .. } => -13,
-            Error::ReconfigInProgress { .. } => -14,
-            Error::ApiError { .. } => -100,
-            Error::NoNode { .. } => -101,
-            Error::NoAuth { .. } => -102,
-            Error::BadVersion { .. } => -103,
-            Error::NoChildrenForEphemerals { .. } => -108,
-            Error::NodeExists { .. } => -110,
-            Error::NotEmpty { .. } => -111,
-            Error::SessionExpired => -112,
-            Error::InvalidCallback { .. } => -113,
-            Error::InvalidAcl { .. } => -114,
-            Error::AuthFailed => -115,
-            Error::SessionMoved => -118,
-            Error::NotReadOnly { .. } => -119,
-            Error::EphemeralOnLocalSession { .. } => -120,
-            Error::NoWatcher { .. } => -121,
-            Error::RequestTimeout => -122,
-            Error::ReconfigDisabled { .. } => -123,
-            Error::SessionClosedRequireSaslAuth => -124,
-            Error::QuotaExceeded { .. } => -125,
-            Error::Throttled { .. } => -127,
-            Error::Unknown { code, .. } => *code,
-            Error::InvalidPath { .. }
-            | Error::SchemaViolation { .. }
-            | Error::Closed
-            | Error::Timeout
-            | Error::Protocol(_)
-            | Error::Io(_)
-            | Error::InvalidArgument(_)
-            | Error::CallbackPanicked(_)
-            | Error::Serialization(_)
-            | Error::BadData { .. }
-            | Error::SessionFailed => return None,
-        })
+        match self {
+            Error::Unknown { code, .. } => Some(*code),
+            other => other.error_code().map(ErrorCode::code),
+        }
     }
 
     /// True exactly for the errors Curator's retry loop retries: `ConnectionLoss`,
@@ -528,72 +483,6 @@ impl Error {
     pub fn op(&self) -> Option<OpCode> {
         self.request().and_then(|(_, op)| op)
     }
-
-    /// The request a server error answers: its path and operation.
-    fn request(&self) -> Option<(&str, Option<OpCode>)> {
-        match self {
-            Error::SystemError { path, op, .. }
-            | Error::RuntimeInconsistency { path, op, .. }
-            | Error::DataInconsistency { path, op, .. }
-            | Error::MarshallingError { path, op, .. }
-            | Error::Unimplemented { path, op, .. }
-            | Error::OperationTimeout { path, op, .. }
-            | Error::BadArguments { path, op, .. }
-            | Error::UnknownSession { path, op, .. }
-            | Error::NewConfigNoQuorum { path, op, .. }
-            | Error::ReconfigInProgress { path, op, .. }
-            | Error::ApiError { path, op, .. }
-            | Error::NoNode { path, op, .. }
-            | Error::NoAuth { path, op, .. }
-            | Error::BadVersion { path, op, .. }
-            | Error::NoChildrenForEphemerals { path, op, .. }
-            | Error::NodeExists { path, op, .. }
-            | Error::NotEmpty { path, op, .. }
-            | Error::InvalidCallback { path, op, .. }
-            | Error::InvalidAcl { path, op, .. }
-            | Error::NotReadOnly { path, op, .. }
-            | Error::EphemeralOnLocalSession { path, op, .. }
-            | Error::NoWatcher { path, op, .. }
-            | Error::ReconfigDisabled { path, op, .. }
-            | Error::QuotaExceeded { path, op, .. }
-            | Error::Throttled { path, op, .. }
-            | Error::Unknown { path, op, .. } => Some((path, *op)),
-            _ => None,
-        }
-    }
-
-    fn request_mut(&mut self) -> Option<(&mut String, &mut Option<OpCode>)> {
-        match self {
-            Error::SystemError { path, op, .. }
-            | Error::RuntimeInconsistency { path, op, .. }
-            | Error::DataInconsistency { path, op, .. }
-            | Error::MarshallingError { path, op, .. }
-            | Error::Unimplemented { path, op, .. }
-            | Error::OperationTimeout { path, op, .. }
-            | Error::BadArguments { path, op, .. }
-            | Error::UnknownSession { path, op, .. }
-            | Error::NewConfigNoQuorum { path, op, .. }
-            | Error::ReconfigInProgress { path, op, .. }
-            | Error::ApiError { path, op, .. }
-            | Error::NoNode { path, op, .. }
-            | Error::NoAuth { path, op, .. }
-            | Error::BadVersion { path, op, .. }
-            | Error::NoChildrenForEphemerals { path, op, .. }
-            | Error::NodeExists { path, op, .. }
-            | Error::NotEmpty { path, op, .. }
-            | Error::InvalidCallback { path, op, .. }
-            | Error::InvalidAcl { path, op, .. }
-            | Error::NotReadOnly { path, op, .. }
-            | Error::EphemeralOnLocalSession { path, op, .. }
-            | Error::NoWatcher { path, op, .. }
-            | Error::ReconfigDisabled { path, op, .. }
-            | Error::QuotaExceeded { path, op, .. }
-            | Error::Throttled { path, op, .. }
-            | Error::Unknown { path, op, .. } => Some((path, op)),
-            _ => None,
-        }
-    }
-
     /// Builds an [`Error::InvalidPath`].
     pub(crate) fn invalid_path(path: &str, reason: impl Into<String>) -> Error {
         Error::InvalidPath {
@@ -675,17 +564,6 @@ fn in_request(
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::SystemError { path, op } => in_request(f, &"system error", *op, path),
-            Error::RuntimeInconsistency { path, op } => in_request(
-                f,
-                &"runtime inconsistency (an earlier operation of the multi failed)",
-                *op,
-                path,
-            ),
-            Error::DataInconsistency { path, op } => {
-                in_request(f, &"data inconsistency", *op, path)
-            }
-            Error::ConnectionLoss { tried: None } => f.write_str("connection lost"),
             Error::ConnectionLoss { tried: Some(hosts) } => {
                 f.write_str("connection lost: could not connect to any server (")?;
                 for (i, h) in hosts.iter().enumerate() {
@@ -695,53 +573,6 @@ impl fmt::Display for Error {
                     write!(f, "{h}")?;
                 }
                 f.write_str(")")
-            }
-            Error::MarshallingError { path, op } => in_request(f, &"marshalling error", *op, path),
-            Error::Unimplemented { path, op } => {
-                in_request(f, &"operation not implemented by the server", *op, path)
-            }
-            Error::OperationTimeout { path, op } => {
-                in_request(f, &"operation timed out", *op, path)
-            }
-            Error::BadArguments { path, op } => in_request(f, &"bad arguments", *op, path),
-            Error::UnknownSession { path, op } => in_request(f, &"unknown session", *op, path),
-            Error::NewConfigNoQuorum { path, op } => {
-                in_request(f, &"no quorum of the new config is connected", *op, path)
-            }
-            Error::ReconfigInProgress { path, op } => {
-                in_request(f, &"another reconfiguration is in progress", *op, path)
-            }
-            Error::ApiError { path, op } => in_request(f, &"API error", *op, path),
-            Error::NoNode { path, op } => in_request(f, &"no node", *op, path),
-            Error::NoAuth { path, op } => in_request(f, &"not authorized", *op, path),
-            Error::BadVersion { path, op } => in_request(f, &"bad version", *op, path),
-            Error::NoChildrenForEphemerals { path, op } => {
-                in_request(f, &"ephemeral nodes cannot have children", *op, path)
-            }
-            Error::NodeExists { path, op } => in_request(f, &"node exists", *op, path),
-            Error::NotEmpty { path, op } => in_request(f, &"node has children", *op, path),
-            Error::SessionExpired => f.write_str("session expired"),
-            Error::InvalidCallback { path, op } => in_request(f, &"invalid callback", *op, path),
-            Error::InvalidAcl { path, op } => in_request(f, &"invalid ACL", *op, path),
-            Error::AuthFailed => f.write_str("authentication failed"),
-            Error::SessionMoved => f.write_str("session moved to another server"),
-            Error::NotReadOnly { path, op } => {
-                in_request(f, &"write on a read-only server", *op, path)
-            }
-            Error::EphemeralOnLocalSession { path, op } => {
-                in_request(f, &"ephemeral node on a local session", *op, path)
-            }
-            Error::NoWatcher { path, op } => in_request(f, &"no such watcher", *op, path),
-            Error::RequestTimeout => f.write_str("request timed out"),
-            Error::ReconfigDisabled { path, op } => {
-                in_request(f, &"reconfiguration is disabled", *op, path)
-            }
-            Error::SessionClosedRequireSaslAuth => {
-                f.write_str("session closed: the server requires SASL authentication")
-            }
-            Error::QuotaExceeded { path, op } => in_request(f, &"quota exceeded", *op, path),
-            Error::Throttled { path, op } => {
-                in_request(f, &"request throttled by the server", *op, path)
             }
             Error::Unknown { code, path, op } => {
                 in_request(f, &format_args!("unknown error code {code}"), *op, path)
@@ -771,6 +602,13 @@ impl fmt::Display for Error {
             Error::SessionFailed => {
                 f.write_str("the session failed while a session-fail retry loop depended on it")
             }
+            // Every other variant is a server code: its description, and the request it
+            // answers when it answers one.
+            server => match (server.error_code(), server.request()) {
+                (Some(code), Some((path, op))) => in_request(f, &code.description(), op, path),
+                (Some(code), None) => f.write_str(code.description()),
+                (None, _) => f.write_str("ZooKeeper error"),
+            },
         }
     }
 }
@@ -846,6 +684,27 @@ mod tests {
             } else {
                 assert_eq!(e.with_op(OpCode::Delete).op(), None);
             }
+        }
+    }
+
+    #[test]
+    fn every_error_code_maps_both_ways() {
+        assert_eq!(
+            ErrorCode::ALL.len(),
+            CODES.len() + 1,
+            "CODES and ErrorCode disagree"
+        );
+        for &c in ErrorCode::ALL {
+            let e = Error::from_code(c.code(), "/x");
+            if c == ErrorCode::Ok {
+                assert!(matches!(e, Error::Unknown { code: 0, .. }), "{e:?}");
+                assert_eq!(e.error_code(), None);
+                continue;
+            }
+            assert_eq!(e.error_code(), Some(c), "{e:?}");
+            assert_eq!(e.code(), Some(c.code()));
+            assert_eq!(e.path().is_some(), !c.is_about_session(), "{e:?}");
+            assert!(e.to_string().starts_with(c.description()), "{e}");
         }
     }
 

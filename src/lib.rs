@@ -3,10 +3,10 @@
 //! A complete, synchronous, thread-based ZooKeeper client for Rust that mirrors Apache
 //! Curator: the same fluent API (`client.get_data().using_watcher(w).for_path("/a")`), the same
 //! recipes with the same znode layouts, so that a Rust process and a Java Curator process can
-//! share them (today the caches, `PersistentWatcher`, the locks, shared counters and atomics,
-//! barriers, queues, `PersistentNode`, `GroupMember` and, with the `discovery` feature,
-//! Curator's service discovery; latches and leader election are still to come), and an
-//! in-process test server that speaks the real wire protocol. No async runtime.
+//! share them (today the caches, `PersistentWatcher`, the locks, leader election, shared
+//! counters and atomics, barriers, queues, `PersistentNode`, `GroupMember` and, with the
+//! `discovery` feature, Curator's service discovery), and an in-process test server that
+//! speaks the real wire protocol. No async runtime.
 //!
 //! ```
 //! use std::time::Duration;
@@ -53,16 +53,34 @@
 //!   guaranteed deletes, dynamic ensembles (ensemble providers and tracker), circuit
 //!   breaking, schemas (their JSON loader with the cargo feature `schema-json`), the
 //!   temporary framework, and the pieces recipes build on.
-//! * [`recipes`]: caches, persistent watches, locks, shared values and atomics, barriers,
-//!   persistent nodes and group membership (more recipes follow).
+//! * [`recipes`]: caches, persistent watches, locks, leader election, shared values and
+//!   atomics, barriers, queues, persistent nodes and group membership.
 //! * [`ZooKeeper`] ([`client`]): the low-level handle, one method per server operation, each
 //!   synchronous and asynchronous — the Java client's API.
 //! * [`session`]: the engine: connection, I/O thread, event thread, worker pool.
 //! * [`proto`]: the wire protocol (jute records), [`path`]: path rules and helpers,
 //!   [`Error`]: one error type.
-//! * [`testing`]: an in-process ZooKeeper for tests, with fault injection.
+//! * [`testing`] (cargo feature `testing`, for `[dev-dependencies]`): an in-process ZooKeeper
+//!   for tests, with fault injection — Curator's `curator-test`.
 //! * `discovery` (cargo feature `discovery`): Curator's service discovery
 //!   (`curator-x-discovery`), sharing one registry with Java services.
+//! * [`auth`]: digest ids for ACLs ([`auth::generate_digest`]); SASL DIGEST-MD5 is a builder
+//!   option (`sasl_digest_md5`). `tls` (cargo feature `tls`): `TlsConfig` for TLS and
+//!   mutual TLS with rustls. How to set up either side is in `docs/security.md`.
+//!
+//! ## Cargo features
+//!
+//! * `gzip` (default): `compressed()` / `decompressed()` in Curator's gzip format, through
+//!   `flate2`'s pure-Rust backend. Without it the crate builds on five crates
+//!   (crossbeam-channel, parking_lot, byteorder, log, socket2) and the default compression
+//!   provider fails with an error naming the feature.
+//! * `testing`: the [`testing`] module. A service turns it on for its tests only:
+//!
+//!   ```toml
+//!   [dev-dependencies]
+//!   zk-curator = { version = "0.1", features = ["testing"] }
+//!   ```
+//! * `discovery`: the `discovery` module; adds `serde` and `serde_json`.
 //!
 //! ## The threading contract
 //!
@@ -98,12 +116,14 @@
 //!   every Curator class and method and its Rust name.
 //! * [Testing](https://github.com/zk-curator/zk-curator/blob/main/docs/testing.md): the
 //!   in-process server, its faults and its known differences from ZooKeeper.
+//! * [Security](https://github.com/zk-curator/zk-curator/blob/main/docs/security.md): TLS
+//!   and mutual TLS, SASL DIGEST-MD5, digest ACLs, with the matching ZooKeeper settings.
 //! * [Reliability](https://github.com/zk-curator/zk-curator/blob/main/docs/reliability.md)
 //!   and [performance](https://github.com/zk-curator/zk-curator/blob/main/docs/performance.md):
 //!   the fault catalogue and the benchmarks, with their figures.
 //! * Examples, each against an in-process server by default (`ZK_CONNECT=host:port` for
 //!   yours), ending by itself in seconds: `cargo run --example quickstart`, `config_watch`,
-//!   `many_watchers`, `slow_watchers`, `distributed_lock`, `work_queue`,
+//!   `many_watchers`, `slow_watchers`, `distributed_lock`, `leader_election`, `work_queue`,
 //!   `background_pipeline`, `testing_faults`.
 //!
 //! ## zkcli
@@ -116,12 +136,31 @@
 //!
 //! Supported servers: ZooKeeper 3.5 to 3.9 (3.4 for the core operations); tested against
 //! Apache ZooKeeper 3.8 and the in-process [`testing::TestingServer`].
-
+//!
+// Without the `testing` feature the module is not there to link to; point at the published
+// docs instead so that every build's docs have working links.
+#![cfg_attr(feature = "testing", doc = "[`testing`]: crate::testing")]
+#![cfg_attr(
+    feature = "testing",
+    doc = "[`testing::TestingServer`]: crate::testing::TestingServer"
+)]
+#![cfg_attr(
+    not(feature = "testing"),
+    doc = "[`testing`]: https://docs.rs/zk-curator/latest/zk_curator/testing/index.html"
+)]
+#![cfg_attr(
+    not(feature = "testing"),
+    doc = "[`testing::TestingServer`]: https://docs.rs/zk-curator/latest/zk_curator/testing/struct.TestingServer.html"
+)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod auth;
 pub mod client;
+mod compress;
 #[cfg(feature = "discovery")]
+#[cfg_attr(docsrs, doc(cfg(feature = "discovery")))]
 pub mod discovery;
 pub mod error;
 pub mod framework;
@@ -129,10 +168,14 @@ pub mod path;
 pub mod proto;
 pub mod recipes;
 pub mod session;
+#[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
+#[cfg(feature = "tls")]
+pub mod tls;
 
 pub use client::{Op, OpResult, ZooKeeper, ZooKeeperBuilder};
-pub use error::{Error, HostFailure, HostFailureKind, Result};
+pub use error::{Error, HostFailure, HostFailureKind, Result, TlsFailure};
 pub use framework::{
     ConnectionState, CuratorEvent, CuratorEventType, CuratorFramework, CuratorFrameworkFactory,
     ExponentialBackoffRetry, RetryNTimes, RetryOneTime, RetryPolicy,
@@ -149,6 +192,11 @@ pub use session::{
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
+
+/// docs/security.md's examples, compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/security.md")]
+struct SecurityDoctests;
 
 /// docs/threading.md's snippets, compiled and run as doctests.
 #[cfg(doctest)]

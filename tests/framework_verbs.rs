@@ -257,6 +257,8 @@ server_test!(shared exists_get_set_children_acl, |srv| {
     assert_eq!(e.event_type(), CuratorEventType::GetConfig);
 });
 
+// gzip is the default provider's format, behind the default feature `gzip`.
+#[cfg(feature = "gzip")]
 server_test!(shared compression_round_trips, |srv| {
     let c = srv.curator();
     let root = unique_root("fw-gzip");
@@ -275,7 +277,25 @@ server_test!(shared compression_round_trips, |srv| {
     assert_eq!(c.get_data().decompressed().for_path(&p).unwrap(), b"small");
     let r = c.create().for_path_with_data(&format!("{root}/plain"), b"not gzip");
     let plain = r.unwrap();
-    assert!(matches!(c.get_data().decompressed().for_path(&plain), Err(Error::InvalidArgument(_))));
+    // Data that is not gzip is the node's problem, not the caller's: BadData naming the node.
+    let e = c.get_data().decompressed().for_path(&plain).unwrap_err();
+    assert!(matches!(e, Error::BadData { ref path, .. } if *path == plain), "{e:?}");
+});
+
+// Without the feature the default provider refuses both directions, naming the feature, and
+// writes nothing.
+#[cfg(not(feature = "gzip"))]
+server_test!(shared compression_without_the_feature_names_it, |srv| {
+    let c = srv.curator();
+    let root = unique_root("fw-nogzip");
+    c.create().for_path(&root).unwrap();
+    let p = format!("{root}/z");
+    let e = c.create().compressed().for_path_with_data(&p, b"x").unwrap_err();
+    assert!(matches!(e, Error::InvalidArgument(ref m) if m.contains("feature `gzip`")), "{e:?}");
+    assert!(c.check_exists().for_path(&p).unwrap().is_none());
+    c.create().for_path_with_data(&p, b"x").unwrap();
+    let e = c.get_data().decompressed().for_path(&p).unwrap_err();
+    assert!(matches!(e, Error::InvalidArgument(ref m) if m.contains("feature `gzip`")), "{e:?}");
 });
 
 server_test!(shared transactions_are_atomic_and_typed, |srv| {

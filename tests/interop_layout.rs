@@ -48,6 +48,7 @@ server_test!(shared protected_names_and_lock_order_agree, |srv| {
     rust.close();
 });
 
+#[cfg(feature = "gzip")] // the default provider's gzip
 server_test!(shared compressed_data_reads_back_across_languages, |srv| {
     let Some(java) = CuratorJava::get() else { return };
     let root = support::unique_root("gzip");

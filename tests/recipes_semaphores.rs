@@ -137,7 +137,8 @@ server_test!(shared shared_count_sets_the_maximum, |srv| {
     c.set_data().for_path(&count, &0i32.to_be_bytes()).unwrap();
     assert!(sem.acquire_timeout(Duration::from_millis(200)).unwrap().is_none());
     c.set_data().for_path(&count, b"abc").unwrap();
-    assert!(matches!(sem.acquire(), Err(Error::InvalidArgument(_))));
+    let e = sem.acquire().unwrap_err();
+    assert!(matches!(e, Error::BadData { ref path, .. } if *path == count), "{e:?}");
     let missing =
         InterProcessSemaphoreV2::with_shared_count(&c, &p, &format!("{root}/nope")).unwrap();
     assert!(matches!(missing.acquire(), Err(Error::NoNode { .. })));

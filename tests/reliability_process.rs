@@ -61,6 +61,12 @@ fn refused(srv: &TestServer, outage: Duration) {
     proxy.refuse(true);
     proxy.drop_connections();
     assert!(wait_until(WAIT, || !c.is_connected()));
+    // block_until_connected follows the states as delivered in order on the event thread,
+    // which on a loaded machine may still say CONNECTED a moment after the live view
+    // changed: time the call only once SUSPENDED has been delivered.
+    assert!(wait_until(WAIT, || c.connection_state()
+        != Some(ConnectionState::Connected)
+        && c.connection_state() != Some(ConnectionState::Reconnected)));
     let (cpu0, acc0, t0) = (
         cpu_of_threads("zk-", "zk-test"),
         proxy.accepted(),

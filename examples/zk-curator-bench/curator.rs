@@ -1,7 +1,8 @@
 //! The seven client workloads of bench/README.md through zk-curator's framework
 //! (`CuratorFramework`), written as `bench/anchors/java` writes them for Apache Curator: sync
 //! calls, `in_background` callbacks bounded by a window, `using_watcher`, `watchers().add()`.
-//! The three recipe workloads answer `unsupported` until zk-curator has the recipes.
+//! The three recipe workloads run zk-curator's recipes: lock-uncontended and lock-contended
+//! with `InterProcessMutex` (`locks.rs`), leader-failover with `LeaderLatch` (`leader.rs`).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Barrier};
@@ -73,16 +74,7 @@ impl Ctx<'_> {
     }
 }
 
-/// The recipe workloads of bench/README.md, which need recipes zk-curator does not have yet:
-/// answered `unsupported` so that the anchors' figures stand alone in the tables.
-const RECIPE_WORKLOADS: [&str; 1] = ["leader-failover"];
-
 pub fn run(args: &Args, rep: &mut Report) -> Res<()> {
-    if RECIPE_WORKLOADS.contains(&args.workload.as_str()) {
-        return Err(BenchError::Unsupported(
-            "zk-curator has no leader recipe yet (LeaderLatch)".into(),
-        ));
-    }
     if args.workload == "idle-footprint" {
         // No tree, no admin client: the process must hold nothing but the idle clients.
         return own::idle_footprint(args, rep);
@@ -111,6 +103,7 @@ pub fn run(args: &Args, rep: &mut Report) -> Res<()> {
             "lock-contended" => locks::lock_contended(&ctx, rep),
             "slow-watcher" => own::slow_watcher(&ctx, rep),
             "restore-watches" => own::restore_watches(&ctx, rep),
+            "leader-failover" => crate::leader::leader_failover(&ctx, rep),
             "queue-throughput" => crate::queue::throughput(&ctx, rep),
             "counter-increment" => crate::counter::counter_increment(&ctx, rep, false),
             "counter-increment-atomic" => crate::counter::counter_increment(&ctx, rep, true),

@@ -39,8 +39,8 @@
 //! get-sync, get-threads, get-pipelined (`in_background`, at most K in flight through a
 //! Condvar semaphore), create-delete, watch-fanout, persistent-recursive, cache-load
 //! (zk-curator's `CuratorCache`, `extra.impl = "CuratorCache"`, see `cache.rs`),
-//! lock-uncontended and lock-contended (`InterProcessMutex`, see `locks.rs`). The last,
-//! leader-failover, answers `unsupported` until the leader recipes exist.
+//! lock-uncontended and lock-contended (`InterProcessMutex`, see `locks.rs`), leader-failover
+//! (`LeaderLatch`, see `leader.rs`).
 //!
 //! `--client raw` runs get-sync and get-pipelined over a bare `TcpStream` with
 //! `zk_curator::proto` only: the floor (`raw.rs`). `--client raw-hop` runs the same loops
@@ -86,6 +86,7 @@ mod common;
 mod counter;
 mod curator;
 mod hop;
+mod leader;
 mod locks;
 mod own;
 mod proxy;

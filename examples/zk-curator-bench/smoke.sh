@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Smoke test of the benchmark binary for CI: every workload, each floor, small sizes, against
 # the in-process TestingServer. Fails if a run exits non-zero, prints no JSON line, reports an
-# "error", loses events, or lets two lock holders in. Figures are not checked (a debug build
-# on a CI box): that is what bench/run.sh is for. Usage: smoke.sh [TARGET_DIR/PROFILE]
-# (default target/debug).
+# "error", loses events, lets two lock holders in or sees two leaders. Figures are not checked
+# (a debug build on a CI box): that is what bench/run.sh is for. Usage: smoke.sh
+# [TARGET_DIR/PROFILE] (default target/debug).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 dir="${1:-target/debug}/examples"
@@ -31,6 +31,7 @@ runs=(
   "--workload slow-watcher --ops 500"
   "--workload restore-watches --nodes 1000"
   "--workload idle-footprint"
+  "--workload leader-failover --ops 10"
   "--workload queue-throughput --ops 500"
   "--workload counter-increment --ops 200 --threads 4"
   "--workload counter-increment-atomic --ops 200 --threads 4"
@@ -60,6 +61,8 @@ if rec.get("lost") or rec.get("out_of_order"):
 extra = rec.get("extra", {})
 if extra.get("violations") or ("counter" in extra and extra["counter"] != rec.get("ops")):
     print("violations %s, counter %s" % (extra.get("violations"), extra.get("counter"))); raise SystemExit
+if extra.get("double_leaders"):
+    print("double_leaders %s" % extra["double_leaders"]); raise SystemExit
 print("ok %s" % rec.get("ops_per_sec", ""))
 ')"
   echo "$r: $verdict"

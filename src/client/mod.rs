@@ -18,12 +18,14 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{bounded, unbounded, Receiver};
 use parking_lot::Mutex;
 
+use crate::auth::{SaslDigest, Secret};
 use crate::error::{Error, Result};
 use crate::proto::frame::MAX_PACKET;
 use crate::proto::{AuthPacket, KeeperState, Request};
 use crate::session::core::{Core, SessionConfig, States};
 use crate::session::hosts::ConnectString;
 use crate::session::pending::{Completion, OneShot};
+use crate::session::stream::Transport;
 use crate::session::{io, EventDispatcher, SharedWatcher, WatchedEvent, Watcher};
 
 /// The smallest `max_buffer_size` accepted: below it even small replies would not fit.
@@ -77,6 +79,8 @@ pub struct ZooKeeperBuilder {
     dispatcher: Option<EventDispatcher>,
     max_buffer: usize,
     on_expired: Option<Arc<dyn Fn() + Send + Sync>>,
+    transport: Transport,
+    sasl: Option<SaslDigest>,
 }
 
 impl ZooKeeperBuilder {
@@ -116,7 +120,9 @@ impl ZooKeeperBuilder {
         self
     }
 
-    /// Authentication to send on every connection (e.g. `("digest", b"user:password")`).
+    /// Authentication to send on every connection (e.g. `("digest", b"user:password")`), as
+    /// `add_auth_info` sends it. The credentials never appear in `Debug` output, logs or
+    /// errors.
     pub fn auth(mut self, scheme: &str, auth: &[u8]) -> Self {
         self.auth.push(AuthPacket {
             auth_type: 0,
@@ -175,6 +181,56 @@ impl ZooKeeperBuilder {
         self
     }
 
+    /// Connects over TLS (cargo feature `tls`) to every host of the connect string (the
+    /// servers' `secureClientPort`), verifying each server's certificate against the
+    /// config's CA certificates and, unless turned off, against the host name the connect
+    /// string gives. A failed handshake fails that host's attempt like a refused connection
+    /// (the cause is logged at `warn!` once and reported by
+    /// [`Error::hosts_tried`](crate::Error::hosts_tried) as
+    /// [`HostFailureKind::Tls`](crate::HostFailureKind::Tls)); every reconnect handshakes
+    /// again. See `docs/security.md`.
+    #[cfg(feature = "tls")]
+    pub fn tls(mut self, config: crate::tls::TlsConfig) -> Self {
+        self.transport.tls = Some(config);
+        self
+    }
+
+    /// Authenticates every connection with SASL DIGEST-MD5 as `user` (the JAAS `Client`
+    /// section's `username` and `password` of a Java client using ZooKeeper's
+    /// `DigestLoginModule`). The session then holds the identity `sasl:user`, which ACLs
+    /// name as `Id::new("sasl", user)`. Watchers hear `SaslAuthenticated` after each
+    /// successful exchange (after `SyncConnected`); requests wait until it is done. Wrong
+    /// credentials end the handle in `AuthFailed` (watchers hear `AuthFailed`, calls fail
+    /// with `Error::AuthFailed`) without retrying. The password never appears in `Debug`
+    /// output, logs or errors. Kerberos (GSSAPI) is not supported. See `docs/security.md`.
+    ///
+    /// ```
+    /// use zk_curator::{KeeperState, ZooKeeper};
+    /// # let server = zk_curator::testing::TestingServer::builder().sasl_user("bob", "bobs-secret").start()?;
+    /// let (tx, rx) = std::sync::mpsc::channel();
+    /// let zk = ZooKeeper::builder(&server.connect_string())
+    ///     .sasl_digest_md5("bob", "bobs-secret")
+    ///     .default_watcher(move |e| { let _ = tx.send(e.state()); })
+    ///     .connect()?;
+    /// assert_eq!(rx.recv()?, KeeperState::SyncConnected);
+    /// assert_eq!(rx.recv()?, KeeperState::SaslAuthenticated);
+    /// assert_eq!(zk.who_am_i()?.iter().find(|c| c.auth_scheme == "sasl").map(|c| c.user.as_str()), Some("bob"));
+    /// # zk.close()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn sasl_digest_md5(self, user: &str, password: &str) -> Self {
+        self.sasl_digest(user, Secret::new(password.as_bytes().to_vec()))
+    }
+
+    /// [`sasl_digest_md5`](Self::sasl_digest_md5) with the password already wrapped.
+    pub(crate) fn sasl_digest(mut self, user: &str, password: Secret) -> Self {
+        self.sasl = Some(SaslDigest {
+            user: user.to_string(),
+            password,
+        });
+        self
+    }
+
     /// Called when the session expires, on the thread that notices, before the `Expired`
     /// event is delivered (the framework replaces the handle there).
     pub(crate) fn on_expired(mut self, f: impl Fn() + Send + Sync + 'static) -> Self {
@@ -183,7 +239,10 @@ impl ZooKeeperBuilder {
     }
 
     /// Starts the handle and waits until the session is established (or the connection
-    /// timeout passes: then the handle is closed and `Error::Timeout` returned).
+    /// timeout passes: then the handle is closed and `Error::Timeout` returned, or, when a
+    /// TLS handshake failed meanwhile, `Error::ConnectionLoss` whose
+    /// [`hosts_tried`](Error::hosts_tried) name the cause: a certificate problem does not
+    /// go away by waiting longer).
     pub fn connect(self) -> Result<ZooKeeper> {
         let wait = self.connection_timeout;
         let zk = self.start()?;
@@ -191,7 +250,18 @@ impl ZooKeeperBuilder {
         match st {
             States::Connected | States::ConnectedReadOnly => Ok(zk),
             other => {
-                let err = other.dead_error().unwrap_or(Error::Timeout);
+                let tls_failed = |e: &Error| {
+                    e.hosts_tried().is_some_and(|h| {
+                        h.iter()
+                            .any(|f| matches!(f.kind(), crate::HostFailureKind::Tls(_)))
+                    })
+                };
+                let err = match other.dead_error() {
+                    Some(e) => e,
+                    None => Some(zk.connection_loss())
+                        .filter(tls_failed)
+                        .unwrap_or(Error::Timeout),
+                };
                 let _ = zk.close();
                 Err(err)
             }
@@ -234,6 +304,9 @@ impl ZooKeeperBuilder {
         if self.auth.iter().any(|a| a.scheme.is_empty()) {
             return bad("auth: the scheme must not be empty (e.g. \"digest\")".into());
         }
+        if self.sasl.as_ref().is_some_and(|s| s.user.is_empty()) {
+            return bad("sasl_digest_md5: the user name must not be empty".into());
+        }
         Ok(connect)
     }
 
@@ -255,6 +328,8 @@ impl ZooKeeperBuilder {
             can_be_read_only: self.can_be_read_only,
             session: self.session,
             max_buffer: self.max_buffer,
+            transport: self.transport,
+            sasl: self.sasl,
         };
         let (wake_tx, wake_rx) = unbounded();
         let core = Core::new(
@@ -293,6 +368,8 @@ impl ZooKeeper {
             dispatcher: None,
             max_buffer: MAX_PACKET,
             on_expired: None,
+            transport: Transport::default(),
+            sasl: None,
         }
     }
 
@@ -513,6 +590,30 @@ impl std::fmt::Debug for ZooKeeper {
     }
 }
 
+/// Shows the options, never a secret: the auth schemes without their credentials, the
+/// session id without its password, the SASL user without the password, the TLS settings
+/// without the private key.
+impl std::fmt::Debug for ZooKeeperBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let auth: Vec<&str> = self.auth.iter().map(|a| a.scheme.as_str()).collect();
+        f.debug_struct("ZooKeeperBuilder")
+            .field("connect_string", &self.connect_string)
+            .field("session_timeout", &self.session_timeout)
+            .field("connection_timeout", &self.connection_timeout)
+            .field("request_timeout", &self.request_timeout)
+            .field("can_be_read_only", &self.can_be_read_only)
+            .field("auth", &auth)
+            .field(
+                "session_id",
+                &self.session.as_ref().map(|(id, _)| format!("{id:#x}")),
+            )
+            .field("max_buffer_size", &self.max_buffer)
+            .field("transport", &self.transport)
+            .field("sasl", &self.sasl)
+            .finish_non_exhaustive()
+    }
+}
+
 /// A random seed: the standard library's per-process random hasher keys over a counter and
 /// the clock (no randomness crate needed for jitter, shuffles and UUIDs).
 pub(crate) fn random_seed() -> u64 {
@@ -535,6 +636,22 @@ mod tests {
     use super::*;
 
     #[test]
+    fn builder_debug_hides_credentials() {
+        let b = ZooKeeper::builder("127.0.0.1:2181")
+            .auth("digest", b"dave:digest-pw-1")
+            .session(0x1234, b"session-pw-2")
+            .sasl_digest_md5("sasha", "sasl-pw-3");
+        let shown = format!("{b:?}");
+        assert!(
+            shown.contains("digest") && shown.contains("0x1234") && shown.contains("sasha"),
+            "{shown}"
+        );
+        for secret in ["digest-pw-1", "session-pw-2", "sasl-pw-3"] {
+            assert!(!shown.contains(secret), "{shown}");
+        }
+    }
+
+    #[test]
     fn start_checks_every_option_and_names_it() {
         let b = || ZooKeeper::builder("127.0.0.1:2181");
         let cases = [
@@ -544,6 +661,7 @@ mod tests {
             ("request_timeout", b().request_timeout(Duration::ZERO)),
             ("max_buffer_size", b().max_buffer_size(10)),
             ("auth", b().auth("", b"secret")),
+            ("sasl_digest_md5", b().sasl_digest_md5("", "secret")),
         ];
         for (option, builder) in cases {
             match builder.start() {

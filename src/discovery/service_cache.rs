@@ -49,6 +49,16 @@ pub struct ServiceCacheBuilder<P: Send + Sync + 'static> {
     executor: Option<WorkerPool>,
 }
 
+impl<P: Send + Sync + 'static> std::fmt::Debug for ServiceCacheBuilder<P> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServiceCacheBuilder")
+            .field("base_path", &self.shared.base_path)
+            .field("name", &self.name)
+            .field("executor", &self.executor)
+            .finish()
+    }
+}
+
 impl<P: Send + Sync + 'static> ServiceCacheBuilder<P> {
     pub(crate) fn new(shared: Arc<Shared<P>>) -> Self {
         ServiceCacheBuilder {

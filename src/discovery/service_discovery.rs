@@ -27,6 +27,19 @@ pub struct ServiceDiscoveryBuilder<P> {
     watch_instances: bool,
 }
 
+// The payload type need not be Debug: the instance is shown by name and id.
+impl<P> std::fmt::Debug for ServiceDiscoveryBuilder<P> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let this = self.this_instance.as_ref().map(|i| (&i.name, &i.id));
+        f.debug_struct("ServiceDiscoveryBuilder")
+            .field("base_path", &self.base_path)
+            .field("custom_serializer", &self.serializer.is_some())
+            .field("this_instance", &this)
+            .field("watch_instances", &self.watch_instances)
+            .finish_non_exhaustive()
+    }
+}
+
 impl<P: Send + Sync + 'static> ServiceDiscoveryBuilder<P> {
     /// A builder for payloads of type `P` (`()` for none).
     pub fn builder() -> Self {

@@ -41,6 +41,19 @@ pub struct ServiceProviderBuilder<P: Send + Sync + 'static> {
     executor: Option<WorkerPool>,
 }
 
+impl<P: Send + Sync + 'static> std::fmt::Debug for ServiceProviderBuilder<P> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServiceProviderBuilder")
+            .field("base_path", &self.shared.base_path)
+            .field("service_name", &self.service_name)
+            .field("custom_strategy", &self.strategy.is_some())
+            .field("filters", &self.filters.len())
+            .field("down_instance_policy", &self.down_instance_policy)
+            .field("executor", &self.executor)
+            .finish()
+    }
+}
+
 impl<P: Send + Sync + 'static> ServiceProviderBuilder<P> {
     pub(crate) fn new(shared: Arc<Shared<P>>) -> Self {
         ServiceProviderBuilder {

@@ -30,7 +30,7 @@ use crate::client::{ZooKeeper, ZooKeeperBuilder};
 use crate::error::{Error, Result};
 use crate::proto::{EventType, KeeperState};
 use crate::session::hosts::ConnectString;
-use crate::session::{EventDispatcher, SharedWatcher, WatchedEvent, Watcher};
+use crate::session::{EventDispatcher, SharedWatcher, States, WatchedEvent, Watcher};
 
 /// The life of a framework instance (Curator's `CuratorFrameworkState`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -64,6 +64,9 @@ pub(crate) struct Config {
     pub error_policy: Arc<dyn ConnectionStateErrorPolicy>,
     pub simulated_expiration_percent: u32,
     pub max_buffer: usize,
+    #[cfg(feature = "tls")]
+    pub tls: Option<crate::tls::TlsConfig>,
+    pub sasl: Option<(String, crate::auth::Secret)>,
 }
 
 /// User watcher identity and namespace -> the wrapper the handle holds.
@@ -197,7 +200,8 @@ impl Inner {
 
     /// The current handle once it is connected, waiting until `deadline` at most (`None`:
     /// no limit); then `ConnectionLoss` with the hosts tried, which the retry policy sees
-    /// like any other.
+    /// like any other. A handle whose credentials were refused fails at once with
+    /// `AuthFailed`: no wait makes them right.
     pub fn connected_handle(&self, deadline: Option<Instant>) -> Result<Arc<ZooKeeper>> {
         let h = self.handle()?;
         if h.state().is_connected() {
@@ -207,7 +211,11 @@ impl Inner {
             self.handle()
         } else {
             // The handle of now: a new session may have replaced it meanwhile.
-            Err(self.handle()?.connection_loss())
+            let h = self.handle()?;
+            if h.state() == States::AuthFailed {
+                return Err(Error::AuthFailed);
+            }
+            Err(h.connection_loss())
         }
     }
 
@@ -232,7 +240,8 @@ impl Inner {
             if h.wait_connected(left.min(Duration::from_millis(250))) {
                 return true;
             }
-            if left.is_zero() || self.states.current().closed {
+            // A refused SASL password ends the handle for good (an expired one is replaced).
+            if left.is_zero() || self.states.current().closed || h.state() == States::AuthFailed {
                 return false;
             }
         }
@@ -552,6 +561,13 @@ pub(crate) fn handle_builder(cfg: &Config) -> ZooKeeperBuilder {
         .max_buffer_size(cfg.max_buffer);
     for (scheme, auth) in &cfg.auth {
         b = b.auth(scheme, auth);
+    }
+    #[cfg(feature = "tls")]
+    if let Some(tls) = &cfg.tls {
+        b = b.tls(tls.clone());
+    }
+    if let Some((user, password)) = &cfg.sasl {
+        b = b.sasl_digest(user, password.clone());
     }
     b
 }

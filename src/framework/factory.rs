@@ -81,6 +81,9 @@ pub struct CuratorFrameworkBuilder {
     error_policy: Arc<dyn ConnectionStateErrorPolicy>,
     simulated_expiration_percent: u32,
     max_buffer: usize,
+    #[cfg(feature = "tls")]
+    tls: Option<crate::tls::TlsConfig>,
+    sasl: Option<(String, crate::auth::Secret)>,
 }
 
 impl Default for CuratorFrameworkBuilder {
@@ -105,6 +108,9 @@ impl Default for CuratorFrameworkBuilder {
             error_policy: Arc::new(StandardConnectionStateErrorPolicy),
             simulated_expiration_percent: 100,
             max_buffer: MAX_PACKET,
+            #[cfg(feature = "tls")]
+            tls: None,
+            sasl: None,
         }
     }
 }
@@ -209,9 +215,52 @@ impl CuratorFrameworkBuilder {
         self
     }
 
-    /// Authentication added to every session (e.g. `("digest", b"user:password")`).
+    /// Authentication added to every session (e.g. `("digest", b"user:password")`), sent
+    /// on every connection. The credentials never appear in `Debug` output, logs or errors.
     pub fn authorization(mut self, scheme: &str, auth: &[u8]) -> Self {
         self.auth.push((scheme.to_string(), auth.to_vec()));
+        self
+    }
+
+    /// Connects over TLS (cargo feature `tls`): every connection of every session of this
+    /// client handshakes with `config` (server certificate checked against its CAs and the
+    /// connect string's host names; optionally a client certificate). A failed handshake
+    /// counts as a failed connection attempt, reported with its cause by
+    /// [`Error::hosts_tried`](crate::Error::hosts_tried). See
+    /// [`ZooKeeperBuilder::tls`](crate::ZooKeeperBuilder::tls) and `docs/security.md`.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let ca = rcgen::CertificateParams::new(Vec::<String>::new())?.self_signed(&rcgen::KeyPair::generate()?)?;
+    /// # let ca_pem = ca.pem();
+    /// use std::time::Duration;
+    /// use zk_curator::tls::TlsConfig;
+    /// use zk_curator::{CuratorFrameworkFactory, ExponentialBackoffRetry};
+    /// let client = CuratorFrameworkFactory::builder()
+    ///     .connect_string("zk1.example.com:2281,zk2.example.com:2281")
+    ///     .retry_policy(ExponentialBackoffRetry::new(Duration::from_millis(100), 3))
+    ///     .tls(TlsConfig::builder().ca_pem(ca_pem).build()?)
+    ///     .build()?;
+    /// # client.close();
+    /// # Ok(())
+    /// # }
+    /// ```
+    #[cfg(feature = "tls")]
+    pub fn tls(mut self, config: crate::tls::TlsConfig) -> Self {
+        self.tls = Some(config);
+        self
+    }
+
+    /// Authenticates every connection with SASL DIGEST-MD5 as `user` (what a Java client
+    /// configures in the JAAS `Client` section with ZooKeeper's `DigestLoginModule`). The
+    /// session is then `sasl:user` for ACLs; wrong credentials end the session in
+    /// `AuthFailed` (reported to the unhandled-error listeners) instead of retrying. See
+    /// [`ZooKeeperBuilder::sasl_digest_md5`](crate::ZooKeeperBuilder::sasl_digest_md5).
+    pub fn sasl_digest_md5(mut self, user: &str, password: &str) -> Self {
+        self.sasl = Some((
+            user.to_string(),
+            crate::auth::Secret::new(password.as_bytes().to_vec()),
+        ));
         self
     }
 
@@ -329,6 +378,9 @@ impl CuratorFrameworkBuilder {
             error_policy: self.error_policy,
             simulated_expiration_percent: self.simulated_expiration_percent,
             max_buffer: self.max_buffer,
+            #[cfg(feature = "tls")]
+            tls: self.tls,
+            sasl: self.sasl,
         };
         // The connect string, the timeouts and the buffer size, checked as every handle of
         // this client will be built.
@@ -368,7 +420,16 @@ impl std::fmt::Debug for CuratorFrameworkBuilder {
             .field("session_timeout", &self.session_timeout)
             .field("connection_timeout", &self.connection_timeout)
             .field("namespace", &self.namespace)
-            .finish()
+            .field(
+                "authorization",
+                &self
+                    .auth
+                    .iter()
+                    .map(|(s, _)| s.as_str())
+                    .collect::<Vec<_>>(),
+            )
+            .field("sasl_user", &self.sasl.as_ref().map(|(u, _)| u.as_str()))
+            .finish_non_exhaustive()
     }
 }
 

@@ -53,7 +53,6 @@ mod ensure;
 mod event;
 mod exec;
 mod factory;
-mod gzip;
 mod handle_factory;
 mod listen;
 pub mod protection;

@@ -37,18 +37,22 @@ pub trait CompressionProvider: Send + Sync + 'static {
 /// `GZIPOutputStream`): Java and Rust clients read each other's compressed nodes. The
 /// compressed bytes themselves may differ from Java's (another deflate encoder), so compare
 /// decompressed data, never compressed bytes.
+///
+/// Needs the cargo feature `gzip` (on by default); without it both directions fail with an
+/// [`InvalidArgument`](crate::Error::InvalidArgument) naming the feature. Data that does
+/// not decompress (not gzip, cut short, a checksum mismatch, output over 256 MiB: a zip
+/// bomb, or bytes after the last complete gzip member) is a
+/// [`BadData`](crate::Error::BadData) naming the node and what is wrong.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct GzipCompressionProvider;
 
 impl CompressionProvider for GzipCompressionProvider {
-    fn compress(&self, _path: &str, data: &[u8]) -> Result<Vec<u8>> {
-        Ok(super::gzip::compress(data))
+    fn compress(&self, path: &str, data: &[u8]) -> Result<Vec<u8>> {
+        crate::compress::gzip(path, data)
     }
 
     fn decompress(&self, path: &str, data: &[u8]) -> Result<Vec<u8>> {
-        super::gzip::decompress(data).map_err(|why| {
-            crate::Error::InvalidArgument(format!("data of {path} is not valid gzip: {why}"))
-        })
+        crate::compress::gunzip(path, data)
     }
 }
 

@@ -321,8 +321,38 @@ impl<T: Jute> Jute for Vec<T> {
 }
 
 /// Declares a plain record: a `pub struct` whose fields are encoded in declaration order,
-/// with `Record` and `Jute` implementations.
+/// with `Record` and `Jute` implementations. `secret(field, ...)` before the name makes
+/// `Debug` print those fields as `<redacted>` (credentials, session passwords, SASL tokens).
 macro_rules! record {
+    (
+        $(#[$meta:meta])*
+        secret($($secret:ident),+) $name:ident ($min:expr) {
+            $( $(#[$fmeta:meta])* $field:ident : $ty:ty ),* $(,)?
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Clone, PartialEq, Eq, Default)]
+        pub struct $name {
+            $( $(#[$fmeta])* pub $field: $ty, )*
+        }
+
+        impl std::fmt::Debug for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                let secret = [$(stringify!($secret)),+];
+                let mut d = f.debug_struct(stringify!($name));
+                $(
+                    if secret.contains(&stringify!($field)) {
+                        d.field(stringify!($field), &format_args!("<redacted>"));
+                    } else {
+                        d.field(stringify!($field), &self.$field);
+                    }
+                )*
+                d.finish()
+            }
+        }
+
+        $crate::proto::codec::record!(@impls $name ($min) { $($field),* });
+    };
     (
         $(#[$meta:meta])*
         $name:ident ($min:expr) {
@@ -335,6 +365,9 @@ macro_rules! record {
             $( $(#[$fmeta])* pub $field: $ty, )*
         }
 
+        $crate::proto::codec::record!(@impls $name ($min) { $($field),* });
+    };
+    (@impls $name:ident ($min:expr) { $($field:ident),* }) => {
         impl $crate::proto::codec::Record for $name {
             #[allow(unused_variables)]
             fn encode(&self, buf: &mut Vec<u8>) {

@@ -1,5 +1,6 @@
-//! The numbers of the protocol as Rust enums: op codes, watcher event types and keeper
-//! states, create modes, watcher types, add-watch modes, permission bits and the special xids.
+//! The numbers of the protocol as Rust enums: op codes, error codes, watcher event types and
+//! keeper states, create modes, watcher types, add-watch modes, permission bits and the
+//! special xids.
 //!
 //! Each enum converts from the wire `i32` with `TryFrom`, which rejects unknown values with
 //! [`Error::Protocol`](crate::Error) instead of panicking, and back with `as i32` or
@@ -127,7 +128,8 @@ wire_enum! {
 }
 
 impl OpCode {
-    /// True for the ops that change the tree (refused by a read-only server).
+    /// True for the ops that change the tree: refused by a read-only server, and given a zxid
+    /// by the server even when they fail (it logs an error txn for them).
     pub fn is_write(self) -> bool {
         matches!(
             self,
@@ -142,6 +144,145 @@ impl OpCode {
                 | OpCode::Reconfig
                 | OpCode::Check
         )
+    }
+}
+
+wire_enum! {
+    /// ZooKeeper's error codes (`KeeperException.Code`), identical for servers 3.4 through 3.9:
+    /// the `err` of a reply header and of a failed multi result. The one table of them in
+    /// the crate: [`Error`] maps from and to it, and the test server answers
+    /// with it.
+    ErrorCode {
+        /// `0`: no error.
+        Ok = 0,
+        /// A range marker in the server's table; never expected on the wire.
+        SystemError = -1,
+        /// An operation of a failed multi that came after the failing one.
+        RuntimeInconsistency = -2,
+        /// The server found its data inconsistent.
+        DataInconsistency = -3,
+        /// The connection was lost (client-side code).
+        ConnectionLoss = -4,
+        /// The server could not decode or process the request.
+        MarshallingError = -5,
+        /// The server does not implement the operation.
+        Unimplemented = -6,
+        /// The operation timed out (client-side code).
+        OperationTimeout = -7,
+        /// Invalid arguments.
+        BadArguments = -8,
+        /// The session is unknown to the server.
+        UnknownSession = -12,
+        /// A reconfiguration has no quorum in the new configuration.
+        NewConfigNoQuorum = -13,
+        /// Another reconfiguration is in progress.
+        ReconfigInProgress = -14,
+        /// A range marker in the server's table; never expected on the wire.
+        ApiError = -100,
+        /// The node does not exist.
+        NoNode = -101,
+        /// The session lacks the permission the operation needs.
+        NoAuth = -102,
+        /// The expected version did not match the node's.
+        BadVersion = -103,
+        /// Ephemeral nodes cannot have children.
+        NoChildrenForEphemerals = -108,
+        /// The node already exists.
+        NodeExists = -110,
+        /// The node has children.
+        NotEmpty = -111,
+        /// The session has expired.
+        SessionExpired = -112,
+        /// Invalid callback (client-side code).
+        InvalidCallback = -113,
+        /// The ACL is invalid.
+        InvalidAcl = -114,
+        /// Authentication failed.
+        AuthFailed = -115,
+        /// The session moved to another server.
+        SessionMoved = -118,
+        /// A write was sent to a read-only server.
+        NotReadOnly = -119,
+        /// An ephemeral node was requested on a local session.
+        EphemeralOnLocalSession = -120,
+        /// No such watch exists.
+        NoWatcher = -121,
+        /// The request timed out (client-side code).
+        RequestTimeout = -122,
+        /// Dynamic reconfiguration is disabled.
+        ReconfigDisabled = -123,
+        /// The server requires SASL authentication and closed the session.
+        SessionClosedRequireSaslAuth = -124,
+        /// A hard quota would be exceeded.
+        QuotaExceeded = -125,
+        /// The server is throttling requests.
+        Throttled = -127,
+    }
+}
+
+impl ErrorCode {
+    /// True for the codes about the session or the connection rather than about one
+    /// request (`ConnectionLoss`, `SessionExpired`, `AuthFailed`, `SessionMoved`,
+    /// `RequestTimeout`, `SessionClosedRequireSaslAuth`): errors of these kinds carry no path
+    /// or operation.
+    pub fn is_about_session(self) -> bool {
+        matches!(
+            self,
+            ErrorCode::ConnectionLoss
+                | ErrorCode::SessionExpired
+                | ErrorCode::AuthFailed
+                | ErrorCode::SessionMoved
+                | ErrorCode::RequestTimeout
+                | ErrorCode::SessionClosedRequireSaslAuth
+        )
+    }
+
+    /// What the code means, as error messages say it (`no node`, `bad version`, ...).
+    pub fn description(self) -> &'static str {
+        match self {
+            ErrorCode::Ok => "ok",
+            ErrorCode::SystemError => "system error",
+            ErrorCode::RuntimeInconsistency => {
+                "runtime inconsistency (an earlier operation of the multi failed)"
+            }
+            ErrorCode::DataInconsistency => "data inconsistency",
+            ErrorCode::ConnectionLoss => "connection lost",
+            ErrorCode::MarshallingError => "marshalling error",
+            ErrorCode::Unimplemented => "operation not implemented by the server",
+            ErrorCode::OperationTimeout => "operation timed out",
+            ErrorCode::BadArguments => "bad arguments",
+            ErrorCode::UnknownSession => "unknown session",
+            ErrorCode::NewConfigNoQuorum => "no quorum of the new config is connected",
+            ErrorCode::ReconfigInProgress => "another reconfiguration is in progress",
+            ErrorCode::ApiError => "API error",
+            ErrorCode::NoNode => "no node",
+            ErrorCode::NoAuth => "not authorized",
+            ErrorCode::BadVersion => "bad version",
+            ErrorCode::NoChildrenForEphemerals => "ephemeral nodes cannot have children",
+            ErrorCode::NodeExists => "node exists",
+            ErrorCode::NotEmpty => "node has children",
+            ErrorCode::SessionExpired => "session expired",
+            ErrorCode::InvalidCallback => "invalid callback",
+            ErrorCode::InvalidAcl => "invalid ACL",
+            ErrorCode::AuthFailed => "authentication failed",
+            ErrorCode::SessionMoved => "session moved to another server",
+            ErrorCode::NotReadOnly => "write on a read-only server",
+            ErrorCode::EphemeralOnLocalSession => "ephemeral node on a local session",
+            ErrorCode::NoWatcher => "no such watcher",
+            ErrorCode::RequestTimeout => "request timed out",
+            ErrorCode::ReconfigDisabled => "reconfiguration is disabled",
+            ErrorCode::SessionClosedRequireSaslAuth => {
+                "session closed: the server requires SASL authentication"
+            }
+            ErrorCode::QuotaExceeded => "quota exceeded",
+            ErrorCode::Throttled => "request throttled by the server",
+        }
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.description())
     }
 }
 
@@ -447,8 +588,59 @@ mod tests {
         check(WatcherType::ALL, &[0, 6]);
         check(AddWatchMode::ALL, &[-1, 2]);
         check(Perm::ALL, &[0, 3, 32]);
+        // The gaps of the server's table (-9..=-11 and -104.. were never assigned or were
+        // withdrawn), and one past each end.
+        check(
+            ErrorCode::ALL,
+            &[
+                1, -9, -10, -11, -15, -99, -104, -109, -116, -117, -126, -128,
+            ],
+        );
         assert_eq!(KeeperState::Expired.code(), -112);
         assert_eq!(EventType::PersistentWatchRemoved.code(), 7);
+    }
+
+    #[test]
+    fn error_codes_are_the_servers() {
+        assert_eq!(ErrorCode::ALL.len(), 32);
+        assert_eq!(ErrorCode::NoNode.code(), -101);
+        assert_eq!(ErrorCode::try_from(-127).unwrap(), ErrorCode::Throttled);
+        let about_session: Vec<i32> = ErrorCode::ALL
+            .iter()
+            .filter(|c| c.is_about_session())
+            .map(|c| c.code())
+            .collect();
+        assert_eq!(about_session, [-4, -112, -115, -118, -122, -124]);
+        for c in ErrorCode::ALL {
+            assert!(!c.description().is_empty());
+            assert_eq!(c.to_string(), c.description());
+        }
+    }
+
+    /// The ops a server gives a zxid even when they fail (and a read-only server refuses):
+    /// the test server's request path relies on exactly this set.
+    #[test]
+    fn write_ops() {
+        let writes: Vec<OpCode> = OpCode::ALL
+            .iter()
+            .copied()
+            .filter(|o| o.is_write())
+            .collect();
+        assert_eq!(
+            writes,
+            [
+                OpCode::Create,
+                OpCode::Delete,
+                OpCode::SetData,
+                OpCode::SetAcl,
+                OpCode::Check,
+                OpCode::Multi,
+                OpCode::Create2,
+                OpCode::Reconfig,
+                OpCode::CreateContainer,
+                OpCode::CreateTtl,
+            ]
+        );
     }
 
     #[test]

@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 pub const PASSWORD_LEN: usize = 16;
 
 /// The first frame a client sends: a bare record, no request header.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Clone, PartialEq, Eq, Default)]
 pub struct ConnectRequest {
     /// Always 0.
     pub protocol_version: i32,
@@ -55,7 +55,7 @@ impl Record for ConnectRequest {
 }
 
 /// The first frame a server sends: a bare record, no reply header.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Clone, PartialEq, Eq, Default)]
 pub struct ConnectResponse {
     /// Always 0.
     pub protocol_version: i32,
@@ -146,6 +146,31 @@ impl ReplyHeader {
     /// The error this header reports, if any, for a request on `path`.
     pub fn error(&self, path: &str) -> Option<Error> {
         (self.err != 0).then(|| Error::from_code(self.err, path))
+    }
+}
+
+impl std::fmt::Debug for ConnectRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConnectRequest")
+            .field("protocol_version", &self.protocol_version)
+            .field("last_zxid_seen", &self.last_zxid_seen)
+            .field("timeout", &self.timeout)
+            .field("session_id", &self.session_id)
+            .field("passwd", &format_args!("<redacted>"))
+            .field("read_only", &self.read_only)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for ConnectResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConnectResponse")
+            .field("protocol_version", &self.protocol_version)
+            .field("timeout", &self.timeout)
+            .field("session_id", &self.session_id)
+            .field("passwd", &format_args!("<redacted>"))
+            .field("read_only", &self.read_only)
+            .finish()
     }
 }
 

@@ -7,7 +7,7 @@
 //!
 //! * [`codec`]: the jute primitives, the bounds-checked [`Reader`] and the [`Record`] trait.
 //! * [`frame`]: length-prefixed frames, [`FrameReader`] and the frame encoders.
-//! * [`consts`]: op codes, event types, keeper states, create modes, permissions, xids.
+//! * [`consts`]: op codes, error codes, event types, keeper states, create modes, permissions, xids.
 //! * records: [`header`] (handshake and headers), [`data`] (Stat, ACL), [`ops`] (every request
 //!   and response body), [`multi`] (multi / multiRead), [`message`] (bodies keyed by op code).
 //!
@@ -35,7 +35,8 @@ pub mod ops;
 
 pub use codec::{Jute, Reader, Record};
 pub use consts::{
-    xid, AddWatchMode, CreateMode, EventType, KeeperState, OpCode, Perm, Perms, WatcherType,
+    xid, AddWatchMode, CreateMode, ErrorCode, EventType, KeeperState, OpCode, Perm, Perms,
+    WatcherType,
 };
 pub use data::{Acl, Id, Stat};
 pub use frame::FrameReader;

@@ -194,7 +194,7 @@ record! {
 
 record! {
     /// auth (sent with xid -4).
-    AuthPacket (12) {
+    secret(auth) AuthPacket (12) {
         /// Always 0.
         auth_type: i32,
         /// The scheme, e.g. `digest`.
@@ -238,7 +238,7 @@ record! {
 
 record! {
     /// sasl: one token of the SASL exchange.
-    GetSaslRequest (4) {
+    secret(token) GetSaslRequest (4) {
         /// The token.
         token: Vec<u8>,
     }
@@ -378,7 +378,7 @@ record! {
 
 record! {
     /// The reply to sasl.
-    SetSaslResponse (4) {
+    secret(token) SetSaslResponse (4) {
         /// The server's token.
         token: Vec<u8>,
     }

@@ -5,6 +5,7 @@ pub mod atomic;
 pub mod barriers;
 pub mod cache;
 mod exact;
+pub mod leader;
 pub mod locks;
 pub mod nodes;
 pub mod queue;

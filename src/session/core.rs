@@ -19,6 +19,7 @@ use super::events::{EventDispatcher, EventItem};
 use super::hosts::ConnectString;
 use super::pending::{Completion, Pending, Queued};
 use super::registry::WatchRegistry;
+use super::stream::Stream;
 use super::watcher::{SharedWatcher, WatchedEvent};
 use crate::error::Error;
 use crate::proto::{AuthPacket, KeeperState, Request};
@@ -74,8 +75,8 @@ impl States {
     }
 }
 
-/// Everything the builder decided.
-#[derive(Debug, Clone)]
+/// Everything the builder decided. Its `Debug` leaves the secrets out.
+#[derive(Clone)]
 pub(crate) struct SessionConfig {
     pub connect: ConnectString,
     pub session_timeout: Duration,
@@ -86,10 +87,30 @@ pub(crate) struct SessionConfig {
     pub session: Option<(i64, Vec<u8>)>,
     /// Largest request frame sent and (plus slack) reply frame accepted.
     pub max_buffer: usize,
+    /// TLS settings (feature `tls`).
+    pub transport: super::stream::Transport,
+    /// SASL DIGEST-MD5 credentials, run on every new connection.
+    pub sasl: Option<crate::auth::SaslDigest>,
 }
 
-/// Session facts learned from the server.
-#[derive(Debug, Clone)]
+impl std::fmt::Debug for SessionConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionConfig")
+            .field("connect", &self.connect)
+            .field("session_timeout", &self.session_timeout)
+            .field("connection_timeout", &self.connection_timeout)
+            .field("request_timeout", &self.request_timeout)
+            .field("can_be_read_only", &self.can_be_read_only)
+            .field("session_id", &self.session.as_ref().map(|(id, _)| *id))
+            .field("max_buffer", &self.max_buffer)
+            .field("transport", &self.transport)
+            .field("sasl", &self.sasl)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Session facts learned from the server. Its `Debug` leaves the password out.
+#[derive(Clone)]
 pub(crate) struct SessionInfo {
     pub state: States,
     pub session_id: i64,
@@ -99,9 +120,21 @@ pub(crate) struct SessionInfo {
     pub seen_rw: bool,
 }
 
-/// The socket's write side. Its lock serializes writes and nothing else.
+impl std::fmt::Debug for SessionInfo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionInfo")
+            .field("state", &self.state)
+            .field("session_id", &format_args!("{:#x}", self.session_id))
+            .field("negotiated", &self.negotiated)
+            .field("seen_rw", &self.seen_rw)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The connection's write side. Its lock serializes writes and nothing else (over TLS it
+/// also keeps encrypted records in the order they were made).
 struct Writer {
-    conn: Option<TcpStream>,
+    conn: Option<Stream>,
     /// The buffer being written (swapped with the outbox's, so neither is reallocated).
     spare: Vec<u8>,
 }
@@ -333,8 +366,8 @@ impl Core {
 
     /// Makes a freshly handshaken connection the current one: replays auth, restores watches,
     /// sends what was queued while disconnected, in that order, then lets callers write.
-    pub fn install(&self, stream: TcpStream, setwatches: &[Vec<u8>]) {
-        *self.shutdown_handle.lock() = stream.try_clone().ok();
+    pub fn install(&self, stream: Stream, setwatches: &[Vec<u8>]) {
+        *self.shutdown_handle.lock() = stream.tcp().try_clone().ok();
         let mut w = self.writer.lock();
         w.conn = Some(stream);
         {
@@ -408,8 +441,14 @@ impl Core {
         }
         let mut w = self.writer.lock();
         if let Some(c) = w.conn.take() {
-            let _ = c.shutdown(Shutdown::Both);
+            c.shutdown();
         }
+    }
+
+    /// Takes an xid for a request written outside the outbox (the SASL exchange, which runs
+    /// before a connection is installed).
+    pub fn take_xid(&self) -> i32 {
+        self.outbox.lock().take_xid()
     }
 
     /// Fails every request on the wire with `err`, in FIFO order (callbacks keep their order

@@ -19,14 +19,16 @@ use super::events::EventItem;
 use super::hosts::{HostPort, HostRing};
 use super::outage::HostFailureKind;
 use super::pending::{Pending, Sink};
+use super::sasl::SaslError;
+use super::stream::Stream;
 use super::watcher::WatchedEvent;
 use super::zxid::ZxidGuard;
 use crate::error::{Error, Result};
 use crate::path;
 use crate::proto::frame::{encode_record_frame, FRAME_SLACK};
 use crate::proto::{
-    xid, ConnectRequest, ConnectResponse, EventType, FrameReader, KeeperState, OpCode, Reader,
-    Record, ReplyHeader, Response, WatcherEvent,
+    xid, ConnectRequest, ConnectResponse, ErrorCode, EventType, FrameReader, KeeperState, OpCode,
+    Reader, Record, ReplyHeader, Response, WatcherEvent,
 };
 
 /// Why a connection ended.
@@ -121,8 +123,18 @@ impl IoLoop {
             }
             let stream = match self.on_connected(stream, &resp, &host) {
                 Ok(s) => s,
+                Err(End::AuthFailed) => {
+                    self.terminate(
+                        States::AuthFailed,
+                        Error::AuthFailed,
+                        KeeperState::AuthFailed,
+                    );
+                    return;
+                }
                 Err(e) => {
-                    log::debug!("setting up the connection to {host} failed: {e}");
+                    if let End::Lost(why) = e {
+                        log::debug!("setting up the connection to {host} failed: {why}");
+                    }
                     self.lost();
                     continue;
                 }
@@ -169,11 +181,12 @@ impl IoLoop {
         }
     }
 
-    /// Opens a TCP connection to one host and completes the handshake.
+    /// Opens a connection to one host (TCP, then TLS if configured) and completes the
+    /// handshake.
     fn connect(
         &mut self,
         host: &HostPort,
-    ) -> std::result::Result<(TcpStream, ConnectResponse), HostFailureKind> {
+    ) -> std::result::Result<(Stream, ConnectResponse), HostFailureKind> {
         let hosts = self.ring.len().max(1) as u32;
         let per_host =
             (self.core.cfg.session_timeout / hosts).min(self.core.cfg.connection_timeout);
@@ -181,7 +194,7 @@ impl IoLoop {
         let addrs = host.resolve().map_err(HostFailureKind::Unresolved)?;
         let mut last = HostFailureKind::Other("no address to try".into());
         for addr in addrs {
-            match self.handshake(addr, per_host) {
+            match self.handshake(addr, &host.host, per_host) {
                 Ok(x) => return Ok(x),
                 Err(e) => last = HostFailureKind::of(&e),
             }
@@ -195,16 +208,20 @@ impl IoLoop {
     fn handshake(
         &mut self,
         addr: SocketAddr,
+        host: &str,
         timeout: Duration,
-    ) -> Result<(TcpStream, ConnectResponse)> {
+    ) -> Result<(Stream, ConnectResponse)> {
         let sock = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
         sock.set_nodelay(true)?;
         let _ = sock.set_tcp_keepalive(&TcpKeepalive::new().with_time(Duration::from_secs(30)));
         sock.connect_timeout(&addr.into(), timeout)?;
-        let stream: TcpStream = sock.into();
-        stream.set_read_timeout(Some(timeout))?;
-        stream.set_write_timeout(Some(timeout))?;
-        self.core.set_handshaking(Some(stream.try_clone()?));
+        let tcp: TcpStream = sock.into();
+        tcp.set_read_timeout(Some(timeout))?;
+        tcp.set_write_timeout(Some(timeout))?;
+        self.core.set_handshaking(Some(tcp.try_clone()?));
+        // The TLS handshake (if any) is part of the attempt: a certificate problem fails
+        // this host, reported with its cause.
+        let stream = Stream::open(tcp, &self.core.cfg.transport, host)?;
         let info = self.core.info();
         // A session born on a read-only server is local to it: start afresh until one has
         // been connected to a read-write server (as the Java client does).
@@ -236,20 +253,24 @@ impl IoLoop {
         Ok((stream, resp))
     }
 
-    /// Records the new session facts, announces the connection, replays auth and watches,
-    /// and releases queued requests.
+    /// Records the new session facts, announces the connection, authenticates with SASL if
+    /// configured, replays auth and watches, and releases queued requests.
     fn on_connected(
         &mut self,
-        stream: TcpStream,
+        stream: Stream,
         resp: &ConnectResponse,
         host: &HostPort,
-    ) -> Result<TcpStream> {
+    ) -> std::result::Result<Stream, End> {
+        let lost = |e: io::Error| End::Lost(e.to_string());
         let negotiated = Duration::from_millis(resp.timeout.max(1) as u64);
         let read_timeout = negotiated * 2 / 3;
-        stream.set_write_timeout(Some(read_timeout.max(Duration::from_millis(10))))?;
-        stream.set_read_timeout(Some(tick(read_timeout)))?;
+        let tcp = stream.tcp();
+        tcp.set_write_timeout(Some(read_timeout.max(Duration::from_millis(10))))
+            .map_err(lost)?;
+        tcp.set_read_timeout(Some(tick(read_timeout)))
+            .map_err(lost)?;
         let ro = resp.is_read_only();
-        let writer = stream.try_clone()?;
+        let writer = stream.try_clone().map_err(lost)?;
         let old = self.core.info();
         if old.session_id != 0 && old.session_id != resp.session_id {
             log::info!(
@@ -277,6 +298,28 @@ impl IoLoop {
         } else {
             KeeperState::SyncConnected
         });
+        if let Some(creds) = &self.core.cfg.sasl {
+            let deadline = Instant::now() + read_timeout;
+            match super::sasl::authenticate(&self.core, &stream, &mut self.reader, creds, deadline)
+            {
+                Ok(()) => {
+                    log::info!("SASL DIGEST-MD5: authenticated as {}", creds.user);
+                    self.core.emit_state(KeeperState::SaslAuthenticated);
+                }
+                Err(SaslError::Refused(why)) => {
+                    log::warn!(
+                        "SASL DIGEST-MD5 authentication as {} failed: {why}",
+                        creds.user
+                    );
+                    return Err(End::AuthFailed);
+                }
+                Err(SaslError::Lost(why)) => {
+                    // Watchers heard SyncConnected: they hear this connection end too.
+                    self.core.emit_state(KeeperState::Disconnected);
+                    return Err(End::Lost(format!("SASL: {why}")));
+                }
+            }
+        }
         let frames = {
             let paths = self.core.registry.lock().paths();
             if paths.is_empty() {
@@ -303,7 +346,7 @@ impl IoLoop {
     }
 
     /// Reads and handles frames until the connection ends.
-    fn serve(&mut self, stream: &TcpStream) -> End {
+    fn serve(&mut self, stream: &Stream) -> End {
         let negotiated = self.core.info().negotiated;
         let read_timeout = negotiated * 2 / 3;
         let ping_every = (negotiated / 3).as_micros() as u64;
@@ -473,7 +516,7 @@ fn handle_frame(
                 .auth
                 .pop_front()
                 .ok_or_else(|| End::Lost("an auth reply nobody asked for".into()))?;
-            let failed = h.err == Error::AuthFailed.code().unwrap_or(-115);
+            let failed = h.err == ErrorCode::AuthFailed.code();
             if let Some(w) = waiter {
                 w.complete_into(
                     if h.err == 0 {
@@ -631,7 +674,7 @@ fn tick(read_timeout: Duration) -> Duration {
     (read_timeout / 8).max(Duration::from_millis(5))
 }
 
-fn is_timeout(e: &io::Error) -> bool {
+pub(crate) fn is_timeout(e: &io::Error) -> bool {
     matches!(
         e.kind(),
         io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
@@ -639,7 +682,10 @@ fn is_timeout(e: &io::Error) -> bool {
 }
 
 fn io_error(e: io::Error) -> Error {
-    if e.kind() == io::ErrorKind::InvalidData {
+    // A TLS failure keeps its cause (reported per host); other invalid data is a protocol
+    // error.
+    let tls = e.get_ref().is_some_and(|i| i.is::<crate::TlsFailure>());
+    if e.kind() == io::ErrorKind::InvalidData && !tls {
         Error::Protocol(e.to_string())
     } else {
         Error::from(e)

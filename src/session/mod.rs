@@ -49,6 +49,13 @@
 //! * **WorkerPool** threads (`zk-worker-N`) run offloaded watchers: per-path order, parallel
 //!   across paths.
 //!
+//! * **TLS and SASL** change none of this. The connection is a `stream::Stream`, plain or
+//!   (feature `tls`) TLS: zk-io reads it, callers write it under the same writer lock, and
+//!   encryption happens under a short lock of the TLS state that is never held during I/O
+//!   (`tls::stream`). The TLS handshake is part of a connection attempt; SASL runs on zk-io
+//!   after the handshake and before the connection is installed (`sasl`), so no request
+//!   overtakes it.
+//!
 //! No crate lock is held while user code runs. Threads are named, owned and joined on close.
 
 pub(crate) mod core;
@@ -61,7 +68,9 @@ pub(crate) mod pool;
 pub(crate) mod readonly;
 pub(crate) mod rebalance;
 pub(crate) mod registry;
+pub(crate) mod sasl;
 pub(crate) mod stall;
+pub(crate) mod stream;
 pub(crate) mod watcher;
 pub(crate) mod zxid;
 

@@ -13,6 +13,7 @@ use crossbeam_channel::{bounded, Receiver, RecvTimeoutError};
 
 use super::core::Core;
 use super::hosts::HostPort;
+use super::stream::{Stream, Transport};
 
 impl Core {
     /// Starts probing for a read-write server (a no-op if a probe already runs).
@@ -50,8 +51,12 @@ fn probe(core: Weak<Core>, current: HostPort, hosts: Vec<HostPort>, stop: Receiv
             Err(RecvTimeoutError::Timeout) => {}
             _ => return,
         }
+        // Over TLS when the session uses TLS: a secure port answers nothing else.
+        let Some(transport) = core.upgrade().map(|c| c.cfg.transport.clone()) else {
+            return;
+        };
         for h in hosts.iter().filter(|h| **h != current) {
-            if isro(h).as_deref() == Some("rw") {
+            if isro(h, &transport).as_deref() == Some("rw") {
                 if let Some(c) = core.upgrade() {
                     *c.rw_found.lock() = Some(h.clone());
                     c.ro_probe.lock().take();
@@ -63,20 +68,56 @@ fn probe(core: Weak<Core>, current: HostPort, hosts: Vec<HostPort>, stop: Receiv
     }
 }
 
-/// Asks a server whether it is read-only (`rw`, `ro`, or `null` when not serving).
-pub(crate) fn isro(h: &HostPort) -> Option<String> {
+/// Asks a server whether it is read-only (`rw`, `ro`, or `null` when not serving), over
+/// the session's transport (TLS included).
+pub(crate) fn isro(h: &HostPort, transport: &Transport) -> Option<String> {
     let timeout = Duration::from_secs(1);
     for addr in h.resolve().unwrap_or_default() {
-        let Ok(mut s) = TcpStream::connect_timeout(&addr, timeout) else {
+        let Ok(tcp) = TcpStream::connect_timeout(&addr, timeout) else {
             continue;
         };
-        let _ = s.set_read_timeout(Some(timeout));
-        if s.write_all(b"isro").is_err() {
+        let _ = tcp.set_read_timeout(Some(timeout));
+        let _ = tcp.set_write_timeout(Some(timeout));
+        let Ok(s) = Stream::open(tcp, transport, &h.host) else {
+            continue;
+        };
+        if (&s).write_all(b"isro").is_err() {
             continue;
         }
         let mut out = Vec::new();
-        let _ = s.take(64).read_to_end(&mut out);
+        let _ = (&s).take(64).read_to_end(&mut out);
         return Some(String::from_utf8_lossy(&out).trim().to_string());
     }
     None
+}
+
+#[cfg(all(test, feature = "tls"))]
+mod tests {
+    use super::*;
+
+    /// The probe asks over TLS when the session uses TLS: a TLS-only server answers it, a
+    /// plain probe of that port gets nothing.
+    #[test]
+    fn isro_over_tls() {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()])
+            .unwrap()
+            .self_signed(&key)
+            .unwrap();
+        let server = crate::testing::TestingServer::builder()
+            .tls(cert.pem().as_bytes(), key.serialize_pem().as_bytes(), None)
+            .start()
+            .unwrap();
+        let host = HostPort {
+            host: "127.0.0.1".into(),
+            port: server.port(),
+        };
+        let tls = crate::tls::TlsConfig::builder()
+            .ca_pem(cert.pem())
+            .build()
+            .unwrap();
+        let over_tls = Transport { tls: Some(tls) };
+        assert_eq!(isro(&host, &over_tls).as_deref(), Some("rw"));
+        assert_ne!(isro(&host, &Transport::default()).as_deref(), Some("rw"));
+    }
 }

@@ -7,11 +7,11 @@
 
 use std::net::Ipv4Addr;
 
-use crate::proto::{Acl, Id, Perms};
+use crate::proto::{Acl, ErrorCode, Id, Perms};
 
 /// Error codes (the server's `KeeperException.Code`).
-pub(crate) const INVALID_ACL: i32 = -114;
-pub(crate) const NO_AUTH: i32 = -102;
+pub(crate) const INVALID_ACL: i32 = ErrorCode::InvalidAcl.code();
+pub(crate) const NO_AUTH: i32 = ErrorCode::NoAuth.code();
 
 /// `String.hashCode()` (over UTF-16 units, wrapping).
 fn java_hash(s: &str) -> i32 {
@@ -46,8 +46,9 @@ pub(crate) fn server_order(ids: &[Id]) -> Vec<&Id> {
 }
 
 /// Validates `acls` for create/setACL and expands `auth` ids into the connection's
-/// authenticated ids (digest ones only: the `ip` provider does not count as "authenticated").
-pub(crate) fn fixup(acls: &[Acl], auth: &[Id]) -> Result<Vec<Acl>, i32> {
+/// authenticated ids (digest and sasl ones: the `ip` provider does not count as
+/// "authenticated"). `sasl`: the SASL provider is registered, so `sasl` ids are valid.
+pub(crate) fn fixup(acls: &[Acl], auth: &[Id], sasl: bool) -> Result<Vec<Acl>, i32> {
     // Duplicates are dropped first, keeping the first occurrence (`removeDuplicates`).
     let mut unique: Vec<&Acl> = Vec::with_capacity(acls.len());
     for a in acls {
@@ -67,7 +68,7 @@ pub(crate) fn fixup(acls: &[Acl], auth: &[Id]) -> Result<Vec<Acl>, i32> {
             let mut any = false;
             for cid in server_order(auth)
                 .into_iter()
-                .filter(|c| c.scheme == "digest")
+                .filter(|c| c.scheme == "digest" || c.scheme == "sasl")
             {
                 any = true;
                 out.push(Acl::new(a.perms, cid.clone()));
@@ -75,7 +76,9 @@ pub(crate) fn fixup(acls: &[Acl], auth: &[Id]) -> Result<Vec<Acl>, i32> {
             if !any {
                 return Err(INVALID_ACL);
             }
-        } else if scheme_accepts(&id.scheme, &id.id) {
+        } else if scheme_accepts(&id.scheme, &id.id)
+            || (sasl && id.scheme == "sasl" && !id.id.is_empty())
+        {
             out.push(a.clone());
         } else {
             return Err(INVALID_ACL);
@@ -147,7 +150,7 @@ pub(crate) fn check(acl: &[Acl], perm: Perms, auth: &[Id]) -> Result<(), i32> {
         }
         for cid in auth.iter().filter(|c| c.scheme == a.id.scheme) {
             let ok = match cid.scheme.as_str() {
-                "digest" => cid.id == a.id.id,
+                "digest" | "sasl" => cid.id == a.id.id,
                 "ip" => ip_matches(&cid.id, &a.id.id),
                 _ => false,
             };
@@ -184,15 +187,15 @@ mod tests {
     #[test]
     fn fixup_rules() {
         let world = Acl::open_unsafe();
-        assert_eq!(fixup(&world, &[]).unwrap(), world);
-        assert_eq!(fixup(&[], &[]), Err(INVALID_ACL));
+        assert_eq!(fixup(&world, &[], false).unwrap(), world);
+        assert_eq!(fixup(&[], &[], false), Err(INVALID_ACL));
         // auth without a digest identity is invalid; ip identities do not count.
         assert_eq!(
-            fixup(&Acl::creator_all(), &[ip("127.0.0.1")]),
+            fixup(&Acl::creator_all(), &[ip("127.0.0.1")], false),
             Err(INVALID_ACL)
         );
         let me = Id::new("digest", "u:h");
-        let got = fixup(&Acl::creator_all(), &[ip("127.0.0.1"), me.clone()]).unwrap();
+        let got = fixup(&Acl::creator_all(), &[ip("127.0.0.1"), me.clone()], false).unwrap();
         assert_eq!(got, vec![Acl::new(Perms::ALL, me)]);
         for bad in [
             Id::new("world", "someone"),
@@ -205,15 +208,23 @@ mod tests {
             Id::new("super", ""),
         ] {
             assert_eq!(
-                fixup(&[Acl::new(Perms::ALL, bad.clone())], &[]),
+                fixup(&[Acl::new(Perms::ALL, bad.clone())], &[], false),
                 Err(INVALID_ACL),
                 "{bad:?}"
             );
         }
-        assert!(fixup(&[Acl::new(Perms::READ, ip("10.0.0.0/8"))], &[]).is_ok());
+        assert!(fixup(&[Acl::new(Perms::READ, ip("10.0.0.0/8"))], &[], false).is_ok());
+        // With the SASL provider registered, sasl ids are valid and `auth` expands to them.
+        let bob = Id::new("sasl", "bob");
+        assert!(fixup(&[Acl::new(Perms::ALL, bob.clone())], &[], true).is_ok());
+        assert_eq!(
+            fixup(&Acl::creator_all(), &[ip("127.0.0.1"), bob.clone()], true).unwrap(),
+            vec![Acl::new(Perms::ALL, bob.clone())]
+        );
+        assert!(check(&[Acl::new(Perms::READ, bob.clone())], Perms::READ, &[bob]).is_ok());
         // Duplicates collapse.
         let dup = vec![world[0].clone(), world[0].clone()];
-        assert_eq!(fixup(&dup, &[]).unwrap().len(), 1);
+        assert_eq!(fixup(&dup, &[], false).unwrap().len(), 1);
     }
 
     #[test]

@@ -115,6 +115,14 @@ impl TestingCluster {
         self.ensemble.member(i).shared.faults.set_latency(latency);
     }
 
+    /// Sets the write-commit latency of the ensemble from now on (see
+    /// [`TestingServerBuilder::commit_latency`], which sets it at the start): the members
+    /// share one transaction log, so every write commits in one order whichever member it
+    /// came through, as through a real ensemble's leader.
+    pub fn set_commit_latency(&self, latency: Duration) {
+        self.ensemble.set_commit_latency(latency);
+    }
+
     /// Closes every client connection of every member; sessions survive.
     pub fn drop_connections(&self) {
         for m in &self.ensemble.members {

@@ -18,12 +18,17 @@ use super::member::MemberShared;
 use super::ops::ConnCtx;
 use super::outbox::Outbox;
 use super::request::{self, Handled};
+use super::sasl::{Answer, SaslServer};
 use super::watches::ConnId;
 use crate::proto::frame::{self, FrameReader, MAX_PACKET};
 use crate::proto::{ConnectRequest, ConnectResponse, Reader, Record, ReplyHeader};
+use crate::session::stream::Stream;
 
 /// How long a connection may sit before its first frame.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long a TLS handshake may take (feature `tls`).
+#[cfg(feature = "tls")]
+const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub(crate) struct Conn {
     pub id: ConnId,
@@ -37,7 +42,14 @@ impl Conn {
     /// The reader thread's body: runs until the connection closes, then joins its writer.
     pub fn run(self) {
         let faults = Arc::clone(&self.member.faults);
-        let Ok(out_stream) = self.stream.try_clone() else {
+        let stream = match self.open() {
+            Ok(s) => s,
+            Err(e) => {
+                log::debug!("connection {} from {}: {e}", self.id, self.addr);
+                return;
+            }
+        };
+        let Ok(out_stream) = stream.try_clone() else {
             return;
         };
         let outbox = Arc::new(Outbox::new(out_stream, Arc::clone(&faults)));
@@ -52,7 +64,7 @@ impl Conn {
             outbox.kill();
             return;
         };
-        match self.serve(&outbox, &faults) {
+        match self.serve(&stream, &outbox, &faults) {
             // A malformed or oversized frame is the client's fault and worth a warning;
             // EOF, resets and shutdowns are how connections normally end.
             Err(e) if e.kind() == io::ErrorKind::InvalidData => {
@@ -68,11 +80,25 @@ impl Conn {
         self.core.state.lock().unregister(self.id);
     }
 
-    fn serve(&self, outbox: &Arc<Outbox>, faults: &Faults) -> io::Result<()> {
-        let _ = self.stream.set_nodelay(true);
-        self.stream.set_read_timeout(Some(HANDSHAKE_TIMEOUT))?;
+    /// The connection as clients see it: plain, or TLS after a handshake (bounded).
+    fn open(&self) -> io::Result<Stream> {
+        let sock = self.stream.try_clone()?;
+        #[cfg(feature = "tls")]
+        if let Some(tls) = &self.core.cfg.tls {
+            sock.set_read_timeout(Some(TLS_HANDSHAKE_TIMEOUT))?;
+            sock.set_write_timeout(Some(TLS_HANDSHAKE_TIMEOUT))?;
+            let s = crate::tls::stream::TlsStream::server(sock, Arc::clone(&tls.config))?;
+            s.tcp().set_write_timeout(None)?;
+            return Ok(Stream::Tls(s));
+        }
+        Ok(Stream::Plain(sock))
+    }
+
+    fn serve(&self, stream: &Stream, outbox: &Arc<Outbox>, faults: &Faults) -> io::Result<()> {
+        let _ = stream.tcp().set_nodelay(true);
+        stream.tcp().set_read_timeout(Some(HANDSHAKE_TIMEOUT))?;
         let mut first = [0u8; 4];
-        (&self.stream).read_exact(&mut first)?;
+        (&*stream).read_exact(&mut first)?;
         if let Some(text) = fourlw::answer(&self.core, &self.member, first) {
             outbox.push(|buf| buf.extend_from_slice(text.as_bytes()));
             return Ok(());
@@ -80,25 +106,26 @@ impl Conn {
         let mut frames = FrameReader::new(MAX_PACKET);
         let mut head: &[u8] = &first;
         let connect = {
-            let mut src = (&mut head).chain(&self.stream);
+            let mut src = (&mut head).chain(stream);
             let f = frames.read_frame(&mut src)?;
             ConnectRequest::decode(&mut Reader::new(f))
                 .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?
         };
-        self.stream.set_read_timeout(None)?;
+        stream.tcp().set_read_timeout(None)?;
         if !faults.wait_unpaused(|| outbox.is_open()) {
             return Ok(());
         }
         let Some(mut cx) = self.handshake(outbox, &connect) else {
             return Ok(());
         };
+        let mut sasl = SaslServer::default();
         loop {
-            let f = frames.read_frame(&mut &self.stream)?;
+            let f = frames.read_frame(&mut &*stream)?;
             if !faults.wait_unpaused(|| outbox.is_open()) || !outbox.is_open() {
                 return Ok(());
             }
             self.member.received();
-            if !self.request(outbox, &mut cx, f) {
+            if !self.request(outbox, &mut cx, &mut sasl, f) {
                 return Ok(());
             }
         }
@@ -108,6 +135,7 @@ impl Conn {
     fn handshake(&self, outbox: &Arc<Outbox>, req: &ConnectRequest) -> Option<ConnCtx> {
         let core = &self.core;
         let mut st = core.state.lock();
+        st.txn_due = None;
         if !st.quorum || !self.member.is_up() {
             log::info!("not serving: closing connection from {}", self.addr);
             return None;
@@ -177,7 +205,8 @@ impl Conn {
             passwd: passwd.to_vec(),
             read_only: req.read_only.map(|_| false),
         };
-        outbox.push(|buf| {
+        // A new session answers once its createSession txn commits.
+        outbox.push_at(st.txn_due, |buf| {
             frame::encode_record_frame(buf, &resp);
         });
         drop(st);
@@ -187,17 +216,25 @@ impl Conn {
             auth: vec![Core::ip_id(&self.addr)],
             extended_types: core.cfg.extended_types,
             super_digest: core.cfg.super_digest.clone(),
+            sasl: !core.cfg.sasl_users.is_empty(),
         })
     }
 
     /// Handles one request frame; false when the connection must close.
-    fn request(&self, outbox: &Arc<Outbox>, cx: &mut ConnCtx, f: &[u8]) -> bool {
+    fn request(
+        &self,
+        outbox: &Arc<Outbox>,
+        cx: &mut ConnCtx,
+        sasl: &mut SaslServer,
+        f: &[u8],
+    ) -> bool {
         let Some((header, mut r)) = request::header(f) else {
             log::warn!("connection {}: malformed request header; closing", self.id);
             return false;
         };
         let core = &self.core;
         let mut st = core.state.lock();
+        st.txn_due = None;
         // The session may have expired or moved while this frame was in flight.
         let owned = st
             .sessions
@@ -210,20 +247,48 @@ impl Conn {
         let op = header.op;
         match request::handle(&mut st, cx, header, &mut r) {
             Handled::Close => false,
-            Handled::Sasl { xid } => {
-                let h = ReplyHeader {
-                    xid,
-                    zxid: 0,
-                    err: 0,
+            Handled::Sasl { xid, token } => {
+                let users = &core.cfg.sasl_users;
+                // Without SASL users there is no SASL server: 3.8 answers OK with a null
+                // token (its evaluateResponse hits a null server and the NPE is swallowed).
+                let answer = if users.is_empty() {
+                    None
+                } else {
+                    let nonce = crate::auth::sasl::new_cnonce();
+                    Some(sasl.step(users, &token, nonce))
                 };
+                let (err, token, close) = match answer {
+                    None => (0, None, false),
+                    Some(Answer::Token(t, user)) => {
+                        if let Some(user) = user {
+                            log::info!("connection {}: SASL authenticated {user}", self.id);
+                            cx.auth.push(crate::proto::Id::new("sasl", user));
+                            if let Some(e) = st.conns.get_mut(&self.id) {
+                                e.auth = cx.auth.clone();
+                            }
+                        }
+                        (0, Some(t), false)
+                    }
+                    Some(Answer::Refuse(why)) => {
+                        log::warn!("connection {}: SASL authentication failed: {why}", self.id);
+                        (super::ops::AUTH_FAILED, None, true)
+                    }
+                };
+                let h = ReplyHeader { xid, zxid: 0, err };
                 self.member.sent();
                 outbox.push(|buf| {
                     let at = frame::begin_frame(buf);
                     h.encode(buf);
-                    crate::proto::codec::put_null(buf);
+                    match &token {
+                        Some(t) => crate::proto::codec::put_bytes(buf, t),
+                        None => crate::proto::codec::put_null(buf),
+                    }
                     frame::end_frame(buf, at);
                 });
-                true
+                if close {
+                    outbox.close_when_flushed();
+                }
+                !close
             }
             Handled::Reply {
                 xid,
@@ -240,7 +305,8 @@ impl Conn {
                     outbox.close_when_flushed();
                     return false;
                 }
-                self.send(&mut st.conns, outbox, xid, zxid, err, body.as_ref());
+                let due = st.txn_due;
+                self.send(&mut st.conns, outbox, (xid, zxid, err), body.as_ref(), due);
                 if close {
                     outbox.close_when_flushed();
                     return false;
@@ -250,14 +316,14 @@ impl Conn {
         }
     }
 
+    /// Queues a reply, `(xid, zxid, err)` and body, to leave once `due` (its txn's commit).
     fn send(
         &self,
         conns: &mut std::collections::HashMap<ConnId, ConnEntry>,
         outbox: &Outbox,
-        xid: i32,
-        zxid: i64,
-        err: i32,
+        (xid, zxid, err): (i32, i64, i32),
         body: Option<&crate::proto::Response>,
+        due: Option<Instant>,
     ) {
         if let Some(c) = conns.get_mut(&self.id) {
             c.received += 1;
@@ -265,7 +331,7 @@ impl Conn {
         }
         self.member.sent();
         let h = ReplyHeader { xid, zxid, err };
-        outbox.push(|buf| {
+        outbox.push_at(due, |buf| {
             frame::encode_reply(buf, &h, body);
         });
     }

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use parking_lot::{Condvar, Mutex};
 
+use super::commit::Commit;
 use super::member::MemberShared;
 use super::outbox::Outbox;
 use super::session::Sessions;
@@ -33,6 +34,31 @@ pub(crate) struct Config {
     pub extended_types: bool,
     /// `digest` id (`user:hash`) that grants `super`.
     pub super_digest: Option<String>,
+    /// How long a write transaction takes to commit (see `commit`).
+    pub commit_latency: Duration,
+    /// SASL DIGEST-MD5 users (a JAAS `Server` section); empty: no SASL provider.
+    pub sasl_users: Vec<(String, crate::auth::Secret)>,
+    /// TLS on the client port (feature `tls`).
+    #[cfg(feature = "tls")]
+    pub tls: Option<ServerTls>,
+}
+
+/// The TestingServer's TLS settings, parsed. `Debug` shows only whether client
+/// certificates are required.
+#[cfg(feature = "tls")]
+#[derive(Clone)]
+pub(crate) struct ServerTls {
+    pub config: Arc<rustls::ServerConfig>,
+    pub client_auth: bool,
+}
+
+#[cfg(feature = "tls")]
+impl std::fmt::Debug for ServerTls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerTls")
+            .field("client_auth", &self.client_auth)
+            .finish_non_exhaustive()
+    }
 }
 
 /// One live connection, as the core sees it.
@@ -57,11 +83,19 @@ pub(crate) struct State {
     /// False while too few members run: nothing is served and nothing expires.
     pub quorum: bool,
     last_reap: Instant,
+    pub commit: Commit,
+    /// When the transaction being processed commits: every frame it causes (reply,
+    /// notifications) is held until then. Set by [`next_zxid`](Self::next_zxid), cleared by
+    /// whoever starts processing a request, `None` without a commit latency.
+    pub txn_due: Option<Instant>,
 }
 
 impl State {
+    /// Takes the zxid of a new transaction (every write, failed ones included, and
+    /// createSession, closeSession, expiry and reaping) and schedules its commit.
     pub fn next_zxid(&mut self) -> i64 {
         self.zxid += 1;
+        self.txn_due = self.commit.due(Instant::now);
         self.zxid
     }
 
@@ -82,7 +116,7 @@ impl State {
                     state: KeeperState::SyncConnected.code(),
                     path: path.clone(),
                 };
-                c.outbox.push(|buf| {
+                c.outbox.push_at(self.txn_due, |buf| {
                     let at = frame::begin_frame(buf);
                     crate::proto::Record::encode(
                         &ReplyHeader {
@@ -224,6 +258,7 @@ pub(crate) struct Core {
 impl Core {
     pub fn new(cfg: Config) -> Arc<Core> {
         let sessions = Sessions::new(0, cfg.tick);
+        let commit = Commit::new(cfg.commit_latency);
         Arc::new(Core {
             state: Mutex::new(State {
                 tree: Tree::new(),
@@ -233,6 +268,8 @@ impl Core {
                 conns: HashMap::new(),
                 quorum: true,
                 last_reap: Instant::now(),
+                commit,
+                txn_due: None,
             }),
             cfg,
             next_conn: AtomicU64::new(1),

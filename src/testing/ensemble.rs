@@ -72,6 +72,11 @@ impl Ensemble {
         self.core.recompute_quorum();
     }
 
+    /// The commit latency of every write from now on (one log for the whole ensemble).
+    pub fn set_commit_latency(&self, latency: std::time::Duration) {
+        self.core.state.lock().commit.set_latency(latency);
+    }
+
     pub fn close(&self) {
         for m in &self.members {
             m.shared.faults.set_paused(false);

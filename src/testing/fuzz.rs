@@ -33,6 +33,10 @@ impl RequestPath {
             container_interval: Duration::from_millis(100),
             extended_types: true,
             super_digest: None,
+            commit_latency: Duration::ZERO,
+            sasl_users: Vec::new(),
+            #[cfg(feature = "tls")]
+            tls: None,
         });
         let mut p = RequestPath {
             core,
@@ -46,6 +50,7 @@ impl RequestPath {
                 auth: Vec::new(),
                 extended_types: true,
                 super_digest: None,
+                sasl: false,
             });
         }
         p

@@ -26,9 +26,9 @@
 
 mod acl;
 mod cluster;
+mod commit;
 mod conn;
 mod core;
-mod digest;
 mod ensemble;
 mod faults;
 mod fourlw;
@@ -39,6 +39,7 @@ mod multi;
 mod ops;
 mod outbox;
 mod request;
+mod sasl;
 mod server;
 mod session;
 mod tree;

@@ -12,25 +12,26 @@ use super::core::{wall_ms, State};
 use super::tree::{Change, Owner};
 use super::watches::{ConnId, Mode};
 use crate::proto::{
-    Acl, ClientInfo, Create2Response, CreateMode, CreateRequest, CreateResponse, ErrorResponse,
-    EventType, ExistsResponse, GetAclResponse, GetAllChildrenNumberResponse, GetChildren2Response,
-    GetChildrenResponse, GetDataResponse, GetEphemeralsResponse, Id, OpCode, Perms, Request,
-    Response, SetAclResponse, SetDataResponse, Stat, SyncResponse, WhoAmIResponse,
+    Acl, ClientInfo, Create2Response, CreateMode, CreateRequest, CreateResponse, ErrorCode,
+    ErrorResponse, EventType, ExistsResponse, GetAclResponse, GetAllChildrenNumberResponse,
+    GetChildren2Response, GetChildrenResponse, GetDataResponse, GetEphemeralsResponse, Id, Perms,
+    Request, Response, SetAclResponse, SetDataResponse, Stat, SyncResponse, WhoAmIResponse,
 };
 
-pub(crate) const OK: i32 = 0;
-pub(crate) const RUNTIME_INCONSISTENCY: i32 = -2;
-pub(crate) const MARSHALLING: i32 = -5;
-pub(crate) const UNIMPLEMENTED: i32 = -6;
-pub(crate) const BAD_ARGUMENTS: i32 = -8;
-pub(crate) const NO_NODE: i32 = -101;
-pub(crate) const BAD_VERSION: i32 = -103;
-pub(crate) const NO_CHILDREN_FOR_EPHEMERALS: i32 = -108;
-pub(crate) const NODE_EXISTS: i32 = -110;
-pub(crate) const NOT_EMPTY: i32 = -111;
-pub(crate) const AUTH_FAILED: i32 = -115;
-pub(crate) const NO_WATCHER: i32 = -121;
-pub(crate) const RECONFIG_DISABLED: i32 = -123;
+// The codes this server answers with, from the crate's one table (`proto::ErrorCode`).
+pub(crate) const OK: i32 = ErrorCode::Ok.code();
+pub(crate) const RUNTIME_INCONSISTENCY: i32 = ErrorCode::RuntimeInconsistency.code();
+pub(crate) const MARSHALLING: i32 = ErrorCode::MarshallingError.code();
+pub(crate) const UNIMPLEMENTED: i32 = ErrorCode::Unimplemented.code();
+pub(crate) const BAD_ARGUMENTS: i32 = ErrorCode::BadArguments.code();
+pub(crate) const NO_NODE: i32 = ErrorCode::NoNode.code();
+pub(crate) const BAD_VERSION: i32 = ErrorCode::BadVersion.code();
+pub(crate) const NO_CHILDREN_FOR_EPHEMERALS: i32 = ErrorCode::NoChildrenForEphemerals.code();
+pub(crate) const NODE_EXISTS: i32 = ErrorCode::NodeExists.code();
+pub(crate) const NOT_EMPTY: i32 = ErrorCode::NotEmpty.code();
+pub(crate) const AUTH_FAILED: i32 = ErrorCode::AuthFailed.code();
+pub(crate) const NO_WATCHER: i32 = ErrorCode::NoWatcher.code();
+pub(crate) const RECONFIG_DISABLED: i32 = ErrorCode::ReconfigDisabled.code();
 
 /// The largest TTL the server accepts (40 bits).
 const MAX_TTL: i64 = 0xFF_FFFF_FFFF;
@@ -42,6 +43,8 @@ pub(crate) struct ConnCtx {
     pub auth: Vec<Id>,
     pub extended_types: bool,
     pub super_digest: Option<String>,
+    /// The SASL provider is registered (the server has `sasl_user`s): `sasl` ids are valid.
+    pub sasl: bool,
 }
 
 /// The outcome of one request.
@@ -163,7 +166,7 @@ pub(crate) fn apply(st: &mut State, cx: &mut ConnCtx, xid: i32, req: Request) ->
         }),
         Request::SetAcl(r) => write(st, xid, |st, _, _, _| {
             valid(&r.path)?;
-            let list = acl::fixup(&r.acl, &cx.auth)?;
+            let list = acl::fixup(&r.acl, &cx.auth, cx.sasl)?;
             let n = st.tree.get(&r.path).ok_or(NO_NODE)?;
             acl::check(&n.acl, Perms::ADMIN, &cx.auth)?;
             check_version(n.aversion, r.version)?;
@@ -245,6 +248,7 @@ pub(crate) fn apply(st: &mut State, cx: &mut ConnCtx, xid: i32, req: Request) ->
                     user: match id.scheme.as_str() {
                         "ip" => id.id.clone(),
                         "digest" => id.id.split(':').next().unwrap_or("").to_string(),
+                        "sasl" => id.id.clone(),
                         _ => String::new(),
                     },
                 })
@@ -388,7 +392,7 @@ pub(super) fn create(
         return Err(BAD_ARGUMENTS);
     }
     let parent_path = norm(&r.path[..slash]).to_string();
-    let list = acl::fixup(&r.acl, &cx.auth)?;
+    let list = acl::fixup(&r.acl, &cx.auth, cx.sasl)?;
     let parent = st.tree.get(&parent_path).ok_or(NO_NODE)?;
     acl::check(&parent.acl, Perms::CREATE, &cx.auth)?;
     let mut path = r.path;
@@ -521,7 +525,7 @@ fn auth(cx: &mut ConnCtx, xid: i32, scheme: &str, data: &[u8]) -> Reply {
     match scheme {
         "digest" => {
             let creds = String::from_utf8_lossy(data);
-            let id = super::digest::digest_id(&creds);
+            let id = crate::auth::digest::digest_id(&creds);
             if cx.super_digest.as_deref() == Some(id.as_str()) {
                 add(Id::new("super", ""), &mut cx.auth);
             }
@@ -588,21 +592,4 @@ fn set_watches(
         st.watches.data.add(p, conn, Mode::Recursive);
     }
     st.deliver(&fired);
-}
-
-/// True for the ops that take a zxid (so a malformed one still consumes one).
-pub(crate) fn is_txn(op: OpCode) -> bool {
-    matches!(
-        op,
-        OpCode::Create
-            | OpCode::Create2
-            | OpCode::CreateContainer
-            | OpCode::CreateTtl
-            | OpCode::Delete
-            | OpCode::SetData
-            | OpCode::SetAcl
-            | OpCode::Check
-            | OpCode::Multi
-            | OpCode::Reconfig
-    )
 }

@@ -2,20 +2,21 @@
 //! the server lock (so a notification is queued before the reply that follows it, in server
 //! order), drained by the connection's writer thread in as few `write` calls as possible.
 //!
-//! Frames may carry a due time (the `set_latency` fault): the writer sends a frame only once
-//! it is due and never overtakes an earlier frame. While the member is paused nothing is
+//! Frames may carry a due time (the commit of the transaction that caused them, plus the
+//! `set_latency` fault): the writer sends a frame only once it is due and never overtakes an
+//! earlier frame. While the member is paused nothing is
 //! written. The buffer is bounded: a client that stops reading loses its connection instead
 //! of growing the server's memory.
 
 use std::collections::VecDeque;
 use std::io::Write;
-use std::net::{Shutdown, TcpStream};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
 
 use super::faults::Faults;
+use crate::session::stream::Stream;
 
 /// Pending output above this closes the connection (a client that does not read).
 const MAX_PENDING: usize = 64 * 1024 * 1024;
@@ -45,12 +46,12 @@ struct Out {
 pub(crate) struct Outbox {
     out: Mutex<Out>,
     cv: Condvar,
-    stream: TcpStream,
+    stream: Stream,
     faults: Arc<Faults>,
 }
 
 impl Outbox {
-    pub fn new(stream: TcpStream, faults: Arc<Faults>) -> Outbox {
+    pub fn new(stream: Stream, faults: Arc<Faults>) -> Outbox {
         Outbox {
             out: Mutex::new(Out {
                 buf: Vec::with_capacity(4096),
@@ -65,9 +66,16 @@ impl Outbox {
         }
     }
 
-    /// Appends one frame written by `encode`. Returns false if the connection is closing or
-    /// was closed for having too much unread output.
+    /// Appends one frame written by `encode`, to be sent now (plus the latency fault).
+    /// Returns false if the connection is closing or was closed for having too much unread
+    /// output.
     pub fn push(&self, encode: impl FnOnce(&mut Vec<u8>)) -> bool {
+        self.push_at(None, encode)
+    }
+
+    /// [`push`](Self::push) for a frame that may not leave before `due` (its transaction's
+    /// commit), plus the latency fault.
+    pub fn push_at(&self, due: Option<Instant>, encode: impl FnOnce(&mut Vec<u8>)) -> bool {
         let latency = self.faults.latency();
         let mut o = self.out.lock();
         if o.state != State::Open {
@@ -75,8 +83,9 @@ impl Outbox {
         }
         let start = o.base + o.buf.len() as u64;
         encode(&mut o.buf);
-        if !latency.is_zero() || !o.delayed.is_empty() {
-            o.delayed.push_back((Instant::now() + latency, start));
+        if due.is_some() || !latency.is_zero() || !o.delayed.is_empty() {
+            o.delayed
+                .push_back((due.unwrap_or_else(Instant::now) + latency, start));
         }
         if o.buf.len() > MAX_PENDING {
             log::warn!(
@@ -86,7 +95,7 @@ impl Outbox {
             o.state = State::Dead;
             drop(o);
             self.cv.notify_all();
-            let _ = self.stream.shutdown(Shutdown::Both);
+            self.stream.shutdown();
             return false;
         }
         drop(o);
@@ -111,7 +120,7 @@ impl Outbox {
         self.out.lock().state = State::Dead;
         self.cv.notify_all();
         if !self.faults.paused() {
-            let _ = self.stream.shutdown(Shutdown::Both);
+            self.stream.shutdown();
         }
     }
 
@@ -123,7 +132,7 @@ impl Outbox {
             o.now = true;
         }
         self.cv.notify_all();
-        let _ = self.stream.shutdown(Shutdown::Both);
+        self.stream.shutdown();
     }
 
     pub fn is_open(&self) -> bool {
@@ -150,7 +159,7 @@ impl Outbox {
                         continue;
                     }
                     drop(o);
-                    let _ = self.stream.shutdown(Shutdown::Both);
+                    self.stream.shutdown();
                     return;
                 }
                 if self.faults.paused() {
@@ -170,7 +179,7 @@ impl Outbox {
                 }
                 if o.buf.is_empty() && o.state == State::CloseWhenFlushed {
                     drop(o);
-                    let _ = self.stream.shutdown(Shutdown::Both);
+                    self.stream.shutdown();
                     return;
                 }
                 match o.delayed.front() {

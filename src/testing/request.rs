@@ -11,8 +11,9 @@ use crate::proto::{xid, OpCode, Reader, Record, Request, RequestHeader, Response
 pub(crate) enum Handled {
     /// Close the connection without an answer.
     Close,
-    /// Answer SASL: OK with a null token, zxid 0.
-    Sasl { xid: i32 },
+    /// A SASL token: the connection's SASL state answers it (OK with a null token, zxid
+    /// 0, when the server has no SASL users).
+    Sasl { xid: i32, token: Vec<u8> },
     /// Answer with this header and body.
     Reply {
         xid: i32,
@@ -70,9 +71,13 @@ pub(crate) fn handle(
                 }
                 reply
             }
-            // No SASL server here: 3.8 answers OK with a null token (its evaluateResponse
-            // hits a null server and the NPE is swallowed).
-            Request::Sasl(_) => return Handled::Sasl { xid: header.xid },
+            // Answered by the connection, which holds the SASL exchange's state.
+            Request::Sasl(s) => {
+                return Handled::Sasl {
+                    xid: header.xid,
+                    token: s.token,
+                }
+            }
             Request::CreateTtl(r) if r.ttl < 0 && !matches!(r.flags, 5 | 6) => {
                 // 3.8.0 accepts this in its request pipeline and then dies applying it (and
                 // again replaying its log). A client sees its connection drop.
@@ -89,7 +94,7 @@ pub(crate) fn handle(
         },
         Err(e) => {
             log::warn!("connection {}: cannot decode {op:?}: {e}", cx.conn);
-            if ops::is_txn(op) {
+            if op.is_write() {
                 st.next_zxid();
             }
             ops::Reply::err(header.xid, ops::MARSHALLING)

@@ -61,6 +61,13 @@ wait "$jpid" 2>/dev/null
 exit 0
 "#;
 
+/// Netty jars the Netty connection factory needs beyond zookeeper.jar's manifest.
+const NETTY_EXTRA_JARS: &[&str] = &[
+    "netty-codec.jar",
+    "netty-resolver.jar",
+    "netty-transport-native-unix-common.jar",
+];
+
 /// Java plus the class path of ZooKeeper 3.8 (and slf4j-simple when present).
 #[derive(Debug)]
 pub struct Installation {
@@ -100,6 +107,17 @@ impl Installation {
         if log_jar.is_file() {
             classpath.push(':');
             classpath.push_str(&log_jar.display().to_string());
+        }
+        // The Netty connection factory (TLS on `secureClientPort`) needs Netty jars that the
+        // Debian zookeeper.jar's manifest does not list (its netty-handler and
+        // netty-transport need netty-codec and netty-resolver); add them where they are.
+        let jars = jar.parent().unwrap_or(Path::new("/usr/share/java"));
+        for extra in NETTY_EXTRA_JARS {
+            let j = jars.join(extra);
+            if j.is_file() {
+                classpath.push(':');
+                classpath.push_str(&j.display().to_string());
+            }
         }
         Ok(Installation { java, classpath })
     }

@@ -20,12 +20,16 @@
 // Each test binary uses a different part of the harness.
 #![allow(dead_code, unused_imports)]
 
+pub mod certs;
 pub mod curator;
+pub mod election;
 pub mod ensemble;
 pub mod jvm;
+pub mod latches;
 pub mod raw;
 pub mod real;
 pub mod samples;
+pub mod selectors;
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};

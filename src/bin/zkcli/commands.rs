@@ -327,7 +327,7 @@ impl Session {
                     for p in self.tree(&path, false)?.into_iter().skip(1) {
                         match self.call(|zk| zk.set_acl(&p, &acl, -1)) {
                             // Deleted meanwhile: nothing to protect.
-                            Err(Failure::Zk(e)) if e.code() == Some(-101) => {}
+                            Err(Failure::Zk(Error::NoNode { .. })) => {}
                             other => {
                                 other?;
                             }
@@ -389,7 +389,7 @@ impl Session {
         while let Some(p) = queue.pop_front() {
             let mut children = match self.call(|zk| zk.get_children(&p, false)) {
                 Ok(c) => c,
-                Err(Failure::Zk(e)) if e.code() == Some(-101) && p != root => continue,
+                Err(Failure::Zk(Error::NoNode { .. })) if p != root => continue,
                 Err(e) => return Err(e),
             };
             children.sort();

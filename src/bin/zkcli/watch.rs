@@ -233,7 +233,7 @@ fn arm(client: &CuratorFramework, path: &str, w: &SharedWatcher) -> Result<(), E
     {
         match zkc.call_with_retry(|zk| zk.get_children_w_shared(path, w)) {
             // Deleted in between: the data watch hears it.
-            Err(e) if e.code() == Some(-101) => {}
+            Err(Error::NoNode { .. }) => {}
             other => {
                 other?;
             }

@@ -39,6 +39,16 @@ pub struct CuratorCacheBridgeBuilder {
     executor: Option<WorkerPool>,
 }
 
+impl std::fmt::Debug for CuratorCacheBridgeBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CuratorCacheBridgeBuilder")
+            .field("path", &self.path)
+            .field("options", &self.options)
+            .field("persistent", &self.persistent)
+            .finish_non_exhaustive()
+    }
+}
+
 impl CuratorCacheBridgeBuilder {
     /// Adds options (`SingleNodeCache` is a TreeCache of depth 0 in the fallback,
     /// `CompressedData` decompresses, `DoNotClearOnClose` keeps the nodes after close).

@@ -81,6 +81,15 @@ pub struct CuratorCacheBuilder {
     handler: Option<ExceptionHandler>,
 }
 
+impl std::fmt::Debug for CuratorCacheBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CuratorCacheBuilder")
+            .field("path", &self.path)
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
+}
+
 impl CuratorCacheBuilder {
     /// Adds options.
     pub fn with_options(mut self, options: &[CuratorCacheOption]) -> Self {

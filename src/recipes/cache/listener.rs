@@ -63,6 +63,17 @@ pub struct CuratorCacheListenerBuilder {
     after_initialized: bool,
 }
 
+// The callbacks are closures: counted, not shown.
+impl std::fmt::Debug for CuratorCacheListenerBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CuratorCacheListenerBuilder")
+            .field("event_callbacks", &self.events.len())
+            .field("initialized_callbacks", &self.inits.len())
+            .field("after_initialized", &self.after_initialized)
+            .finish()
+    }
+}
+
 /// The entry point of Curator's `CuratorCacheListener.builder()`.
 #[derive(Debug, Clone, Copy)]
 pub struct CuratorCacheListener;

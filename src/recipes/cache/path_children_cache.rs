@@ -117,6 +117,17 @@ pub struct PathChildrenCacheBuilder {
     executor: Option<WorkerPool>,
 }
 
+impl std::fmt::Debug for PathChildrenCacheBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PathChildrenCacheBuilder")
+            .field("path", &self.path)
+            .field("cache_data", &self.cache_data)
+            .field("compressed", &self.compressed)
+            .field("executor", &self.executor)
+            .finish_non_exhaustive()
+    }
+}
+
 impl PathChildrenCacheBuilder {
     /// Keep each child's data (default true).
     pub fn cache_data(mut self, yes: bool) -> Self {

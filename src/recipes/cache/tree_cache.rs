@@ -128,6 +128,22 @@ pub struct TreeCacheBuilder {
     executor: Option<WorkerPool>,
 }
 
+impl std::fmt::Debug for TreeCacheBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let c = &self.cfg;
+        f.debug_struct("TreeCacheBuilder")
+            .field("path", &self.path)
+            .field("cache_data", &c.cache_data)
+            .field("compressed", &c.compressed)
+            .field("max_depth", &c.max_depth)
+            .field("create_parents", &c.create_parents)
+            .field("disable_watches", &c.disable_watches)
+            .field("clear_on_close", &c.clear_on_close)
+            .field("executor", &self.executor)
+            .finish_non_exhaustive()
+    }
+}
+
 struct Config {
     cache_data: bool,
     compressed: bool,

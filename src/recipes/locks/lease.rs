@@ -174,11 +174,12 @@ impl Shared {
             .get_data_deferred(&full, Some(watcher.clone()))?
             .wait(deadline)
             .map_err(|e| e.with_path(count_path))?;
-        let bytes: [u8; 4] = data.as_slice().try_into().map_err(|_| {
-            Error::InvalidArgument(format!(
-                "{count_path} holds {} bytes, not a SharedCount (a 4-byte big-endian integer)",
+        let bytes: [u8; 4] = data.as_slice().try_into().map_err(|_| Error::BadData {
+            path: count_path.clone(),
+            reason: format!(
+                "{} bytes where a SharedCount holds a 4-byte big-endian int",
                 data.len()
-            ))
+            ),
         })?;
         Ok(i64::from(i32::from_be_bytes(bytes)))
     }

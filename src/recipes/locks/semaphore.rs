@@ -98,7 +98,8 @@ impl InterProcessSemaphoreV2 {
     /// A semaphore on `path` whose maximum is the `SharedCount` at `count_path` (a 4-byte
     /// big-endian integer, as Curator's `SharedCount` writes it), read when a lease is
     /// wanted and followed while waiting: raising it admits waiters at once. A count of 0
-    /// or less admits nobody. The node must exist when a lease is acquired.
+    /// or less admits nobody. The node must exist when a lease is acquired (else
+    /// [`Error::NoNode`]) and hold 4 bytes (else [`Error::BadData`]).
     pub fn with_shared_count(
         client: &CuratorFramework,
         path: &str,

@@ -156,6 +156,16 @@ pub struct QueueSharderBuilder<Q: QueueBase> {
     leader: Option<Arc<dyn Fn() -> bool + Send + Sync>>,
 }
 
+impl<Q: QueueBase> std::fmt::Debug for QueueSharderBuilder<Q> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("QueueSharderBuilder")
+            .field("path", &self.path)
+            .field("policies", &self.policies)
+            .field("leader_check", &self.leader.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
 impl<Q: QueueBase> QueueSharderBuilder<Q> {
     /// When to add shards (Curator's defaults otherwise).
     pub fn policies(mut self, p: QueueSharderPolicies) -> Self {

@@ -54,6 +54,18 @@ pub struct ChildReaperBuilder {
     lock_schema: Vec<String>,
 }
 
+impl std::fmt::Debug for ChildReaperBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChildReaperBuilder")
+            .field("path", &self.path)
+            .field("mode", &self.mode)
+            .field("threshold", &self.threshold)
+            .field("leader_check", &self.leader.is_some())
+            .field("lock_schema", &self.lock_schema)
+            .finish_non_exhaustive()
+    }
+}
+
 impl ChildReaperBuilder {
     /// How often the parents are listed, and about how long a child must stay empty before
     /// it is deleted (default 5 minutes).

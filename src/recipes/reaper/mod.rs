@@ -85,6 +85,15 @@ pub struct ReaperBuilder {
     leader: Option<LeaderCheck>,
 }
 
+impl std::fmt::Debug for ReaperBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReaperBuilder")
+            .field("threshold", &self.threshold)
+            .field("leader_check", &self.leader.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
 impl ReaperBuilder {
     /// About how long a path must stay empty before it is deleted (default 5 minutes).
     pub fn threshold(mut self, t: Duration) -> Self {

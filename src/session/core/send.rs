@@ -28,7 +28,6 @@
 //! new request (a cache loading a tree) costs one `write`. Synchronous calls always flush.
 
 use std::io::Write;
-use std::net::Shutdown;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -295,7 +294,7 @@ impl Core {
                         Ok(()) => self.note_send(),
                         Err(e) => {
                             log::debug!("write failed: {e}; dropping the connection");
-                            let _ = c.shutdown(Shutdown::Both);
+                            c.shutdown();
                             *conn = None;
                         }
                     }

@@ -1,7 +1,8 @@
 //! SHA-1 and base64, just enough for the `digest` ACL scheme: an id is
-//! `user:base64(sha1("user:password"))`. Kept private and dependency-free on purpose; this is
-//! not a general-purpose crypto module (SHA-1 is what ZooKeeper's default digest provider uses,
-//! not a choice of ours).
+//! `user:base64(sha1("user:password"))`. Kept crate-private and dependency-free on purpose;
+//! this is not a general-purpose crypto module (SHA-1 is what ZooKeeper's default digest
+//! provider uses, not a choice of ours). The client's [`generate_digest`](super::generate_digest)
+//! and the TestingServer's `digest` provider share it, so the two cannot disagree.
 
 /// SHA-1 of `data` (FIPS 180-4).
 pub(crate) fn sha1(data: &[u8]) -> [u8; 20] {
