@@ -1,6 +1,7 @@
 //! DistributedAtomicLong / Integer / Value on both server kinds: Curator's encodings, every
 //! operation, honest `succeeded()` and exact totals through connection drops and lost replies,
-//! unreadable data, bad input, nothing left behind.
+//! unreadable data, bad input, nothing left behind; CachedAtomicLong / Integer: blocks, and
+//! no id handed out twice through connection drops.
 
 mod support;
 
@@ -15,7 +16,8 @@ use support::wait_until;
 use zk_curator::framework::{CuratorFrameworkFactory, RetryNTimes};
 use zk_curator::proto::OpCode;
 use zk_curator::recipes::atomic::{
-    DistributedAtomicInteger, DistributedAtomicLong, DistributedAtomicValue,
+    CachedAtomicInteger, CachedAtomicLong, DistributedAtomicInteger, DistributedAtomicLong,
+    DistributedAtomicValue,
 };
 use zk_curator::{CuratorFramework, Error};
 
@@ -344,4 +346,171 @@ server_test!(shared promoted_to_lock, |srv| {
     ));
     a.close();
     b.close();
+});
+
+server_test!(shared cached_blocks_and_values, |srv| {
+    let root = support::unique_root("cached");
+    let c = srv.curator();
+    let path = format!("{root}/ids");
+    let ids = CachedAtomicLong::new(DistributedAtomicLong::new(&c, &path, policy()).unwrap(), 10).unwrap();
+    assert_eq!((ids.cache_factor(), ids.available()), (10, 0));
+    // The first call reserves 0..10 with one add(10): the node says 10 at once.
+    let first = ids.next().unwrap();
+    assert!(first.succeeded());
+    assert_eq!((*first.pre_value(), *first.post_value()), (0, 1));
+    assert_eq!(first.stats().optimistic_tries(), 1, "the add's statistics");
+    assert_eq!(c.get_data().for_path(&path).unwrap(), 10i64.to_be_bytes());
+    assert_eq!(ids.available(), 9);
+    // The rest of the block is served locally: no write, empty statistics.
+    for v in 1..10 {
+        let r = ids.next().unwrap();
+        assert_eq!((*r.pre_value(), *r.post_value()), (v, v + 1));
+        assert_eq!(r.stats().optimistic_tries(), 0);
+    }
+    assert_eq!(c.get_data().for_path(&path).unwrap(), 10i64.to_be_bytes());
+    assert_eq!(ids.available(), 0);
+    // Another instance (as another process would) gets the next block, and so on.
+    let other = CachedAtomicLong::new(DistributedAtomicLong::new(&c, &path, policy()).unwrap(), 3).unwrap();
+    assert_eq!(*other.next().unwrap().pre_value(), 10);
+    assert_eq!(*ids.next().unwrap().pre_value(), 13);
+    assert_eq!(*other.next().unwrap().pre_value(), 11);
+    assert_eq!(*ids.number().get().unwrap().post_value(), 23);
+    // A factor of 1 is a plain increment per id.
+    let one = CachedAtomicLong::new(DistributedAtomicLong::new(&c, &path, policy()).unwrap(), 1).unwrap();
+    assert_eq!(*one.next().unwrap().pre_value(), 23);
+    assert_eq!((one.available(), *one.number().get().unwrap().post_value()), (0, 24));
+
+    // The integer: 4 bytes, the same blocks, wrapping as Java's int does.
+    let ipath = format!("{root}/int");
+    let n = DistributedAtomicInteger::new(&c, &ipath, policy()).unwrap();
+    n.force_set(i32::MAX - 1).unwrap();
+    let ints = CachedAtomicInteger::new(n, 4).unwrap();
+    let got: Vec<i32> = (0..4).map(|_| *ints.next().unwrap().pre_value()).collect();
+    assert_eq!(got, [i32::MAX - 1, i32::MAX, i32::MIN, i32::MIN + 1]);
+    assert_eq!(c.get_data().for_path(&ipath).unwrap(), (i32::MIN + 2).to_be_bytes());
+
+    // Bad factors are refused up front.
+    let fresh = || DistributedAtomicLong::new(&c, &format!("{root}/bad"), policy()).unwrap();
+    let e = CachedAtomicLong::new(fresh(), 0).unwrap_err();
+    assert!(matches!(e, Error::InvalidArgument(_)), "{e}");
+    let fresh_int = || DistributedAtomicInteger::new(&c, &format!("{root}/bad"), policy()).unwrap();
+    assert!(matches!(CachedAtomicInteger::new(fresh_int(), 0), Err(Error::InvalidArgument(_))));
+    assert!(matches!(
+        CachedAtomicInteger::new(fresh_int(), i32::MAX as u32 + 1),
+        Err(Error::InvalidArgument(_))
+    ));
+    assert!(CachedAtomicInteger::new(fresh_int(), i32::MAX as u32).is_ok());
+    // Unreadable data: an error, nothing reserved, nothing written.
+    let garbage = format!("{root}/garbage");
+    c.create().for_path_with_data(&garbage, &[1, 2, 3]).unwrap();
+    let g = CachedAtomicLong::new(DistributedAtomicLong::new(&c, &garbage, policy()).unwrap(), 5).unwrap();
+    assert!(matches!(g.next(), Err(Error::BadData { .. })));
+    assert_eq!((g.available(), c.get_data().for_path(&garbage).unwrap()), (0, vec![1, 2, 3]));
+    c.close();
+});
+
+// 3 clients behind proxies that drop their connections in turn every 300 ms; each client has
+// one CachedAtomicLong (factor 7) shared by 8 threads, all drawing ids from one counter. No
+// id is handed out twice, every id is below the counter, and the counter is exactly the ids
+// handed out plus those still cached (no block reserved without being known). A retry policy
+// that gives up early makes some `next()` calls unsuccessful: those reserve nothing.
+server_test!(shared cached_ids_unique_under_connection_drops, |srv| {
+    const CLIENTS: usize = 3;
+    const THREADS: usize = 8;
+    const EACH: usize = 60;
+    const FACTOR: u32 = 7;
+    let root = support::unique_root("cached-drops");
+    let path = format!("{root}/ids");
+    let proxies: Vec<Proxy> = (0..CLIENTS)
+        .map(|_| Proxy::start(&srv.connect_string()))
+        .collect();
+    let clients: Vec<CuratorFramework> = proxies.iter().map(robust_client).collect();
+    let caches: Vec<Arc<CachedAtomicLong>> = clients
+        .iter()
+        .map(|c| {
+            let n = DistributedAtomicLong::new(c, &path, RetryNTimes::new(2, Duration::ZERO)).unwrap();
+            Arc::new(CachedAtomicLong::new(n, FACTOR).unwrap())
+        })
+        .collect();
+    let stop = AtomicBool::new(false);
+    let drops = AtomicUsize::new(0);
+    let unsuccessful = AtomicUsize::new(0);
+    let ids = Mutex::new(Vec::new());
+    let failures = Mutex::new(Vec::<String>::new());
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            let mut i = 0;
+            while !stop.load(Ordering::SeqCst) {
+                std::thread::sleep(Duration::from_millis(300));
+                proxies[i % CLIENTS].drop_connections();
+                drops.fetch_add(1, Ordering::SeqCst);
+                i += 1;
+            }
+        });
+        let workers: Vec<_> = caches
+            .iter()
+            .flat_map(|n| (0..THREADS).map(move |_| n.clone()))
+            .map(|n| {
+                let (ids, failures, drops, unsuccessful) = (&ids, &failures, &drops, &unsuccessful);
+                s.spawn(move || {
+                    let mut mine = Vec::new();
+                    // At least EACH ids, and on through 3 drops so that every run sees faults.
+                    while (mine.len() < EACH || drops.load(Ordering::SeqCst) < 3)
+                        && std::time::Instant::now() < deadline
+                    {
+                        match n.next() {
+                            Ok(r) if r.succeeded() => {
+                                assert_eq!(*r.post_value(), r.pre_value() + 1);
+                                mine.push(*r.pre_value());
+                            }
+                            Ok(r) => {
+                                assert_eq!(r.pre_value(), r.post_value(), "nothing reserved");
+                                unsuccessful.fetch_add(1, Ordering::SeqCst);
+                            }
+                            Err(e) => {
+                                failures.lock().unwrap().push(e.to_string());
+                                break;
+                            }
+                        }
+                    }
+                    ids.lock().unwrap().extend(mine);
+                })
+            })
+            .collect();
+        for w in workers {
+            let _ = w.join();
+        }
+        stop.store(true, Ordering::SeqCst);
+    });
+    assert!(failures.lock().unwrap().is_empty(), "{:?}", failures.lock().unwrap());
+    assert!(drops.load(Ordering::SeqCst) >= 3);
+    let ids = ids.into_inner().unwrap();
+    assert!(ids.len() >= CLIENTS * THREADS * EACH, "only {} ids before the deadline", ids.len());
+    let distinct: BTreeSet<i64> = ids.iter().copied().collect();
+    assert_eq!(distinct.len(), ids.len(), "an id was handed out twice");
+    let check = srv.curator();
+    let counter = i64::from_be_bytes(
+        check.get_data().for_path(&path).unwrap().try_into().expect("8 bytes"),
+    );
+    let cached: u64 = caches.iter().map(|c| c.available()).sum();
+    assert_eq!(counter % i64::from(FACTOR), 0, "whole blocks only");
+    assert_eq!(counter as u64, ids.len() as u64 + cached, "every reserved block is accounted for");
+    assert!(distinct.iter().all(|v| (0..counter).contains(v)));
+    eprintln!(
+        "{} ids, {} cached, {} unsuccessful calls, {} drops",
+        ids.len(),
+        cached,
+        unsuccessful.load(Ordering::SeqCst),
+        drops.load(Ordering::SeqCst)
+    );
+    drop(caches);
+    for c in &clients {
+        let zk = c.zookeeper_client().zookeeper().unwrap();
+        assert!(wait_until(WAIT, || zk.get_ephemerals("/").unwrap().is_empty()));
+    }
+    for c in clients {
+        c.close();
+    }
+    check.close();
 });

@@ -594,3 +594,66 @@ server_test!(shared queues_work_in_a_namespace, |srv| {
     q2.close();
     base.close();
 });
+
+// What a crash of a plain (at-most-once) consumer can cost: the items deleted from the queue
+// and not consumed yet. A consumer stuck in its first item stands for the process dying
+// there. By default (Curator's one item at a time) that is the one item; with `prefetch(4)`,
+// four: the one being consumed and three read and deleted ahead of it.
+server_test!(shared plain_consumer_takes_one_item_at_a_time_unless_told, |srv| {
+    let root = unique_root("q-prefetch");
+    let client = srv.curator();
+    for (prefetch, sub) in [(None, "default"), (Some(4), "four")] {
+        let path = format!("{root}/{sub}");
+        let q = QueueBuilder::producer(&client, StringSerializer, &path)
+            .put_in_background(false)
+            .build_queue()
+            .unwrap();
+        q.start().unwrap();
+        for i in strings("item-", 10) {
+            q.put(i).unwrap();
+        }
+        q.close();
+        let (entered, release) = (
+            std::sync::mpsc::channel::<String>(),
+            std::sync::mpsc::channel::<()>(),
+        );
+        let (entered_tx, release_rx) = (Mutex::new(entered.0), Mutex::new(release.1));
+        let mut b = QueueBuilder::builder(
+            &client,
+            consumer_fn(move |s: String| {
+                let _ = entered_tx.lock().unwrap().send(s);
+                // Stuck until the test lets go: the process "dies" here.
+                let _ = release_rx.lock().unwrap().recv_timeout(T);
+                Ok(())
+            }),
+            StringSerializer,
+            &path,
+        );
+        if let Some(n) = prefetch {
+            b = b.prefetch(n);
+        }
+        let consumer = b.build_queue().unwrap();
+        consumer.start().unwrap();
+        assert_eq!(entered.1.recv_timeout(T).unwrap(), "item-0000");
+        let left = || client.get_children().for_path(&path).unwrap().len();
+        match prefetch {
+            // Deleted before the hand-over, and nothing else taken while it is consumed.
+            None => assert_eq!(left(), 9, "one item at risk"),
+            Some(n) => {
+                assert!(wait_until(T, || left() == 10 - n), "{} left", left());
+                // The window holds: nothing more is taken while the consumer is stuck.
+                std::thread::sleep(Duration::from_millis(300));
+                assert_eq!(left(), 10 - n);
+            }
+        }
+        release.0.send(()).unwrap();
+        // Unstuck, the consumer takes the rest, in order.
+        for i in 1..10 {
+            let _ = release.0.send(());
+            assert_eq!(entered.1.recv_timeout(T).unwrap(), format!("item-{i:04}"));
+        }
+        assert!(wait_until(T, || left() == 0));
+        consumer.close();
+    }
+    client.close();
+});

@@ -154,7 +154,10 @@ fn delivery_through_faults(srv: &mut TestServer, lock_safe: bool) {
             "plain queue: {} of {n} delivered through {drops} drops",
             counts.len()
         );
-        assert!(counts.len() >= n / 2, "only {} of {n}", counts.len());
+        // One item at a time (the default prefetch, as Curator): each fault can cost at
+        // most the one item whose delete was on the wire.
+        let lost = n - counts.len();
+        assert!(lost <= drops, "{lost} of {n} lost through {drops} faults");
     }
     consumer.close();
     producer.close();

@@ -1,20 +1,24 @@
-// Java Curator's PersistentNode and GroupMember beside zk-curator's, for
+// Java Curator's PersistentNode, PersistentTtlNode and GroupMember beside zk-curator's, for
 // tests/interop_nodes.rs.
 
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
 
+import org.apache.curator.framework.CuratorFrameworkFactory;
 import org.apache.curator.framework.recipes.nodes.GroupMember;
 import org.apache.curator.framework.recipes.nodes.PersistentNode;
+import org.apache.curator.framework.recipes.nodes.PersistentTtlNode;
 import org.apache.zookeeper.CreateMode;
 
 public class NodeAgent extends InteropAgent {
     private PersistentNode node;
     private GroupMember member;
+    private final Map<String, PersistentTtlNode> ttlNodes = new HashMap<>();
 
     public static void main(String[] args) {
         new NodeAgent().run(args);
@@ -37,6 +41,26 @@ public class NodeAgent extends InteropAgent {
             case "node-close":
                 node.close();
                 return "";
+            case "ttl-start": { // <path> <ttlMs> <data>: a PersistentTtlNode (Curator's defaults: child "touch", factor 2)
+                PersistentTtlNode ttl = new PersistentTtlNode(client, a[0], Long.parseLong(a[1]),
+                    a[2].getBytes(StandardCharsets.UTF_8));
+                ttl.start();
+                if (!ttl.waitForInitialCreate(20, TimeUnit.SECONDS)) {
+                    throw new IllegalStateException("not created");
+                }
+                ttlNodes.put(a[0], ttl);
+                return "";
+            }
+            case "ttl-close": { // <path>: stops touching (the nodes stay until their TTL runs out)
+                PersistentTtlNode ttl = ttlNodes.remove(a[0]);
+                if (ttl == null) {
+                    throw new IllegalArgumentException("no PersistentTtlNode at " + a[0]);
+                }
+                ttl.close();
+                return "";
+            }
+            case "default-data": // what this client writes when given no data (Curator: the local address)
+                return new String(CuratorFrameworkFactory.getLocalAddress(), StandardCharsets.UTF_8);
             case "group-start": // <path> <id> <payload>: a Java GroupMember
                 member = new GroupMember(client, a[0], a[1], a[2].getBytes(StandardCharsets.UTF_8));
                 member.start();
@@ -56,6 +80,9 @@ public class NodeAgent extends InteropAgent {
 
     @Override
     protected void teardown() throws Exception {
+        for (PersistentTtlNode ttl : ttlNodes.values()) {
+            ttl.close();
+        }
         if (member != null) {
             member.close();
         }

@@ -1,6 +1,7 @@
-// Java Curator's SharedCount and DistributedAtomicLong beside zk-curator's, for
-// tests/interop_shared.rs: concurrent compare-and-set increments from worker threads, what the
-// listeners saw, the post values of successful atomic increments.
+// Java Curator's SharedCount, DistributedAtomicLong and CachedAtomicLong beside zk-curator's,
+// for tests/interop_shared.rs: concurrent compare-and-set increments from worker threads, what
+// the listeners saw, the post values of successful atomic increments, the ids handed out by
+// cached atomics.
 
 import java.util.ArrayList;
 import java.util.Collections;
@@ -8,6 +9,7 @@ import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
 
 import org.apache.curator.framework.recipes.atomic.AtomicValue;
+import org.apache.curator.framework.recipes.atomic.CachedAtomicLong;
 import org.apache.curator.framework.recipes.atomic.DistributedAtomicLong;
 import org.apache.curator.framework.recipes.shared.SharedCount;
 import org.apache.curator.framework.recipes.shared.SharedCountListener;
@@ -20,6 +22,7 @@ public class SharedAgent extends InteropAgent {
     private SharedCount count;
     private final AtomicInteger lastHeard = new AtomicInteger(Integer.MIN_VALUE);
     private final List<Long> posts = Collections.synchronizedList(new ArrayList<>());
+    private final List<Long> cachedIds = Collections.synchronizedList(new ArrayList<>());
 
     public static void main(String[] args) {
         new SharedAgent().run(args);
@@ -106,6 +109,47 @@ public class SharedAgent extends InteropAgent {
                     List<String> out = new ArrayList<>();
                     for (Long p : posts) {
                         out.add(Long.toString(p));
+                    }
+                    return String.join(",", out);
+                }
+            }
+            case "cached-next": { // <path> <factor> <threads> <each>: ids from one CachedAtomicLong per thread (Curator's is not thread-safe)
+                String path = a[0];
+                int factor = Integer.parseInt(a[1]);
+                int threads = Integer.parseInt(a[2]);
+                int each = Integer.parseInt(a[3]);
+                AtomicInteger left = new AtomicInteger(threads);
+                for (int t = 0; t < threads; t++) {
+                    new Thread(() -> {
+                        CachedAtomicLong ids = new CachedAtomicLong(
+                            new DistributedAtomicLong(client, path, new RetryNTimes(1000, 0)), factor);
+                        try {
+                            int done = 0;
+                            while (done < each) {
+                                AtomicValue<Long> r = ids.next();
+                                if (r.succeeded()) {
+                                    if (r.postValue() != r.preValue() + 1) {
+                                        event("cached-error post " + r.postValue() + " after " + r.preValue());
+                                    }
+                                    cachedIds.add(r.preValue());
+                                    done++;
+                                }
+                            }
+                        } catch (Exception e) {
+                            event("cached-error " + e);
+                        }
+                        if (left.decrementAndGet() == 0) {
+                            event("cached-done");
+                        }
+                    }).start();
+                }
+                return "";
+            }
+            case "cached-ids": { // every id handed out, comma-separated
+                synchronized (cachedIds) {
+                    List<String> out = new ArrayList<>();
+                    for (Long id : cachedIds) {
+                        out.add(Long.toString(id));
                     }
                     return String.join(",", out);
                 }

@@ -5,6 +5,8 @@
 //!   a missing or empty node reads as 0), shared with Java's `DistributedAtomicLong`.
 //! * [`DistributedAtomicInteger`]: the same with an `i32` (4 bytes).
 //! * [`DistributedAtomicValue`]: raw bytes.
+//! * [`CachedAtomicLong`] / [`CachedAtomicInteger`]: unique ids handed out locally from
+//!   blocks reserved on one of the numbers above, one write per block.
 //!
 //! Each change reads the node and writes it back at the version it read; if someone else wrote
 //! in between, the attempt is repeated as the recipe's [`RetryPolicy`](crate::RetryPolicy)
@@ -20,10 +22,12 @@
 //! through connection drops. If a session is lost at that very moment the outcome can stay
 //! unknown; the call then fails with `ConnectionLoss` or `SessionExpired` rather than guess.
 
+mod cached;
 mod number;
 mod promoted;
 mod value;
 
+pub use cached::{CachedAtomicInteger, CachedAtomicLong};
 pub use number::{DistributedAtomicInteger, DistributedAtomicLong};
 pub use promoted::{PromotedToLock, PromotedToLockBuilder};
 pub use value::DistributedAtomicValue;

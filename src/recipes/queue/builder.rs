@@ -133,10 +133,17 @@ impl<T: Send + Sync + 'static> QueueBuilder<T> {
     }
 
     /// Without a lock path: how many items the consumer thread reads and deletes ahead of the
-    /// consumer, pipelined (default 16; 1 takes one item at a time, as Curator does). More is
-    /// faster; it is also how many items a crash, or a dropped connection, can cost an
-    /// at-most-once queue (see the [module docs](super)). Ignored with a lock path (items
-    /// are taken one at a time there).
+    /// consumer, pipelined. The default, 1, takes one item at a time as Curator does (read,
+    /// delete, consume, next: two round trips per item), so a crash of the process, or a
+    /// connection dropped while a delete is on the wire, costs at most one item.
+    ///
+    /// More is an explicit trade: with `n` the consumer no longer waits for the round trips
+    /// of each item (with 16, a backlog drained about 2.5x faster in the benchmark's
+    /// `queue-throughput`, see docs/performance.md), and a crash or a dropped connection
+    /// can cost up to `n` items of this at-most-once queue (items already deleted when the
+    /// queue closes are still handed over). Values below 1 count as 1. Ignored with a lock
+    /// path, where items are taken one at a time and none is lost (see the
+    /// [module docs](super)).
     pub fn prefetch(mut self, items: usize) -> Self {
         self.prefetch = items.max(1);
         self

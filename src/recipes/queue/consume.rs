@@ -4,14 +4,15 @@
 //!
 //! **Without a lock path** (at most once): each item is read (`getData`, noting its
 //! version) and deleted with that version; whoever's delete succeeds owns the item, and only
-//! the owner hands it over, after the delete. Reads and deletes of up to `prefetch` items
-//! ([`QueueBuilder::prefetch`](super::QueueBuilder::prefetch), 16 by default) are pipelined
-//! ahead of the consumer (Curator does one item at a time, two round trips each). Items
-//! already deleted are always handed over, also while the queue closes. What at most once
-//! costs: a crash of the process loses the items deleted and not yet handed over, and a
-//! dropped connection loses the items whose delete was on the wire (applied, but the reply
-//! lost: the retry finds the node gone and cannot tell who took it) — up to `prefetch`
-//! items each, where Curator loses one.
+//! the owner hands it over, after the delete. By default one item at a time, as Curator
+//! does (its default executor runs the consumer on the loop's own thread: read, delete,
+//! consume, next); [`QueueBuilder::prefetch`](super::QueueBuilder::prefetch) lets reads and
+//! deletes of up to `n` items be pipelined ahead of the consumer. Items already deleted are
+//! always handed over, also while the queue closes. What at most once costs: a crash of the
+//! process loses the items deleted and not yet handed over, and a dropped connection loses
+//! the items whose delete was on the wire (applied, but the reply lost: the retry finds the
+//! node gone and cannot tell who took it) — one item, as in Curator, or up to `prefetch`
+//! items with a larger prefetch.
 //!
 //! **With a lock path** (exactly once, one item at a time): create `L/<item>` EPHEMERAL
 //! holding this queue's token; read the item; hand it over; then one transaction deletes the
@@ -56,8 +57,9 @@ use crate::framework::{CuratorEvent, CuratorFramework, CuratorFrameworkState};
 use crate::path;
 use crate::proto::CreateMode;
 
-/// Items read and deleted ahead of the consumer by default (without a lock path).
-pub(crate) const DEFAULT_PREFETCH: usize = 16;
+/// Items read and deleted ahead of the consumer by default (without a lock path): one, so
+/// that a crash loses at most the item being consumed, as with Curator's default executor.
+pub(crate) const DEFAULT_PREFETCH: usize = 1;
 /// After a failure that is not the queue's fault (connection), look again this soon even if
 /// nothing changes.
 const RETRY_AFTER: Duration = Duration::from_millis(500);

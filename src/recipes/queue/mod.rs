@@ -18,8 +18,9 @@
 //!
 //! * **Without a lock path: at most once.** An item is deleted (with the version read, so
 //!   that exactly one consumer wins it) before it is handed over. A consumer that fails
-//!   loses it; a process that dies, or a connection that drops, can lose the items taken
-//!   ahead of the consumer ([`QueueBuilder::prefetch`]).
+//!   loses it; a process that dies, or a connection that drops, can lose the item being
+//!   taken, as in Curator (or up to `n` items taken ahead of the consumer with
+//!   [`QueueBuilder::prefetch`]`(n)`).
 //! * **With a lock path ([`QueueBuilder::lock_path`]): exactly once**, through connection
 //!   drops and session expiry, for consumers that return within the session timeout: an
 //!   item is locked by an ephemeral `L/<item>` node, handed over, and deleted only after the
@@ -50,11 +51,12 @@
 //! Curator's `QueueConsumer` extends `ConnectionStateListener` but the queues never call it
 //! (CURATOR-336); here [`QueueConsumer::state_changed`] hears the client's states. A
 //! requeued item keeps its priority, delay or id (Curator requeues as a plain `queue-` item
-//! except in the id queue). Without a lock path, up to [`QueueBuilder::prefetch`] items (16)
-//! are read and deleted ahead of the consumer (pipelined; Curator takes one at a time with
-//! two round trips each); they are handed over even while the queue closes, and are what a
-//! crash or a dropped connection can cost (Curator: one). The consumer always runs on the queue's own
-//! thread (Curator's `executor` option is not offered: it would give up the order).
+//! except in the id queue). Without a lock path, items are taken one at a time as in Curator
+//! unless [`QueueBuilder::prefetch`]`(n)` opts in to reading and deleting up to `n` ahead of
+//! the consumer (pipelined: faster, and what a crash or a dropped connection can then cost);
+//! items already taken are handed over even while the queue closes. The consumer always runs
+//! on the queue's own thread (Curator's `executor` option is not offered: it would give up
+//! the order).
 
 mod bound;
 mod builder;
