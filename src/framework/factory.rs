@@ -144,7 +144,7 @@ impl CuratorFrameworkBuilder {
     /// proxy, NAT, port forwarding, containers) would be moved off the working ones. Turn
     /// it on for an ensemble whose membership changes with `reconfig()`. Against a server
     /// without a dynamic config (a standalone server, the
-    /// [`TestingServer`](crate::testing::TestingServer)) it reads an empty config and does
+    /// `testing::TestingServer`) it reads an empty config and does
     /// nothing.
     pub fn ensemble_tracker(mut self, yes: bool) -> Self {
         self.ensemble_tracker = yes;

@@ -146,7 +146,7 @@ impl fmt::Display for QuorumServer {
 
 /// The ensemble's configuration: its members and the config version (ZooKeeper's
 /// `QuorumMaj`). Empty for a server without a dynamic configuration (a standalone server,
-/// the [`TestingServer`](crate::testing::TestingServer)).
+/// the `testing::TestingServer`).
 ///
 /// ```
 /// use zk_curator::framework::QuorumConfig;
