@@ -396,8 +396,8 @@ fn us(d: Duration) -> String {
 }
 
 /// The preset's figures against ZooKeeper 3.8 on this machine (its log synced to disk, as
-/// by default): write medians within a factor of 3 either way, session establishment within
-/// 4 (it starts threads in both this process and the in-process server, which a loaded
+/// by default): write medians within a factor of 3 either way, the fastest session
+/// establishment within 4 (it starts threads in both this process and the in-process server, which a loaded
 /// machine delays more than it delays the JVM's selector). Rounds alternate between the
 /// servers so that a burst of load hits both.
 #[test]
@@ -443,7 +443,22 @@ fn realistic_preset_is_close_to_real_zookeeper() {
             us(theirs)
         );
     };
-    within("session establishment", preset[0], real[0], 4.0);
+    // Session establishment is compared on the fastest of each server's samples: its median
+    // follows the machine's load (one CI run measured ZooKeeper's at 4.4 ms against 1.2-1.4 ms
+    // on a quieter machine, while the writes' medians stayed within 10 %), and the fastest
+    // sample is the server's own cost. Both are printed.
+    let fastest = |t: &Timings| t.session.iter().min().copied().unwrap_or_default();
+    eprintln!(
+        "fastest session: ZooKeeper 3.8 {}, realistic() {}",
+        us(fastest(&timings[0])),
+        us(fastest(&timings[1]))
+    );
+    within(
+        "session establishment (fastest)",
+        fastest(&timings[1]),
+        fastest(&timings[0]),
+        4.0,
+    );
     within("create", preset[1], real[1], 3.0);
     within("setData", preset[2], real[2], 3.0);
     // Every preset write and session waited for its 500 µs commit; reads did not.
