@@ -64,8 +64,9 @@
 //!   for tests, with fault injection — Curator's `curator-test`.
 //! * `discovery` (cargo feature `discovery`): Curator's service discovery
 //!   (`curator-x-discovery`), sharing one registry with Java services.
-//! * [`auth`]: digest ids for ACLs ([`auth::generate_digest`]); SASL DIGEST-MD5 is a builder
-//!   option (`sasl_digest_md5`). `tls` (cargo feature `tls`): `TlsConfig` for TLS and
+//! * [`auth`]: digest ids for ACLs (`auth::generate_digest`, cargo feature `digest-acl`);
+//!   SASL DIGEST-MD5 is a builder option (`sasl_digest_md5`, cargo feature `sasl`). `tls`
+//!   (cargo feature `tls`): `TlsConfig` for TLS and
 //!   mutual TLS with rustls. How to set up either side is in `docs/security.md`.
 //!
 //! ## Cargo features
@@ -81,6 +82,12 @@
 //!   zk-curator = { version = "0.1", features = ["testing"] }
 //!   ```
 //! * `discovery`: the `discovery` module; adds `serde` and `serde_json`.
+//! * `digest-acl`: `auth::generate_digest`, the `digest` scheme's ACL ids; adds RustCrypto's
+//!   `sha1`. (Authenticating with `digest` credentials needs no feature: the server hashes.)
+//!   `testing` turns it on.
+//! * `sasl`: SASL DIGEST-MD5 (`sasl_digest_md5` on both builders, the TestingServer's
+//!   `sasl_user`); adds RustCrypto's `md-5` and `getrandom` for the nonces.
+//! * `tls`: the `tls` module (TLS and mutual TLS); adds `rustls` with `ring`.
 //!
 //! ## The threading contract
 //!

@@ -1,15 +1,17 @@
-//! Authentication helpers: the `digest` scheme's id ([`generate_digest`]) and, crate-private,
-//! what SASL DIGEST-MD5 needs (MD5, the mechanism) and the `Secret` wrapper that keeps
-//! passwords out of `Debug` output.
+//! Authentication helpers: the `digest` scheme's id (`generate_digest`, feature
+//! `digest-acl`) and, crate-private, the SASL DIGEST-MD5 mechanism (feature `sasl`) and the
+//! `Secret` wrapper that keeps passwords out of `Debug` output.
 //!
 //! How the pieces fit together (digest auth and ACLs, SASL, TLS, the matching server
 //! settings) is in `docs/security.md`. In short:
 //!
 //! * **digest**: `add_auth_info("digest", b"user:password")` (or the builders'
-//!   `authorization`/`auth`) identifies a session as `digest:user:<hash>`; an ACL entry for
-//!   that id is `Id::new("digest", generate_digest("user", "password"))`.
-//! * **SASL DIGEST-MD5**: the builders' `sasl_digest_md5(user, password)`; the session is
-//!   then `sasl:user` (ACL id `Id::new("sasl", "user")`). Kerberos (GSSAPI) is not supported.
+//!   `authorization`/`auth`) identifies a session as `digest:user:<hash>` (no feature needed:
+//!   the server hashes); an ACL entry for that id is
+//!   `Id::new("digest", generate_digest("user", "password"))` (feature `digest-acl`).
+//! * **SASL DIGEST-MD5** (feature `sasl`): the builders' `sasl_digest_md5(user, password)`;
+//!   the session is then `sasl:user` (ACL id `Id::new("sasl", "user")`). Kerberos (GSSAPI) is
+//!   not supported.
 //! * **x509** (with the `tls` feature and a client certificate): the session is
 //!   `x509:<subject DN>` on servers that run the X509 auth provider.
 //!
@@ -28,8 +30,9 @@
 //! # Ok::<(), zk_curator::Error>(())
 //! ```
 
+#[cfg(feature = "digest-acl")]
 pub(crate) mod digest;
-pub(crate) mod md5;
+#[cfg(feature = "sasl")]
 pub(crate) mod sasl;
 
 /// The `digest` scheme's id for `user` with `password`: `user:base64(sha1("user:password"))`,
@@ -47,6 +50,8 @@ pub(crate) mod sasl;
 ///
 /// As in Java, a `:` inside `user` ends the user part of the id (the hash still covers the
 /// whole `user:password` text), so such a user can never match its own ACL; avoid it.
+#[cfg(feature = "digest-acl")]
+#[cfg_attr(docsrs, doc(cfg(feature = "digest-acl")))]
 pub fn generate_digest(user: &str, password: &str) -> String {
     digest::digest_id(&format!("{user}:{password}"))
 }
@@ -54,9 +59,11 @@ pub fn generate_digest(user: &str, password: &str) -> String {
 /// Bytes that must never be shown: passwords and private keys. `Debug` prints a fixed
 /// placeholder; the bytes are overwritten when dropped (best effort: copies made by the
 /// allocator before are beyond reach).
+#[cfg(any(feature = "sasl", feature = "tls"))]
 #[derive(Clone, PartialEq, Eq)]
 pub(crate) struct Secret(Vec<u8>);
 
+#[cfg(any(feature = "sasl", feature = "tls"))]
 impl Secret {
     pub fn new(bytes: Vec<u8>) -> Secret {
         Secret(bytes)
@@ -68,12 +75,14 @@ impl Secret {
     }
 }
 
+#[cfg(any(feature = "sasl", feature = "tls"))]
 impl std::fmt::Debug for Secret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("<redacted>")
     }
 }
 
+#[cfg(any(feature = "sasl", feature = "tls"))]
 impl Drop for Secret {
     fn drop(&mut self) {
         for b in self.0.iter_mut() {
@@ -84,6 +93,7 @@ impl Drop for Secret {
 }
 
 /// SASL DIGEST-MD5 credentials (the JAAS `Client` section's `username` and `password`).
+#[cfg(feature = "sasl")]
 #[derive(Debug, Clone)]
 pub(crate) struct SaslDigest {
     pub user: String,
@@ -94,6 +104,7 @@ pub(crate) struct SaslDigest {
 mod tests {
     use super::*;
 
+    #[cfg(feature = "sasl")]
     #[test]
     fn secrets_do_not_show() {
         let s = Secret::new(b"hunter2".to_vec());
@@ -109,6 +120,7 @@ mod tests {
         );
     }
 
+    #[cfg(feature = "digest-acl")]
     #[test]
     fn generate_digest_is_zookeepers() {
         assert_eq!(

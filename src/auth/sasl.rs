@@ -8,9 +8,13 @@
 //! client checks (mutual authentication: a server that does not know the password cannot
 //! produce it).
 //!
+//! MD5 (which RFC 2831 fixes) is RustCrypto's `md-5`, the nonces come from the operating
+//! system's CSPRNG through `getrandom`: both behind the `sasl` feature, like this module.
+//!
 //! [`session::sasl`]: crate::session
 
-use super::md5::{hex, md5};
+use md5::{Digest, Md5};
+
 use super::Secret;
 
 /// ZooKeeper's SASL service name (`zookeeper.sasl.client.username`, default `zookeeper`).
@@ -61,7 +65,7 @@ impl std::fmt::Debug for DigestMd5 {
 
 impl DigestMd5 {
     /// A new exchange for `user` with `password` and a client nonce (random per
-    /// connection; see [`new_cnonce`]).
+    /// connection; see [`new_nonce`]).
     pub fn new(user: &str, password: &Secret, cnonce: String) -> DigestMd5 {
         DigestMd5 {
             user: user.to_string(),
@@ -219,17 +223,31 @@ pub(crate) fn response_value(
     ))
 }
 
-/// A fresh client nonce: 128 bits from the standard library's randomly keyed hasher (keys
-/// drawn from the OS), base64 without padding.
-pub(crate) fn new_cnonce() -> String {
-    let a = crate::client::random_seed().to_be_bytes();
-    let b = crate::client::random_seed().to_be_bytes();
+/// MD5 of `data` (RFC 1321).
+pub(crate) fn md5(data: &[u8]) -> [u8; 16] {
+    Md5::digest(data).into()
+}
+
+/// Lower-case hex, as DIGEST-MD5 writes hashes.
+pub(crate) fn hex(data: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(data.len() * 2);
+    for b in data {
+        s.push(DIGITS[usize::from(b >> 4)] as char);
+        s.push(DIGITS[usize::from(b & 15)] as char);
+    }
+    s
+}
+
+/// A fresh nonce (the client's `cnonce`, the TestingServer's `nonce`): 128 bits from the
+/// operating system's CSPRNG, in hex. RFC 2831 wants it unpredictable: a guessable cnonce
+/// lets a server that replays a challenge precompute responses. `Err` (the OS has no random
+/// source to give) names the cause; nothing is guessed instead.
+pub(crate) fn new_nonce() -> Result<String, String> {
     let mut bytes = [0u8; 16];
-    bytes[..8].copy_from_slice(&a);
-    bytes[8..].copy_from_slice(&b);
-    super::digest::base64(&bytes)
-        .trim_end_matches('=')
-        .to_string()
+    getrandom::getrandom(&mut bytes)
+        .map_err(|e| format!("no random bytes for the DIGEST-MD5 nonce from the OS: {e}"))?;
+    Ok(hex(&bytes))
 }
 
 /// Text in the charset DIGEST-MD5 hashes it in: ISO-8859-1 when every character fits (RFC
@@ -447,7 +465,31 @@ mod tests {
         assert_eq!(encode("é", true), Some(vec![0xe9]));
         assert_eq!(encode("€", true), Some("€".as_bytes().to_vec()));
         assert_eq!(encode("€", false), None);
-        let n1 = new_cnonce();
-        assert!(n1.len() >= 20 && n1 != new_cnonce());
+    }
+
+    #[test]
+    fn nonces_are_128_random_bits() {
+        let n1 = new_nonce().unwrap();
+        assert_eq!(n1.len(), 32, "{n1}");
+        assert!(n1.bytes().all(|b| b.is_ascii_hexdigit()), "{n1}");
+        assert_ne!(n1, new_nonce().unwrap());
+    }
+
+    /// RFC 1321's test suite (appendix A.5), through our wrapper and its hex.
+    #[test]
+    fn md5_wrapper_gives_rfc_1321_values() {
+        let cases: &[(&str, &str)] = &[
+            ("", "d41d8cd98f00b204e9800998ecf8427e"),
+            ("a", "0cc175b9c0f1b6a831c399e269772661"),
+            ("abc", "900150983cd24fb0d6963f7d28e17f72"),
+            ("message digest", "f96b697d7cb7938d525a2f31aaf161d0"),
+            (
+                "12345678901234567890123456789012345678901234567890123456789012345678901234567890",
+                "57edf4a22be3c955ac49da2e2107b67a",
+            ),
+        ];
+        for (input, want) in cases {
+            assert_eq!(hex(&md5(input.as_bytes())), *want, "{input:?}");
+        }
     }
 }

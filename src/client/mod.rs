@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{bounded, unbounded, Receiver};
 use parking_lot::Mutex;
 
+#[cfg(feature = "sasl")]
 use crate::auth::{SaslDigest, Secret};
 use crate::error::{Error, Result};
 use crate::proto::frame::MAX_PACKET;
@@ -80,6 +81,7 @@ pub struct ZooKeeperBuilder {
     max_buffer: usize,
     on_expired: Option<Arc<dyn Fn() + Send + Sync>>,
     transport: Transport,
+    #[cfg(feature = "sasl")]
     sasl: Option<SaslDigest>,
 }
 
@@ -218,11 +220,14 @@ impl ZooKeeperBuilder {
     /// # zk.close()?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
+    #[cfg(feature = "sasl")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "sasl")))]
     pub fn sasl_digest_md5(self, user: &str, password: &str) -> Self {
         self.sasl_digest(user, Secret::new(password.as_bytes().to_vec()))
     }
 
     /// [`sasl_digest_md5`](Self::sasl_digest_md5) with the password already wrapped.
+    #[cfg(feature = "sasl")]
     pub(crate) fn sasl_digest(mut self, user: &str, password: Secret) -> Self {
         self.sasl = Some(SaslDigest {
             user: user.to_string(),
@@ -304,6 +309,7 @@ impl ZooKeeperBuilder {
         if self.auth.iter().any(|a| a.scheme.is_empty()) {
             return bad("auth: the scheme must not be empty (e.g. \"digest\")".into());
         }
+        #[cfg(feature = "sasl")]
         if self.sasl.as_ref().is_some_and(|s| s.user.is_empty()) {
             return bad("sasl_digest_md5: the user name must not be empty".into());
         }
@@ -329,6 +335,7 @@ impl ZooKeeperBuilder {
             session: self.session,
             max_buffer: self.max_buffer,
             transport: self.transport,
+            #[cfg(feature = "sasl")]
             sasl: self.sasl,
         };
         let (wake_tx, wake_rx) = unbounded();
@@ -369,6 +376,7 @@ impl ZooKeeper {
             max_buffer: MAX_PACKET,
             on_expired: None,
             transport: Transport::default(),
+            #[cfg(feature = "sasl")]
             sasl: None,
         }
     }
@@ -596,8 +604,8 @@ impl std::fmt::Debug for ZooKeeper {
 impl std::fmt::Debug for ZooKeeperBuilder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let auth: Vec<&str> = self.auth.iter().map(|a| a.scheme.as_str()).collect();
-        f.debug_struct("ZooKeeperBuilder")
-            .field("connect_string", &self.connect_string)
+        let mut d = f.debug_struct("ZooKeeperBuilder");
+        d.field("connect_string", &self.connect_string)
             .field("session_timeout", &self.session_timeout)
             .field("connection_timeout", &self.connection_timeout)
             .field("request_timeout", &self.request_timeout)
@@ -608,9 +616,10 @@ impl std::fmt::Debug for ZooKeeperBuilder {
                 &self.session.as_ref().map(|(id, _)| format!("{id:#x}")),
             )
             .field("max_buffer_size", &self.max_buffer)
-            .field("transport", &self.transport)
-            .field("sasl", &self.sasl)
-            .finish_non_exhaustive()
+            .field("transport", &self.transport);
+        #[cfg(feature = "sasl")]
+        d.field("sasl", &self.sasl);
+        d.finish_non_exhaustive()
     }
 }
 
@@ -639,13 +648,16 @@ mod tests {
     fn builder_debug_hides_credentials() {
         let b = ZooKeeper::builder("127.0.0.1:2181")
             .auth("digest", b"dave:digest-pw-1")
-            .session(0x1234, b"session-pw-2")
-            .sasl_digest_md5("sasha", "sasl-pw-3");
+            .session(0x1234, b"session-pw-2");
+        #[cfg(feature = "sasl")]
+        let b = b.sasl_digest_md5("sasha", "sasl-pw-3");
         let shown = format!("{b:?}");
         assert!(
-            shown.contains("digest") && shown.contains("0x1234") && shown.contains("sasha"),
+            shown.contains("digest") && shown.contains("0x1234"),
             "{shown}"
         );
+        #[cfg(feature = "sasl")]
+        assert!(shown.contains("sasha"), "{shown}");
         for secret in ["digest-pw-1", "session-pw-2", "sasl-pw-3"] {
             assert!(!shown.contains(secret), "{shown}");
         }
@@ -661,6 +673,7 @@ mod tests {
             ("request_timeout", b().request_timeout(Duration::ZERO)),
             ("max_buffer_size", b().max_buffer_size(10)),
             ("auth", b().auth("", b"secret")),
+            #[cfg(feature = "sasl")]
             ("sasl_digest_md5", b().sasl_digest_md5("", "secret")),
         ];
         for (option, builder) in cases {

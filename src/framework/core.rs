@@ -66,6 +66,7 @@ pub(crate) struct Config {
     pub max_buffer: usize,
     #[cfg(feature = "tls")]
     pub tls: Option<crate::tls::TlsConfig>,
+    #[cfg(feature = "sasl")]
     pub sasl: Option<(String, crate::auth::Secret)>,
 }
 
@@ -566,6 +567,7 @@ pub(crate) fn handle_builder(cfg: &Config) -> ZooKeeperBuilder {
     if let Some(tls) = &cfg.tls {
         b = b.tls(tls.clone());
     }
+    #[cfg(feature = "sasl")]
     if let Some((user, password)) = &cfg.sasl {
         b = b.sasl_digest(user, password.clone());
     }

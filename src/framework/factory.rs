@@ -83,6 +83,7 @@ pub struct CuratorFrameworkBuilder {
     max_buffer: usize,
     #[cfg(feature = "tls")]
     tls: Option<crate::tls::TlsConfig>,
+    #[cfg(feature = "sasl")]
     sasl: Option<(String, crate::auth::Secret)>,
 }
 
@@ -110,6 +111,7 @@ impl Default for CuratorFrameworkBuilder {
             max_buffer: MAX_PACKET,
             #[cfg(feature = "tls")]
             tls: None,
+            #[cfg(feature = "sasl")]
             sasl: None,
         }
     }
@@ -256,6 +258,8 @@ impl CuratorFrameworkBuilder {
     /// session is then `sasl:user` for ACLs; wrong credentials end the session in
     /// `AuthFailed` (reported to the unhandled-error listeners) instead of retrying. See
     /// [`ZooKeeperBuilder::sasl_digest_md5`](crate::ZooKeeperBuilder::sasl_digest_md5).
+    #[cfg(feature = "sasl")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "sasl")))]
     pub fn sasl_digest_md5(mut self, user: &str, password: &str) -> Self {
         self.sasl = Some((
             user.to_string(),
@@ -380,6 +384,7 @@ impl CuratorFrameworkBuilder {
             max_buffer: self.max_buffer,
             #[cfg(feature = "tls")]
             tls: self.tls,
+            #[cfg(feature = "sasl")]
             sasl: self.sasl,
         };
         // The connect string, the timeouts and the buffer size, checked as every handle of
@@ -411,25 +416,26 @@ impl CuratorFrameworkBuilder {
 
 impl std::fmt::Debug for CuratorFrameworkBuilder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CuratorFrameworkBuilder")
-            .field(
-                "connect_string",
-                &self.ensemble.as_ref().map(|e| e.connection_string()),
-            )
-            .field("ensemble_tracker", &self.ensemble_tracker)
-            .field("session_timeout", &self.session_timeout)
-            .field("connection_timeout", &self.connection_timeout)
-            .field("namespace", &self.namespace)
-            .field(
-                "authorization",
-                &self
-                    .auth
-                    .iter()
-                    .map(|(s, _)| s.as_str())
-                    .collect::<Vec<_>>(),
-            )
-            .field("sasl_user", &self.sasl.as_ref().map(|(u, _)| u.as_str()))
-            .finish_non_exhaustive()
+        let mut d = f.debug_struct("CuratorFrameworkBuilder");
+        d.field(
+            "connect_string",
+            &self.ensemble.as_ref().map(|e| e.connection_string()),
+        )
+        .field("ensemble_tracker", &self.ensemble_tracker)
+        .field("session_timeout", &self.session_timeout)
+        .field("connection_timeout", &self.connection_timeout)
+        .field("namespace", &self.namespace)
+        .field(
+            "authorization",
+            &self
+                .auth
+                .iter()
+                .map(|(s, _)| s.as_str())
+                .collect::<Vec<_>>(),
+        );
+        #[cfg(feature = "sasl")]
+        d.field("sasl_user", &self.sasl.as_ref().map(|(u, _)| u.as_str()));
+        d.finish_non_exhaustive()
     }
 }
 

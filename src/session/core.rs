@@ -89,23 +89,25 @@ pub(crate) struct SessionConfig {
     pub max_buffer: usize,
     /// TLS settings (feature `tls`).
     pub transport: super::stream::Transport,
-    /// SASL DIGEST-MD5 credentials, run on every new connection.
+    /// SASL DIGEST-MD5 credentials, run on every new connection (feature `sasl`).
+    #[cfg(feature = "sasl")]
     pub sasl: Option<crate::auth::SaslDigest>,
 }
 
 impl std::fmt::Debug for SessionConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SessionConfig")
-            .field("connect", &self.connect)
+        let mut d = f.debug_struct("SessionConfig");
+        d.field("connect", &self.connect)
             .field("session_timeout", &self.session_timeout)
             .field("connection_timeout", &self.connection_timeout)
             .field("request_timeout", &self.request_timeout)
             .field("can_be_read_only", &self.can_be_read_only)
             .field("session_id", &self.session.as_ref().map(|(id, _)| *id))
             .field("max_buffer", &self.max_buffer)
-            .field("transport", &self.transport)
-            .field("sasl", &self.sasl)
-            .finish_non_exhaustive()
+            .field("transport", &self.transport);
+        #[cfg(feature = "sasl")]
+        d.field("sasl", &self.sasl);
+        d.finish_non_exhaustive()
     }
 }
 
@@ -447,6 +449,7 @@ impl Core {
 
     /// Takes an xid for a request written outside the outbox (the SASL exchange, which runs
     /// before a connection is installed).
+    #[cfg(feature = "sasl")]
     pub fn take_xid(&self) -> i32 {
         self.outbox.lock().take_xid()
     }

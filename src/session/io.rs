@@ -19,6 +19,7 @@ use super::events::EventItem;
 use super::hosts::{HostPort, HostRing};
 use super::outage::HostFailureKind;
 use super::pending::{Pending, Sink};
+#[cfg(feature = "sasl")]
 use super::sasl::SaslError;
 use super::stream::Stream;
 use super::watcher::WatchedEvent;
@@ -298,6 +299,8 @@ impl IoLoop {
         } else {
             KeeperState::SyncConnected
         });
+        // (Without the `sasl` feature no builder can ask for SASL.)
+        #[cfg(feature = "sasl")]
         if let Some(creds) = &self.core.cfg.sasl {
             let deadline = Instant::now() + read_timeout;
             match super::sasl::authenticate(&self.core, &stream, &mut self.reader, creds, deadline)

@@ -68,6 +68,7 @@ pub(crate) mod pool;
 pub(crate) mod readonly;
 pub(crate) mod rebalance;
 pub(crate) mod registry;
+#[cfg(feature = "sasl")]
 pub(crate) mod sasl;
 pub(crate) mod stall;
 pub(crate) mod stream;

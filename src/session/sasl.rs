@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use super::core::Core;
 use super::stream::Stream;
-use crate::auth::sasl::{new_cnonce, DigestMd5};
+use crate::auth::sasl::{new_nonce, DigestMd5};
 use crate::auth::SaslDigest;
 use crate::proto::frame::encode_request;
 use crate::proto::{
@@ -40,7 +40,9 @@ pub(crate) fn authenticate(
     creds: &SaslDigest,
     deadline: Instant,
 ) -> Result<(), SaslError> {
-    let mut mech = DigestMd5::new(&creds.user, &creds.password, new_cnonce());
+    // Without random bytes there is no safe nonce; the next connection tries again.
+    let cnonce = new_nonce().map_err(SaslError::Lost)?;
+    let mut mech = DigestMd5::new(&creds.user, &creds.password, cnonce);
     // DIGEST-MD5 has no initial response: an empty token asks for the challenge.
     let mut token = Vec::new();
     for _ in 0..MAX_ROUNDS {

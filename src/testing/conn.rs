@@ -11,15 +11,21 @@ use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::core::{ConnEntry, Core};
+use super::core::{ConnEntry, Core, State};
 use super::faults::Faults;
 use super::fourlw;
 use super::member::MemberShared;
 use super::ops::ConnCtx;
 use super::outbox::Outbox;
 use super::request::{self, Handled};
+#[cfg(feature = "sasl")]
 use super::sasl::{Answer, SaslServer};
 use super::watches::ConnId;
+
+/// Without the `sasl` feature there is no DIGEST-MD5 exchange to keep state for.
+#[cfg(not(feature = "sasl"))]
+#[derive(Default)]
+struct SaslServer;
 use crate::proto::frame::{self, FrameReader, MAX_PACKET};
 use crate::proto::{ConnectRequest, ConnectResponse, Reader, Record, ReplyHeader};
 use crate::session::stream::Stream;
@@ -118,6 +124,8 @@ impl Conn {
         let Some(mut cx) = self.handshake(outbox, &connect) else {
             return Ok(());
         };
+        // (A unit struct without the `sasl` feature.)
+        #[allow(clippy::default_constructed_unit_structs)]
         let mut sasl = SaslServer::default();
         loop {
             let f = frames.read_frame(&mut &*stream)?;
@@ -216,8 +224,66 @@ impl Conn {
             auth: vec![Core::ip_id(&self.addr)],
             extended_types: core.cfg.extended_types,
             super_digest: core.cfg.super_digest.clone(),
-            sasl: !core.cfg.sasl_users.is_empty(),
+            sasl: Self::sasl_provider(core),
         })
+    }
+
+    /// Whether the SASL provider is registered (the server has `sasl_user`s), which makes
+    /// `sasl` ACL ids valid.
+    fn sasl_provider(core: &Core) -> bool {
+        #[cfg(feature = "sasl")]
+        return !core.cfg.sasl_users.is_empty();
+        #[cfg(not(feature = "sasl"))]
+        {
+            let _ = core;
+            false
+        }
+    }
+
+    /// The answer to a SASL token: error code, token, whether to close. Without SASL users
+    /// there is no SASL server: 3.8 answers OK with a null token (its evaluateResponse hits
+    /// a null server and the NPE is swallowed).
+    #[cfg(feature = "sasl")]
+    fn sasl_answer(
+        &self,
+        st: &mut State,
+        cx: &mut ConnCtx,
+        sasl: &mut SaslServer,
+        token: &[u8],
+    ) -> (i32, Option<Vec<u8>>, bool) {
+        let users = &self.core.cfg.sasl_users;
+        if users.is_empty() {
+            return (0, None, false);
+        }
+        match sasl.step(users, token) {
+            Answer::Token(t, user) => {
+                if let Some(user) = user {
+                    log::info!("connection {}: SASL authenticated {user}", self.id);
+                    cx.auth.push(crate::proto::Id::new("sasl", user));
+                    if let Some(e) = st.conns.get_mut(&self.id) {
+                        e.auth = cx.auth.clone();
+                    }
+                }
+                (0, Some(t), false)
+            }
+            Answer::Refuse(why) => {
+                log::warn!("connection {}: SASL authentication failed: {why}", self.id);
+                (super::ops::AUTH_FAILED, None, true)
+            }
+        }
+    }
+
+    /// Without the `sasl` feature the server has no SASL users (`sasl_user` needs it) and
+    /// answers as a 3.8 server without a JAAS `Server` section: OK with a null token.
+    #[cfg(not(feature = "sasl"))]
+    fn sasl_answer(
+        &self,
+        _st: &mut State,
+        _cx: &mut ConnCtx,
+        _sasl: &mut SaslServer,
+        _token: &[u8],
+    ) -> (i32, Option<Vec<u8>>, bool) {
+        (0, None, false)
     }
 
     /// Handles one request frame; false when the connection must close.
@@ -248,32 +314,7 @@ impl Conn {
         match request::handle(&mut st, cx, header, &mut r) {
             Handled::Close => false,
             Handled::Sasl { xid, token } => {
-                let users = &core.cfg.sasl_users;
-                // Without SASL users there is no SASL server: 3.8 answers OK with a null
-                // token (its evaluateResponse hits a null server and the NPE is swallowed).
-                let answer = if users.is_empty() {
-                    None
-                } else {
-                    let nonce = crate::auth::sasl::new_cnonce();
-                    Some(sasl.step(users, &token, nonce))
-                };
-                let (err, token, close) = match answer {
-                    None => (0, None, false),
-                    Some(Answer::Token(t, user)) => {
-                        if let Some(user) = user {
-                            log::info!("connection {}: SASL authenticated {user}", self.id);
-                            cx.auth.push(crate::proto::Id::new("sasl", user));
-                            if let Some(e) = st.conns.get_mut(&self.id) {
-                                e.auth = cx.auth.clone();
-                            }
-                        }
-                        (0, Some(t), false)
-                    }
-                    Some(Answer::Refuse(why)) => {
-                        log::warn!("connection {}: SASL authentication failed: {why}", self.id);
-                        (super::ops::AUTH_FAILED, None, true)
-                    }
-                };
+                let (err, token, close) = self.sasl_answer(&mut st, cx, sasl, &token);
                 let h = ReplyHeader { xid, zxid: 0, err };
                 self.member.sent();
                 outbox.push(|buf| {

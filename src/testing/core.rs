@@ -36,7 +36,9 @@ pub(crate) struct Config {
     pub super_digest: Option<String>,
     /// How long a write transaction takes to commit (see `commit`).
     pub commit_latency: Duration,
-    /// SASL DIGEST-MD5 users (a JAAS `Server` section); empty: no SASL provider.
+    /// SASL DIGEST-MD5 users (a JAAS `Server` section); empty: no SASL provider (feature
+    /// `sasl`).
+    #[cfg(feature = "sasl")]
     pub sasl_users: Vec<(String, crate::auth::Secret)>,
     /// TLS on the client port (feature `tls`).
     #[cfg(feature = "tls")]

@@ -34,6 +34,7 @@ impl RequestPath {
             extended_types: true,
             super_digest: None,
             commit_latency: Duration::ZERO,
+            #[cfg(feature = "sasl")]
             sasl_users: Vec::new(),
             #[cfg(feature = "tls")]
             tls: None,

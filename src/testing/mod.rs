@@ -39,6 +39,7 @@ mod multi;
 mod ops;
 mod outbox;
 mod request;
+#[cfg(feature = "sasl")]
 mod sasl;
 mod server;
 mod session;

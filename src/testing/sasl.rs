@@ -7,7 +7,7 @@
 //! Without `sasl_user`s the server answers every SASL token with an empty one, as a 3.8
 //! server without a JAAS `Server` section does.
 
-use crate::auth::sasl::{digest_uri, encode, parse, quote, response_value, user_hash};
+use crate::auth::sasl::{digest_uri, encode, new_nonce, parse, quote, response_value, user_hash};
 use crate::auth::Secret;
 
 /// One connection's DIGEST-MD5 exchange.
@@ -32,10 +32,15 @@ pub(crate) enum Answer {
 }
 
 impl SaslServer {
-    /// Handles one client token against `users`.
-    pub fn step(&mut self, users: &[(String, Secret)], token: &[u8], nonce: String) -> Answer {
+    /// Handles one client token against `users`. The challenge's nonce comes from the OS's
+    /// CSPRNG; if it has none to give, the exchange is refused with that reason.
+    pub fn step(&mut self, users: &[(String, Secret)], token: &[u8]) -> Answer {
         match std::mem::replace(self, SaslServer::Done) {
             SaslServer::Start => {
+                let nonce = match new_nonce() {
+                    Ok(n) => n,
+                    Err(why) => return Answer::Refuse(why),
+                };
                 let challenge = format!(
                     "realm=\"zk-sasl-md5\",nonce={},qop=\"auth\",charset=utf-8,algorithm=md5-sess",
                     quote(&nonce)
@@ -106,11 +111,11 @@ mod tests {
         for (pw, ok) in [("right", true), ("wrong", false)] {
             let mut server = SaslServer::default();
             let mut client = DigestMd5::new("bob", &Secret::new(pw.into()), "cn".into());
-            let Answer::Token(challenge, None) = server.step(&users, b"", "n0nce".into()) else {
+            let Answer::Token(challenge, None) = server.step(&users, b"") else {
                 panic!("no challenge")
             };
             let resp = client.step(&challenge).unwrap().unwrap();
-            match server.step(&users, &resp, String::new()) {
+            match server.step(&users, &resp) {
                 Answer::Token(fin, Some(user)) => {
                     assert!(ok);
                     assert_eq!(user, "bob");

@@ -67,6 +67,7 @@ impl Default for TestingServerBuilder {
                 extended_types: true,
                 super_digest: None,
                 commit_latency: Duration::ZERO,
+                #[cfg(feature = "sasl")]
                 sasl_users: Vec::new(),
                 #[cfg(feature = "tls")]
                 tls: None,
@@ -191,6 +192,8 @@ impl TestingServerBuilder {
     /// per user). Clients authenticate with `sasl_digest_md5(user, password)`; the session
     /// then holds `sasl:<user>`, and `sasl` ACL ids become valid. A wrong password is
     /// answered with `AuthFailed` and the connection is closed, as ZooKeeper 3.8 does.
+    #[cfg(feature = "sasl")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "sasl")))]
     pub fn sasl_user(mut self, user: &str, password: &str) -> Self {
         self.cfg.sasl_users.push((
             user.to_string(),
