@@ -5,7 +5,8 @@
 //! * [`ensemble`]: [`RealEnsemble`], several quorum peers on loopback.
 //! * [`jvm`]: the plumbing both use (finding Java, a JVM that dies with the test process,
 //!   free ports, four-letter words).
-//! * [`raw`]: [`RawConn`], a hand-driven protocol connection over `zk_curator::proto`.
+//! * [`raw`]: [`RawConn`], the one raw-protocol client: a hand-driven connection over
+//!   `zk_curator::proto`, fallible (`io::Result`) and asserting forms.
 //! * [`samples`]: one valid instance of every wire record, request and response.
 //!
 //! Real ZooKeeper is optional: without Java or the jar the `start` functions print
