@@ -14,20 +14,26 @@ use support::{unique_root, wait_until, RawConn, RealEnsemble, RealServer, Server
 use zk_curator::proto::{Acl, CreateRequest, ExistsRequest, Request, Response};
 
 fn create(conn: &mut RawConn, path: &str) {
-    let (h, _) = conn.call(&Request::Create(CreateRequest {
-        path: path.into(),
-        data: Some(b"x".to_vec()),
-        acl: Acl::open_unsafe(),
-        flags: 0,
-    }));
+    let (h, _) = conn
+        .call(Request::Create(CreateRequest {
+            path: path.into(),
+            data: Some(b"x".to_vec()),
+            acl: Acl::open_unsafe(),
+            flags: 0,
+        }))
+        .expect("a reply")
+        .into_parts();
     assert_eq!(h.err, 0, "create {path}");
 }
 
 fn exists(conn: &mut RawConn, path: &str) -> bool {
-    let (h, body) = conn.call(&Request::Exists(ExistsRequest {
-        path: path.into(),
-        watch: false,
-    }));
+    let (h, body) = conn
+        .call(Request::Exists(ExistsRequest {
+            path: path.into(),
+            watch: false,
+        }))
+        .expect("a reply")
+        .into_parts();
     matches!(body, Some(Response::Exists(_))) && h.err == 0
 }
 

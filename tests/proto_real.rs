@@ -26,7 +26,10 @@ fn create_variants_return_path_and_stat() {
     let mut c = RawConn::connect(zk.port());
     let root = unique_root("create");
 
-    let (h, body) = c.call(&Request::Create(create_req(&root, Some(b"r"), 0)));
+    let (h, body) = c
+        .call(Request::Create(create_req(&root, Some(b"r"), 0)))
+        .expect("a reply")
+        .into_parts();
     assert_eq!(
         (h.err, body),
         (
@@ -44,7 +47,10 @@ fn create_variants_return_path_and_stat() {
     assert_eq!(r.path, format!("{seq}0000000000"));
 
     let p2 = format!("{root}/c2");
-    let (h, body) = c.call(&Request::Create2(create_req(&p2, Some(b"abc"), 1)));
+    let (h, body) = c
+        .call(Request::Create2(create_req(&p2, Some(b"abc"), 1)))
+        .expect("a reply")
+        .into_parts();
     let Some(Response::Create2(r)) = body else {
         panic!("create2 answers Create2Response")
     };
@@ -141,21 +147,24 @@ fn data_ops_and_error_mapping() {
     };
     assert_eq!(e.stat.version, 1);
     let missing = format!("{root}/missing");
-    let (h, body) = c.call(&exists(&missing));
+    let (h, body) = c.call(exists(&missing)).expect("a reply").into_parts();
     assert_eq!((h.err, body), (-101, None));
 
     // An error reply maps to the error with its path.
-    let (h, _) = c.call(&get_data(&missing));
+    let (h, _) = c.call(get_data(&missing)).expect("a reply").into_parts();
     assert!(
         matches!(Error::from_code(h.err, &missing), Error::NoNode { ref path, .. } if *path == missing)
     );
     assert!(matches!(h.error(&missing), Some(Error::NoNode { .. })));
 
     // delete: no body; then the node is gone.
-    let (h, body) = c.call(&Request::Delete(DeleteRequest {
-        path: pn.clone(),
-        version: -1,
-    }));
+    let (h, body) = c
+        .call(Request::Delete(DeleteRequest {
+            path: pn.clone(),
+            version: -1,
+        }))
+        .expect("a reply")
+        .into_parts();
     assert_eq!((h.err, body), (0, Some(Response::Empty)));
     assert_eq!(c.err(exists(&pn)), -101);
     let code = c.err(Request::Delete(DeleteRequest {
@@ -280,7 +289,10 @@ fn multi_commits_or_fails_as_a_whole() {
         }),
         create(OpCode::Create, &format!("{root}/d")),
     ];
-    let (h, body) = c.call(&Request::Multi(MultiRequest { ops }));
+    let (h, body) = c
+        .call(Request::Multi(MultiRequest { ops }))
+        .expect("a reply")
+        .into_parts();
     assert_eq!(h.err, 0);
     let Some(Response::Multi(m)) = body else {
         panic!("MultiResponse")

@@ -85,7 +85,10 @@ fn auth_who_am_i_and_acls() {
         scheme: "digest".into(),
         auth: b"u:p".to_vec(),
     });
-    let (h, body) = c.call_with_xid(xid::AUTH, &auth);
+    let (h, body) = c
+        .call_with_xid(xid::AUTH, &auth)
+        .expect("a reply")
+        .into_parts();
     assert_eq!(
         (h.xid, h.zxid, h.err, body),
         (-4, 0, 0, Some(Response::Empty))
@@ -170,16 +173,25 @@ fn ping_then_close_session() {
     let Some(zk) = server() else { return };
     let mut c = RawConn::connect(zk.port());
     let root = unique_root("close");
-    let (h, _) = c.call(&Request::Create(create_req(&root, None, 1)));
+    let (h, _) = c
+        .call(Request::Create(create_req(&root, None, 1)))
+        .expect("a reply")
+        .into_parts();
     assert_eq!(h.err, 0);
-    let (p, body) = c.call_with_xid(xid::PING, &Request::Ping);
+    let (p, body) = c
+        .call_with_xid(xid::PING, &Request::Ping)
+        .expect("a reply")
+        .into_parts();
     assert_eq!((p.xid, p.err, body), (-2, 0, Some(Response::Empty)));
     assert!(
         p.zxid >= h.zxid,
         "ping reply carries the last processed zxid"
     );
 
-    let (h, body) = c.call(&Request::CloseSession);
+    let (h, body) = c
+        .call(&Request::CloseSession)
+        .expect("a reply")
+        .into_parts();
     assert_eq!((h.err, body), (0, Some(Response::Empty)));
     c.expect_closed();
 
@@ -203,8 +215,9 @@ fn ping_then_close_session() {
 fn unknown_op_code_is_unimplemented_and_closes() {
     let Some(zk) = server() else { return };
     let mut c = RawConn::connect(zk.port());
-    c.send_raw(RequestHeader { xid: 1, op: 999 }, &[]);
-    let (h, _) = c.recv_reply();
+    c.send_raw(RequestHeader { xid: 1, op: 999 }, &[])
+        .expect("send");
+    let (h, _) = c.read_reply().expect("a reply");
     assert_eq!((h.xid, h.zxid, h.err), (1, -1, -6));
     assert!(matches!(
         Error::from_code(h.err, ""),

@@ -4,17 +4,21 @@
 
 mod support;
 
+use support::raw::REPLY_TIMEOUT;
 use support::{unique_root, RawConn, RealServer};
 use zk_curator::proto::*;
 use zk_curator::Error;
 
 fn create(conn: &mut RawConn, path: &str) -> ReplyHeader {
-    let (h, _) = conn.call(&Request::Create(CreateRequest {
-        path: path.into(),
-        data: Some(b"x".to_vec()),
-        acl: Acl::open_unsafe(),
-        flags: 0,
-    }));
+    let (h, _) = conn
+        .call(Request::Create(CreateRequest {
+            path: path.into(),
+            data: Some(b"x".to_vec()),
+            acl: Acl::open_unsafe(),
+            flags: 0,
+        }))
+        .expect("a reply")
+        .into_parts();
     assert_eq!(h.err, 0, "create {path}");
     h
 }
@@ -37,7 +41,7 @@ fn add_watch(conn: &mut RawConn, path: &str, mode: AddWatchMode) {
 
 /// Takes the next notification and checks it.
 fn expect_event(conn: &mut RawConn, ty: EventType, path: &str) {
-    let (h, e) = conn.next_event();
+    let (h, e) = conn.next_event(REPLY_TIMEOUT).expect("a notification");
     // 3.8 sends zxid -1 in notification headers; 3.9+ the event's zxid.
     assert!(h.zxid == -1 || h.zxid > 0, "{h:?}");
     assert_eq!(h.err, 0);
@@ -117,21 +121,45 @@ fn check_and_remove_watches() {
         })
     };
 
-    let (h, body) = c.call(&check(WatcherType::Data));
+    let (h, body) = c
+        .call(check(WatcherType::Data))
+        .expect("a reply")
+        .into_parts();
     assert_eq!((h.err, body), (-121, None));
     assert!(
         matches!(Error::from_code(h.err, &root), Error::NoWatcher { path, .. } if path == root)
     );
-    assert_eq!(c.call(&remove(WatcherType::Any)).0.err, -121);
+    assert_eq!(
+        c.call(remove(WatcherType::Any))
+            .expect("a reply")
+            .into_parts()
+            .0
+            .err,
+        -121
+    );
 
     c.ok(Request::GetData(GetDataRequest {
         path: root.clone(),
         watch: true,
     }));
     assert_eq!(c.ok(check(WatcherType::Data)), Response::Empty);
-    assert_eq!(c.call(&check(WatcherType::Children)).0.err, -121);
+    assert_eq!(
+        c.call(check(WatcherType::Children))
+            .expect("a reply")
+            .into_parts()
+            .0
+            .err,
+        -121
+    );
     assert_eq!(c.ok(remove(WatcherType::Any)), Response::Empty);
-    assert_eq!(c.call(&check(WatcherType::Data)).0.err, -121);
+    assert_eq!(
+        c.call(check(WatcherType::Data))
+            .expect("a reply")
+            .into_parts()
+            .0
+            .err,
+        -121
+    );
 }
 
 #[test]
@@ -153,8 +181,9 @@ fn set_watches_fires_what_was_missed_before_its_reply() {
         exist_watches: vec![exists.clone()],
         child_watches: vec![root.clone()],
     });
-    c.send(xid::SET_WATCHES, &sw);
-    let (reply, body) = c.recv_reply();
+    c.send_with_xid(xid::SET_WATCHES, &sw)
+        .expect("send setWatches");
+    let (reply, body) = c.read_reply().expect("a reply");
     assert_eq!((reply.xid, reply.err), (xid::SET_WATCHES, 0));
     assert!(body.is_empty());
     // Both events arrived before the reply.
@@ -183,7 +212,10 @@ fn set_watches_fires_what_was_missed_before_its_reply() {
         persistent_recursive_watches: vec![root.clone()],
         ..SetWatches2::default()
     });
-    let (reply, body) = c.call_with_xid(xid::SET_WATCHES, &sw2);
+    let (reply, body) = c
+        .call_with_xid(xid::SET_WATCHES, &sw2)
+        .expect("a reply")
+        .into_parts();
     assert_eq!((reply.xid, reply.err, body), (-8, 0, Some(Response::Empty)));
     assert!(c.events.is_empty());
     set_data(&mut c, &exists);

@@ -7,12 +7,11 @@
 //! (the shared `support::RealServer`) is skipped when Java is missing, unless
 //! `ZK_REQUIRE_REAL=1`.
 
-mod rawclient;
 mod support;
 
 use std::time::Duration;
 
-use rawclient::{Answer, Raw};
+use support::raw::{Answer, RawConn};
 use zk_curator::proto::*;
 use zk_curator::testing::TestingServer;
 
@@ -357,11 +356,11 @@ fn line(names: &Names, who: &str, req: &Request, a: &Answer) -> String {
 /// Runs the sequence against `addr` and returns the transcript.
 fn transcript(addr: &str, seed: u64, n: usize) -> Vec<String> {
     let mut rng = Rng(seed);
-    let mut a = Raw::connect(addr, 30_000).expect("session A");
-    let mut b = Raw::connect(addr, 30_000).expect("session B");
+    let mut a = RawConn::try_connect(addr, 30_000).expect("session A");
+    let mut b = RawConn::try_connect(addr, 30_000).expect("session B");
     let names = Names {
-        a: a.session_id,
-        b: b.session_id,
+        a: a.session.session_id,
+        b: b.session.session_id,
     };
     let mut out = Vec::new();
     // B authenticates so that `auth` ACLs and digest checks differ between the sessions.
@@ -391,7 +390,7 @@ fn transcript(addr: &str, seed: u64, n: usize) -> Vec<String> {
             let mut evs: Vec<String> = c
                 .events
                 .drain(..)
-                .map(|e| format!("{}:{}", e.event_type, e.path))
+                .map(|(_, e)| format!("{}:{}", e.event_type, e.path))
                 .collect();
             evs.sort();
             if !evs.is_empty() {
@@ -404,7 +403,7 @@ fn transcript(addr: &str, seed: u64, n: usize) -> Vec<String> {
             "{addr} A=0x{:x} B=0x{:x} wchp:\n{}",
             names.a,
             names.b,
-            rawclient::four_letter(addr, "wchp").unwrap_or_default()
+            support::raw::four_letter(addr, "wchp").unwrap_or_default()
         );
     }
     // A closes: its ephemerals go, B hears about them.
@@ -417,7 +416,7 @@ fn transcript(addr: &str, seed: u64, n: usize) -> Vec<String> {
     let mut evs: Vec<String> = b
         .events
         .drain(..)
-        .map(|e| format!("{}:{}", e.event_type, e.path))
+        .map(|(_, e)| format!("{}:{}", e.event_type, e.path))
         .collect();
     evs.sort();
     out.push(format!("after close events B {evs:?}"));

@@ -2,10 +2,9 @@
 //! and, when Java is available, against the real ZooKeeper too, so the expected codes are
 //! the real server's, not guesses.
 
-mod rawclient;
 mod support;
 
-use rawclient::Raw;
+use support::raw::RawConn;
 use zk_curator::proto::*;
 use zk_curator::testing::TestingServer;
 
@@ -39,7 +38,7 @@ fn req_create(path: &str, data: Option<&[u8]>, acl: Vec<Acl>, flags: i32) -> Cre
     }
 }
 
-fn children(c: &mut Raw, path: &str) -> Vec<String> {
+fn children(c: &mut RawConn, path: &str) -> Vec<String> {
     match c
         .call(Request::GetChildren(GetChildrenRequest {
             path: path.into(),
@@ -60,7 +59,7 @@ fn children(c: &mut Raw, path: &str) -> Vec<String> {
 #[test]
 fn initial_tree_and_stats() {
     both(|addr| {
-        let mut c = Raw::connect(addr, 10_000).unwrap();
+        let mut c = RawConn::try_connect(addr, 10_000).unwrap();
         assert_eq!(children(&mut c, "/"), vec!["zookeeper"]);
         assert_eq!(children(&mut c, "/zookeeper"), vec!["config", "quota"]);
         let root = c.stat("/").unwrap().unwrap();
@@ -85,7 +84,7 @@ fn initial_tree_and_stats() {
 #[test]
 fn create_modes_sequence_names_and_errors() {
     both(|addr| {
-        let mut c = Raw::connect(addr, 10_000).unwrap();
+        let mut c = RawConn::try_connect(addr, 10_000).unwrap();
         let first = c.create("/ops", b"", 0).unwrap();
         assert_eq!(first.err(), 0);
         // Sequential names count child creations; deletes do not move the counter.
@@ -150,7 +149,7 @@ fn create_modes_sequence_names_and_errors() {
 #[test]
 fn containers_ttl_and_create2() {
     both(|addr| {
-        let mut c = Raw::connect(addr, 10_000).unwrap();
+        let mut c = RawConn::try_connect(addr, 10_000).unwrap();
         c.create("/ct", b"", 0).unwrap();
         let r = c
             .call(Request::CreateContainer(req_create(
@@ -203,7 +202,7 @@ fn containers_ttl_and_create2() {
 #[test]
 fn set_delete_versions_and_special_paths() {
     both(|addr| {
-        let mut c = Raw::connect(addr, 10_000).unwrap();
+        let mut c = RawConn::try_connect(addr, 10_000).unwrap();
         c.create("/v", b"1", 0).unwrap();
         c.create("/v/kid", b"", 0).unwrap();
         let set = |version: i32| {
@@ -242,8 +241,8 @@ fn set_delete_versions_and_special_paths() {
 #[test]
 fn acls_digest_ip_and_masking() {
     both(|addr| {
-        let mut owner = Raw::connect(addr, 10_000).unwrap();
-        let mut other = Raw::connect(addr, 10_000).unwrap();
+        let mut owner = RawConn::try_connect(addr, 10_000).unwrap();
+        let mut other = RawConn::try_connect(addr, 10_000).unwrap();
         let auth = owner
             .call(Request::Auth(AuthPacket {
                 auth_type: 0,
@@ -363,7 +362,7 @@ fn acls_digest_ip_and_masking() {
 #[test]
 fn auth_failure_closes_the_connection() {
     both(|addr| {
-        let mut c = Raw::connect(addr, 10_000).unwrap();
+        let mut c = RawConn::try_connect(addr, 10_000).unwrap();
         let r = c
             .call(Request::Auth(AuthPacket {
                 auth_type: 0,
@@ -379,7 +378,7 @@ fn auth_failure_closes_the_connection() {
 #[test]
 fn multi_atomicity_and_result_types() {
     both(|addr| {
-        let mut c = Raw::connect(addr, 10_000).unwrap();
+        let mut c = RawConn::try_connect(addr, 10_000).unwrap();
         c.create("/m", b"", 0).unwrap();
         let ok = Request::Multi(MultiRequest {
             ops: vec![
@@ -481,7 +480,7 @@ fn multi_atomicity_and_result_types() {
 #[test]
 fn misc_ops() {
     both(|addr| {
-        let mut c = Raw::connect(addr, 10_000).unwrap();
+        let mut c = RawConn::try_connect(addr, 10_000).unwrap();
         c.create("/misc", b"", 0).unwrap();
         c.create("/misc/a", b"", 0).unwrap();
         c.create("/misc/a/b", b"", 1).unwrap();
@@ -557,7 +556,7 @@ fn misc_ops() {
         let close = c.call(Request::CloseSession).unwrap();
         assert_eq!(close.err(), 0);
         assert!(c.closed_within(std::time::Duration::from_secs(5)));
-        let mut d = Raw::connect(addr, 10_000).unwrap();
+        let mut d = RawConn::try_connect(addr, 10_000).unwrap();
         assert_eq!(d.stat("/misc/e").unwrap(), None);
     });
 }

@@ -1,12 +1,12 @@
 //! Hostile input costs a client only its own connection; four-letter words.
 
-mod rawclient;
+mod support;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-use rawclient::{four_letter, Raw};
+use support::raw::{four_letter, RawConn};
 use zk_curator::proto::*;
 use zk_curator::testing::TestingServer;
 
@@ -31,7 +31,7 @@ fn is_closed(mut s: &TcpStream) -> bool {
 fn garbage_truncated_oversized_and_unknown_frames() {
     let server = TestingServer::start().unwrap();
     let addr = server.connect_string();
-    let mut healthy = Raw::connect(&addr, 10_000).unwrap();
+    let mut healthy = RawConn::try_connect(&addr, 10_000).unwrap();
     // Oversized length as the first frame.
     let mut s = TcpStream::connect(&addr).unwrap();
     s.write_all(&(0x0010_0000i32).to_be_bytes()).unwrap();
@@ -50,23 +50,23 @@ fn garbage_truncated_oversized_and_unknown_frames() {
     s.shutdown(std::net::Shutdown::Write).unwrap();
     assert!(is_closed(&s));
     // After the handshake: an oversized request.
-    let mut c = Raw::connect(&addr, 10_000).unwrap();
+    let mut c = RawConn::try_connect(&addr, 10_000).unwrap();
     c.send_bytes(&(2_000_000i32).to_be_bytes()).unwrap();
     assert!(c.closed_within(Duration::from_secs(3)));
     // A header too short.
-    let mut c = Raw::connect(&addr, 10_000).unwrap();
+    let mut c = RawConn::try_connect(&addr, 10_000).unwrap();
     c.send_bytes(&[0, 0, 0, 2, 0, 1]).unwrap();
     assert!(c.closed_within(Duration::from_secs(3)));
     // An unknown op code: err -6 with zxid -1, then close; the session survives.
-    let mut c = Raw::connect(&addr, 10_000).unwrap();
+    let mut c = RawConn::try_connect(&addr, 10_000).unwrap();
     c.send_bytes(&[0, 0, 0, 8, 0, 0, 0, 7, 0, 0, 0, 99])
         .unwrap();
     let (h, _) = c.read_reply().unwrap();
     assert_eq!((h.xid, h.zxid, h.err), (7, -1, -6));
     assert!(c.closed_within(Duration::from_secs(3)));
-    assert!(server.session_ids().contains(&c.session_id));
+    assert!(server.session_ids().contains(&c.session.session_id));
     // A malformed body of a known op: MarshallingError, connection kept.
-    let mut c = Raw::connect(&addr, 10_000).unwrap();
+    let mut c = RawConn::try_connect(&addr, 10_000).unwrap();
     c.send_bytes(&[0, 0, 0, 12, 0, 0, 0, 1, 0, 0, 0, 4, 0xff, 0xff, 0xff, 0xf0])
         .unwrap();
     let (h, _) = c.read_reply().unwrap();
@@ -81,7 +81,7 @@ fn many_connections_come_and_go() {
     let server = TestingServer::start().unwrap();
     let addr = server.connect_string();
     for _ in 0..200 {
-        let mut c = Raw::connect(&addr, 10_000).unwrap();
+        let mut c = RawConn::try_connect(&addr, 10_000).unwrap();
         c.call(Request::CloseSession).unwrap();
     }
     assert!(server.session_ids().is_empty());
@@ -91,7 +91,7 @@ fn many_connections_come_and_go() {
 fn four_letter_words() {
     let server = TestingServer::start().unwrap();
     let addr = server.connect_string();
-    let mut c = Raw::connect(&addr, 10_000).unwrap();
+    let mut c = RawConn::try_connect(&addr, 10_000).unwrap();
     c.create("/w", b"", 0).unwrap();
     c.get("/w", true).unwrap();
     assert_eq!(four_letter(&addr, "ruok").unwrap(), "imok");
@@ -122,7 +122,7 @@ fn four_letter_words() {
 fn sasl_and_crashing_requests() {
     let server = TestingServer::start().unwrap();
     let addr = server.connect_string();
-    let mut c = Raw::connect(&addr, 10_000).unwrap();
+    let mut c = RawConn::try_connect(&addr, 10_000).unwrap();
     // SASL without a SASL server: OK with a null token.
     c.send(&Request::Sasl(GetSaslRequest { token: vec![1] }))
         .unwrap();
@@ -170,7 +170,7 @@ fn random_frames_never_panic_the_server() {
     };
     let server = TestingServer::start().unwrap();
     let addr = server.connect_string();
-    let mut healthy = Raw::connect(&addr, 10_000).unwrap();
+    let mut healthy = RawConn::try_connect(&addr, 10_000).unwrap();
     healthy.create("/f", b"", 0).unwrap();
     let samples: Vec<Request> = vec![
         Request::Create(CreateRequest {
@@ -202,7 +202,7 @@ fn random_frames_never_panic_the_server() {
         .chain([10, 23, 999, -99])
         .collect();
     for round in 0..300 {
-        let mut c = match Raw::connect(&addr, 10_000) {
+        let mut c = match RawConn::try_connect(&addr, 10_000) {
             Ok(c) => c,
             Err(e) => panic!("round {round}: {e}"),
         };

@@ -1,10 +1,10 @@
 //! Sessions, expiry and every fault-injection API, each with what a client observes.
 
-mod rawclient;
+mod support;
 
 use std::time::{Duration, Instant};
 
-use rawclient::{connect_req, Raw};
+use support::raw::{connect_req, RawConn};
 use zk_curator::proto::*;
 use zk_curator::testing::TestingServer;
 
@@ -34,13 +34,25 @@ fn starts_fast_and_negotiates_timeouts() {
     eprintln!("TestingServer::start took {took:?}");
     assert!(took < Duration::from_millis(50), "start took {took:?}");
     let addr = server.connect_string();
-    assert_eq!(Raw::connect(&addr, 1000).unwrap().timeout, 4000);
-    assert_eq!(Raw::connect(&addr, 100_000).unwrap().timeout, 40_000);
-    assert_eq!(Raw::connect(&addr, 12_345).unwrap().timeout, 12_345);
+    assert_eq!(
+        RawConn::try_connect(&addr, 1000).unwrap().session.timeout,
+        4000
+    );
+    assert_eq!(
+        RawConn::try_connect(&addr, 100_000)
+            .unwrap()
+            .session
+            .timeout,
+        40_000
+    );
+    assert_eq!(
+        RawConn::try_connect(&addr, 12_345).unwrap().session.timeout,
+        12_345
+    );
     // A 36-byte response for a client that omits the read-only byte.
     let mut req = connect_req(5000, 0, vec![0; 16], 0);
     req.read_only = None;
-    let (_, resp) = Raw::handshake(&addr, &req).unwrap();
+    let (_, resp) = RawConn::try_handshake(&addr, &req).unwrap();
     assert_eq!(resp.read_only, None);
 }
 
@@ -48,7 +60,7 @@ fn starts_fast_and_negotiates_timeouts() {
 fn create_session_takes_a_zxid_and_resume_keeps_it() {
     let server = TestingServer::start().unwrap();
     let addr = server.connect_string();
-    let mut a = Raw::connect(&addr, 10_000).unwrap();
+    let mut a = RawConn::try_connect(&addr, 10_000).unwrap();
     let r = a.create("/eph", b"", 1).unwrap();
     assert_eq!(r.header.zxid, 2, "session creation is zxid 1");
     drop(
@@ -58,32 +70,35 @@ fn create_session_takes_a_zxid_and_resume_keeps_it() {
             .shutdown(std::net::Shutdown::Both),
     );
     let (mut b, resp) = a.resume(&addr).unwrap();
-    assert_eq!(resp.session_id, a.session_id);
-    assert_eq!(resp.passwd, a.passwd);
+    assert_eq!(resp.session_id, a.session.session_id);
+    assert_eq!(resp.passwd, a.session.passwd);
     assert!(b.stat("/eph").unwrap().is_some());
     // Wrong password: expired answer, then close.
-    let (mut c, resp) =
-        Raw::handshake(&addr, &connect_req(10_000, a.session_id, vec![9; 16], 0)).unwrap();
+    let (mut c, resp) = RawConn::try_handshake(
+        &addr,
+        &connect_req(10_000, a.session.session_id, vec![9; 16], 0),
+    )
+    .unwrap();
     assert!(resp.is_expired());
     assert_eq!((resp.session_id, resp.passwd.clone()), (0, vec![0; 16]));
     assert!(c.closed_within(Duration::from_secs(5)));
     // A client that has seen a newer zxid is closed without an answer.
     let ahead = connect_req(10_000, 0, vec![0; 16], 1 << 40);
-    assert!(Raw::handshake(&addr, &ahead).is_err());
+    assert!(RawConn::try_handshake(&addr, &ahead).is_err());
 }
 
 #[test]
 fn sessions_expire_on_their_timeout_and_ephemerals_go() {
     let server = fast_server();
     let addr = server.connect_string();
-    let mut watcher = Raw::connect(&addr, 2000).unwrap();
-    let mut owner = Raw::connect(&addr, 100).unwrap();
-    assert_eq!(owner.timeout, 100, "2 ticks of 50 ms");
+    let mut watcher = RawConn::try_connect(&addr, 2000).unwrap();
+    let mut owner = RawConn::try_connect(&addr, 100).unwrap();
+    assert_eq!(owner.session.timeout, 100, "2 ticks of 50 ms");
     owner.create("/gone", b"", 1).unwrap();
     watcher.get("/gone", true).unwrap();
     let t = Instant::now();
     // The owner goes silent; the server expires it after 100..=150 ms.
-    let e = watcher.next_event(Duration::from_secs(5)).unwrap();
+    let (_, e) = watcher.next_event(Duration::from_secs(5)).unwrap();
     let took = t.elapsed();
     assert_eq!((e.event_type, e.path.as_str()), (2, "/gone"));
     assert!(
@@ -100,25 +115,25 @@ fn sessions_expire_on_their_timeout_and_ephemerals_go() {
 fn pings_keep_a_session_alive() {
     let server = fast_server();
     let addr = server.connect_string();
-    let mut c = Raw::connect(&addr, 100).unwrap();
+    let mut c = RawConn::try_connect(&addr, 100).unwrap();
     for _ in 0..10 {
         std::thread::sleep(Duration::from_millis(40));
         let r = c.call(Request::Ping).unwrap();
         assert_eq!(r.header.xid, -2);
     }
-    assert_eq!(server.session_ids(), vec![c.session_id]);
+    assert_eq!(server.session_ids(), vec![c.session.session_id]);
 }
 
 #[test]
 fn drop_connections_keeps_sessions() {
     let server = TestingServer::start().unwrap();
     let addr = server.connect_string();
-    let mut c = Raw::connect(&addr, 10_000).unwrap();
+    let mut c = RawConn::try_connect(&addr, 10_000).unwrap();
     c.create("/keep", b"", 1).unwrap();
     server.drop_connections();
     assert!(c.closed_within(Duration::from_secs(2)));
     let (mut c2, resp) = c.resume(&addr).unwrap();
-    assert_eq!(resp.session_id, c.session_id);
+    assert_eq!(resp.session_id, c.session.session_id);
     assert!(c2.stat("/keep").unwrap().is_some());
 }
 
@@ -126,14 +141,14 @@ fn drop_connections_keeps_sessions() {
 fn expire_session_injects_expiry() {
     let server = TestingServer::start().unwrap();
     let addr = server.connect_string();
-    let mut watcher = Raw::connect(&addr, 10_000).unwrap();
-    let mut c = Raw::connect(&addr, 10_000).unwrap();
+    let mut watcher = RawConn::try_connect(&addr, 10_000).unwrap();
+    let mut c = RawConn::try_connect(&addr, 10_000).unwrap();
     c.create("/x", b"", 1).unwrap();
     watcher.get("/x", true).unwrap();
-    assert!(server.expire_session(c.session_id));
-    assert!(!server.expire_session(c.session_id));
+    assert!(server.expire_session(c.session.session_id));
+    assert!(!server.expire_session(c.session.session_id));
     assert!(c.closed_within(Duration::from_secs(2)));
-    let e = watcher.next_event(Duration::from_secs(2)).unwrap();
+    let (_, e) = watcher.next_event(Duration::from_secs(2)).unwrap();
     assert_eq!(e.event_type, 2);
     let (_, resp) = c.resume(&addr).unwrap();
     assert!(resp.is_expired());
@@ -145,8 +160,8 @@ fn expire_session_injects_expiry() {
 fn pause_answers_nothing_and_sessions_age() {
     let server = fast_server();
     let addr = server.connect_string();
-    let mut short = Raw::connect(&addr, 100).unwrap();
-    let mut long = Raw::connect(&addr, 1000).unwrap();
+    let mut short = RawConn::try_connect(&addr, 100).unwrap();
+    let mut long = RawConn::try_connect(&addr, 1000).unwrap();
     short.create("/short", b"", 1).unwrap();
     server.pause();
     short.send(&Request::Ping).unwrap();
@@ -156,13 +171,13 @@ fn pause_answers_nothing_and_sessions_age() {
     // The short session cannot reach the server and expires.
     assert!(wait_until(Duration::from_secs(3), || !server
         .session_ids()
-        .contains(&short.session_id)));
+        .contains(&short.session.session_id)));
     // Its connection is not visibly closed during the partition.
     assert!(!short.closed_within(Duration::from_millis(100)));
     // A new connection is accepted but its handshake is not answered.
     let pending = std::thread::spawn({
         let addr = addr.clone();
-        move || Raw::connect(&addr, 5000).map(|c| c.session_id)
+        move || RawConn::try_connect(&addr, 5000).map(|c| c.session.session_id)
     });
     std::thread::sleep(Duration::from_millis(100));
     assert!(!pending.is_finished());
@@ -180,7 +195,7 @@ fn pause_answers_nothing_and_sessions_age() {
 #[test]
 fn latency_delays_replies() {
     let server = TestingServer::start().unwrap();
-    let mut c = Raw::connect(&server.connect_string(), 10_000).unwrap();
+    let mut c = RawConn::try_connect(server.connect_string(), 10_000).unwrap();
     server.set_latency(Duration::from_millis(150));
     let t = Instant::now();
     c.call(Request::Ping).unwrap();
@@ -196,7 +211,7 @@ fn latency_delays_replies() {
 fn fail_next_applies_then_closes() {
     let server = TestingServer::start().unwrap();
     let addr = server.connect_string();
-    let mut c = Raw::connect(&addr, 10_000).unwrap();
+    let mut c = RawConn::try_connect(&addr, 10_000).unwrap();
     server.fail_next(1, OpCode::Create);
     c.send(&Request::Create(CreateRequest {
         path: "/lost-reply".into(),
@@ -227,7 +242,7 @@ fn stop_and_restart_keep_data_and_sessions() {
     let server = TestingServer::start().unwrap();
     let addr = server.connect_string();
     let port = server.port();
-    let mut c = Raw::connect(&addr, 10_000).unwrap();
+    let mut c = RawConn::try_connect(&addr, 10_000).unwrap();
     c.create("/persist", b"v", 0).unwrap();
     c.create("/eph", b"", 1).unwrap();
     server.stop();
@@ -236,7 +251,7 @@ fn stop_and_restart_keep_data_and_sessions() {
     server.restart().unwrap();
     assert_eq!(server.port(), port);
     let (mut c2, resp) = c.resume(&addr).unwrap();
-    assert_eq!(resp.session_id, c.session_id);
+    assert_eq!(resp.session_id, c.session.session_id);
     assert!(c2.stat("/persist").unwrap().is_some());
     assert!(c2.stat("/eph").unwrap().is_some());
     assert!(server.dump().contains("persist"));
@@ -250,7 +265,7 @@ fn stop_and_restart_keep_data_and_sessions() {
 fn a_server_shared_through_an_arc_is_stopped_and_restarted_from_other_threads() {
     let server = std::sync::Arc::new(TestingServer::start().unwrap());
     let addr = server.connect_string();
-    let mut c = Raw::connect(&addr, 10_000).unwrap();
+    let mut c = RawConn::try_connect(&addr, 10_000).unwrap();
     c.create("/kept", b"v", 0).unwrap();
     let s = server.clone();
     std::thread::spawn(move || s.stop()).join().unwrap();
@@ -261,7 +276,7 @@ fn a_server_shared_through_an_arc_is_stopped_and_restarted_from_other_threads() 
         .unwrap()
         .unwrap();
     let (mut c2, resp) = c.resume(&addr).unwrap();
-    assert_eq!(resp.session_id, c.session_id);
+    assert_eq!(resp.session_id, c.session.session_id);
     assert!(c2.stat("/kept").unwrap().is_some());
     // Stopping twice, or restarting a running server, is harmless.
     server.restart().unwrap();
@@ -273,7 +288,7 @@ fn a_server_shared_through_an_arc_is_stopped_and_restarted_from_other_threads() 
 fn close_joins_everything_even_with_clients_connected() {
     let server = TestingServer::start().unwrap();
     let addr = server.connect_string();
-    let _a = Raw::connect(&addr, 10_000).unwrap();
+    let _a = RawConn::try_connect(&addr, 10_000).unwrap();
     let _idle = std::net::TcpStream::connect(&addr).unwrap();
     server.pause();
     let t = Instant::now();

@@ -1,12 +1,11 @@
 //! Watches of every kind and their triggers, and SetWatches, over the raw protocol; each body
 //! also runs against the real ZooKeeper when Java is available.
 
-mod rawclient;
 mod support;
 
 use std::time::Duration;
 
-use rawclient::Raw;
+use support::raw::RawConn;
 use zk_curator::proto::*;
 use zk_curator::testing::TestingServer;
 
@@ -25,13 +24,17 @@ fn both(body: fn(&str)) {
 
 /// Reads everything the server has for `c` by issuing a round trip (notifications precede
 /// the reply), then returns the stashed events sorted.
-fn drain(c: &mut Raw) -> Vec<(i32, String)> {
+fn drain(c: &mut RawConn) -> Vec<(i32, String)> {
     c.call(Request::Exists(ExistsRequest {
         path: "/".into(),
         watch: false,
     }))
     .unwrap();
-    let mut v: Vec<(i32, String)> = c.events.drain(..).map(|e| (e.event_type, e.path)).collect();
+    let mut v: Vec<(i32, String)> = c
+        .events
+        .drain(..)
+        .map(|(_, e)| (e.event_type, e.path))
+        .collect();
     v.sort();
     v
 }
@@ -40,7 +43,7 @@ fn ev(t: i32, p: &str) -> (i32, String) {
     (t, p.to_string())
 }
 
-fn set(c: &mut Raw, path: &str) {
+fn set(c: &mut RawConn, path: &str) {
     let r = c
         .call(Request::SetData(SetDataRequest {
             path: path.into(),
@@ -51,7 +54,7 @@ fn set(c: &mut Raw, path: &str) {
     assert_eq!(r.err(), 0, "set {path}");
 }
 
-fn delete(c: &mut Raw, path: &str) {
+fn delete(c: &mut RawConn, path: &str) {
     let r = c
         .call(Request::Delete(DeleteRequest {
             path: path.into(),
@@ -64,8 +67,8 @@ fn delete(c: &mut Raw, path: &str) {
 #[test]
 fn one_shot_data_exist_and_child_watches() {
     both(|addr| {
-        let mut w = Raw::connect(addr, 10_000).unwrap();
-        let mut m = Raw::connect(addr, 10_000).unwrap();
+        let mut w = RawConn::try_connect(addr, 10_000).unwrap();
+        let mut m = RawConn::try_connect(addr, 10_000).unwrap();
         m.create("/w", b"", 0).unwrap();
         // exists on a missing node sets a watch.
         let r = w
@@ -111,9 +114,9 @@ fn one_shot_data_exist_and_child_watches() {
 #[test]
 fn persistent_and_recursive_watches() {
     both(|addr| {
-        let mut w = Raw::connect(addr, 10_000).unwrap();
-        let mut m = Raw::connect(addr, 10_000).unwrap();
-        let add = |w: &mut Raw, path: &str, mode: i32| {
+        let mut w = RawConn::try_connect(addr, 10_000).unwrap();
+        let mut m = RawConn::try_connect(addr, 10_000).unwrap();
+        let add = |w: &mut RawConn, path: &str, mode: i32| {
             let r = w
                 .call(Request::AddWatch(AddWatchRequest {
                     path: path.into(),
@@ -169,7 +172,7 @@ fn persistent_and_recursive_watches() {
 #[test]
 fn set_watches_fires_what_was_missed() {
     both(|addr| {
-        let mut m = Raw::connect(addr, 10_000).unwrap();
+        let mut m = RawConn::try_connect(addr, 10_000).unwrap();
         m.create("/sw", b"", 0).unwrap();
         m.create("/sw/same", b"", 0).unwrap();
         m.create("/sw/changed", b"", 0).unwrap();
@@ -178,7 +181,7 @@ fn set_watches_fires_what_was_missed() {
         set(&mut m, "/sw/changed");
         delete(&mut m, "/sw/gone");
         m.create("/sw/born", b"", 0).unwrap();
-        let mut w = Raw::connect(addr, 10_000).unwrap();
+        let mut w = RawConn::try_connect(addr, 10_000).unwrap();
         let x = w
             .send(&Request::SetWatches(SetWatches {
                 relative_zxid: rel,
@@ -190,8 +193,11 @@ fn set_watches_fires_what_was_missed() {
         let _ = x;
         let (h, _) = w.read_reply().unwrap();
         assert_eq!(h.err, 0);
-        let mut got: Vec<(i32, String)> =
-            w.events.drain(..).map(|e| (e.event_type, e.path)).collect();
+        let mut got: Vec<(i32, String)> = w
+            .events
+            .drain(..)
+            .map(|(_, e)| (e.event_type, e.path))
+            .collect();
         got.sort();
         assert_eq!(
             got,
@@ -215,8 +221,8 @@ fn set_watches_fires_what_was_missed() {
 #[test]
 fn events_need_read_permission() {
     both(|addr| {
-        let mut w = Raw::connect(addr, 10_000).unwrap();
-        let mut m = Raw::connect(addr, 10_000).unwrap();
+        let mut w = RawConn::try_connect(addr, 10_000).unwrap();
+        let mut m = RawConn::try_connect(addr, 10_000).unwrap();
         w.call(Request::Exists(ExistsRequest {
             path: "/secret".into(),
             watch: true,
@@ -250,9 +256,9 @@ fn events_need_read_permission() {
 #[test]
 fn set_watches2_rearms_persistent_watches() {
     both(|addr| {
-        let mut m = Raw::connect(addr, 10_000).unwrap();
+        let mut m = RawConn::try_connect(addr, 10_000).unwrap();
         m.create("/sw2", b"", 0).unwrap();
-        let mut w = Raw::connect(addr, 10_000).unwrap();
+        let mut w = RawConn::try_connect(addr, 10_000).unwrap();
         w.send(&Request::SetWatches2(SetWatches2 {
             relative_zxid: m.last_zxid,
             persistent_watches: vec!["/sw2".into()],

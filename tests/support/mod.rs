@@ -5,7 +5,10 @@
 //! * [`ensemble`]: [`RealEnsemble`], several quorum peers on loopback.
 //! * [`jvm`]: the plumbing both use (finding Java, a JVM that dies with the test process,
 //!   free ports, four-letter words).
-//! * [`raw`]: [`RawConn`], a hand-driven protocol connection over `zk_curator::proto`.
+//! * [`raw`]: [`RawConn`], the one raw-protocol client: a hand-driven connection over
+//!   `zk_curator::proto`, fallible (`io::Result`) and asserting forms.
+//! * [`tree`], [`caches`], [`cache_model`]: trees and seeded writers, the legacy-cache
+//!   helpers (outage rig, watch checks), and the event-model checker of the cache tests.
 //! * [`samples`]: one valid instance of every wire record, request and response.
 //!
 //! Real ZooKeeper is optional: without Java or the jar the `start` functions print
@@ -20,6 +23,8 @@
 // Each test binary uses a different part of the harness.
 #![allow(dead_code, unused_imports)]
 
+pub mod cache_model;
+pub mod caches;
 pub mod certs;
 pub mod curator;
 pub mod election;

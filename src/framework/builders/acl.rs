@@ -1,9 +1,7 @@
 //! `get_acl()` and `set_acl()`.
 
-use std::marker::PhantomData;
-
 use super::{
-    background_modifiers, event_for, store, user_error, Bg, Foreground, InBackground, OnceDone,
+    builder_common, event_for, store, user_error, Common, Foreground, InBackground, OnceDone,
     WithStat,
 };
 use crate::error::{Error, Result};
@@ -14,39 +12,19 @@ use crate::proto::{Acl, Stat};
 /// Builder of `client.get_acl()`.
 #[must_use = "a builder does nothing until for_path()"]
 pub struct GetAclBuilder<'a, M = Foreground> {
-    client: &'a CuratorFramework,
-    stat: Option<&'a mut Stat>,
-    bg: Bg,
-    _m: PhantomData<M>,
+    common: Common<'a, M>,
 }
 
 impl<'a> GetAclBuilder<'a, Foreground> {
     pub(crate) fn new(client: &'a CuratorFramework) -> Self {
         GetAclBuilder {
-            client,
-            stat: None,
-            bg: Bg::default(),
-            _m: PhantomData,
+            common: Common::new(client),
         }
     }
 
     /// Copy the node's Stat into `stat` (foreground only).
     pub fn storing_stat_in(self, stat: &'a mut Stat) -> GetAclBuilder<'a, WithStat> {
-        GetAclBuilder {
-            client: self.client,
-            stat: Some(stat),
-            bg: self.bg,
-            _m: PhantomData,
-        }
-    }
-
-    fn into_bg(self) -> GetAclBuilder<'a, InBackground> {
-        GetAclBuilder {
-            client: self.client,
-            stat: None,
-            bg: self.bg,
-            _m: PhantomData,
-        }
+        self.retype(|c| c.with_stat(stat))
     }
 
     /// The node's ACL.
@@ -64,12 +42,13 @@ impl GetAclBuilder<'_, WithStat> {
 
 impl<M> GetAclBuilder<'_, M> {
     fn read(mut self, path: &str) -> Result<Vec<Acl>> {
-        let full = self.client.fix_path(path, false)?;
+        let full = self.common.client.fix_path(path, false)?;
         let (acl, stat) = self
+            .common
             .client
             .call(|zk, _| zk.get_acl(&full))
             .map_err(|e| user_error(e, path))?;
-        store(&mut self.stat, &stat);
+        store(&mut self.common.stat, &stat);
         Ok(acl)
     }
 }
@@ -77,9 +56,9 @@ impl<M> GetAclBuilder<'_, M> {
 impl GetAclBuilder<'_, InBackground> {
     /// Starts the read; the result arrives as a `GetAcl` event.
     pub fn for_path(self, path: &str) -> Result<()> {
-        let full = self.client.fix_path(path, false)?;
+        let full = self.common.client.fix_path(path, false)?;
         let user = path.to_string();
-        self.client.run_background(
+        self.common.client.run_background(
             Box::new(move |_c, zk, _count, done| {
                 let d = OnceDone::new(done);
                 let d2 = d.clone();
@@ -95,21 +74,19 @@ impl GetAclBuilder<'_, InBackground> {
                 })
             }),
             None,
-            self.bg,
+            self.common.bg,
         )
     }
 }
 
-background_modifiers!(GetAclBuilder);
+builder_common!(GetAclBuilder {});
 
 /// Builder of `client.set_acl()`: [`with_acl`](SetAclBuilder::with_acl) is required.
 #[must_use = "a builder does nothing until for_path()"]
 pub struct SetAclBuilder<'a, M = Foreground> {
-    client: &'a CuratorFramework,
+    common: Common<'a, M>,
     acl: Option<Vec<Acl>>,
     version: i32,
-    bg: Bg,
-    _m: PhantomData<M>,
 }
 
 impl<M> SetAclBuilder<'_, M> {
@@ -130,30 +107,19 @@ impl<M> SetAclBuilder<'_, M> {
             .acl
             .clone()
             .ok_or_else(|| Error::InvalidArgument("set_acl() needs with_acl(..)".into()))?;
-        self.client
+        self.common
+            .client
             .check_schema(path, |s| s.validate_data(path, None, Some(&acl)))?;
-        Ok((self.client.fix_path(path, false)?, acl))
+        Ok((self.common.client.fix_path(path, false)?, acl))
     }
 }
 
 impl<'a> SetAclBuilder<'a, Foreground> {
     pub(crate) fn new(client: &'a CuratorFramework) -> Self {
         SetAclBuilder {
-            client,
+            common: Common::new(client),
             acl: None,
             version: -1,
-            bg: Bg::default(),
-            _m: PhantomData,
-        }
-    }
-
-    fn into_bg(self) -> SetAclBuilder<'a, InBackground> {
-        SetAclBuilder {
-            client: self.client,
-            acl: self.acl,
-            version: self.version,
-            bg: self.bg,
-            _m: PhantomData,
         }
     }
 
@@ -161,7 +127,8 @@ impl<'a> SetAclBuilder<'a, Foreground> {
     pub fn for_path(self, path: &str) -> Result<Stat> {
         let (full, acl) = self.prepare(path)?;
         let v = self.version;
-        self.client
+        self.common
+            .client
             .call(|zk, _| zk.set_acl(&full, &acl, v))
             .map_err(|e| user_error(e, path))
     }
@@ -173,7 +140,7 @@ impl SetAclBuilder<'_, InBackground> {
         let (full, acl) = self.prepare(path)?;
         let v = self.version;
         let user = path.to_string();
-        self.client.run_background(
+        self.common.client.run_background(
             Box::new(move |_c, zk, _count, done| {
                 let d = OnceDone::new(done);
                 let d2 = d.clone();
@@ -188,9 +155,9 @@ impl SetAclBuilder<'_, InBackground> {
                 })
             }),
             None,
-            self.bg,
+            self.common.bg,
         )
     }
 }
 
-background_modifiers!(SetAclBuilder);
+builder_common!(SetAclBuilder { acl, version });

@@ -1,9 +1,7 @@
 //! `get_children()`: child names, with `storing_stat_in` and `watched`/`using_watcher`.
 
-use std::marker::PhantomData;
-
 use super::{
-    background_modifiers, event_for, store, user_error, Bg, Foreground, InBackground, WatchMode,
+    builder_common, event_for, store, user_error, Common, Foreground, InBackground, WatchMode,
     WithStat,
 };
 use crate::error::Result;
@@ -15,17 +13,13 @@ use crate::session::{SharedWatcher, Watcher};
 /// Builder of `client.get_children()`.
 #[must_use = "a builder does nothing until for_path()"]
 pub struct GetChildrenBuilder<'a, M = Foreground> {
-    client: &'a CuratorFramework,
-    stat: Option<&'a mut Stat>,
-    watch: WatchMode,
-    bg: Bg,
-    _m: PhantomData<M>,
+    common: Common<'a, M>,
 }
 
 impl<M> GetChildrenBuilder<'_, M> {
     /// Set a one-shot child watch whose event goes to the CuratorListeners.
     pub fn watched(mut self) -> Self {
-        self.watch = WatchMode::Listeners;
+        self.common.watch = WatchMode::Listeners;
         self
     }
 
@@ -38,7 +32,7 @@ impl<M> GetChildrenBuilder<'_, M> {
         mut self,
         w: impl Fn(&crate::WatchedEvent) + Send + Sync + 'static,
     ) -> Self {
-        self.watch = WatchMode::Watcher(w.into_shared());
+        self.common.watch = WatchMode::Watcher(w.into_shared());
         self
     }
 
@@ -48,7 +42,7 @@ impl<M> GetChildrenBuilder<'_, M> {
     /// [`Watcher`] type of yours (`SharedWatcher` from
     /// [`Watcher::into_shared`]).
     pub fn using_shared_watcher(mut self, w: &SharedWatcher) -> Self {
-        self.watch = WatchMode::Watcher(w.clone());
+        self.common.watch = WatchMode::Watcher(w.clone());
         self
     }
 }
@@ -56,33 +50,13 @@ impl<M> GetChildrenBuilder<'_, M> {
 impl<'a> GetChildrenBuilder<'a, Foreground> {
     pub(crate) fn new(client: &'a CuratorFramework) -> Self {
         GetChildrenBuilder {
-            client,
-            stat: None,
-            watch: WatchMode::None,
-            bg: Bg::default(),
-            _m: PhantomData,
+            common: Common::new(client),
         }
     }
 
     /// Copy the node's Stat into `stat` (foreground only).
     pub fn storing_stat_in(self, stat: &'a mut Stat) -> GetChildrenBuilder<'a, WithStat> {
-        GetChildrenBuilder {
-            client: self.client,
-            stat: Some(stat),
-            watch: self.watch,
-            bg: self.bg,
-            _m: PhantomData,
-        }
-    }
-
-    fn into_bg(self) -> GetChildrenBuilder<'a, InBackground> {
-        GetChildrenBuilder {
-            client: self.client,
-            stat: None,
-            watch: self.watch,
-            bg: self.bg,
-            _m: PhantomData,
-        }
+        self.retype(|c| c.with_stat(stat))
     }
 
     /// The names of the node's children (in no particular order).
@@ -100,17 +74,17 @@ impl GetChildrenBuilder<'_, WithStat> {
 
 impl<M> GetChildrenBuilder<'_, M> {
     fn read(mut self, path: &str) -> Result<Vec<String>> {
-        let c = self.client;
-        c.check_watch_schema(path, &self.watch)?;
+        let c = self.common.client;
+        c.check_watch_schema(path, &self.common.watch)?;
         let full = c.fix_path(path, false)?;
-        let watcher = self.watch.resolve(c, &full);
+        let watcher = self.common.watch.resolve(c, &full);
         let (kids, stat) = c
             .call(|zk, _| match &watcher {
                 Some(w) => zk.get_children2_w_shared(&full, w),
                 None => zk.get_children2(&full, false),
             })
             .map_err(|e| user_error(e, path))?;
-        store(&mut self.stat, &stat);
+        store(&mut self.common.stat, &stat);
         Ok(kids)
     }
 }
@@ -118,10 +92,10 @@ impl<M> GetChildrenBuilder<'_, M> {
 impl GetChildrenBuilder<'_, InBackground> {
     /// Starts the listing; the result arrives as a `Children` event.
     pub fn for_path(self, path: &str) -> Result<()> {
-        let c = self.client;
-        c.check_watch_schema(path, &self.watch)?;
+        let c = self.common.client;
+        c.check_watch_schema(path, &self.common.watch)?;
         let full = c.fix_path(path, false)?;
-        let watcher = self.watch.resolve(c, &full);
+        let watcher = self.common.watch.resolve(c, &full);
         let user = path.to_string();
         c.run_background_inline(
             move |_c, zk, _count, done| {
@@ -135,9 +109,9 @@ impl GetChildrenBuilder<'_, InBackground> {
                 })
             },
             None,
-            self.bg,
+            self.common.bg,
         )
     }
 }
 
-background_modifiers!(GetChildrenBuilder);
+builder_common!(GetChildrenBuilder {});

@@ -1,10 +1,8 @@
 //! `get_config()`: the ensemble's dynamic configuration (`/zookeeper/config`, outside any
 //! namespace or chroot).
 
-use std::marker::PhantomData;
-
 use super::{
-    attempt_on_timer, background_modifiers, event_for, store, Bg, Foreground, InBackground,
+    attempt_on_timer, builder_common, event_for, store, Common, Foreground, InBackground,
     WatchMode, WithStat,
 };
 use crate::error::{Error, Result};
@@ -18,17 +16,13 @@ const CONFIG_NODE: &str = "/zookeeper/config";
 /// Builder of `client.get_config()`.
 #[must_use = "a builder does nothing until for_ensemble()"]
 pub struct GetConfigBuilder<'a, M = Foreground> {
-    client: &'a CuratorFramework,
-    stat: Option<&'a mut Stat>,
-    watch: WatchMode,
-    bg: Bg,
-    _m: PhantomData<M>,
+    common: Common<'a, M>,
 }
 
 impl<M> GetConfigBuilder<'_, M> {
     /// Set a one-shot watch whose event goes to the CuratorListeners.
     pub fn watched(mut self) -> Self {
-        self.watch = WatchMode::Listeners;
+        self.common.watch = WatchMode::Listeners;
         self
     }
 
@@ -41,7 +35,7 @@ impl<M> GetConfigBuilder<'_, M> {
         mut self,
         w: impl Fn(&crate::WatchedEvent) + Send + Sync + 'static,
     ) -> Self {
-        self.watch = WatchMode::Watcher(w.into_shared());
+        self.common.watch = WatchMode::Watcher(w.into_shared());
         self
     }
 
@@ -51,18 +45,18 @@ impl<M> GetConfigBuilder<'_, M> {
     /// [`Watcher`] type of yours (`SharedWatcher` from
     /// [`Watcher::into_shared`]).
     pub fn using_shared_watcher(mut self, w: &SharedWatcher) -> Self {
-        self.watch = WatchMode::Watcher(w.clone());
+        self.common.watch = WatchMode::Watcher(w.clone());
         self
     }
 
     fn watcher(&self) -> Option<crate::session::SharedWatcher> {
         // The config node is outside the namespace: no path to strip.
-        let w = match &self.watch {
+        let w = match &self.common.watch {
             WatchMode::None => return None,
-            WatchMode::Listeners => self.client.without_namespace().listener_watcher(),
+            WatchMode::Listeners => self.common.client.without_namespace().listener_watcher(),
             WatchMode::Watcher(w) => w.clone(),
         };
-        self.client.track_watch(CONFIG_NODE, &w);
+        self.common.client.track_watch(CONFIG_NODE, &w);
         Some(w)
     }
 }
@@ -70,33 +64,13 @@ impl<M> GetConfigBuilder<'_, M> {
 impl<'a> GetConfigBuilder<'a, Foreground> {
     pub(crate) fn new(client: &'a CuratorFramework) -> Self {
         GetConfigBuilder {
-            client,
-            stat: None,
-            watch: WatchMode::None,
-            bg: Bg::default(),
-            _m: PhantomData,
+            common: Common::new(client),
         }
     }
 
     /// Copy the config node's Stat into `stat` (foreground only).
     pub fn storing_stat_in(self, stat: &'a mut Stat) -> GetConfigBuilder<'a, WithStat> {
-        GetConfigBuilder {
-            client: self.client,
-            stat: Some(stat),
-            watch: self.watch,
-            bg: self.bg,
-            _m: PhantomData,
-        }
-    }
-
-    fn into_bg(self) -> GetConfigBuilder<'a, InBackground> {
-        GetConfigBuilder {
-            client: self.client,
-            stat: None,
-            watch: self.watch,
-            bg: self.bg,
-            _m: PhantomData,
-        }
+        self.retype(|c| c.with_stat(stat))
     }
 
     /// The configuration text (`server.N=...` lines and `version=`).
@@ -115,11 +89,11 @@ impl GetConfigBuilder<'_, WithStat> {
 impl<M> GetConfigBuilder<'_, M> {
     fn read(mut self) -> Result<Vec<u8>> {
         let w = self.watcher();
-        let (data, stat) = self.client.call(|zk, _| match &w {
+        let (data, stat) = self.common.client.call(|zk, _| match &w {
             Some(w) => zk.get_config_w_shared(w),
             None => zk.get_config(false),
         })?;
-        store(&mut self.stat, &stat);
+        store(&mut self.common.stat, &stat);
         Ok(data)
     }
 }
@@ -128,7 +102,7 @@ impl GetConfigBuilder<'_, InBackground> {
     /// Starts the read; the result arrives as a `GetConfig` event.
     pub fn for_ensemble(self) -> Result<()> {
         let w = self.watcher();
-        self.client.run_background(
+        self.common.client.run_background(
             attempt_on_timer(move |_c, zk, _count| match &w {
                 Some(w) => zk.get_config_w_shared(w),
                 None => zk.get_config(false),
@@ -145,12 +119,12 @@ impl GetConfigBuilder<'_, InBackground> {
                 )
             }),
             None,
-            self.bg,
+            self.common.bg,
         )
     }
 }
 
-background_modifiers!(GetConfigBuilder);
+builder_common!(GetConfigBuilder {});
 
 /// joining, leaving, new members (each comma-separated), from-config version.
 type ReconfigParts = (Option<String>, Option<String>, Option<String>, i64);
@@ -159,14 +133,11 @@ type ReconfigParts = (Option<String>, Option<String>, Option<String>, i64);
 /// `reconfigEnabled`, and the session the right to reconfigure).
 #[must_use = "a builder does nothing until for_ensemble()"]
 pub struct ReconfigBuilder<'a, M = Foreground> {
-    client: &'a CuratorFramework,
+    common: Common<'a, M>,
     joining: Vec<String>,
     leaving: Vec<String>,
     new_members: Vec<String>,
     from_config: i64,
-    stat: Option<&'a mut Stat>,
-    bg: Bg,
-    _m: PhantomData<M>,
 }
 
 impl<M> ReconfigBuilder<'_, M> {
@@ -216,9 +187,10 @@ impl<M> ReconfigBuilder<'_, M> {
     fn run(mut self) -> Result<Vec<u8>> {
         let (j, l, n, v) = self.parts()?;
         let (data, stat) = self
+            .common
             .client
             .call(|zk, _| zk.reconfig(j.as_deref(), l.as_deref(), n.as_deref(), v))?;
-        store(&mut self.stat, &stat);
+        store(&mut self.common.stat, &stat);
         Ok(data)
     }
 }
@@ -226,42 +198,17 @@ impl<M> ReconfigBuilder<'_, M> {
 impl<'a> ReconfigBuilder<'a, Foreground> {
     pub(crate) fn new(client: &'a CuratorFramework) -> Self {
         ReconfigBuilder {
-            client,
+            common: Common::new(client),
             joining: Vec::new(),
             leaving: Vec::new(),
             new_members: Vec::new(),
             from_config: -1,
-            stat: None,
-            bg: Bg::default(),
-            _m: PhantomData,
         }
     }
 
     /// Copy the Stat of the new config into `stat` (foreground only).
     pub fn storing_stat_in(self, stat: &'a mut Stat) -> ReconfigBuilder<'a, WithStat> {
-        ReconfigBuilder {
-            client: self.client,
-            joining: self.joining,
-            leaving: self.leaving,
-            new_members: self.new_members,
-            from_config: self.from_config,
-            stat: Some(stat),
-            bg: self.bg,
-            _m: PhantomData,
-        }
-    }
-
-    fn into_bg(self) -> ReconfigBuilder<'a, InBackground> {
-        ReconfigBuilder {
-            client: self.client,
-            joining: self.joining,
-            leaving: self.leaving,
-            new_members: self.new_members,
-            from_config: self.from_config,
-            stat: None,
-            bg: self.bg,
-            _m: PhantomData,
-        }
+        self.retype(|c| c.with_stat(stat))
     }
 
     /// Applies the change; returns the new configuration.
@@ -281,7 +228,7 @@ impl ReconfigBuilder<'_, InBackground> {
     /// Starts the change; the result arrives as a `Reconfig` event.
     pub fn for_ensemble(self) -> Result<()> {
         let (j, l, n, v) = self.parts()?;
-        self.client.run_background(
+        self.common.client.run_background(
             attempt_on_timer(move |_c, zk, _count| {
                 zk.reconfig(j.as_deref(), l.as_deref(), n.as_deref(), v)
             }),
@@ -297,9 +244,14 @@ impl ReconfigBuilder<'_, InBackground> {
                 )
             }),
             None,
-            self.bg,
+            self.common.bg,
         )
     }
 }
 
-background_modifiers!(ReconfigBuilder);
+builder_common!(ReconfigBuilder {
+    joining,
+    leaving,
+    new_members,
+    from_config
+});

@@ -2,14 +2,13 @@
 //! containers), protection, mode, ACL (optionally for the parents too), TTL, or-set-data,
 //! idempotent, stat, compression — in one synchronous attempt run by the retry loop.
 
-use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::Duration;
 
 use parking_lot::Mutex;
 
 use super::{
-    background_modifiers, event_for, store, Bg, Foreground, InBackground, OnceDone, WithStat,
+    builder_common, event_for, store, Common, Foreground, InBackground, OnceDone, WithStat,
 };
 use crate::client::ZooKeeper;
 use crate::error::{Error, Result};
@@ -48,7 +47,7 @@ enum Parents {
 /// ```
 #[must_use = "a builder does nothing until for_path()"]
 pub struct CreateBuilder<'a, M = Foreground> {
-    client: &'a CuratorFramework,
+    common: Common<'a, M>,
     mode: CreateMode,
     acl: Option<Vec<Acl>>,
     acl_for_parents: bool,
@@ -58,9 +57,6 @@ pub struct CreateBuilder<'a, M = Foreground> {
     or_set_data: Option<i32>,
     idempotent: bool,
     compress: bool,
-    stat: Option<&'a mut Stat>,
-    bg: Bg,
-    _m: PhantomData<M>,
 }
 
 impl<'a, M> CreateBuilder<'a, M> {
@@ -144,7 +140,7 @@ impl<'a, M> CreateBuilder<'a, M> {
 impl<'a> CreateBuilder<'a, Foreground> {
     pub(crate) fn new(client: &'a CuratorFramework) -> Self {
         CreateBuilder {
-            client,
+            common: Common::new(client),
             mode: CreateMode::Persistent,
             acl: None,
             acl_for_parents: false,
@@ -154,53 +150,18 @@ impl<'a> CreateBuilder<'a, Foreground> {
             or_set_data: None,
             idempotent: false,
             compress: false,
-            stat: None,
-            bg: Bg::default(),
-            _m: PhantomData,
         }
     }
 
     /// Copy the new node's Stat into `stat` (uses create2; foreground only).
     pub fn storing_stat_in(self, stat: &'a mut Stat) -> CreateBuilder<'a, WithStat> {
-        CreateBuilder {
-            client: self.client,
-            mode: self.mode,
-            acl: self.acl,
-            acl_for_parents: self.acl_for_parents,
-            parents: self.parents,
-            protection: self.protection,
-            ttl: self.ttl,
-            or_set_data: self.or_set_data,
-            idempotent: self.idempotent,
-            compress: self.compress,
-            stat: Some(stat),
-            bg: self.bg,
-            _m: PhantomData,
-        }
-    }
-
-    fn into_bg(self) -> CreateBuilder<'a, InBackground> {
-        CreateBuilder {
-            client: self.client,
-            mode: self.mode,
-            acl: self.acl,
-            acl_for_parents: self.acl_for_parents,
-            parents: self.parents,
-            protection: self.protection,
-            ttl: self.ttl,
-            or_set_data: self.or_set_data,
-            idempotent: self.idempotent,
-            compress: self.compress,
-            stat: None,
-            bg: self.bg,
-            _m: PhantomData,
-        }
+        self.retype(|c| c.with_stat(stat))
     }
 
     /// Creates the node with the client's default data and returns its path (with the
     /// sequence suffix and protection prefix, without the namespace).
     pub fn for_path(self, path: &str) -> Result<String> {
-        let data = self.client.inner.cfg.default_data.to_vec();
+        let data = self.common.client.inner.cfg.default_data.to_vec();
         self.run(path, &data)
     }
 
@@ -214,7 +175,7 @@ impl CreateBuilder<'_, WithStat> {
     /// Creates the node with the client's default data, copies its Stat and returns its
     /// path.
     pub fn for_path(self, path: &str) -> Result<String> {
-        let data = self.client.inner.cfg.default_data.to_vec();
+        let data = self.common.client.inner.cfg.default_data.to_vec();
         self.run(path, &data)
     }
 
@@ -226,13 +187,13 @@ impl CreateBuilder<'_, WithStat> {
 
 impl<M> CreateBuilder<'_, M> {
     fn run(mut self, path: &str, data: &[u8]) -> Result<String> {
-        let plan = Arc::new(self.plan(path, data, self.stat.is_some())?);
-        let c = self.client;
+        let plan = Arc::new(self.plan(path, data, self.common.stat.is_some())?);
+        let c = self.common.client;
         let r = c.call(|zk, count| plan.once(c, zk, count));
         match r {
             Ok((created, stat)) => {
                 if let Some(s) = &stat {
-                    store(&mut self.stat, s);
+                    store(&mut self.common.stat, s);
                 }
                 Ok(c.unfix_path(&created))
             }
@@ -248,7 +209,7 @@ impl CreateBuilder<'_, InBackground> {
     /// Starts the create with the default data; the result arrives as a `Create` event whose
     /// `name()` is the created path.
     pub fn for_path(self, path: &str) -> Result<()> {
-        let data = self.client.inner.cfg.default_data.to_vec();
+        let data = self.common.client.inner.cfg.default_data.to_vec();
         self.for_path_with_data(path, &data)
     }
 
@@ -257,7 +218,7 @@ impl CreateBuilder<'_, InBackground> {
         let plan = Arc::new(self.plan(path, data, true)?);
         let user = path.to_string();
         let p2 = plan.clone();
-        self.client.run_background(
+        self.common.client.run_background(
             background_attempt(plan),
             Box::new(move |c, r| {
                 let r = r
@@ -269,7 +230,7 @@ impl CreateBuilder<'_, InBackground> {
                 })
             }),
             Some(Box::new(move |c, e| p2.give_up(c, e))),
-            self.bg,
+            self.common.bg,
         )
     }
 }
@@ -278,7 +239,7 @@ impl<M> CreateBuilder<'_, M> {
     /// The schema's create rules, on the data and ACL the create would send, before
     /// anything is (the namespace node included).
     fn check_schema(&self, path: &str, data: &[u8]) -> Result<()> {
-        let c = self.client;
+        let c = self.common.client;
         let Some(schema) = c.schema_for(path)? else {
             return Ok(());
         };
@@ -299,7 +260,7 @@ impl<M> CreateBuilder<'_, M> {
     }
 
     fn plan(&self, path: &str, data: &[u8], want_stat: bool) -> Result<CreatePlan> {
-        let c = self.client;
+        let c = self.common.client;
         if self.mode.is_ttl() != self.ttl.is_some() {
             return Err(Error::InvalidArgument(format!(
                 "mode {:?} and TTL {:?} do not go together",
@@ -353,7 +314,17 @@ impl<M> CreateBuilder<'_, M> {
     }
 }
 
-background_modifiers!(CreateBuilder);
+builder_common!(CreateBuilder {
+    mode,
+    acl,
+    acl_for_parents,
+    parents,
+    protection,
+    ttl,
+    or_set_data,
+    idempotent,
+    compress
+});
 
 /// Splits a path into parent and last segment, keeping the empty last segment of a
 /// sequential path ending in `/`.

@@ -2,11 +2,10 @@
 //! `deleting_children_if_needed` (the subtree first, tolerating races) and `guaranteed`
 //! (a delete that fails for connection reasons keeps being retried in the background).
 
-use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{background_modifiers, event_for, Bg, Foreground, InBackground, OnceDone};
+use super::{builder_common, event_for, Common, Foreground, InBackground, OnceDone};
 use crate::client::ZooKeeper;
 use crate::error::{Error, Result};
 use crate::framework::event::CuratorEventType;
@@ -18,13 +17,11 @@ use crate::path;
 /// Builder of `client.delete()`.
 #[must_use = "a builder does nothing until for_path()"]
 pub struct DeleteBuilder<'a, M = Foreground> {
-    client: &'a CuratorFramework,
+    common: Common<'a, M>,
     version: i32,
     quietly: bool,
     guaranteed: bool,
     children: bool,
-    bg: Bg,
-    _m: PhantomData<M>,
 }
 
 impl<M> DeleteBuilder<'_, M> {
@@ -60,10 +57,11 @@ impl<M> DeleteBuilder<'_, M> {
     }
 
     fn plan(&self, path: &str) -> Result<Arc<DeletePlan>> {
-        self.client
+        self.common
+            .client
             .check_schema(path, |s| s.validate_delete(path))?;
         Ok(Arc::new(DeletePlan {
-            full: self.client.fix_path(path, false)?,
+            full: self.common.client.fix_path(path, false)?,
             version: self.version,
             quietly: self.quietly,
             children: self.children,
@@ -75,32 +73,18 @@ impl<M> DeleteBuilder<'_, M> {
 impl<'a> DeleteBuilder<'a, Foreground> {
     pub(crate) fn new(client: &'a CuratorFramework) -> Self {
         DeleteBuilder {
-            client,
+            common: Common::new(client),
             version: -1,
             quietly: false,
             guaranteed: false,
             children: false,
-            bg: Bg::default(),
-            _m: PhantomData,
-        }
-    }
-
-    fn into_bg(self) -> DeleteBuilder<'a, InBackground> {
-        DeleteBuilder {
-            client: self.client,
-            version: self.version,
-            quietly: self.quietly,
-            guaranteed: self.guaranteed,
-            children: self.children,
-            bg: self.bg,
-            _m: PhantomData,
         }
     }
 
     /// Deletes the node.
     pub fn for_path(self, path: &str) -> Result<()> {
         let plan = self.plan(path)?;
-        let c = self.client;
+        let c = self.common.client;
         c.call(|zk, _| plan.once(zk)).map_err(|e| {
             plan.give_up(c, &e);
             e.with_path(path)
@@ -114,19 +98,24 @@ impl DeleteBuilder<'_, InBackground> {
         let plan = self.plan(path)?;
         let user = path.to_string();
         let p2 = plan.clone();
-        self.client.run_background(
+        self.common.client.run_background(
             background_attempt(plan),
             Box::new(move |_c, r| {
                 let r = r.map_err(|e| e.with_path(&user));
                 event_for(CuratorEventType::Delete, user, r, |_, _| {})
             }),
             Some(Box::new(move |c, e| p2.give_up(c, e))),
-            self.bg,
+            self.common.bg,
         )
     }
 }
 
-background_modifiers!(DeleteBuilder);
+builder_common!(DeleteBuilder {
+    version,
+    quietly,
+    guaranteed,
+    children
+});
 
 struct DeletePlan {
     full: String,

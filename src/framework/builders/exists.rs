@@ -1,10 +1,8 @@
 //! `check_exists()`: a node's Stat or `None`, optionally creating the node's parents first
 //! and setting a watch (which, on a missing node, fires when it is created).
 
-use std::marker::PhantomData;
-
 use super::{
-    attempt_on_timer, background_modifiers, event_for, user_error, Bg, Foreground, InBackground,
+    attempt_on_timer, builder_common, event_for, user_error, Common, Foreground, InBackground,
     OnceDone, WatchMode,
 };
 use crate::error::Result;
@@ -17,12 +15,9 @@ use crate::session::{SharedWatcher, Watcher};
 /// Builder of `client.check_exists()`.
 #[must_use = "a builder does nothing until for_path()"]
 pub struct ExistsBuilder<'a, M = Foreground> {
-    client: &'a CuratorFramework,
+    common: Common<'a, M>,
     parents: Option<CreateMode>,
     acl: Option<Vec<Acl>>,
-    watch: WatchMode,
-    bg: Bg,
-    _m: PhantomData<M>,
 }
 
 impl<M> ExistsBuilder<'_, M> {
@@ -34,7 +29,7 @@ impl<M> ExistsBuilder<'_, M> {
 
     /// Create the node's missing parents as containers before the check.
     pub fn creating_parent_containers_if_needed(mut self) -> Self {
-        self.parents = Some(self.client.container_mode());
+        self.parents = Some(self.common.client.container_mode());
         self
     }
 
@@ -46,7 +41,7 @@ impl<M> ExistsBuilder<'_, M> {
 
     /// Set a one-shot watch whose event goes to the CuratorListeners.
     pub fn watched(mut self) -> Self {
-        self.watch = WatchMode::Listeners;
+        self.common.watch = WatchMode::Listeners;
         self
     }
 
@@ -59,7 +54,7 @@ impl<M> ExistsBuilder<'_, M> {
         mut self,
         w: impl Fn(&crate::WatchedEvent) + Send + Sync + 'static,
     ) -> Self {
-        self.watch = WatchMode::Watcher(w.into_shared());
+        self.common.watch = WatchMode::Watcher(w.into_shared());
         self
     }
 
@@ -69,12 +64,12 @@ impl<M> ExistsBuilder<'_, M> {
     /// [`Watcher`] type of yours (`SharedWatcher` from
     /// [`Watcher::into_shared`]).
     pub fn using_shared_watcher(mut self, w: &SharedWatcher) -> Self {
-        self.watch = WatchMode::Watcher(w.clone());
+        self.common.watch = WatchMode::Watcher(w.clone());
         self
     }
 
     fn make_parents(&self, full: &str) -> Result<()> {
-        make_parents(self.client, self.parents, self.acl.clone(), full)
+        make_parents(self.common.client, self.parents, self.acl.clone(), full)
     }
 }
 
@@ -115,33 +110,19 @@ fn make_parents(
 impl<'a> ExistsBuilder<'a, Foreground> {
     pub(crate) fn new(client: &'a CuratorFramework) -> Self {
         ExistsBuilder {
-            client,
+            common: Common::new(client),
             parents: None,
             acl: None,
-            watch: WatchMode::None,
-            bg: Bg::default(),
-            _m: PhantomData,
-        }
-    }
-
-    fn into_bg(self) -> ExistsBuilder<'a, InBackground> {
-        ExistsBuilder {
-            client: self.client,
-            parents: self.parents,
-            acl: self.acl,
-            watch: self.watch,
-            bg: self.bg,
-            _m: PhantomData,
         }
     }
 
     /// The node's Stat, or `None` if it does not exist.
     pub fn for_path(self, path: &str) -> Result<Option<Stat>> {
-        let c = self.client;
-        c.check_watch_schema(path, &self.watch)?;
+        let c = self.common.client;
+        c.check_watch_schema(path, &self.common.watch)?;
         let full = c.fix_path(path, false)?;
         self.make_parents(&full).map_err(|e| user_error(e, path))?;
-        let watcher = self.watch.resolve(c, &full);
+        let watcher = self.common.watch.resolve(c, &full);
         c.call(|zk, _| match &watcher {
             Some(w) => zk.exists_w_shared(&full, w),
             None => zk.exists(&full, false),
@@ -154,10 +135,10 @@ impl ExistsBuilder<'_, InBackground> {
     /// Starts the check; the result arrives as an `Exists` event (`stat()` is `None` and
     /// the result code `NoNode` when the node is missing).
     pub fn for_path(self, path: &str) -> Result<()> {
-        let c = self.client;
-        c.check_watch_schema(path, &self.watch)?;
+        let c = self.common.client;
+        c.check_watch_schema(path, &self.common.watch)?;
         let full = c.fix_path(path, false)?;
-        let watcher = self.watch.resolve(c, &full);
+        let watcher = self.common.watch.resolve(c, &full);
         let user = path.to_string();
         let attempt: crate::framework::exec::Attempt<Option<Stat>> = match self.parents {
             // Making parents takes several round trips: off the caller's thread.
@@ -200,9 +181,9 @@ impl ExistsBuilder<'_, InBackground> {
                 ev
             }),
             None,
-            self.bg,
+            self.common.bg,
         )
     }
 }
 
-background_modifiers!(ExistsBuilder);
+builder_common!(ExistsBuilder { parents, acl });

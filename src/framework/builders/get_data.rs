@@ -1,10 +1,8 @@
 //! `get_data()`: a node's data, with `storing_stat_in`, `watched`/`using_watcher` and
 //! `decompressed`.
 
-use std::marker::PhantomData;
-
 use super::{
-    background_modifiers, event_for, store, user_error, Bg, Foreground, InBackground, WatchMode,
+    builder_common, event_for, store, user_error, Common, Foreground, InBackground, WatchMode,
     WithStat,
 };
 use crate::error::Result;
@@ -33,12 +31,8 @@ use crate::session::{SharedWatcher, Watcher};
 /// ```
 #[must_use = "a builder does nothing until for_path()"]
 pub struct GetDataBuilder<'a, M = Foreground> {
-    client: &'a CuratorFramework,
-    stat: Option<&'a mut Stat>,
-    watch: WatchMode,
+    common: Common<'a, M>,
     decompress: bool,
-    bg: Bg,
-    _m: PhantomData<M>,
 }
 
 impl<'a, M> GetDataBuilder<'a, M> {
@@ -50,7 +44,7 @@ impl<'a, M> GetDataBuilder<'a, M> {
 
     /// Set a one-shot watch whose event goes to the CuratorListeners (`Watched`).
     pub fn watched(mut self) -> Self {
-        self.watch = WatchMode::Listeners;
+        self.common.watch = WatchMode::Listeners;
         self
     }
 
@@ -63,7 +57,7 @@ impl<'a, M> GetDataBuilder<'a, M> {
         mut self,
         w: impl Fn(&crate::WatchedEvent) + Send + Sync + 'static,
     ) -> Self {
-        self.watch = WatchMode::Watcher(w.into_shared());
+        self.common.watch = WatchMode::Watcher(w.into_shared());
         self
     }
 
@@ -73,7 +67,7 @@ impl<'a, M> GetDataBuilder<'a, M> {
     /// [`Watcher`] type of yours (`SharedWatcher` from
     /// [`Watcher::into_shared`]).
     pub fn using_shared_watcher(mut self, w: &SharedWatcher) -> Self {
-        self.watch = WatchMode::Watcher(w.clone());
+        self.common.watch = WatchMode::Watcher(w.clone());
         self
     }
 }
@@ -81,36 +75,14 @@ impl<'a, M> GetDataBuilder<'a, M> {
 impl<'a> GetDataBuilder<'a, Foreground> {
     pub(crate) fn new(client: &'a CuratorFramework) -> Self {
         GetDataBuilder {
-            client,
-            stat: None,
-            watch: WatchMode::None,
+            common: Common::new(client),
             decompress: false,
-            bg: Bg::default(),
-            _m: PhantomData,
         }
     }
 
     /// Copy the node's Stat into `stat` (foreground only).
     pub fn storing_stat_in(self, stat: &'a mut Stat) -> GetDataBuilder<'a, WithStat> {
-        GetDataBuilder {
-            client: self.client,
-            stat: Some(stat),
-            watch: self.watch,
-            decompress: self.decompress,
-            bg: self.bg,
-            _m: PhantomData,
-        }
-    }
-
-    fn into_bg(self) -> GetDataBuilder<'a, InBackground> {
-        GetDataBuilder {
-            client: self.client,
-            stat: None,
-            watch: self.watch,
-            decompress: self.decompress,
-            bg: self.bg,
-            _m: PhantomData,
-        }
+        self.retype(|c| c.with_stat(stat))
     }
 
     /// Reads the node.
@@ -128,17 +100,17 @@ impl GetDataBuilder<'_, WithStat> {
 
 impl<M> GetDataBuilder<'_, M> {
     fn read(mut self, path: &str) -> Result<Vec<u8>> {
-        let c = self.client;
-        c.check_watch_schema(path, &self.watch)?;
+        let c = self.common.client;
+        c.check_watch_schema(path, &self.common.watch)?;
         let full = c.fix_path(path, false)?;
-        let watcher = self.watch.resolve(c, &full);
+        let watcher = self.common.watch.resolve(c, &full);
         let (data, stat) = c
             .call(|zk, _| match &watcher {
                 Some(w) => zk.get_data_w_shared(&full, w),
                 None => zk.get_data(&full, false),
             })
             .map_err(|e| user_error(e, path))?;
-        store(&mut self.stat, &stat);
+        store(&mut self.common.stat, &stat);
         if self.decompress {
             c.inner.cfg.compression.decompress(path, &data)
         } else {
@@ -150,10 +122,10 @@ impl<M> GetDataBuilder<'_, M> {
 impl GetDataBuilder<'_, InBackground> {
     /// Starts the read; the result arrives as a `GetData` event.
     pub fn for_path(self, path: &str) -> Result<()> {
-        let c = self.client;
-        c.check_watch_schema(path, &self.watch)?;
+        let c = self.common.client;
+        c.check_watch_schema(path, &self.common.watch)?;
         let full = c.fix_path(path, false)?;
-        let watcher = self.watch.resolve(c, &full);
+        let watcher = self.common.watch.resolve(c, &full);
         let user = path.to_string();
         let decompress = self.decompress;
         c.run_background_inline(
@@ -177,9 +149,9 @@ impl GetDataBuilder<'_, InBackground> {
                 })
             },
             None,
-            self.bg,
+            self.common.bg,
         )
     }
 }
 
-background_modifiers!(GetDataBuilder);
+builder_common!(GetDataBuilder { decompress });

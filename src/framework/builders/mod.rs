@@ -42,6 +42,7 @@
 
 pub mod acl;
 pub mod children;
+mod common;
 pub mod config;
 pub mod create;
 pub mod delete;
@@ -64,6 +65,8 @@ use crate::error::{Error, Result};
 use crate::proto::Stat;
 use crate::session::core::{connect_deadline, with_connect_deadline};
 use crate::session::SharedWatcher;
+
+pub(crate) use common::{builder_common, Common};
 
 /// Marker: the terminal method performs the call and returns its result.
 #[derive(Debug, Clone, Copy, Default)]
@@ -186,8 +189,8 @@ pub(crate) fn user_error(e: Error, user_path: &str) -> Error {
 }
 
 /// Generates the `in_background*` modifiers that turn a `Foreground` builder into its
-/// `InBackground` form. The builder must have a `bg: Background` field and a
-/// `fn into_bg(self) -> Builder<InBackground>` conversion.
+/// `InBackground` form; invoked by [`builder_common!`], which also generates the
+/// `into_bg` conversion they use.
 macro_rules! background_modifiers {
     ($builder:ident) => {
         impl<'a> $builder<'a, $crate::framework::builders::Foreground> {
@@ -201,7 +204,7 @@ macro_rules! background_modifiers {
                     ) + Send
                     + 'static,
             ) -> $builder<'a, $crate::framework::builders::InBackground> {
-                self.bg.callback = Some(Box::new(callback));
+                self.common.bg.callback = Some(Box::new(callback));
                 self.into_bg()
             }
 
@@ -216,8 +219,8 @@ macro_rules! background_modifiers {
                     + 'static,
                 pool: &$crate::session::WorkerPool,
             ) -> $builder<'a, $crate::framework::builders::InBackground> {
-                self.bg.callback = Some(Box::new(callback));
-                self.bg.executor = Some(pool.clone());
+                self.common.bg.callback = Some(Box::new(callback));
+                self.common.bg.executor = Some(pool.clone());
                 self.into_bg()
             }
 
@@ -238,7 +241,7 @@ macro_rules! background_modifiers {
                 mut self,
                 l: impl Fn(&str, &$crate::Error) + Send + Sync + 'static,
             ) -> Self {
-                self.bg.error_listener = Some(std::sync::Arc::new(l));
+                self.common.bg.error_listener = Some(std::sync::Arc::new(l));
                 self
             }
         }

@@ -1,9 +1,7 @@
 //! `set_data()`: with `with_version`, `compressed` and `idempotent` (a retry that finds its
 //! own write already applied succeeds).
 
-use std::marker::PhantomData;
-
-use super::{background_modifiers, event_for, user_error, Bg, Foreground, InBackground};
+use super::{builder_common, event_for, user_error, Common, Foreground, InBackground};
 use crate::client::ZooKeeper;
 use crate::error::{Error, Result};
 use crate::framework::event::CuratorEventType;
@@ -14,12 +12,10 @@ use crate::proto::Stat;
 /// Builder of `client.set_data()`.
 #[must_use = "a builder does nothing until for_path()"]
 pub struct SetDataBuilder<'a, M = Foreground> {
-    client: &'a CuratorFramework,
+    common: Common<'a, M>,
     version: i32,
     compress: bool,
     idempotent: bool,
-    bg: Bg,
-    _m: PhantomData<M>,
 }
 
 impl<M> SetDataBuilder<'_, M> {
@@ -45,13 +41,19 @@ impl<M> SetDataBuilder<'_, M> {
     fn prepare(&self, path: &str, data: &[u8]) -> Result<(String, Vec<u8>)> {
         path::validate_path(path, false)?;
         let data = if self.compress {
-            self.client.inner.cfg.compression.compress(path, data)?
+            self.common
+                .client
+                .inner
+                .cfg
+                .compression
+                .compress(path, data)?
         } else {
             data.to_vec()
         };
-        self.client
+        self.common
+            .client
             .check_schema(path, |s| s.validate_data(path, Some(&data), None))?;
-        let full = self.client.fix_path(path, false)?;
+        let full = self.common.client.fix_path(path, false)?;
         Ok((full, data))
     }
 }
@@ -80,23 +82,10 @@ fn once(
 impl<'a> SetDataBuilder<'a, Foreground> {
     pub(crate) fn new(client: &'a CuratorFramework) -> Self {
         SetDataBuilder {
-            client,
+            common: Common::new(client),
             version: -1,
             compress: false,
             idempotent: false,
-            bg: Bg::default(),
-            _m: PhantomData,
-        }
-    }
-
-    fn into_bg(self) -> SetDataBuilder<'a, InBackground> {
-        SetDataBuilder {
-            client: self.client,
-            version: self.version,
-            compress: self.compress,
-            idempotent: self.idempotent,
-            bg: self.bg,
-            _m: PhantomData,
         }
     }
 
@@ -104,14 +93,15 @@ impl<'a> SetDataBuilder<'a, Foreground> {
     pub fn for_path(self, path: &str, data: &[u8]) -> Result<Stat> {
         let (full, data) = self.prepare(path, data)?;
         let (v, idem) = (self.version, self.idempotent);
-        self.client
+        self.common
+            .client
             .call(|zk, count| once(zk, &full, &data, v, idem, count))
             .map_err(|e| user_error(e, path))
     }
 
     /// Sets the client's default data (Curator's `forPath(path)`).
     pub fn for_path_with_default_data(self, path: &str) -> Result<Stat> {
-        let data = self.client.inner.cfg.default_data.to_vec();
+        let data = self.common.client.inner.cfg.default_data.to_vec();
         self.for_path(path, &data)
     }
 }
@@ -122,7 +112,7 @@ impl SetDataBuilder<'_, InBackground> {
         let (full, data) = self.prepare(path, data)?;
         let (version, idem) = (self.version, self.idempotent);
         let user = path.to_string();
-        self.client.run_background_inline(
+        self.common.client.run_background_inline(
             move |_c, zk, count, done| {
                 if count > 0 {
                     return done.call(once(zk, &full, &data, version, idem, count));
@@ -136,15 +126,19 @@ impl SetDataBuilder<'_, InBackground> {
                 })
             },
             None,
-            self.bg,
+            self.common.bg,
         )
     }
 
     /// Starts a write of the client's default data.
     pub fn for_path_with_default_data(self, path: &str) -> Result<()> {
-        let data = self.client.inner.cfg.default_data.to_vec();
+        let data = self.common.client.inner.cfg.default_data.to_vec();
         self.for_path(path, &data)
     }
 }
 
-background_modifiers!(SetDataBuilder);
+builder_common!(SetDataBuilder {
+    version,
+    compress,
+    idempotent
+});

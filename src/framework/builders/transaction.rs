@@ -17,10 +17,9 @@
 //! # Ok::<(), zk_curator::Error>(())
 //! ```
 
-use std::marker::PhantomData;
 use std::time::Duration;
 
-use super::{attempt_on_timer, background_modifiers, event_for, Bg, Foreground, InBackground};
+use super::{attempt_on_timer, builder_common, event_for, Common, Foreground, InBackground};
 use crate::client::{Op, OpResult};
 use crate::error::{Error, Result};
 use crate::framework::event::CuratorEventType;
@@ -326,25 +325,13 @@ fn check_op_schema(client: &CuratorFramework, op: &CuratorOp) -> Result<()> {
 /// Builder of `client.transaction()`.
 #[must_use = "a builder does nothing until for_operations()"]
 pub struct CuratorMultiTransaction<'a, M = Foreground> {
-    client: &'a CuratorFramework,
-    bg: Bg,
-    _m: PhantomData<M>,
+    common: Common<'a, M>,
 }
 
 impl<'a> CuratorMultiTransaction<'a, Foreground> {
     pub(crate) fn new(client: &'a CuratorFramework) -> Self {
         CuratorMultiTransaction {
-            client,
-            bg: Bg::default(),
-            _m: PhantomData,
-        }
-    }
-
-    fn into_bg(self) -> CuratorMultiTransaction<'a, InBackground> {
-        CuratorMultiTransaction {
-            client: self.client,
-            bg: self.bg,
-            _m: PhantomData,
+            common: Common::new(client),
         }
     }
 
@@ -352,11 +339,11 @@ impl<'a> CuratorMultiTransaction<'a, Foreground> {
     /// operation (nothing was applied).
     pub fn for_operations(self, ops: Vec<CuratorOp>) -> Result<Vec<CuratorTransactionResult>> {
         for op in &ops {
-            check_op_schema(self.client, op)?;
+            check_op_schema(self.common.client, op)?;
         }
         let raw: Vec<Op> = ops.iter().map(|o| o.op.clone()).collect();
-        let res = self.client.call(|zk, _| zk.multi_results(&raw))?;
-        let results = typed(self.client, &ops, res);
+        let res = self.common.client.call(|zk, _| zk.multi_results(&raw))?;
+        let results = typed(self.common.client, &ops, res);
         if let Some(e) = results.iter().find_map(|r| r.error.clone()) {
             return Err(e);
         }
@@ -369,10 +356,10 @@ impl CuratorMultiTransaction<'_, InBackground> {
     /// `op_results()` hold the per-operation outcome (and `error()` the failing one's).
     pub fn for_operations(self, ops: Vec<CuratorOp>) -> Result<()> {
         for op in &ops {
-            check_op_schema(self.client, op)?;
+            check_op_schema(self.common.client, op)?;
         }
         let raw: Vec<Op> = ops.iter().map(|o| o.op.clone()).collect();
-        self.client.run_background(
+        self.common.client.run_background(
             attempt_on_timer(move |_c, zk, _count| zk.multi_results(&raw)),
             Box::new(move |c, r| {
                 let r = r.map(|res| typed(c, &ops, res));
@@ -389,12 +376,12 @@ impl CuratorMultiTransaction<'_, InBackground> {
                 ev
             }),
             None,
-            self.bg,
+            self.common.bg,
         )
     }
 }
 
-background_modifiers!(CuratorMultiTransaction);
+builder_common!(CuratorMultiTransaction {});
 
 fn typed(
     c: &CuratorFramework,

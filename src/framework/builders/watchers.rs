@@ -1,11 +1,10 @@
 //! `watchers()`: add persistent (recursive) watches, remove watches (Curator's
 //! `WatchesBuilder`).
 
-use std::marker::PhantomData;
 use std::time::Duration;
 
 use super::{
-    attempt_on_timer, background_modifiers, event_for, user_error, Bg, Foreground, InBackground,
+    attempt_on_timer, builder_common, event_for, user_error, Common, Foreground, InBackground,
     OnceDone, WatchMode,
 };
 use crate::error::{Error, Result};
@@ -28,12 +27,11 @@ impl<'a> WatchesBuilder<'a> {
     /// Adds a persistent watch (default mode: persistent-recursive). Without
     /// `using_watcher`, events go to the CuratorListeners as `Watched`.
     pub fn add(&self) -> AddWatchBuilder<'a, Foreground> {
+        let mut common = Common::new(self.client);
+        common.watch = WatchMode::Listeners;
         AddWatchBuilder {
-            client: self.client,
+            common,
             mode: AddWatchMode::PersistentRecursive,
-            watch: WatchMode::Listeners,
-            bg: Bg::default(),
-            _m: PhantomData,
         }
     }
 
@@ -51,11 +49,8 @@ impl<'a> WatchesBuilder<'a> {
 /// Builder of `client.watchers().add()`.
 #[must_use = "a builder does nothing until for_path()"]
 pub struct AddWatchBuilder<'a, M = Foreground> {
-    client: &'a CuratorFramework,
+    common: Common<'a, M>,
     mode: AddWatchMode,
-    watch: WatchMode,
-    bg: Bg,
-    _m: PhantomData<M>,
 }
 
 impl<M> AddWatchBuilder<'_, M> {
@@ -72,34 +67,25 @@ impl<M> AddWatchBuilder<'_, M> {
         mut self,
         w: impl Fn(&crate::WatchedEvent) + Send + Sync + 'static,
     ) -> Self {
-        self.watch = WatchMode::Watcher(w.into_shared());
+        self.common.watch = WatchMode::Watcher(w.into_shared());
         self
     }
 
     /// [`using_watcher`](Self::using_watcher) with a [`SharedWatcher`] (one identity:
     /// `watchers().remove(&w)` removes it).
     pub fn using_shared_watcher(mut self, w: &SharedWatcher) -> Self {
-        self.watch = WatchMode::Watcher(w.clone());
+        self.common.watch = WatchMode::Watcher(w.clone());
         self
     }
 }
 
 impl<'a> AddWatchBuilder<'a, Foreground> {
-    fn into_bg(self) -> AddWatchBuilder<'a, InBackground> {
-        AddWatchBuilder {
-            client: self.client,
-            mode: self.mode,
-            watch: self.watch,
-            bg: self.bg,
-            _m: PhantomData,
-        }
-    }
-
     /// Adds the watch (the node need not exist).
     pub fn for_path(self, path: &str) -> Result<()> {
-        let c = self.client;
+        let c = self.common.client;
         let full = c.fix_path(path, false)?;
         let w = self
+            .common
             .watch
             .resolve(c, &full)
             .unwrap_or_else(|| c.listener_watcher());
@@ -112,9 +98,10 @@ impl<'a> AddWatchBuilder<'a, Foreground> {
 impl AddWatchBuilder<'_, InBackground> {
     /// Starts adding the watch; the result arrives as an `AddWatch` event.
     pub fn for_path(self, path: &str) -> Result<()> {
-        let c = self.client;
+        let c = self.common.client;
         let full = c.fix_path(path, false)?;
         let w = self
+            .common
             .watch
             .resolve(c, &full)
             .unwrap_or_else(|| c.listener_watcher());
@@ -133,24 +120,22 @@ impl AddWatchBuilder<'_, InBackground> {
                 event_for(CuratorEventType::AddWatch, &user, r, |_, _| {})
             }),
             None,
-            self.bg,
+            self.common.bg,
         )
     }
 }
 
-background_modifiers!(AddWatchBuilder);
+builder_common!(AddWatchBuilder { mode });
 
 /// Builder of `client.watchers().remove(w)` / `remove_all()`.
 #[must_use = "a builder does nothing until for_path()"]
 pub struct RemoveWatchesBuilder<'a, M = Foreground> {
-    client: &'a CuratorFramework,
+    common: Common<'a, M>,
     watcher: Option<SharedWatcher>,
     wtype: WatcherType,
     local: bool,
     quietly: bool,
     guaranteed: bool,
-    bg: Bg,
-    _m: PhantomData<M>,
 }
 
 impl<M> RemoveWatchesBuilder<'_, M> {
@@ -182,37 +167,22 @@ impl<M> RemoveWatchesBuilder<'_, M> {
 impl<'a> RemoveWatchesBuilder<'a, Foreground> {
     fn new(client: &'a CuratorFramework, watcher: Option<SharedWatcher>) -> Self {
         RemoveWatchesBuilder {
-            client,
+            common: Common::new(client),
             watcher,
             wtype: WatcherType::Any,
             local: false,
             quietly: false,
             guaranteed: false,
-            bg: Bg::default(),
-            _m: PhantomData,
-        }
-    }
-
-    fn into_bg(self) -> RemoveWatchesBuilder<'a, InBackground> {
-        RemoveWatchesBuilder {
-            client: self.client,
-            watcher: self.watcher,
-            wtype: self.wtype,
-            local: self.local,
-            quietly: self.quietly,
-            guaranteed: self.guaranteed,
-            bg: self.bg,
-            _m: PhantomData,
         }
     }
 
     /// Removes the watch(es).
     pub fn for_path(self, path: &str) -> Result<()> {
         let plan = self.plan(path)?;
-        let r = self.client.call(|zk, _| plan.once(zk));
+        let r = self.common.client.call(|zk, _| plan.once(zk));
         match r {
             Err(e) if self.guaranteed && e.is_retryable() => {
-                plan.keep_trying(self.client.clone());
+                plan.keep_trying(self.common.client.clone());
                 Err(user_error(e, path))
             }
             other => other.map_err(|e| user_error(e, path)),
@@ -227,7 +197,7 @@ impl RemoveWatchesBuilder<'_, InBackground> {
         let user = path.to_string();
         let (p1, p2) = (plan.clone(), plan);
         let guaranteed = self.guaranteed;
-        self.client.run_background(
+        self.common.client.run_background(
             attempt_on_timer(move |_c, zk, _count| p1.once(zk)),
             Box::new(move |_c, r| {
                 let r = r.map_err(|e| user_error(e, &user));
@@ -238,14 +208,14 @@ impl RemoveWatchesBuilder<'_, InBackground> {
                     (*p2).clone().keep_trying(c.clone());
                 }
             })),
-            self.bg,
+            self.common.bg,
         )
     }
 }
 
 impl<M> RemoveWatchesBuilder<'_, M> {
     fn plan(&self, path: &str) -> Result<RemovePlan> {
-        let c = self.client;
+        let c = self.common.client;
         Ok(RemovePlan {
             full: c.fix_path(path, false)?,
             watcher: self.watcher.clone().map(|w| c.wrap_watcher(w)),
@@ -256,7 +226,13 @@ impl<M> RemoveWatchesBuilder<'_, M> {
     }
 }
 
-background_modifiers!(RemoveWatchesBuilder);
+builder_common!(RemoveWatchesBuilder {
+    watcher,
+    wtype,
+    local,
+    quietly,
+    guaranteed
+});
 
 #[derive(Clone)]
 struct RemovePlan {
