@@ -270,3 +270,11 @@ impl<'a> TempGetDataBuilder<'a> {
         })
     }
 }
+
+/// Names the builder only: it holds the client, callbacks and watchers, none of which
+/// has a useful text form.
+impl std::fmt::Debug for TempGetDataBuilder<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TempGetDataBuilder").finish_non_exhaustive()
+    }
+}

@@ -100,3 +100,11 @@ impl RequestPath {
         self.core.state.lock().tree.node_count()
     }
 }
+
+/// Names the builder only: it holds the client, callbacks and watchers, none of which
+/// has a useful text form.
+impl std::fmt::Debug for RequestPath {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RequestPath").finish_non_exhaustive()
+    }
+}

@@ -161,3 +161,19 @@ impl SetAclBuilder<'_, InBackground> {
 }
 
 builder_common!(SetAclBuilder { acl, version });
+
+/// Names the builder only: it holds the client, callbacks and watchers, none of which
+/// has a useful text form.
+impl<M> std::fmt::Debug for GetAclBuilder<'_, M> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GetAclBuilder").finish_non_exhaustive()
+    }
+}
+
+/// Names the builder only: it holds the client, callbacks and watchers, none of which
+/// has a useful text form.
+impl<M> std::fmt::Debug for SetAclBuilder<'_, M> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SetAclBuilder").finish_non_exhaustive()
+    }
+}

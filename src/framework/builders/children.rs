@@ -115,3 +115,11 @@ impl GetChildrenBuilder<'_, InBackground> {
 }
 
 builder_common!(GetChildrenBuilder {});
+
+/// Names the builder only: it holds the client, callbacks and watchers, none of which
+/// has a useful text form.
+impl<M> std::fmt::Debug for GetChildrenBuilder<'_, M> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GetChildrenBuilder").finish_non_exhaustive()
+    }
+}

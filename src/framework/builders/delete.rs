@@ -206,3 +206,11 @@ fn background_attempt(plan: Arc<DeletePlan>) -> Attempt<()> {
         }
     })
 }
+
+/// Names the builder only: it holds the client, callbacks and watchers, none of which
+/// has a useful text form.
+impl<M> std::fmt::Debug for DeleteBuilder<'_, M> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DeleteBuilder").finish_non_exhaustive()
+    }
+}

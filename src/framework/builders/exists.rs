@@ -187,3 +187,11 @@ impl ExistsBuilder<'_, InBackground> {
 }
 
 builder_common!(ExistsBuilder { parents, acl });
+
+/// Names the builder only: it holds the client, callbacks and watchers, none of which
+/// has a useful text form.
+impl<M> std::fmt::Debug for ExistsBuilder<'_, M> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ExistsBuilder").finish_non_exhaustive()
+    }
+}

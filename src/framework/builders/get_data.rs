@@ -155,3 +155,11 @@ impl GetDataBuilder<'_, InBackground> {
 }
 
 builder_common!(GetDataBuilder { decompress });
+
+/// Names the builder only: it holds the client, callbacks and watchers, none of which
+/// has a useful text form.
+impl<M> std::fmt::Debug for GetDataBuilder<'_, M> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GetDataBuilder").finish_non_exhaustive()
+    }
+}

@@ -142,3 +142,11 @@ builder_common!(SetDataBuilder {
     compress,
     idempotent
 });
+
+/// Names the builder only: it holds the client, callbacks and watchers, none of which
+/// has a useful text form.
+impl<M> std::fmt::Debug for SetDataBuilder<'_, M> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SetDataBuilder").finish_non_exhaustive()
+    }
+}

@@ -56,3 +56,11 @@ impl SyncBuilder<'_, InBackground> {
 }
 
 builder_common!(SyncBuilder {});
+
+/// Names the builder only: it holds the client, callbacks and watchers, none of which
+/// has a useful text form.
+impl<M> std::fmt::Debug for SyncBuilder<'_, M> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SyncBuilder").finish_non_exhaustive()
+    }
+}

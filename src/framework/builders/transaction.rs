@@ -411,3 +411,47 @@ fn typed(
         })
         .collect()
 }
+
+/// Names the builder only: it holds the client, callbacks and watchers, none of which
+/// has a useful text form.
+impl std::fmt::Debug for TransactionOp<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TransactionOp").finish_non_exhaustive()
+    }
+}
+
+/// Names the builder only: it holds the client, callbacks and watchers, none of which
+/// has a useful text form.
+impl std::fmt::Debug for TransactionCreateBuilder<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TransactionCreateBuilder")
+            .finish_non_exhaustive()
+    }
+}
+
+/// Names the builder only: it holds the client, callbacks and watchers, none of which
+/// has a useful text form.
+impl std::fmt::Debug for TransactionSetDataBuilder<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TransactionSetDataBuilder")
+            .finish_non_exhaustive()
+    }
+}
+
+/// Names the builder only: it holds the client, callbacks and watchers, none of which
+/// has a useful text form.
+impl std::fmt::Debug for TransactionVersionBuilder<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TransactionVersionBuilder")
+            .finish_non_exhaustive()
+    }
+}
+
+/// Names the builder only: it holds the client, callbacks and watchers, none of which
+/// has a useful text form.
+impl<M> std::fmt::Debug for CuratorMultiTransaction<'_, M> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CuratorMultiTransaction")
+            .finish_non_exhaustive()
+    }
+}

@@ -276,3 +276,11 @@ impl std::fmt::Debug for LeaderLatch {
             .finish()
     }
 }
+
+/// Names the builder only: it holds the client, callbacks and watchers, none of which
+/// has a useful text form.
+impl std::fmt::Debug for LeaderLatchBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LeaderLatchBuilder").finish_non_exhaustive()
+    }
+}

@@ -360,3 +360,12 @@ impl std::fmt::Debug for LeaderSelector {
             .finish()
     }
 }
+
+/// Names the builder only: it holds the client, callbacks and watchers, none of which
+/// has a useful text form.
+impl std::fmt::Debug for LeaderSelectorBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LeaderSelectorBuilder")
+            .finish_non_exhaustive()
+    }
+}
