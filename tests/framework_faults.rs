@@ -377,3 +377,31 @@ server_test!(shared close_from_a_listener_does_not_deadlock, |srv| {
     c.sync().in_background_no_callback().for_path("/").unwrap();
     assert_eq!(rx.recv_timeout(WAIT).unwrap(), CuratorFrameworkState::Stopped);
 });
+
+// A listener told CONNECTED or RECONNECTED finds the client connected when it asks: the
+// connection event is sent once the handle *is* connected, never just before (which a
+// loaded machine showed: `block_until_connected` true, then `is_connected()` false).
+server_test!(shared a_connected_listener_finds_the_client_connected, |srv| {
+    let proxy = Proxy::start(&srv.connect_string());
+    for _ in 0..10 {
+        let c = srv
+            .curator_builder()
+            .connect_string(&proxy.connect_string())
+            .build()
+            .unwrap();
+        let (tx, rx) = mpsc::channel();
+        let tx = Mutex::new(tx);
+        c.connection_state_listenable()
+            .add_listener(move |client: &CuratorFramework, state: ConnectionState| {
+                if state.is_connected() {
+                    let _ = tx.lock().unwrap().send((state, client.is_connected()));
+                }
+            });
+        c.start().unwrap();
+        assert_eq!(rx.recv_timeout(WAIT), Ok((ConnectionState::Connected, true)));
+        assert!(c.is_connected());
+        proxy.drop_connections();
+        assert_eq!(rx.recv_timeout(WAIT), Ok((ConnectionState::Reconnected, true)));
+        c.close();
+    }
+});

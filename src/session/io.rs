@@ -294,14 +294,23 @@ impl IoLoop {
             resp.timeout,
             if ro { " (read-only)" } else { "" }
         );
-        self.core.emit_state(if ro {
+        let connected = if ro {
             KeeperState::ConnectedReadOnly
         } else {
             KeeperState::SyncConnected
-        });
+        };
+        // Without SASL, watchers hear SyncConnected once the handle *is* connected (below),
+        // so that whoever learns of the connection from the event (the framework's
+        // `block_until_connected`, a watcher) finds `state()` connected too. With SASL,
+        // they hear it before the exchange, as ZooKeeper's own client orders them.
+        #[cfg(feature = "sasl")]
+        let mut connected = Some(connected);
         // (Without the `sasl` feature no builder can ask for SASL.)
         #[cfg(feature = "sasl")]
         if let Some(creds) = &self.core.cfg.sasl {
+            if let Some(state) = connected.take() {
+                self.core.emit_state(state);
+            }
             let deadline = Instant::now() + read_timeout;
             match super::sasl::authenticate(&self.core, &stream, &mut self.reader, creds, deadline)
             {
@@ -341,6 +350,12 @@ impl IoLoop {
                 States::Connected
             };
         });
+        #[cfg(feature = "sasl")]
+        if let Some(state) = connected {
+            self.core.emit_state(state);
+        }
+        #[cfg(not(feature = "sasl"))]
+        self.core.emit_state(connected);
         if ro {
             self.core
                 .start_ro_probe(host.clone(), self.ring.hosts().to_vec());
