@@ -657,3 +657,96 @@ server_test!(shared plain_consumer_takes_one_item_at_a_time_unless_told, |srv| {
     }
     client.close();
 });
+
+/// The sessions owning the latch nodes at `leader_path`, in election order (Curator's
+/// `_c_<uuid>-latch-<seq>`, sorted by sequence): the first one leads.
+fn latch_owners(c: &CuratorFramework, leader_path: &str) -> Vec<i64> {
+    let mut names = c.get_children().for_path(leader_path).unwrap_or_default();
+    names.retain(|n| n.contains("-latch-"));
+    names.sort_by_key(|n| n.rsplit("-latch-").next().unwrap_or_default().to_string());
+    names
+        .iter()
+        .filter_map(|n| {
+            c.check_exists()
+                .for_path(&format!("{leader_path}/{n}"))
+                .ok()
+                .flatten()
+        })
+        .map(|s| s.ephemeral_owner)
+        .collect()
+}
+
+fn session(c: &CuratorFramework) -> i64 {
+    c.zookeeper_client().zookeeper().unwrap().session_id()
+}
+
+server_test!(shared sharders_on_one_leader_path_elect_one, |srv| {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
+    let root = unique_root("q-shard-leader");
+    let (queue_path, leader_path) = (format!("{root}/queue"), format!("{root}/leader"));
+    let (ca, cb) = (srv.curator(), srv.curator());
+    let policies = QueueSharderPolicies::builder()
+        .new_queue_threshold(2)
+        .threshold_check(Duration::from_millis(150))
+        .max_queues(30);
+    // Counts the shards a sharder makes itself: those it opens before their node exists.
+    let sharder = |c: &CuratorFramework, made: Arc<AtomicUsize>| {
+        QueueSharder::builder(c, &queue_path, move |c: &CuratorFramework, p: &str| {
+            if c.check_exists().for_path(p)?.is_none() {
+                made.fetch_add(1, SeqCst);
+            }
+            QueueBuilder::producer(c, StringSerializer, p).put_in_background(false).build_queue()
+        })
+        .policies(policies)
+        .leader_path(&leader_path)
+    };
+    let (made_a, made_b) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    // A's own check as well (both must hold): it lets the test stop A adding shards while A
+    // keeps the latch, and counts A's checks past the latch.
+    let (gate_a, asked_a) = (Arc::new(AtomicBool::new(true)), Arc::new(AtomicUsize::new(0)));
+    let (g, n) = (gate_a.clone(), asked_a.clone());
+    let a = sharder(&ca, made_a.clone())
+        .leader(move || {
+            n.fetch_add(1, SeqCst);
+            g.load(SeqCst)
+        })
+        .build()
+        .unwrap();
+    a.start().unwrap();
+    assert_eq!(made_a.load(SeqCst), 1, "A made the first shard");
+    assert!(wait_until(T, || latch_owners(&ca, &leader_path) == [session(&ca)]));
+    let b = sharder(&cb, made_b.clone()).build().unwrap();
+    b.start().unwrap();
+    assert_eq!(b.shard_qty(), 1);
+    assert!(wait_until(T, || latch_owners(&cb, &leader_path) == [session(&ca), session(&cb)]));
+    for i in 0..3 {
+        a.get_queue().unwrap().put(format!("{i}")).unwrap();
+    }
+    // The first shard is full: the leader adds shards, the other sharder none.
+    assert!(wait_until(T, || made_a.load(SeqCst) >= 3), "A (the leader) adds shards");
+    gate_a.store(false, SeqCst);
+    let asked = asked_a.load(SeqCst);
+    // Three more of A's checks pass; B checks as often and still adds nothing.
+    assert!(wait_until(T, || asked_a.load(SeqCst) >= asked + 3));
+    assert_eq!(made_b.load(SeqCst), 0, "B does not lead: it adds no shard");
+    let by_a = made_a.load(SeqCst);
+    assert!(wait_until(T, || b.shard_qty() == by_a), "B opens the shards A added");
+    // A leaves: B takes the latch over and adds shards.
+    a.close();
+    assert!(wait_until(T, || latch_owners(&cb, &leader_path) == [session(&cb)]));
+    assert!(wait_until(T, || made_b.load(SeqCst) >= 1), "B (the leader now) adds shards");
+    assert_eq!(made_a.load(SeqCst), by_a);
+    b.close();
+    assert!(wait_until(T, || latch_owners(&cb, &leader_path).is_empty()));
+    // The leader path may not lie in the queue path (its nodes would pass for shards).
+    for bad in [queue_path.clone(), format!("{queue_path}/leader"), "leader".to_string()] {
+        let r = QueueSharder::builder(&ca, &queue_path, |c: &CuratorFramework, p: &str| {
+            QueueBuilder::producer(c, StringSerializer, p).build_queue()
+        })
+        .leader_path(&bad)
+        .build();
+        assert!(r.is_err(), "{bad}");
+    }
+    ca.close();
+    cb.close();
+});

@@ -33,7 +33,8 @@ server_test!(shared reaper_deletes_what_stays_empty, |srv| {
     let reaper = Reaper::builder(&c)
         .threshold(THRESHOLD)
         .leader(move || l.load(Ordering::SeqCst))
-        .build();
+        .build()
+        .unwrap();
     reaper.start().unwrap();
     reaper.add_path(&empty, Mode::ReapUntilDelete).unwrap();
     reaper.add_path(&busy, Mode::ReapIndefinitely).unwrap();

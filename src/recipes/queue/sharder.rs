@@ -7,10 +7,16 @@
 //! threshold full) when there is one. Every `threshold_check` the shards' sizes are read; if
 //! one has reached the threshold, the leader adds a shard (up to `max_queues`).
 //!
-//! Curator elects that leader with a `LeaderLatch` at a leader path. zk-curator takes a
-//! leadership check instead ([`QueueSharderBuilder::leader`], e.g. a latch's
-//! `has_leadership`); without one every sharder acts as the leader, so processes sharing a
-//! queue path may add a shard each at the same check (bounded by `max_queues`).
+//! The leader: Curator's constructor takes a `leaderPath` and elects it with a `LeaderLatch`
+//! there; here that is [`QueueSharderBuilder::leader_path`]. The sharder then owns a
+//! [`LeaderLatch`] at that path (empty participant id, as Curator's), started by
+//! [`QueueSharder::start`] once the first shards are open and closed by
+//! [`QueueSharder::close`], so Rust and Java sharders on one leader path take part in one
+//! election (`leaderPath/_c_<uuid>-latch-<seq>`). Leadership is asked at each check, right
+//! before a shard would be added, as Curator does; a sharder that loses it later adds nothing
+//! more. [`QueueSharderBuilder::leader`] takes a check of its own instead or as well (both
+//! must hold). With neither, every sharder acts as the leader, so processes sharing a queue
+//! path may add a shard each at the same check (bounded by `max_queues`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -25,6 +31,7 @@ use super::{
 use crate::error::{Error, Result};
 use crate::framework::CuratorFramework;
 use crate::path;
+use crate::recipes::leader::{LeaderLatch, LeaderLatchState};
 
 /// A queue a [`QueueSharder`] can manage: every queue kind of this module (Curator's
 /// `QueueBase`, start and close only).
@@ -117,10 +124,11 @@ type Allocator<Q> = Box<dyn Fn(&CuratorFramework, &str) -> Result<Q> + Send + Sy
 /// threshold full) when there is one. Every `threshold_check` the shards' sizes are read; if
 /// one has reached the threshold, the leader adds a shard (up to `max_queues`).
 ///
-/// Curator elects that leader with a `LeaderLatch` at a leader path. Here the builder takes a
-/// leadership check instead ([`QueueSharderBuilder::leader`], e.g. a latch's
-/// `has_leadership`); without one every sharder acts as the leader, so processes sharing a
-/// queue path may add a shard each at the same check (bounded by `max_queues`).
+/// Which sharder adds shards: with [`leader_path`](QueueSharderBuilder::leader_path)
+/// (Curator's `leaderPath`) the one whose own [`LeaderLatch`] there leads, Java or Rust;
+/// with [`leader`](QueueSharderBuilder::leader) the one whose check says so (both must hold
+/// when both are given); with neither, every sharder, so processes sharing a queue path may
+/// add a shard each at the same check (bounded by `max_queues`).
 ///
 /// ```
 /// use std::time::Duration;
@@ -154,6 +162,7 @@ pub struct QueueSharderBuilder<Q: QueueBase> {
     allocator: Allocator<Q>,
     policies: QueueSharderPolicies,
     leader: Option<Arc<dyn Fn() -> bool + Send + Sync>>,
+    leader_path: Option<String>,
 }
 
 impl<Q: QueueBase> std::fmt::Debug for QueueSharderBuilder<Q> {
@@ -162,6 +171,7 @@ impl<Q: QueueBase> std::fmt::Debug for QueueSharderBuilder<Q> {
             .field("path", &self.path)
             .field("policies", &self.policies)
             .field("leader_check", &self.leader.is_some())
+            .field("leader_path", &self.leader_path)
             .finish_non_exhaustive()
     }
 }
@@ -173,16 +183,44 @@ impl<Q: QueueBase> QueueSharderBuilder<Q> {
         self
     }
 
-    /// Add shards only while `is_leader` returns true (Curator: a `LeaderLatch` at its leader
-    /// path; pass `move || latch.has_leadership()`).
+    /// Add shards only while `is_leader` returns true (e.g. `move || latch.has_leadership()`
+    /// for a latch of your own). With [`leader_path`](Self::leader_path) as well, both must
+    /// hold.
     pub fn leader(mut self, is_leader: impl Fn() -> bool + Send + Sync + 'static) -> Self {
         self.leader = Some(Arc::new(is_leader));
         self
     }
 
-    /// The sharder (not started); an invalid path is an error.
+    /// Add shards only while this sharder's own [`LeaderLatch`] at `leader_path` leads
+    /// (Curator's `leaderPath`): of all the sharders, Java or Rust, given one leader path, one
+    /// adds shards at a time. The latch has an empty participant id (as Curator's), joins the
+    /// election in [`QueueSharder::start`] and leaves it in [`QueueSharder::close`]. The path
+    /// must lie outside the queue path (its nodes would be taken for shards):
+    /// [`build`](Self::build) fails otherwise.
+    pub fn leader_path(mut self, leader_path: &str) -> Self {
+        self.leader_path = Some(leader_path.to_string());
+        self
+    }
+
+    /// The sharder (not started). An invalid queue or leader path, or a leader path at or
+    /// under the queue path, is an error.
     pub fn build(self) -> Result<QueueSharder<Q>> {
         path::validate_path(&self.path, false)?;
+        let latch = match &self.leader_path {
+            Some(lp) => {
+                path::validate_path(lp, false)?;
+                let under = self.path == "/" || lp.starts_with(&format!("{}/", self.path));
+                if *lp == self.path || under {
+                    return Err(Error::InvalidArgument(format!(
+                        "the leader path {lp} must lie outside the queue path {}: its latch \
+                         nodes would be taken for shards",
+                        self.path
+                    )));
+                }
+                Some(LeaderLatch::new(&self.client, lp)?)
+            }
+            None => None,
+        };
         Ok(QueueSharder {
             inner: Arc::new(Inner {
                 client: self.client,
@@ -190,6 +228,7 @@ impl<Q: QueueBase> QueueSharderBuilder<Q> {
                 allocator: self.allocator,
                 policies: self.policies,
                 leader: self.leader,
+                latch,
                 shards: Mutex::new(Shards::default()),
                 life: Mutex::new(Life::Latent),
                 cv: Condvar::new(),
@@ -227,6 +266,8 @@ struct Inner<Q: QueueBase> {
     allocator: Allocator<Q>,
     policies: QueueSharderPolicies,
     leader: Option<Arc<dyn Fn() -> bool + Send + Sync>>,
+    /// The latch at the leader path, when there is one (owned: started and closed here).
+    latch: Option<LeaderLatch>,
     shards: Mutex<Shards<Q>>,
     life: Mutex<Life>,
     cv: Condvar,
@@ -248,11 +289,13 @@ impl<Q: QueueBase> QueueSharder<Q> {
             allocator: Box::new(allocator),
             policies: QueueSharderPolicies::default(),
             leader: None,
+            leader_path: None,
         }
     }
 
-    /// Opens the existing shards (or makes the first one) and starts checking their sizes on
-    /// a thread of its own (`zk-queue-sharder`).
+    /// Opens the existing shards (or makes the first one), joins the election at the leader
+    /// path if there is one, and starts checking the shards' sizes on a thread of its own
+    /// (`zk-queue-sharder`).
     pub fn start(&self) -> Result<()> {
         {
             let mut life = self.inner.life.lock();
@@ -272,6 +315,10 @@ impl<Q: QueueBase> QueueSharder<Q> {
         if inner.shards.lock().queues.is_empty() {
             inner.open(&inner.new_shard_path())?;
         }
+        // After the first shards, as Curator: electing a leader early gains nothing.
+        if let Some(latch) = &inner.latch {
+            latch.start()?;
+        }
         let me = inner.clone();
         let h = std::thread::Builder::new()
             .name("zk-queue-sharder".into())
@@ -281,7 +328,8 @@ impl<Q: QueueBase> QueueSharder<Q> {
         Ok(())
     }
 
-    /// Stops checking and closes every shard's queue. Idempotent; also run on drop.
+    /// Stops checking, leaves the election (handing leadership to another sharder) and
+    /// closes every shard's queue. Idempotent; also run on drop.
     pub fn close(&self) {
         *self.inner.life.lock() = Life::Closed;
         self.inner.cv.notify_all();
@@ -289,6 +337,16 @@ impl<Q: QueueBase> QueueSharder<Q> {
         if let Some(h) = h {
             if h.thread().id() != std::thread::current().id() {
                 let _ = h.join();
+            }
+        }
+        if let Some(latch) = &self.inner.latch {
+            if latch.state() == LeaderLatchState::Started {
+                if let Err(e) = latch.close() {
+                    log::warn!(
+                        "queue sharder {}: closing its leader latch: {e}",
+                        self.inner.path
+                    );
+                }
             }
         }
         let shards = std::mem::take(&mut *self.inner.shards.lock());
@@ -380,6 +438,13 @@ impl<Q: QueueBase> Inner<Q> {
         }
     }
 
+    /// Whether this sharder may add shards now: its latch leads (if it has one) and its
+    /// check says so (if it has one).
+    fn leads(&self) -> bool {
+        self.latch.as_ref().is_none_or(|l| l.has_leadership())
+            && self.leader.as_ref().is_none_or(|l| l())
+    }
+
     /// Curator's `checkThreshold`: open new shards, sort them into preferred or not, and add
     /// one if a shard is full and this process leads.
     fn check(&self) -> Result<()> {
@@ -400,8 +465,9 @@ impl<Q: QueueBase> Inner<Q> {
                 s.preferred.insert(p);
             }
         }
-        let leads = self.leader.as_ref().is_none_or(|l| l());
-        if let (Some(n), true) = (full, leads) {
+        // Asked only now, right before adding (Curator's order): a leadership lost during
+        // the scan above adds nothing.
+        if let (Some(n), true) = (full, self.leads()) {
             if self.shards.lock().queues.len() < self.policies.max_queues {
                 log::info!(
                     "queue sharder {}: a shard holds {n} items (threshold {threshold}); adding one",

@@ -1,4 +1,6 @@
-//! [`ChildReaper`]: hands the empty children of some parents to a [`Reaper`].
+//! [`ChildReaper`]: hands the empty children of some parents to a [`Reaper`]. With a leader
+//! path (Curator's `leaderPath`) it owns one [`LeaderLatch`] there, which its inner
+//! [`Reaper`] shares: both work only while it leads (see the [parent module](super)).
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -7,10 +9,11 @@ use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
 
-use super::{LeaderCheck, Mode, Reaper, DEFAULT_THRESHOLD};
+use super::{close_latch, LeaderCheck, Mode, Reaper, DEFAULT_THRESHOLD};
 use crate::error::{Error, Result};
 use crate::framework::CuratorFramework;
 use crate::path;
+use crate::recipes::leader::LeaderLatch;
 
 /// Every `threshold`, lists the children of its parent paths and has a [`Reaper`] delete those
 /// that stay empty (Curator 4's `ChildReaper`). With a lock schema (e.g. `["locks",
@@ -51,6 +54,7 @@ pub struct ChildReaperBuilder {
     mode: Mode,
     threshold: Duration,
     leader: Option<LeaderCheck>,
+    leader_path: Option<String>,
     lock_schema: Vec<String>,
 }
 
@@ -61,6 +65,7 @@ impl std::fmt::Debug for ChildReaperBuilder {
             .field("mode", &self.mode)
             .field("threshold", &self.threshold)
             .field("leader_check", &self.leader.is_some())
+            .field("leader_path", &self.leader_path)
             .field("lock_schema", &self.lock_schema)
             .finish_non_exhaustive()
     }
@@ -74,9 +79,19 @@ impl ChildReaperBuilder {
         self
     }
 
-    /// Work only while `is_leader` returns true (Curator's `leaderPath`).
+    /// Work only while `is_leader` returns true (e.g. `move || latch.has_leadership()` for a
+    /// latch of your own). With [`leader_path`](Self::leader_path) as well, both must hold.
     pub fn leader(mut self, is_leader: impl Fn() -> bool + Send + Sync + 'static) -> Self {
         self.leader = Some(Arc::new(is_leader));
+        self
+    }
+
+    /// Work only while this child reaper's own [`LeaderLatch`] at `leader_path` leads
+    /// (Curator's `leaderPath`): of all the child reapers, Java or Rust, given one leader path,
+    /// one lists and reaps at a time. The latch (shared with the inner [`Reaper`]) joins the
+    /// election in [`ChildReaper::start`] and leaves it in [`ChildReaper::close`].
+    pub fn leader_path(mut self, leader_path: &str) -> Self {
+        self.leader_path = Some(leader_path.to_string());
         self
     }
 
@@ -86,22 +101,28 @@ impl ChildReaperBuilder {
         self
     }
 
-    /// The child reaper (not started); an invalid path is an error.
+    /// The child reaper (not started); an invalid path or leader path is an error.
     pub fn build(self) -> Result<ChildReaper> {
         path::validate_path(&self.path, false)?;
-        let mut reaper = Reaper::builder(&self.client).threshold(self.threshold);
-        if let Some(l) = &self.leader {
-            let l = l.clone();
-            reaper = reaper.leader(move || l());
-        }
+        let latch = match &self.leader_path {
+            Some(lp) => Some(Arc::new(LeaderLatch::new(&self.client, lp)?)),
+            None => None,
+        };
+        // The inner reaper asks what this one asks (Curator hands it the latch, not owned).
+        let active = active_check(latch.clone(), self.leader.clone());
+        let reaper = Reaper::builder(&self.client)
+            .threshold(self.threshold)
+            .leader(move || active())
+            .build()?;
         Ok(ChildReaper {
             inner: Arc::new(Inner {
                 client: self.client,
                 mode: self.mode,
                 every: self.threshold.max(Duration::from_millis(1)),
-                leader: self.leader,
+                active: active_check(latch.clone(), self.leader),
+                latch,
                 lock_schema: self.lock_schema,
-                reaper: reaper.build(),
+                reaper,
                 st: Mutex::new(State {
                     paths: BTreeSet::from([self.path]),
                     max_children: None,
@@ -115,11 +136,21 @@ impl ChildReaperBuilder {
     }
 }
 
+/// Whether to work now: `latch` leads (if there is one) and `leader` says so (if given).
+fn active_check(latch: Option<Arc<LeaderLatch>>, leader: Option<LeaderCheck>) -> LeaderCheck {
+    Arc::new(move || {
+        latch.as_ref().is_none_or(|l| l.has_leadership()) && leader.as_ref().is_none_or(|l| l())
+    })
+}
+
 struct Inner {
     client: CuratorFramework,
     mode: Mode,
     every: Duration,
-    leader: Option<LeaderCheck>,
+    /// The latch and the user's check together.
+    active: LeaderCheck,
+    /// The latch at the leader path, when there is one (owned: started and closed here).
+    latch: Option<Arc<LeaderLatch>>,
     lock_schema: Vec<String>,
     reaper: Reaper,
     st: Mutex<State>,
@@ -148,11 +179,13 @@ impl ChildReaper {
             mode,
             threshold: DEFAULT_THRESHOLD,
             leader: None,
+            leader_path: None,
             lock_schema: Vec::new(),
         }
     }
 
-    /// Starts the reaper and the listing thread (`zk-child-reaper`).
+    /// Joins the election at the leader path if there is one, and starts the reaper and the
+    /// listing thread (`zk-child-reaper`).
     pub fn start(&self) -> Result<()> {
         {
             let mut st = self.inner.st.lock();
@@ -162,6 +195,12 @@ impl ChildReaper {
                 ));
             }
             st.started = true;
+        }
+        if let Some(latch) = &self.inner.latch {
+            if let Err(e) = latch.start() {
+                self.inner.st.lock().started = false;
+                return Err(e);
+            }
         }
         self.inner.reaper.start()?;
         let inner = self.inner.clone();
@@ -173,7 +212,8 @@ impl ChildReaper {
         Ok(())
     }
 
-    /// Stops both threads. Idempotent; also run on drop.
+    /// Stops both threads and leaves the election (handing leadership to another child
+    /// reaper). Idempotent; also run on drop.
     pub fn close(&self) {
         self.inner.st.lock().closed = true;
         self.inner.cv.notify_all();
@@ -184,6 +224,9 @@ impl ChildReaper {
             }
         }
         self.inner.reaper.close();
+        if let Some(latch) = &self.inner.latch {
+            close_latch(latch, "child reaper");
+        }
     }
 
     /// Also looks after the children of `path`.
@@ -225,7 +268,7 @@ impl Inner {
                 (st.paths.clone(), st.max_children)
             };
             next = Instant::now() + self.every;
-            if self.leader.as_ref().is_some_and(|l| !l()) {
+            if !(self.active)() {
                 continue;
             }
             for p in paths {
@@ -285,6 +328,7 @@ impl std::fmt::Debug for ChildReaper {
         f.debug_struct("ChildReaper")
             .field("paths", &self.inner.st.lock().paths)
             .field("every", &self.inner.every)
+            .field("leader_path", &self.inner.latch.as_ref().map(|l| l.path()))
             .finish()
     }
 }

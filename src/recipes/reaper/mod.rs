@@ -11,6 +11,18 @@
 //! A path is deleted once it was seen without children at three checks in a row, a third of
 //! the threshold apart (so about `threshold` after it became empty), with a plain delete: a
 //! node that gained a child meanwhile fails with NotEmpty and stays.
+//!
+//! One reaper of many: Curator's constructors take a `leaderPath` and elect the active reaper
+//! with a `LeaderLatch` there; here that is [`ReaperBuilder::leader_path`] and
+//! [`ChildReaperBuilder::leader_path`]. The recipe owns a [`LeaderLatch`] at that path (empty
+//! participant id, as Curator's), started by its `start` and closed by its `close` (or drop),
+//! so reapers of Rust and Java processes on one leader path take part in one election
+//! (`leaderPath/_c_<uuid>-latch-<seq>`) and one of them reaps. A [`ChildReaper`]'s inner
+//! [`Reaper`] shares its latch, as in Curator. Leadership is asked at each step (before a
+//! path is looked at, and again right before it is deleted; before a [`ChildReaper`] lists its
+//! parents); a step without it does nothing and starts the path's count of empty checks over.
+//! `leader(closure)` is a check of one's own, instead of the latch or as well (both must
+//! hold).
 
 mod child;
 
@@ -27,6 +39,7 @@ use parking_lot::{Condvar, Mutex};
 use crate::error::{Error, Result};
 use crate::framework::CuratorFramework;
 use crate::path;
+use crate::recipes::leader::{LeaderLatch, LeaderLatchState};
 
 /// Checks in a row that must see a path empty before it is deleted (Curator's
 /// `EMPTY_COUNT_THRESHOLD`).
@@ -62,7 +75,7 @@ pub type LeaderCheck = Arc<dyn Fn() -> bool + Send + Sync>;
 /// )?;
 /// client.start()?;
 /// client.create().creating_parents_if_needed().for_path("/jobs/done")?;
-/// let reaper = Reaper::builder(&client).threshold(Duration::from_millis(300)).build();
+/// let reaper = Reaper::builder(&client).threshold(Duration::from_millis(300)).build()?;
 /// reaper.start()?;
 /// reaper.add_path("/jobs/done", Mode::ReapUntilGone)?;
 /// let deadline = std::time::Instant::now() + Duration::from_secs(10);
@@ -83,6 +96,7 @@ pub struct ReaperBuilder {
     client: CuratorFramework,
     threshold: Duration,
     leader: Option<LeaderCheck>,
+    leader_path: Option<String>,
 }
 
 impl std::fmt::Debug for ReaperBuilder {
@@ -90,6 +104,7 @@ impl std::fmt::Debug for ReaperBuilder {
         f.debug_struct("ReaperBuilder")
             .field("threshold", &self.threshold)
             .field("leader_check", &self.leader.is_some())
+            .field("leader_path", &self.leader_path)
             .finish_non_exhaustive()
     }
 }
@@ -101,20 +116,40 @@ impl ReaperBuilder {
         self
     }
 
-    /// Reap only while `is_leader` returns true (Curator's `leaderPath` / `LeaderLatch`
-    /// constructors: pass `move || latch.has_leadership()`).
+    /// Reap only while `is_leader` returns true (Curator's constructor taking a `LeaderLatch`
+    /// of the caller's: pass `move || latch.has_leadership()`). With
+    /// [`leader_path`](Self::leader_path) as well, both must hold.
     pub fn leader(mut self, is_leader: impl Fn() -> bool + Send + Sync + 'static) -> Self {
         self.leader = Some(Arc::new(is_leader));
         self
     }
 
-    /// The reaper (not started).
-    pub fn build(self) -> Reaper {
+    /// Reap only while this reaper's own [`LeaderLatch`] at `leader_path` leads (Curator's
+    /// `leaderPath`): of all the reapers, Java or Rust, given one leader path, one reaps at a
+    /// time. The latch joins the election in [`Reaper::start`] and leaves it in
+    /// [`Reaper::close`].
+    pub fn leader_path(mut self, leader_path: &str) -> Self {
+        self.leader_path = Some(leader_path.to_string());
+        self
+    }
+
+    /// The reaper (not started); an invalid leader path is an error.
+    pub fn build(self) -> Result<Reaper> {
+        let latch = match &self.leader_path {
+            Some(lp) => Some(LeaderLatch::new(&self.client, lp)?),
+            None => None,
+        };
+        Ok(self.with_latch(latch))
+    }
+
+    /// The reaper, owning `latch` (the built one at the leader path, if any).
+    fn with_latch(self, latch: Option<LeaderLatch>) -> Reaper {
         Reaper {
             inner: Arc::new(Inner {
                 client: self.client,
                 interval: (self.threshold / EMPTY_CHECKS).max(Duration::from_millis(1)),
                 leader: self.leader,
+                latch,
                 st: Mutex::new(State::default()),
                 cv: Condvar::new(),
                 thread: Mutex::new(None),
@@ -127,6 +162,8 @@ struct Inner {
     client: CuratorFramework,
     interval: Duration,
     leader: Option<LeaderCheck>,
+    /// The latch at the leader path, when there is one (owned: started and closed here).
+    latch: Option<LeaderLatch>,
     st: Mutex<State>,
     cv: Condvar,
     thread: Mutex<Option<JoinHandle<()>>>,
@@ -154,7 +191,7 @@ enum Life {
 impl Reaper {
     /// A reaper with Curator's defaults (5 minute threshold, no leadership check).
     pub fn new(client: &CuratorFramework) -> Reaper {
-        Reaper::builder(client).build()
+        Reaper::builder(client).with_latch(None)
     }
 
     /// A builder.
@@ -163,10 +200,12 @@ impl Reaper {
             client: client.clone(),
             threshold: DEFAULT_THRESHOLD,
             leader: None,
+            leader_path: None,
         }
     }
 
-    /// Starts the reaper's thread (`zk-reaper`).
+    /// Joins the election at the leader path if there is one, and starts the reaper's thread
+    /// (`zk-reaper`).
     pub fn start(&self) -> Result<()> {
         {
             let mut st = self.inner.st.lock();
@@ -177,6 +216,12 @@ impl Reaper {
             }
             st.life = Life::Started;
         }
+        if let Some(latch) = &self.inner.latch {
+            if let Err(e) = latch.start() {
+                self.inner.st.lock().life = Life::Latent;
+                return Err(e);
+            }
+        }
         let inner = self.inner.clone();
         let h = std::thread::Builder::new()
             .name("zk-reaper".into())
@@ -186,7 +231,8 @@ impl Reaper {
         Ok(())
     }
 
-    /// Stops the thread. Idempotent; also run on drop.
+    /// Stops the thread and leaves the election (handing leadership to another reaper).
+    /// Idempotent; also run on drop.
     pub fn close(&self) {
         {
             let mut st = self.inner.st.lock();
@@ -199,6 +245,9 @@ impl Reaper {
             if h.thread().id() != std::thread::current().id() {
                 let _ = h.join();
             }
+        }
+        if let Some(latch) = &self.inner.latch {
+            close_latch(latch, "reaper");
         }
     }
 
@@ -226,7 +275,23 @@ impl Reaper {
     }
 }
 
+/// Closes a recipe's own latch if it is started (closing one that is not is an error).
+pub(super) fn close_latch(latch: &LeaderLatch, what: &str) {
+    if latch.state() == LeaderLatchState::Started {
+        if let Err(e) = latch.close() {
+            log::warn!("{what}: closing its leader latch at {}: {e}", latch.path());
+        }
+    }
+}
+
 impl Inner {
+    /// Whether this reaper may reap now: its latch leads (if it has one) and its check says
+    /// so (if it has one).
+    fn active(&self) -> bool {
+        self.latch.as_ref().is_none_or(|l| l.has_leadership())
+            && self.leader.as_ref().is_none_or(|l| l())
+    }
+
     fn add(&self, path: &str, mode: Mode) {
         let mut st = self.st.lock();
         st.next_gen += 1;
@@ -271,11 +336,12 @@ impl Inner {
                 }
             };
             let (p, mode, empty, gen) = job;
-            let active = self.leader.as_ref().is_none_or(|l| l());
-            let (keep, empty) = if active {
+            // Not leading: nothing to do now, and what this process saw before says little
+            // about the path once it leads again, so the count starts over.
+            let (keep, empty) = if self.active() {
                 self.reap(&p, mode, empty)
             } else {
-                (true, empty)
+                (true, 0)
             };
             let mut st = self.st.lock();
             let current = st.paths.get(&p).is_some_and(|(_, _, g)| *g == gen);
@@ -300,6 +366,10 @@ impl Inner {
             Ok(Some(stat)) if stat.num_children == 0 => {
                 if empty + 1 < EMPTY_CHECKS {
                     return (true, empty + 1);
+                }
+                // Leadership may have gone during the check: ask again right before deleting.
+                if !self.active() {
+                    return (true, 0);
                 }
                 match c.delete().for_path(p) {
                     Ok(()) => {
@@ -334,6 +404,7 @@ impl std::fmt::Debug for Reaper {
         f.debug_struct("Reaper")
             .field("paths", &self.inner.st.lock().paths.len())
             .field("interval", &self.inner.interval)
+            .field("leader_path", &self.inner.latch.as_ref().map(|l| l.path()))
             .finish()
     }
 }
