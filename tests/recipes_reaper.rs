@@ -1,6 +1,7 @@
 //! Reaper and ChildReaper (Curator 4's, removed in Curator 5) on both server kinds: empty
 //! paths go after the threshold, busy ones stay, the modes decide what happens after a
-//! delete, a leadership check holds reaping back, lock schemas reach one level down.
+//! delete, a leadership check holds reaping back, lock schemas reach one level down, and of
+//! the reapers on one leader path only the latch holder reaps until it closes.
 
 mod support;
 
@@ -9,6 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use support::{unique_root, wait_until};
+use zk_curator::framework::CuratorFramework;
 use zk_curator::recipes::reaper::{ChildReaper, Mode, Reaper};
 use zk_curator::Error;
 
@@ -93,4 +95,103 @@ server_test!(shared child_reaper_reaps_empty_children_and_lock_schemas, |srv| {
     assert!(ChildReaper::new(&c, "nope", Mode::ReapUntilGone).is_err());
     reaper.close();
     c.close();
+});
+
+/// The sessions owning the latch nodes at `leader_path`, in election order (Curator's
+/// `_c_<uuid>-latch-<seq>`, sorted by sequence): the first one leads.
+fn latch_owners(c: &CuratorFramework, leader_path: &str) -> Vec<i64> {
+    let mut names = c.get_children().for_path(leader_path).unwrap_or_default();
+    names.retain(|n| n.contains("-latch-"));
+    names.sort_by_key(|n| n.rsplit("-latch-").next().unwrap_or_default().to_string());
+    names
+        .iter()
+        .filter_map(|n| {
+            c.check_exists()
+                .for_path(&format!("{leader_path}/{n}"))
+                .ok()
+                .flatten()
+        })
+        .map(|s| s.ephemeral_owner)
+        .collect()
+}
+
+fn session(c: &CuratorFramework) -> i64 {
+    c.zookeeper_client().zookeeper().unwrap().session_id()
+}
+
+server_test!(shared reapers_on_one_leader_path_elect_one, |srv| {
+    let root = unique_root("reaper-leader");
+    let leader_path = format!("{root}/leader");
+    let (pa, pb) = (format!("{root}/a"), format!("{root}/b"));
+    let (ca, cb) = (srv.curator(), srv.curator());
+    let reaper = |c: &CuratorFramework| {
+        Reaper::builder(c).threshold(THRESHOLD).leader_path(&leader_path).build().unwrap()
+    };
+    let a = reaper(&ca);
+    a.start().unwrap();
+    assert!(wait_until(T, || latch_owners(&ca, &leader_path) == [session(&ca)]));
+    let b = reaper(&cb);
+    b.start().unwrap();
+    assert!(wait_until(T, || latch_owners(&cb, &leader_path) == [session(&ca), session(&cb)]));
+    // Each reaper watches a path of its own, so the one that reaps is known.
+    for p in [&pa, &pb] {
+        ca.create().creating_parents_if_needed().for_path(p).unwrap();
+    }
+    a.add_path(&pa, Mode::ReapIndefinitely).unwrap();
+    b.add_path(&pb, Mode::ReapIndefinitely).unwrap();
+    let exists = |p: &str| ca.check_exists().for_path(p).unwrap().is_some();
+    assert!(wait_until(T, || !exists(&pa)), "A (the leader) reaps");
+    // Reaped twice: B has checked its path as often in the meantime, and reaped nothing.
+    ca.create().for_path(&pa).unwrap();
+    assert!(wait_until(T, || !exists(&pa)), "A reaps again");
+    assert!(exists(&pb), "B does not lead: it reaps nothing");
+    // A leaves: B takes the latch over and reaps.
+    a.close();
+    assert!(wait_until(T, || latch_owners(&cb, &leader_path) == [session(&cb)]));
+    assert!(wait_until(T, || !exists(&pb)), "B (the leader now) reaps");
+    b.close();
+    assert!(wait_until(T, || latch_owners(&cb, &leader_path).is_empty()));
+    assert!(matches!(
+        Reaper::builder(&ca).leader_path("bad").build(),
+        Err(Error::InvalidPath { .. })
+    ));
+    ca.close();
+    cb.close();
+});
+
+server_test!(shared child_reapers_on_one_leader_path_elect_one, |srv| {
+    let root = unique_root("child-reaper-leader");
+    let leader_path = format!("{root}/leader");
+    let (pa, pb) = (format!("{root}/a"), format!("{root}/b"));
+    let (ca, cb) = (srv.curator(), srv.curator());
+    let reaper = |c: &CuratorFramework, parent: &str| {
+        ChildReaper::builder(c, parent, Mode::ReapUntilDelete)
+            .threshold(THRESHOLD)
+            .leader_path(&leader_path)
+            .build()
+            .unwrap()
+    };
+    for p in ["a/x", "b/y"] {
+        ca.create().creating_parents_if_needed().for_path(&format!("{root}/{p}")).unwrap();
+    }
+    let a = reaper(&ca, &pa);
+    a.start().unwrap();
+    assert!(wait_until(T, || latch_owners(&ca, &leader_path) == [session(&ca)]));
+    let b = reaper(&cb, &pb);
+    b.start().unwrap();
+    assert!(wait_until(T, || latch_owners(&cb, &leader_path) == [session(&ca), session(&cb)]));
+    let children = |p: &str| ca.get_children().for_path(p).unwrap().len();
+    assert!(wait_until(T, || children(&pa) == 0), "A (the leader) reaps");
+    ca.create().for_path(&format!("{pa}/x2")).unwrap();
+    assert!(wait_until(T, || children(&pa) == 0), "A reaps again");
+    assert_eq!(children(&pb), 1, "B does not lead: it reaps nothing");
+    // One latch for the child reaper and its inner reaper: one node per process.
+    assert_eq!(latch_owners(&cb, &leader_path).len(), 2);
+    a.close();
+    assert!(wait_until(T, || latch_owners(&cb, &leader_path) == [session(&cb)]));
+    assert!(wait_until(T, || children(&pb) == 0), "B (the leader now) reaps");
+    b.close();
+    assert!(wait_until(T, || latch_owners(&cb, &leader_path).is_empty()));
+    ca.close();
+    cb.close();
 });
