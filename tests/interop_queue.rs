@@ -1,15 +1,19 @@
 //! Java Curator and zk-curator share queues on one server (both kinds): 1,000 items produced
 //! on one side are consumed in order on the other, both ways; priority and delay items made
 //! on one side are ordered and delayed on the other; multi-item nodes, id queues, the simple
-//! queue, and lock-safe consumers of both languages on one queue (each item once).
+//! queue, lock-safe consumers of both languages on one queue (each item once), and Java and
+//! Rust `QueueSharder`s on one leader path (one election: only the latch holder adds shards).
 
 mod support;
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use support::curator::{CuratorJava, JavaAgent};
 use support::{unique_root, wait_until};
+use zk_curator::framework::CuratorFramework;
 use zk_curator::recipes::queue::*;
 
 const T: Duration = Duration::from_secs(60);
@@ -246,6 +250,109 @@ server_test!(shared lock_safe_consumers_of_both_languages_share_one_queue, |srv|
     assert!(wait_until(T, || client.get_children().for_path(&lock).unwrap().is_empty()));
     agent.ok(&format!("stop plain {queue}"), T);
     consumer.close();
+    assert!(agent.stop());
+    client.close();
+});
+
+/// The latch nodes at `leader_path` in election order (by sequence; Curator's layout
+/// `_c_<uuid>-latch-<seq>`, checked) with the sessions owning them: the first one leads.
+fn latch_owners(c: &CuratorFramework, leader_path: &str) -> Vec<i64> {
+    let mut names = c.get_children().for_path(leader_path).unwrap_or_default();
+    for n in &names {
+        let (protected, seq) = n.split_once("-latch-").unwrap_or_else(|| panic!("{n}"));
+        let uuid = protected
+            .strip_prefix("_c_")
+            .unwrap_or_else(|| panic!("{n}"));
+        assert_eq!(uuid.len(), 36, "{n}");
+        assert!(
+            seq.len() == 10 && seq.bytes().all(|b| b.is_ascii_digit()),
+            "{n}"
+        );
+    }
+    names.sort_by_key(|n| n.rsplit("-latch-").next().unwrap_or_default().to_string());
+    names
+        .iter()
+        .filter_map(|n| {
+            c.check_exists()
+                .for_path(&format!("{leader_path}/{n}"))
+                .ok()
+                .flatten()
+        })
+        .map(|s| s.ephemeral_owner)
+        .collect()
+}
+
+server_test!(shared java_and_rust_sharders_share_one_leader_latch, |srv| {
+    let Some(java) = CuratorJava::get() else { return };
+    let root = unique_root("iq-sharder");
+    let (queue, leader) = (format!("{root}/queue"), format!("{root}/leader"));
+    let client = srv.curator();
+    let rust = client.zookeeper_client().zookeeper().unwrap().session_id();
+    let mut agent = java.spawn("SharderAgent", &[&srv.connect_string()]);
+    let java_made = |agent: &mut support::curator::JavaAgent| -> usize {
+        agent.ok("made", T).parse().unwrap()
+    };
+    // Threshold 2, checked every 200 ms, at most 60 shards, on both sides.
+    let start_java = format!("start {queue} {leader} 2 200 60");
+    agent.ok(&start_java, T);
+    assert_eq!(java_made(&mut agent), 1, "Java made the first shard");
+    assert!(wait_until(T, || latch_owners(&client, &leader).len() == 1));
+    let java_session = latch_owners(&client, &leader)[0];
+    assert_ne!(java_session, rust);
+
+    // Counts the shards Rust makes itself (opened before their node exists), and the checks
+    // at which its latch led (its own check is asked only then).
+    let (made, led) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let (m, l) = (made.clone(), led.clone());
+    let sharder = QueueSharder::builder(&client, &queue, move |c: &CuratorFramework, p: &str| {
+        if c.check_exists().for_path(p)?.is_none() {
+            m.fetch_add(1, SeqCst);
+        }
+        QueueBuilder::producer(c, StringSerializer, p).put_in_background(false).build_queue()
+    })
+    .policies(
+        QueueSharderPolicies::builder()
+            .new_queue_threshold(2)
+            .threshold_check(Duration::from_millis(200))
+            .max_queues(60),
+    )
+    .leader_path(&leader)
+    .leader(move || {
+        l.fetch_add(1, SeqCst);
+        true
+    })
+    .build()
+    .unwrap();
+    sharder.start().unwrap();
+    assert_eq!(sharder.shard_qty(), 1, "Rust opened Java's shard");
+    assert!(wait_until(T, || latch_owners(&client, &leader) == [java_session, rust]));
+
+    // The first shard is full: Java (the latch holder) adds shards, Rust none.
+    for i in 0..3 {
+        sharder.get_queue().unwrap().put(format!("r{i}")).unwrap();
+    }
+    assert!(wait_until(T, || java_made(&mut agent) >= 4), "Java adds shards");
+    assert_eq!(made.load(SeqCst), 0, "Rust does not hold the latch: it adds no shard");
+    assert_eq!(led.load(SeqCst), 0, "Rust's latch never led");
+
+    // Java closes: Rust takes the latch over and adds shards.
+    agent.ok("close", T);
+    assert!(wait_until(T, || latch_owners(&client, &leader) == [rust]));
+    assert!(wait_until(T, || made.load(SeqCst) >= 1), "Rust (the latch holder now) adds shards");
+
+    // A new Java sharder queues behind Rust and adds nothing while Rust adds on.
+    let by_java = java_made(&mut agent);
+    agent.ok(&start_java, T);
+    assert!(wait_until(T, || {
+        let owners = latch_owners(&client, &leader);
+        owners.len() == 2 && owners[0] == rust
+    }));
+    let by_rust = made.load(SeqCst);
+    assert!(wait_until(T, || made.load(SeqCst) >= by_rust + 3), "Rust adds on");
+    assert_eq!(java_made(&mut agent), by_java, "Java does not hold the latch: it adds no shard");
+    agent.ok("close", T);
+    sharder.close();
+    assert!(wait_until(T, || latch_owners(&client, &leader).is_empty()));
     assert!(agent.stop());
     client.close();
 });
