@@ -143,6 +143,7 @@ type Allocator<Q> = Box<dyn Fn(&CuratorFramework, &str) -> Result<Q> + Send + Sy
 /// let sharder = QueueSharder::builder(&client, "/sharded", |c: &_, path: &str| {
 ///     QueueBuilder::producer(c, StringSerializer, path).build_queue()
 /// })
+/// .leader_path("/sharded-leader") // of all sharders on this path, one adds shards
 /// .build()?;
 /// sharder.start()?;
 /// sharder.get_queue()?.put("job".to_string())?;

@@ -5,8 +5,8 @@
 //! deletes itself once their last child is gone (every recipe here creates its parents as
 //! containers), and TTL nodes. They are here for code written against Curator 4 and for
 //! servers or trees where containers are not an option (nodes created as plain persistent
-//! nodes by older software). They touch no layout of their own: a Java process has nothing
-//! to agree with.
+//! nodes by older software). Their only nodes are the leader latch's, when they have a leader
+//! path (below).
 //!
 //! A path is deleted once it was seen without children at three checks in a row, a third of
 //! the threshold apart (so about `threshold` after it became empty), with a plain delete: a
@@ -16,8 +16,9 @@
 //! with a `LeaderLatch` there; here that is [`ReaperBuilder::leader_path`] and
 //! [`ChildReaperBuilder::leader_path`]. The recipe owns a [`LeaderLatch`] at that path (empty
 //! participant id, as Curator's), started by its `start` and closed by its `close` (or drop),
-//! so reapers of Rust and Java processes on one leader path take part in one election
-//! (`leaderPath/_c_<uuid>-latch-<seq>`) and one of them reaps. A [`ChildReaper`]'s inner
+//! so reapers of Rust and Java (Curator 4) processes on one leader path take part in one
+//! election (`leaderPath/_c_<uuid>-latch-<seq>`) and one of them reaps. (Curator 5's jars
+//! have no reaper, so that is tested through the latch's own interop only.) A [`ChildReaper`]'s inner
 //! [`Reaper`] shares its latch, as in Curator. Leadership is asked at each step (before a
 //! path is looked at, and again right before it is deleted; before a [`ChildReaper`] lists its
 //! parents); a step without it does nothing and starts the path's count of empty checks over.
@@ -75,7 +76,10 @@ pub type LeaderCheck = Arc<dyn Fn() -> bool + Send + Sync>;
 /// )?;
 /// client.start()?;
 /// client.create().creating_parents_if_needed().for_path("/jobs/done")?;
-/// let reaper = Reaper::builder(&client).threshold(Duration::from_millis(300)).build()?;
+/// let reaper = Reaper::builder(&client)
+///     .threshold(Duration::from_millis(300))
+///     .leader_path("/jobs-reaper") // of all reapers on this path, one reaps
+///     .build()?;
 /// reaper.start()?;
 /// reaper.add_path("/jobs/done", Mode::ReapUntilGone)?;
 /// let deadline = std::time::Instant::now() + Duration::from_secs(10);
