@@ -192,6 +192,8 @@ server_test!(shared child_reapers_on_one_leader_path_elect_one, |srv| {
     assert!(wait_until(T, || children(&pb) == 0), "B (the leader now) reaps");
     b.close();
     assert!(wait_until(T, || latch_owners(&cb, &leader_path).is_empty()));
+    let bad = ChildReaper::builder(&ca, &pa, Mode::ReapUntilGone).leader_path("bad").build();
+    assert!(matches!(bad, Err(Error::InvalidPath { .. })));
     ca.close();
     cb.close();
 });
