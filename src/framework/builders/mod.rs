@@ -66,7 +66,7 @@ use crate::proto::Stat;
 use crate::session::core::{connect_deadline, with_connect_deadline};
 use crate::session::SharedWatcher;
 
-pub(crate) use common::{builder_common, Common};
+pub(crate) use common::{builder_common, watch_modifiers, Common};
 
 /// Marker: the terminal method performs the call and returns its result.
 #[derive(Debug, Clone, Copy, Default)]
