@@ -2,8 +2,8 @@
 //! namespace or chroot).
 
 use super::{
-    attempt_on_timer, builder_common, event_for, store, watch_modifiers, Common, Foreground,
-    InBackground, WatchMode, WithStat,
+    attempt_on_timer, builder_common, event_for, fill_data, store, watch_modifiers, Common,
+    Foreground, InBackground, WatchMode, WithStat,
 };
 use crate::error::{Error, Result};
 use crate::framework::event::CuratorEventType;
@@ -85,15 +85,7 @@ impl GetConfigBuilder<'_, InBackground> {
                 None => zk.get_config(false),
             }),
             Box::new(move |_c, r| {
-                event_for(
-                    CuratorEventType::GetConfig,
-                    CONFIG_NODE,
-                    r,
-                    |e, (data, stat)| {
-                        e.data = Some(data);
-                        e.stat = Some(stat);
-                    },
-                )
+                event_for(CuratorEventType::GetConfig, CONFIG_NODE, r, fill_data)
             }),
             None,
             self.common.bg,
@@ -209,17 +201,7 @@ impl ReconfigBuilder<'_, InBackground> {
             attempt_on_timer(move |_c, zk, _count| {
                 zk.reconfig(j.as_deref(), l.as_deref(), n.as_deref(), v)
             }),
-            Box::new(move |_c, r| {
-                event_for(
-                    CuratorEventType::Reconfig,
-                    CONFIG_NODE,
-                    r,
-                    |e, (data, stat)| {
-                        e.data = Some(data);
-                        e.stat = Some(stat);
-                    },
-                )
-            }),
+            Box::new(move |_c, r| event_for(CuratorEventType::Reconfig, CONFIG_NODE, r, fill_data)),
             None,
             self.common.bg,
         )

@@ -2,8 +2,8 @@
 //! and setting a watch (which, on a missing node, fires when it is created).
 
 use super::{
-    attempt_on_timer, builder_common, event_for, user_error, watch_modifiers, Common, Foreground,
-    InBackground, OnceDone,
+    attempt_async, attempt_on_timer, builder_common, event_for, user_error, watch_modifiers,
+    Common, Foreground, InBackground,
 };
 use crate::error::Result;
 use crate::framework::event::CuratorEventType;
@@ -126,16 +126,9 @@ impl ExistsBuilder<'_, InBackground> {
                     }
                 })
             }
-            None => Box::new(move |_c, zk, _count, done| {
-                let d = OnceDone::new(done);
-                let d2 = d.clone();
-                let r = match &watcher {
-                    Some(w) => zk.exists_w_shared_async(&full, w, move |r| d2.call(r)),
-                    None => zk.exists_async(&full, false, move |r| d2.call(r)),
-                };
-                if let Err(e) = r {
-                    d.call(Err(e));
-                }
+            None => attempt_async(move |zk, d| match &watcher {
+                Some(w) => zk.exists_w_shared_async(&full, w, move |r| d.call(r)),
+                None => zk.exists_async(&full, false, move |r| d.call(r)),
             }),
         };
         c.run_background(

@@ -2,7 +2,7 @@
 //! `decompressed`.
 
 use super::{
-    builder_common, event_for, store, user_error, watch_modifiers, Common, Foreground,
+    builder_common, event_for, fill_data, store, user_error, watch_modifiers, Common, Foreground,
     InBackground, WithStat,
 };
 use crate::error::Result;
@@ -116,10 +116,7 @@ impl GetDataBuilder<'_, InBackground> {
                     Ok(v) => Ok(v),
                     Err(e) => Err(user_error(e, &user)),
                 };
-                event_for(CuratorEventType::GetData, user, r, |e, (data, stat)| {
-                    e.data = Some(data);
-                    e.stat = Some(stat);
-                })
+                event_for(CuratorEventType::GetData, user, r, fill_data)
             },
             None,
             self.common.bg,

@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use super::{
-    attempt_on_timer, builder_common, event_for, user_error, watch_modifiers, Common, Foreground,
-    InBackground, OnceDone, WatchMode,
+    attempt_async, attempt_on_timer, builder_common, event_for, user_error, watch_modifiers,
+    Common, Foreground, InBackground, WatchMode,
 };
 use crate::error::{Error, Result};
 use crate::framework::event::CuratorEventType;
@@ -103,12 +103,8 @@ impl AddWatchBuilder<'_, InBackground> {
         let mode = self.mode;
         let user = path.to_string();
         c.run_background(
-            Box::new(move |_c, zk, _count, done| {
-                let d = OnceDone::new(done);
-                let d2 = d.clone();
-                if let Err(e) = zk.add_watch_shared_async(&full, &w, mode, move |r| d2.call(r)) {
-                    d.call(Err(e));
-                }
+            attempt_async(move |zk, d| {
+                zk.add_watch_shared_async(&full, &w, mode, move |r| d.call(r))
             }),
             Box::new(move |_c, r| {
                 let r = r.map_err(|e| user_error(e, &user));
