@@ -8,7 +8,7 @@ use parking_lot::Mutex;
 use super::core::{LockCore, Naming, Request, Rule};
 use super::reentrant::Reentrant;
 use super::revoke::{RevocationListener, RevocationWatch};
-use super::{InterProcessLock, Locker};
+use super::Locker;
 use crate::error::{Error, Result};
 use crate::framework::CuratorFramework;
 use crate::session::{SharedWatcher, WorkerPool};
@@ -227,23 +227,7 @@ impl InterProcessMutex {
     }
 }
 
-impl InterProcessLock for InterProcessMutex {
-    fn acquire(&self) -> Result<()> {
-        InterProcessMutex::acquire(self)
-    }
-
-    fn acquire_timeout(&self, timeout: Duration) -> Result<bool> {
-        InterProcessMutex::acquire_timeout(self, timeout)
-    }
-
-    fn release(&self) -> Result<()> {
-        InterProcessMutex::release(self)
-    }
-
-    fn is_acquired_in_this_process(&self) -> bool {
-        InterProcessMutex::is_acquired_in_this_process(self)
-    }
-}
+super::lock_by_inherent_methods!(InterProcessMutex);
 
 impl std::fmt::Debug for InterProcessMutex {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

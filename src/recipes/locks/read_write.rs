@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use super::core::{LockCore, Naming, Request, Rule};
 use super::reentrant::Reentrant;
-use super::{InterProcessLock, Locker};
+use super::Locker;
 use crate::error::{Error, Result};
 use crate::framework::CuratorFramework;
 use crate::path;
@@ -278,23 +278,7 @@ macro_rules! lock_side {
             }
         }
 
-        impl InterProcessLock for $ty {
-            fn acquire(&self) -> Result<()> {
-                $ty::acquire(self)
-            }
-
-            fn acquire_timeout(&self, timeout: Duration) -> Result<bool> {
-                $ty::acquire_timeout(self, timeout)
-            }
-
-            fn release(&self) -> Result<()> {
-                $ty::release(self)
-            }
-
-            fn is_acquired_in_this_process(&self) -> bool {
-                $ty::is_acquired_in_this_process(self)
-            }
-        }
+        super::lock_by_inherent_methods!($ty);
 
         impl std::fmt::Debug for $ty {
             fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
