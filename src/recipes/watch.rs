@@ -135,12 +135,9 @@ impl PersistentWatcher {
         // not reach them once close() has begun.
         self.inner.listeners.clear();
         self.inner.resets.clear();
-        if let Some(id) = self.inner.state_listener.lock().take() {
-            self.inner
-                .client
-                .connection_state_listenable()
-                .remove_listener(id);
-        }
+        self.inner
+            .client
+            .remove_state_listener(&self.inner.state_listener);
         if let Some(w) = self.inner.watcher.lock().take() {
             let _ = self
                 .inner

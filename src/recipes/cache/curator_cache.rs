@@ -278,12 +278,9 @@ impl CuratorCache {
             l.closed = true;
         }
         self.inner.window.close();
-        if let Some(id) = self.inner.state_listener.lock().take() {
-            self.inner
-                .client
-                .connection_state_listenable()
-                .remove_listener(id);
-        }
+        self.inner
+            .client
+            .remove_state_listener(&self.inner.state_listener);
         if let Some(w) = self.inner.watcher.lock().take() {
             w.close();
         }

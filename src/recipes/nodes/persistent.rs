@@ -419,11 +419,7 @@ impl Inner {
             self.cv.notify_all();
             st.node.take()
         };
-        if let Some(id) = self.state_listener.lock().take() {
-            self.client
-                .connection_state_listenable()
-                .remove_listener(id);
-        }
+        self.client.remove_state_listener(&self.state_listener);
         self.listeners.clear();
         if let (Some(node), true) = (node, self.delete_on_close) {
             delete_guaranteed(&self.client, &node);

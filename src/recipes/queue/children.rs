@@ -263,11 +263,7 @@ impl ChildrenCache {
         if self.closed.swap(true, Ordering::AcqRel) {
             return;
         }
-        if let Some(id) = self.state_listener.lock().take() {
-            self.client
-                .connection_state_listenable()
-                .remove_listener(id);
-        }
+        self.client.remove_state_listener(&self.state_listener);
         self.on_state.lock().take();
         self.watch.remove_all(&self.client, Vec::new());
         let mut s = self.snap.lock();
