@@ -16,9 +16,8 @@ use parking_lot::{Condvar, Mutex};
 use super::builder::{check_size, PersistentNodeBuilder};
 use super::pass::{Pass, PassEnd};
 use crate::error::{Error, Result};
-use crate::framework::protection::protected_name;
+use crate::framework::protection::protected_path;
 use crate::framework::{ConnectionState, CuratorFramework, Listenable, ListenerId};
-use crate::path;
 use crate::proto::CreateMode;
 use crate::session::{SharedWatcher, WorkerPool};
 
@@ -188,10 +187,7 @@ impl PersistentNode {
             .client
             .fix_path(&inner.user_path, inner.mode.is_sequential())?;
         let base = match &inner.protected_id {
-            Some(id) => {
-                let (parent, name) = split_keep_trailing(&full);
-                path::make_path(parent, &protected_name(name, id))
-            }
+            Some(id) => protected_path(&full, id),
             None => full,
         };
         {
@@ -301,16 +297,6 @@ impl std::fmt::Debug for PersistentNode {
             .field("mode", &self.inner.mode)
             .field("actual_path", &self.actual_path())
             .finish()
-    }
-}
-
-/// Splits a path into parent and last segment, keeping the empty last segment of a
-/// sequential path ending in `/`.
-fn split_keep_trailing(p: &str) -> (&str, &str) {
-    match p.rfind('/') {
-        Some(0) => ("/", &p[1..]),
-        Some(i) => (&p[..i], &p[i + 1..]),
-        None => ("/", p),
     }
 }
 
@@ -438,17 +424,5 @@ pub(super) fn delete_guaranteed(client: &CuratorFramework, full: &str) {
         .for_path(full);
     if let Err(e) = r {
         log::debug!("deleting {full} on close: {e} (a guaranteed delete goes on)");
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn trailing_slash_sequential_keeps_an_empty_name() {
-        assert_eq!(split_keep_trailing("/q/"), ("/q", ""));
-        assert_eq!(split_keep_trailing("/q/a-"), ("/q", "a-"));
-        assert_eq!(split_keep_trailing("/a"), ("/", "a"));
     }
 }
