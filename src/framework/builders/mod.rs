@@ -240,9 +240,8 @@ macro_rules! background_modifiers {
                     + 'static,
                 pool: &$crate::session::WorkerPool,
             ) -> $builder<'a, $crate::framework::builders::InBackground> {
-                self.common.bg.callback = Some(Box::new(callback));
                 self.common.bg.executor = Some(pool.clone());
-                self.into_bg()
+                self.in_background(callback)
             }
 
             /// Runs in the background without a callback: the result goes to the

@@ -163,3 +163,14 @@ macro_rules! lock_by_inherent_methods {
     };
 }
 pub(crate) use lock_by_inherent_methods;
+
+/// Turns `acquire()`'s "not acquired" into an error: it has no deadline, so this only
+/// happens when the wait ended without the lock (the lock was closed meanwhile); Curator's
+/// `acquire()` throws there too.
+fn held(got: bool) -> Result<()> {
+    if got {
+        Ok(())
+    } else {
+        Err(crate::Error::Timeout)
+    }
+}

@@ -59,10 +59,7 @@ impl InterProcessMultiLock {
 
     /// Acquires every lock, waiting as long as it takes.
     pub fn acquire(&self) -> Result<()> {
-        match self.acquire_until(None)? {
-            true => Ok(()),
-            false => Err(Error::Timeout),
-        }
+        super::held(self.acquire_until(None)?)
     }
 
     /// Acquires every lock within `timeout` (in all); `Ok(false)`, holding none, if it

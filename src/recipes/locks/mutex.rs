@@ -9,7 +9,7 @@ use super::core::{LockCore, Naming, Request, Rule};
 use super::reentrant::Reentrant;
 use super::revoke::{RevocationListener, RevocationWatch};
 use super::Locker;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::framework::CuratorFramework;
 use crate::session::{SharedWatcher, WorkerPool};
 
@@ -110,10 +110,7 @@ impl InterProcessMutex {
     /// for longer than the retry policy allows (the queued node is then deleted), or the
     /// lock or the client is closed (`Closed`).
     pub fn acquire(&self) -> Result<()> {
-        match self.acquire_until(None)? {
-            true => Ok(()),
-            false => Err(Error::Timeout),
-        }
+        super::held(self.acquire_until(None)?)
     }
 
     /// Acquires the lock within `timeout`: `Ok(false)` if it could not. The deadline holds

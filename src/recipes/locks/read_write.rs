@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use super::core::{LockCore, Naming, Request, Rule};
 use super::reentrant::Reentrant;
-use super::Locker;
+use super::{held, Locker};
 use crate::error::{Error, Result};
 use crate::framework::CuratorFramework;
 use crate::path;
@@ -209,16 +209,6 @@ impl Shared {
             deadline,
             revocation: None,
         })
-    }
-}
-
-/// Turns `acquire`'s "not acquired" into an error (it has no deadline, so it only happens
-/// if the lock was closed meanwhile).
-fn held(got: bool) -> Result<()> {
-    if got {
-        Ok(())
-    } else {
-        Err(Error::Timeout)
     }
 }
 
