@@ -245,19 +245,15 @@ impl CuratorCache {
         // watcher's listener (added first) re-adds the watch before ours reads again.
         pw.start()?;
         *self.inner.watcher.lock() = Some(pw);
-        let weak = Arc::downgrade(&self.inner);
-        let id = self
-            .inner
-            .client
-            .connection_state_listenable()
-            .add_listener(move |_c: &CuratorFramework, s: ConnectionState| {
+        self.inner.client.add_weak_state_listener(
+            &self.inner,
+            &self.inner.state_listener,
+            |inner, _c, s| {
                 if s == ConnectionState::Reconnected {
-                    if let Some(inner) = weak.upgrade() {
-                        inner.resync();
-                    }
+                    inner.resync();
                 }
-            });
-        *self.inner.state_listener.lock() = Some(id);
+            },
+        );
         let root = self.inner.path.clone();
         self.inner.enqueue(vec![Read {
             path: root,

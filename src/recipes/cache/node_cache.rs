@@ -14,13 +14,14 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 
-use super::cache_watch::{on_event_thread, CacheWatch};
+use super::cache_watch::CacheWatch;
 use super::publisher::Publisher;
 use super::types::{ChildData, NodeCacheListener};
 use crate::error::{Error, Result};
 use crate::framework::{ConnectionState, CuratorEvent, CuratorFramework, Listenable, ListenerId};
 use crate::path;
 use crate::proto::EventType;
+use crate::recipes::on_event_thread;
 use crate::session::{WatchedEvent, WorkerPool};
 
 impl Listenable<dyn NodeCacheListener> {

@@ -18,13 +18,14 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 
-use super::cache_watch::{on_event_thread, CacheWatch};
+use super::cache_watch::CacheWatch;
 use super::publisher::Publisher;
 use super::types::{ChildData, TreeCacheListener};
 use super::window::{Window, WINDOW};
 use crate::error::{Error, Result};
 use crate::framework::{ConnectionState, CuratorFramework, Listenable, ListenerId};
 use crate::path;
+use crate::recipes::on_event_thread;
 use crate::session::{WatchedEvent, WorkerPool};
 
 mod engine;

@@ -17,7 +17,7 @@ use super::builder::{check_size, PersistentNodeBuilder};
 use super::pass::{Pass, PassEnd};
 use crate::error::{Error, Result};
 use crate::framework::protection::protected_path;
-use crate::framework::{ConnectionState, CuratorFramework, Listenable, ListenerId};
+use crate::framework::{CuratorFramework, Listenable, ListenerId};
 use crate::proto::CreateMode;
 use crate::session::{SharedWatcher, WorkerPool};
 
@@ -198,18 +198,14 @@ impl PersistentNode {
             st.base = Some(base);
             st.life = Life::Started;
         }
-        let weak = Arc::downgrade(inner);
-        let id = inner.client.connection_state_listenable().add_listener(
-            move |_c: &CuratorFramework, s: ConnectionState| {
+        inner
+            .client
+            .add_weak_state_listener(inner, &inner.state_listener, |inner, _c, s| {
                 // Connected again (the node may be gone with a session): look.
                 if s.is_connected() {
-                    if let Some(inner) = weak.upgrade() {
-                        inner.trigger();
-                    }
+                    inner.trigger();
                 }
-            },
-        );
-        *inner.state_listener.lock() = Some(id);
+            });
         inner.trigger();
         Ok(())
     }

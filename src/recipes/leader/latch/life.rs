@@ -8,7 +8,7 @@ use super::engine::Inner;
 use super::{CloseMode, LeaderLatchState};
 use crate::error::{Error, Result};
 use crate::framework::ConnectionState;
-use crate::recipes::leader::on_event_thread;
+use crate::recipes::on_event_thread;
 
 impl Inner {
     pub fn start(self: &Arc<Self>) -> Result<()> {
