@@ -1,8 +1,8 @@
 //! `get_children()`: child names, with `storing_stat_in` and `watched`/`using_watcher`.
 
 use super::{
-    builder_common, event_for, store, user_error, watch_modifiers, Common, Foreground,
-    InBackground, WithStat,
+    builder_common, event_for, user_error, watch_modifiers, Common, Foreground, InBackground,
+    WithStat,
 };
 use crate::error::Result;
 use crate::framework::event::CuratorEventType;
@@ -51,16 +51,10 @@ impl GetChildrenBuilder<'_, WithStat> {
 
 impl<M> GetChildrenBuilder<'_, M> {
     fn read(mut self, path: &str) -> Result<Vec<String>> {
-        let c = self.common.client;
-        let (full, watcher) = self.common.watch_target(path)?;
-        let (kids, stat) = c
-            .call(|zk, _| match &watcher {
-                Some(w) => zk.get_children2_w_shared(&full, w),
-                None => zk.get_children2(&full, false),
-            })
-            .map_err(|e| user_error(e, path))?;
-        store(&mut self.common.stat, &stat);
-        Ok(kids)
+        self.common.read(path, |zk, full, watcher| match watcher {
+            Some(w) => zk.get_children2_w_shared(full, w),
+            None => zk.get_children2(full, false),
+        })
     }
 }
 

@@ -7,7 +7,8 @@
 
 use std::marker::PhantomData;
 
-use super::{Foreground, InBackground, WatchMode, WithStat};
+use super::{store, user_error, Foreground, InBackground, WatchMode, WithStat};
+use crate::client::ZooKeeper;
 use crate::error::Result;
 use crate::framework::exec::Background;
 use crate::framework::CuratorFramework;
@@ -73,6 +74,23 @@ impl<'a, M> Common<'a, M> {
         let full = self.checked_path(path)?;
         let watcher = self.watch.resolve(self.client, &full);
         Ok((full, watcher))
+    }
+
+    /// A foreground read of `path` that may set a watch, in the retry loop: `op` gets the
+    /// handle, the handle-level path and the watcher (if any). The node's Stat goes to the
+    /// `storing_stat_in` target; errors carry the caller's path.
+    pub(crate) fn read<T>(
+        &mut self,
+        path: &str,
+        op: impl Fn(&ZooKeeper, &str, Option<&SharedWatcher>) -> Result<(T, Stat)>,
+    ) -> Result<T> {
+        let (full, watcher) = self.watch_target(path)?;
+        let (value, stat) = self
+            .client
+            .call(|zk, _| op(zk, &full, watcher.as_ref()))
+            .map_err(|e| user_error(e, path))?;
+        store(&mut self.stat, &stat);
+        Ok(value)
     }
 }
 

@@ -2,7 +2,7 @@
 //! `decompressed`.
 
 use super::{
-    builder_common, event_for, fill_data, store, user_error, watch_modifiers, Common, Foreground,
+    builder_common, event_for, fill_data, user_error, watch_modifiers, Common, Foreground,
     InBackground, WithStat,
 };
 use crate::error::Result;
@@ -77,16 +77,12 @@ impl GetDataBuilder<'_, WithStat> {
 
 impl<M> GetDataBuilder<'_, M> {
     fn read(mut self, path: &str) -> Result<Vec<u8>> {
-        let c = self.common.client;
-        let (full, watcher) = self.common.watch_target(path)?;
-        let (data, stat) = c
-            .call(|zk, _| match &watcher {
-                Some(w) => zk.get_data_w_shared(&full, w),
-                None => zk.get_data(&full, false),
-            })
-            .map_err(|e| user_error(e, path))?;
-        store(&mut self.common.stat, &stat);
+        let data = self.common.read(path, |zk, full, watcher| match watcher {
+            Some(w) => zk.get_data_w_shared(full, w),
+            None => zk.get_data(full, false),
+        })?;
         if self.decompress {
+            let c = self.common.client;
             c.inner.cfg.compression.decompress(path, &data)
         } else {
             Ok(data)
