@@ -67,21 +67,7 @@ fn make_parents(
         return Ok(());
     }
     let root = client.without_namespace();
-    match (&acl, mode) {
-        (None, CreateMode::Container) => root.create_containers_at(parent),
-        _ => root.call(|zk, _| {
-            for d in path::ancestors(parent, true) {
-                if zk.exists(d, false)?.is_none() {
-                    let a = acl.clone().unwrap_or_else(|| root.acl_for(d));
-                    match zk.create(d, &[], &a, mode) {
-                        Ok(_) | Err(crate::Error::NodeExists { .. }) => {}
-                        Err(e) => return Err(e),
-                    }
-                }
-            }
-            Ok(())
-        }),
-    }
+    root.call(|zk, _| root.make_dirs(zk, parent, mode, acl.as_deref()))
 }
 
 impl<'a> ExistsBuilder<'a, Foreground> {
