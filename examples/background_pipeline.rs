@@ -20,11 +20,10 @@ use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use zk_curator::framework::{
-    CuratorEvent, CuratorFramework, CuratorFrameworkFactory, ExponentialBackoffRetry,
-};
-use zk_curator::testing::TestingServer;
+use zk_curator::framework::{CuratorEvent, CuratorFramework};
 use zk_curator::Error;
+
+mod common;
 
 const NODES: usize = 2000;
 const WINDOW: usize = 64;
@@ -70,16 +69,8 @@ impl Window {
 }
 
 fn main() -> zk_curator::Result<()> {
-    let (_server, connect) = server()?;
-    let client = CuratorFrameworkFactory::builder()
-        .connect_string(&connect)
-        .retry_policy(ExponentialBackoffRetry::new(Duration::from_millis(100), 5))
-        .namespace("background_pipeline")
-        .build()?;
-    client.start()?;
-    if !client.block_until_connected(Duration::from_secs(15)) {
-        return Err(Error::Timeout);
-    }
+    let (_server, connect) = common::server()?;
+    let client = common::client(&connect, "background_pipeline")?;
     client.create().for_path("/items")?;
     client.create().for_path("/sync")?;
 
@@ -178,18 +169,4 @@ fn main() -> zk_curator::Result<()> {
 
 fn payload(i: usize) -> Vec<u8> {
     format!("item {i}").into_bytes()
-}
-
-/// `$ZK_CONNECT`, or an in-process test server started here (alive as long as the first
-/// value is).
-fn server() -> zk_curator::Result<(Option<TestingServer>, String)> {
-    Ok(match std::env::var("ZK_CONNECT") {
-        Ok(c) => (None, c),
-        Err(_) => {
-            let s = TestingServer::start()?;
-            let c = s.connect_string();
-            println!("started an in-process ZooKeeper on {c}");
-            (Some(s), c)
-        }
-    })
 }

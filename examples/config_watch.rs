@@ -19,12 +19,13 @@ use std::sync::{mpsc, Arc, Mutex, RwLock};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use zk_curator::framework::{CuratorFramework, CuratorFrameworkFactory, ExponentialBackoffRetry};
+use zk_curator::framework::CuratorFramework;
 use zk_curator::recipes::cache::{
     ChildData, CuratorCache, CuratorCacheListener, CuratorCacheOption,
 };
-use zk_curator::testing::TestingServer;
 use zk_curator::Error;
+
+mod common;
 
 const CONFIG: &str = "/config";
 const WAIT: Duration = Duration::from_secs(10);
@@ -171,16 +172,8 @@ impl Service {
 }
 
 fn main() -> zk_curator::Result<()> {
-    let (_server, connect) = server()?;
-    let client = CuratorFrameworkFactory::builder()
-        .connect_string(&connect)
-        .retry_policy(ExponentialBackoffRetry::new(Duration::from_millis(100), 5))
-        .namespace("config_watch")
-        .build()?;
-    client.start()?;
-    if !client.block_until_connected(Duration::from_secs(15)) {
-        return Err(Error::Timeout);
-    }
+    let (_server, connect) = common::server()?;
+    let client = common::client(&connect, "config_watch")?;
 
     // The operator writes a first version before the service starts.
     client
@@ -226,18 +219,4 @@ fn main() -> zk_curator::Result<()> {
         .for_path("/")?;
     client.close();
     Ok(())
-}
-
-/// `$ZK_CONNECT`, or an in-process test server started here (alive as long as the first
-/// value is).
-fn server() -> zk_curator::Result<(Option<TestingServer>, String)> {
-    Ok(match std::env::var("ZK_CONNECT") {
-        Ok(c) => (None, c),
-        Err(_) => {
-            let s = TestingServer::start()?;
-            let c = s.connect_string();
-            println!("started an in-process ZooKeeper on {c}");
-            (Some(s), c)
-        }
-    })
 }

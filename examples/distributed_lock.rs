@@ -18,10 +18,9 @@ use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use zk_curator::framework::{CuratorFramework, CuratorFrameworkFactory, ExponentialBackoffRetry};
 use zk_curator::recipes::locks::InterProcessMutex;
-use zk_curator::testing::TestingServer;
-use zk_curator::Error;
+
+mod common;
 
 const LOCK: &str = "/locks/ledger";
 const COUNTER: &str = "/ledger-total";
@@ -30,9 +29,9 @@ const THREADS: usize = 2;
 const ROUNDS: usize = 5;
 
 fn main() -> zk_curator::Result<()> {
-    let (_server, connect) = server()?;
+    let (_server, connect) = common::server()?;
     let clients = (0..CLIENTS)
-        .map(|_| client(&connect))
+        .map(|_| common::client(&connect, "distributed_lock"))
         .collect::<zk_curator::Result<Vec<_>>>()?;
     clients[0]
         .create()
@@ -115,38 +114,11 @@ fn main() -> zk_curator::Result<()> {
     for c in &clients {
         c.close();
     }
-    let cleanup = client(&connect)?;
+    let cleanup = common::client(&connect, "distributed_lock")?;
     cleanup
         .delete()
         .deleting_children_if_needed()
         .for_path("/")?;
     cleanup.close();
     Ok(())
-}
-
-fn client(connect: &str) -> zk_curator::Result<CuratorFramework> {
-    let c = CuratorFrameworkFactory::builder()
-        .connect_string(connect)
-        .retry_policy(ExponentialBackoffRetry::new(Duration::from_millis(100), 5))
-        .namespace("distributed_lock")
-        .build()?;
-    c.start()?;
-    if !c.block_until_connected(Duration::from_secs(15)) {
-        return Err(Error::Timeout);
-    }
-    Ok(c)
-}
-
-/// `$ZK_CONNECT`, or an in-process test server started here (alive as long as the first
-/// value is).
-fn server() -> zk_curator::Result<(Option<TestingServer>, String)> {
-    Ok(match std::env::var("ZK_CONNECT") {
-        Ok(c) => (None, c),
-        Err(_) => {
-            let s = TestingServer::start()?;
-            let c = s.connect_string();
-            println!("started an in-process ZooKeeper on {c}");
-            (Some(s), c)
-        }
-    })
 }

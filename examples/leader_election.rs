@@ -26,10 +26,11 @@ use std::sync::mpsc::{self, Receiver};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use zk_curator::framework::{CuratorFramework, CuratorFrameworkFactory, ExponentialBackoffRetry};
+use zk_curator::framework::CuratorFramework;
 use zk_curator::recipes::leader::{CloseMode, LeaderLatch, LeaderSelector, Leadership};
-use zk_curator::testing::TestingServer;
 use zk_curator::Error;
+
+mod common;
 
 const LATCH_PATH: &str = "/election/latch";
 const SELECTOR_PATH: &str = "/election/selector";
@@ -40,12 +41,12 @@ const STEPS: usize = 3;
 const STEP: Duration = Duration::from_millis(40);
 
 fn main() -> zk_curator::Result<()> {
-    let (_server, connect) = server()?;
+    let (_server, connect) = common::server()?;
     let start = Instant::now();
     latches(&connect)?;
     selectors(&connect)?;
 
-    let cleanup = client(&connect)?;
+    let cleanup = common::client(&connect, "leader_election")?;
     cleanup
         .delete()
         .deleting_children_if_needed()
@@ -67,7 +68,7 @@ fn latches(connect: &str) -> zk_curator::Result<()> {
     let mut clients = Vec::new();
     let mut latches = Vec::new();
     for (i, name) in names.iter().enumerate() {
-        let c = client(connect)?;
+        let c = common::client(connect, "leader_election")?;
         let latch = LeaderLatch::builder(&c, LATCH_PATH)
             .id(*name)
             // Closing a leader tells its own listener too (the default, Silent, does not).
@@ -176,7 +177,7 @@ fn selectors(connect: &str) -> zk_curator::Result<()> {
     let mut clients = Vec::new();
     let mut selectors = Vec::new();
     for name in ["worker-a", "worker-b"] {
-        let c = client(connect)?;
+        let c = common::client(connect, "leader_election")?;
         let (tx, running) = (tx.clone(), running.clone());
         // Runs on the selector's own thread (zk-leader-selector-N): it may take its time,
         // and leads until it returns.
@@ -304,31 +305,4 @@ fn describe(line: &[zk_curator::recipes::leader::Participant]) -> String {
         .map(|p| format!("{}{}", p.id, if p.is_leader { "*" } else { "" }))
         .collect();
     ids.join(", ")
-}
-
-fn client(connect: &str) -> zk_curator::Result<CuratorFramework> {
-    let c = CuratorFrameworkFactory::builder()
-        .connect_string(connect)
-        .retry_policy(ExponentialBackoffRetry::new(Duration::from_millis(100), 5))
-        .namespace("leader_election")
-        .build()?;
-    c.start()?;
-    if !c.block_until_connected(Duration::from_secs(15)) {
-        return Err(Error::Timeout);
-    }
-    Ok(c)
-}
-
-/// `$ZK_CONNECT`, or an in-process test server started here (alive as long as the first
-/// value is).
-fn server() -> zk_curator::Result<(Option<TestingServer>, String)> {
-    Ok(match std::env::var("ZK_CONNECT") {
-        Ok(c) => (None, c),
-        Err(_) => {
-            let s = TestingServer::start()?;
-            let c = s.connect_string();
-            println!("started an in-process ZooKeeper on {c}");
-            (Some(s), c)
-        }
-    })
 }

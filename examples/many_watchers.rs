@@ -26,9 +26,10 @@ use std::sync::{mpsc, Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use zk_curator::framework::{CuratorFramework, CuratorFrameworkFactory, ExponentialBackoffRetry};
-use zk_curator::testing::TestingServer;
+use zk_curator::framework::CuratorFramework;
 use zk_curator::{Error, WatchedEvent, WorkerPool};
+
+mod common;
 
 const WATCHERS: usize = 1000;
 const WAIT: Duration = Duration::from_secs(30);
@@ -57,16 +58,8 @@ impl Overlap {
 }
 
 fn main() -> zk_curator::Result<()> {
-    let (_server, connect) = server()?;
-    let client = CuratorFrameworkFactory::builder()
-        .connect_string(&connect)
-        .retry_policy(ExponentialBackoffRetry::new(Duration::from_millis(100), 5))
-        .namespace("many_watchers")
-        .build()?;
-    client.start()?;
-    if !client.block_until_connected(Duration::from_secs(15)) {
-        return Err(Error::Timeout);
-    }
+    let (_server, connect) = common::server()?;
+    let client = common::client(&connect, "many_watchers")?;
     let start = Instant::now();
     let paths: Vec<String> = (0..WATCHERS).map(|i| format!("/n-{i:04}")).collect();
     client.create().for_path("/part1")?;
@@ -240,18 +233,4 @@ fn on_a_pool(client: &CuratorFramework, paths: &[String]) -> zk_curator::Result<
 
 fn thread_name() -> String {
     thread::current().name().unwrap_or("unnamed").to_string()
-}
-
-/// `$ZK_CONNECT`, or an in-process test server started here (alive as long as the first
-/// value is).
-fn server() -> zk_curator::Result<(Option<TestingServer>, String)> {
-    Ok(match std::env::var("ZK_CONNECT") {
-        Ok(c) => (None, c),
-        Err(_) => {
-            let s = TestingServer::start()?;
-            let c = s.connect_string();
-            println!("started an in-process ZooKeeper on {c}");
-            (Some(s), c)
-        }
-    })
 }

@@ -26,9 +26,10 @@ use std::sync::{mpsc, Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use zk_curator::framework::{CuratorFramework, CuratorFrameworkFactory, ExponentialBackoffRetry};
-use zk_curator::testing::TestingServer;
+use zk_curator::framework::CuratorFramework;
 use zk_curator::{AddWatchMode, Error, EventType, SharedWatcher, WatchedEvent, WorkerPool};
+
+mod common;
 
 const PATHS: usize = 8;
 const ROUNDS: usize = 2;
@@ -49,16 +50,8 @@ struct PathLog {
 }
 
 fn main() -> zk_curator::Result<()> {
-    let (_server, connect) = server()?;
-    let client = CuratorFrameworkFactory::builder()
-        .connect_string(&connect)
-        .retry_policy(ExponentialBackoffRetry::new(Duration::from_millis(100), 5))
-        .namespace("slow_watchers")
-        .build()?;
-    client.start()?;
-    if !client.block_until_connected(Duration::from_secs(15)) {
-        return Err(Error::Timeout);
-    }
+    let (_server, connect) = common::server()?;
+    let client = common::client(&connect, "slow_watchers")?;
     let pool = WorkerPool::new(4)?;
     let pooled = run(&client, "/offloaded", Some(&pool))?;
     let serial = run(&client, "/on-event-thread", None)?;
@@ -215,18 +208,4 @@ fn run(
 
 fn thread_name() -> String {
     thread::current().name().unwrap_or("unnamed").to_string()
-}
-
-/// `$ZK_CONNECT`, or an in-process test server started here (alive as long as the first
-/// value is).
-fn server() -> zk_curator::Result<(Option<TestingServer>, String)> {
-    Ok(match std::env::var("ZK_CONNECT") {
-        Ok(c) => (None, c),
-        Err(_) => {
-            let s = TestingServer::start()?;
-            let c = s.connect_string();
-            println!("started an in-process ZooKeeper on {c}");
-            (Some(s), c)
-        }
-    })
 }

@@ -20,13 +20,12 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use zk_curator::framework::{
-    CuratorFramework, CuratorFrameworkFactory, ExponentialBackoffRetry, RetryNTimes,
-};
+use zk_curator::framework::RetryNTimes;
 use zk_curator::recipes::atomic::DistributedAtomicLong;
 use zk_curator::recipes::queue::{consumer_fn, QueueBuilder, StringSerializer};
-use zk_curator::testing::TestingServer;
 use zk_curator::Error;
+
+mod common;
 
 const JOBS: usize = 200;
 const QUEUE: &str = "/jobs";
@@ -34,14 +33,14 @@ const LOCKS: &str = "/jobs-locks";
 const DONE: &str = "/stats/done";
 
 fn main() -> zk_curator::Result<()> {
-    let (_server, connect) = server()?;
-    let producer_client = client(&connect)?;
+    let (_server, connect) = common::server()?;
+    let producer_client = common::client(&connect, "work_queue")?;
     let (done_tx, done_rx) = mpsc::channel();
 
     // Two consumers, each its own session.
     let mut consumers = Vec::new();
     for name in ["consumer-a", "consumer-b"] {
-        let c = client(&connect)?;
+        let c = common::client(&connect, "work_queue")?;
         let done =
             DistributedAtomicLong::new(&c, DONE, RetryNTimes::new(10, Duration::from_millis(10)))?;
         let tx = done_tx.clone();
@@ -113,31 +112,4 @@ fn main() -> zk_curator::Result<()> {
         .for_path("/")?;
     producer_client.close();
     Ok(())
-}
-
-fn client(connect: &str) -> zk_curator::Result<CuratorFramework> {
-    let c = CuratorFrameworkFactory::builder()
-        .connect_string(connect)
-        .retry_policy(ExponentialBackoffRetry::new(Duration::from_millis(100), 5))
-        .namespace("work_queue")
-        .build()?;
-    c.start()?;
-    if !c.block_until_connected(Duration::from_secs(15)) {
-        return Err(Error::Timeout);
-    }
-    Ok(c)
-}
-
-/// `$ZK_CONNECT`, or an in-process test server started here (alive as long as the first
-/// value is).
-fn server() -> zk_curator::Result<(Option<TestingServer>, String)> {
-    Ok(match std::env::var("ZK_CONNECT") {
-        Ok(c) => (None, c),
-        Err(_) => {
-            let s = TestingServer::start()?;
-            let c = s.connect_string();
-            println!("started an in-process ZooKeeper on {c}");
-            (Some(s), c)
-        }
-    })
 }

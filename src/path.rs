@@ -469,6 +469,8 @@ mod tests {
         assert_eq!(split_parent("/"), ("/", ""));
         assert_eq!(split_parent("/x"), ("/", "x"));
         assert_eq!(split_parent("/x/y"), ("/x", "y"));
+        // A sequential path ending in `/`: the name is empty (the server adds the number).
+        assert_eq!(split_parent("/q/"), ("/q", ""));
     }
 
     #[test]

@@ -26,8 +26,8 @@ for f in "$a" "$b" "$server"; do
   [ -x "$f" ] || { echo "missing $f" >&2; exit 2; }
 done
 
-# shellcheck source=testing-server.sh
-. "$(dirname "$0")/testing-server.sh"
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
 start_testing_server "$server" "$port"
 
 for ((r = 1; r <= rounds; r++)); do

@@ -25,28 +25,15 @@ ours="$root/target/release/examples/zk-curator-bench"
 labels=(zk-curator curator)
 commands=("$ours" "$here/java/run.sh")
 
-log() { echo "[$(date +%H:%M:%S)] $*" >&2; }
-# shellcheck source=testing-server.sh
-. "$here/testing-server.sh"
+# shellcheck source=lib.sh
+. "$here/lib.sh"
 
 if [ "${BENCH_ZK:-real}" = testing ]; then
   start_testing_server "$root/target/release/examples/testing-server" "$port"
   what="the TestingServer"
 else
   data="$(mktemp -d)"
-  cat >"$data/zoo.cfg" <<CFG
-tickTime=2000
-dataDir=$data/data
-clientPort=$port
-clientPortAddress=127.0.0.1
-admin.enableServer=false
-forceSync=no
-maxClientCnxns=0
-4lw.commands.whitelist=*
-CFG
-  java -cp /usr/share/java/zookeeper.jar:/usr/share/java/slf4j-nop.jar \
-    org.apache.zookeeper.server.ZooKeeperServerMain "$data/zoo.cfg" >"$data/server.log" 2>&1 &
-  server_pid=$!
+  start_zookeeper "$data" "$port"
   trap 'kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; rm -rf "$data"' EXIT
   what="ZooKeeper 3.8"
 fi
@@ -61,25 +48,8 @@ for w in counter-increment counter-increment-atomic; do
     for ((j = 0; j < 2; j++)); do
       i=$(((j + rep - 1) % 2))
       read -r -a cmd <<<"${commands[$i]}"
-      set +e
-      line="$(timeout "$run_timeout" "${cmd[@]}" --connect "127.0.0.1:$port" --workload "$w" \
-        --ops "$ops" --threads "$clients" 2>/dev/null | tail -n 1)"
-      rc=$?
-      set -e
-      record="$(LABEL="${labels[$i]}" REP="$rep" RC="$rc" WORKLOAD="$w" LINE="$line" python3 -c '
-import json, os
-try:
-    rec = json.loads(os.environ["LINE"])
-    assert isinstance(rec, dict)
-except Exception:
-    rec = {"client": os.environ["LABEL"], "workload": os.environ["WORKLOAD"],
-           "error": "exit %s, no JSON line" % os.environ["RC"]}
-rec["harness"] = os.environ["LABEL"]
-rec["rep"] = int(os.environ["REP"])
-print(json.dumps(rec, separators=(",", ":")))
-')"
-      echo "$record" >>"$out"
-      log "$w rep $rep ${labels[$i]}: $(python3 -c 'import json,sys; r=json.loads(sys.argv[1]); print(r.get("error") or r.get("ops_per_sec"))' "$record")"
+      run_harness "$out" "${labels[$i]}" "$rep" "$w" "$run_timeout" \
+        "${cmd[@]}" --connect "127.0.0.1:$port" --workload "$w" --ops "$ops" --threads "$clients"
     done
   done
 done

@@ -30,7 +30,8 @@ if python3 -c "import socket,sys; s=socket.socket(); sys.exit(0 if s.connect_ex(
   exit 2
 fi
 
-log() { echo "[$(date +%H:%M:%S)] $*" >&2; }
+# shellcheck source=lib.sh
+. "$here/lib.sh"
 tmp="$(mktemp -d)"
 server_pid=""
 cleanup() {
@@ -44,19 +45,7 @@ trap cleanup EXIT
 
 javac -nowarn --release 17 -d "$tmp/classes" -cp "$CP" "$here/java/QueueThroughput.java"
 mkdir -p "$tmp/data"
-cat >"$tmp/zoo.cfg" <<EOF
-tickTime=2000
-dataDir=$tmp/data
-clientPort=$port
-clientPortAddress=127.0.0.1
-admin.enableServer=false
-forceSync=no
-maxClientCnxns=0
-4lw.commands.whitelist=*
-EOF
-java -cp "$J/zookeeper.jar:$J/slf4j-nop.jar" org.apache.zookeeper.server.ZooKeeperServerMain \
-  "$tmp/zoo.cfg" >"$tmp/server.log" 2>&1 &
-server_pid=$!
+start_zookeeper "$tmp" "$port"
 for _ in $(seq 150); do
   if python3 - "$port" <<'PY' 2>/dev/null; then break; fi
 import socket, sys
@@ -75,23 +64,8 @@ for ((rep = 1; rep <= reps; rep++)); do
   for j in 0 1; do
     i=$(((j + rep - 1) % 2))
     read -r -a cmd <<<"${commands[$i]}"
-    set +e
-    line="$(timeout "$run_timeout" "${cmd[@]}" --connect "127.0.0.1:$port" --workload queue-throughput "${extra[@]}" 2>/dev/null | tail -n 1)"
-    rc=$?
-    set -e
-    record="$(LABEL="${labels[$i]}" REP="$rep" RC="$rc" LINE="$line" python3 -c '
-import json, os
-try:
-    rec = json.loads(os.environ["LINE"])
-except Exception:
-    rec = {"client": os.environ["LABEL"], "workload": "queue-throughput",
-           "error": "exit %s, no JSON line" % os.environ["RC"]}
-rec["harness"] = os.environ["LABEL"]
-rec["rep"] = int(os.environ["REP"])
-print(json.dumps(rec, separators=(",", ":")))
-')"
-    echo "$record" >>"$out"
-    log "rep $rep ${labels[$i]}: $(python3 -c 'import json,sys; r=json.loads(sys.argv[1]); print(r.get("error") or r.get("ops_per_sec"))' "$record")"
+    run_harness "$out" "${labels[$i]}" "$rep" queue-throughput "$run_timeout" \
+      "${cmd[@]}" --connect "127.0.0.1:$port" --workload queue-throughput "${extra[@]}"
   done
 done
 

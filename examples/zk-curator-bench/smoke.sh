@@ -14,8 +14,8 @@ for f in "$bench" "$server"; do
 done
 port=$((21900 + RANDOM % 90))
 
-# shellcheck source=testing-server.sh
-. examples/zk-curator-bench/testing-server.sh
+# shellcheck source=lib.sh
+. examples/zk-curator-bench/lib.sh
 start_testing_server "$server" "$port"
 
 runs=(

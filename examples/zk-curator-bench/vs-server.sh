@@ -44,9 +44,8 @@ commands=("$bench/anchors/java/run.sh"
   "$ours --client raw"
   "$ours --client raw-hop")
 
-log() { echo "[$(date +%H:%M:%S)] $*" >&2; }
-# shellcheck source=testing-server.sh
-. "$(dirname "$0")/testing-server.sh"
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
 
 case "$kind" in
   testing)
@@ -56,19 +55,7 @@ case "$kind" in
   zk-pinned)
     core=$(($(nproc) - 1))
     data="$(mktemp -d)"
-    cat >"$data/zoo.cfg" <<EOF
-tickTime=2000
-dataDir=$data/data
-clientPort=$port
-clientPortAddress=127.0.0.1
-admin.enableServer=false
-forceSync=no
-maxClientCnxns=0
-4lw.commands.whitelist=*
-EOF
-    taskset -c "$core" java -cp /usr/share/java/zookeeper.jar:/usr/share/java/slf4j-nop.jar \
-      org.apache.zookeeper.server.ZooKeeperServerMain "$data/zoo.cfg" >"$data/server.log" 2>&1 &
-    server_pid=$!
+    start_zookeeper "$data" "$port" taskset -c "$core"
     trap 'kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; rm -rf "$data"' EXIT
     what="ZooKeeper 3.8 pinned to core $core"
     ;;
@@ -86,24 +73,8 @@ for w in $workloads; do
     for ((j = 0; j < n; j++)); do
       i=$(((j + rep - 1) % n))
       read -r -a cmd <<<"${commands[$i]}"
-      set +e
-      line="$(timeout "$run_timeout" "${cmd[@]}" --connect "127.0.0.1:$port" --workload "$w" 2>/dev/null | tail -n 1)"
-      rc=$?
-      set -e
-      record="$(LABEL="${labels[$i]}" REP="$rep" RC="$rc" WORKLOAD="$w" LINE="$line" python3 -c '
-import json, os
-try:
-    rec = json.loads(os.environ["LINE"])
-    assert isinstance(rec, dict)
-except Exception:
-    rec = {"client": os.environ["LABEL"], "workload": os.environ["WORKLOAD"],
-           "error": "exit %s, no JSON line" % os.environ["RC"]}
-rec["harness"] = os.environ["LABEL"]
-rec["rep"] = int(os.environ["REP"])
-print(json.dumps(rec, separators=(",", ":")))
-')"
-      echo "$record" >>"$out"
-      log "$w rep $rep ${labels[$i]}: $(python3 -c 'import json,sys; r=json.loads(sys.argv[1]); print(r.get("error") or r.get("unsupported") or r.get("ops_per_sec"))' "$record")"
+      run_harness "$out" "${labels[$i]}" "$rep" "$w" "$run_timeout" \
+        "${cmd[@]}" --connect "127.0.0.1:$port" --workload "$w"
     done
   done
 done

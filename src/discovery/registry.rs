@@ -427,11 +427,7 @@ impl<P: Send + Sync + 'static> Shared<P> {
 
     /// Stops listening, closes the providers; the caller unregisters the entries.
     pub fn shut_down(&self) {
-        if let Some(id) = self.state_listener.lock().take() {
-            self.client
-                .connection_state_listenable()
-                .remove_listener(id);
-        }
+        self.client.remove_state_listener(&self.state_listener);
         let providers: Vec<Weak<dyn Closer>> = self.providers.lock().drain(..).collect();
         for p in providers.iter().filter_map(Weak::upgrade) {
             p.close_now();

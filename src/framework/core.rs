@@ -400,26 +400,14 @@ impl Inner {
                 me.post_state(ConnectionState::Lost);
             });
         }
-        let old = {
-            let mut slot = self.handle.lock();
-            match self.new_handle() {
-                Ok(h) => slot.replace(h),
-                Err(e) => {
-                    drop(slot);
-                    self.report_unhandled("cannot create a new ZooKeeper handle", &e);
-                    return;
-                }
-            }
+        let Some(old) = self.swap_handle(None) else {
+            return;
         };
         // Nothing the old handle still says matters now.
         self.event_index
             .store(self.instance_index(), Ordering::Release);
         self.cancel_expiry_check();
-        if let Some(old) = old {
-            self.scheduler.schedule(Duration::ZERO, move || {
-                let _ = old.close();
-            });
-        }
+        self.close_later(old);
     }
 
     /// The last configuration the ensemble tracker read (`None` without a tracker or
@@ -473,20 +461,31 @@ impl Inner {
     /// After a session expired: a new handle (new session) replaces the old one, which is
     /// closed off the event thread.
     fn replace_handle(self: &Arc<Self>, expired_index: u64) {
-        let old = {
-            let mut slot = self.handle.lock();
-            if self.instance_index() != expired_index {
-                return;
+        if let Some(old) = self.swap_handle(Some(expired_index)) {
+            self.close_later(old);
+        }
+    }
+
+    /// Puts a new handle (a new session) in the slot and returns the one it replaces (if
+    /// any); `None` when nothing was swapped: `expired_index` is given and no longer the
+    /// current handle's, or the new handle cannot be made (reported).
+    fn swap_handle(self: &Arc<Self>, expired_index: Option<u64>) -> Option<Option<Arc<ZooKeeper>>> {
+        let mut slot = self.handle.lock();
+        if expired_index.is_some_and(|i| i != self.instance_index()) {
+            return None;
+        }
+        match self.new_handle() {
+            Ok(h) => Some(slot.replace(h)),
+            Err(e) => {
+                drop(slot);
+                self.report_unhandled("cannot create a new ZooKeeper handle", &e);
+                None
             }
-            match self.new_handle() {
-                Ok(h) => slot.replace(h),
-                Err(e) => {
-                    drop(slot);
-                    self.report_unhandled("cannot create a new ZooKeeper handle", &e);
-                    return;
-                }
-            }
-        };
+        }
+    }
+
+    /// Closes a replaced handle on the timer thread (closing waits for the server).
+    fn close_later(&self, old: Option<Arc<ZooKeeper>>) {
         if let Some(old) = old {
             self.scheduler.schedule(Duration::ZERO, move || {
                 let _ = old.close();

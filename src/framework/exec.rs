@@ -132,27 +132,38 @@ impl CuratorFramework {
     /// Creates `p` (handle-level, no namespace applied) and its parents as containers (or
     /// persistent nodes when containers are off or unsupported), tolerating races.
     pub(crate) fn create_containers_at(&self, p: &str) -> Result<()> {
-        let mode = self.container_mode();
-        let acl = self.inner.cfg.acl_provider.clone();
-        self.call(|zk, _| {
-            for dir in path::ancestors(p, true) {
-                if zk.exists(dir, false)?.is_some() {
-                    continue;
-                }
-                match zk.create(dir, &[], &acl.acl_for_path(dir), mode) {
-                    Ok(_) | Err(Error::NodeExists { .. }) => {}
-                    Err(Error::Unimplemented { .. }) if mode == CreateMode::Container => {
-                        // A pre-3.5 server: fall back to persistent parents.
-                        match zk.create(dir, &[], &acl.acl_for_path(dir), CreateMode::Persistent) {
-                            Ok(_) | Err(Error::NodeExists { .. }) => {}
-                            Err(e) => return Err(e),
-                        }
-                    }
-                    Err(e) => return Err(e),
-                }
+        self.call(|zk, _| self.make_dirs(zk, p, self.container_mode(), None))
+    }
+
+    /// Creates `dir` (handle-level path) and its missing ancestors on `zk`, one attempt:
+    /// for callers already in the retry loop, and recipes working on the handle directly.
+    /// Nodes get `acl`, or the ACL provider's for their path; a node another client made
+    /// meanwhile is fine; on a server without containers (before 3.5) `Container` falls
+    /// back to persistent nodes.
+    pub(crate) fn make_dirs(
+        &self,
+        zk: &ZooKeeper,
+        dir: &str,
+        mode: CreateMode,
+        acl: Option<&[Acl]>,
+    ) -> Result<()> {
+        for d in path::ancestors(dir, true) {
+            if zk.exists(d, false)?.is_some() {
+                continue;
             }
-            Ok(())
-        })
+            let acl = acl.map_or_else(|| self.acl_for(d), <[Acl]>::to_vec);
+            match zk.create(d, &[], &acl, mode) {
+                Ok(_) | Err(Error::NodeExists { .. }) => {}
+                Err(Error::Unimplemented { .. }) if mode == CreateMode::Container => {
+                    match zk.create(d, &[], &acl, CreateMode::Persistent) {
+                        Ok(_) | Err(Error::NodeExists { .. }) => {}
+                        Err(e) => return Err(e),
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
     }
 
     pub(crate) fn container_mode(&self) -> CreateMode {

@@ -45,6 +45,14 @@ pub fn protected_name(node: &str, id: &str) -> String {
     format!("{PROTECTED_PREFIX}{id}-{node}")
 }
 
+/// `full` with its last segment given protection id `id` (the parent is unchanged). A
+/// sequential path ending in `/` has an empty last segment, which stays empty after the
+/// prefix: `/q/` becomes `/q/_c_<id>-`, and the server appends the sequence number.
+pub(crate) fn protected_path(full: &str, id: &str) -> String {
+    let (parent, node) = path::split_parent(full);
+    path::make_path(parent, &protected_name(node, id))
+}
+
 /// True if `name` (a node name, not a path) carries a protection prefix.
 pub fn is_protected_znode(name: &str) -> bool {
     extract_protected_id(name).is_some()
@@ -165,6 +173,14 @@ fn schedule_delete(c: CuratorFramework, p: String, delay: Duration, tries: u32) 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn protected_path_keeps_the_parent_and_an_empty_sequential_name() {
+        let id = "00000000-0000-4000-8000-000000000000";
+        assert_eq!(protected_path("/q/", id), format!("/q/_c_{id}-"));
+        assert_eq!(protected_path("/q/a-", id), format!("/q/_c_{id}-a-"));
+        assert_eq!(protected_path("/a", id), format!("/_c_{id}-a"));
+    }
 
     #[test]
     fn uuids_and_names() {

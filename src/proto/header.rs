@@ -33,9 +33,7 @@ impl Record for ConnectRequest {
         put_i32(buf, self.timeout);
         put_i64(buf, self.session_id);
         put_bytes(buf, &self.passwd);
-        if let Some(ro) = self.read_only {
-            put_bool(buf, ro);
-        }
+        put_read_only(buf, self.read_only);
     }
 
     fn decode(r: &mut Reader<'_>) -> Result<Self> {
@@ -45,12 +43,25 @@ impl Record for ConnectRequest {
             timeout: r.read_i32()?,
             session_id: r.read_i64()?,
             passwd: r.read_buffer()?,
-            read_only: if r.is_empty() {
-                None
-            } else {
-                Some(r.read_bool()?)
-            },
+            read_only: read_only(r)?,
         })
+    }
+}
+
+/// The connect records' optional trailing read-only byte: written only when present, read
+/// only when the frame has a byte left (request and response follow the same rule).
+fn put_read_only(buf: &mut Vec<u8>, read_only: Option<bool>) {
+    if let Some(ro) = read_only {
+        put_bool(buf, ro);
+    }
+}
+
+/// See [`put_read_only`].
+fn read_only(r: &mut Reader<'_>) -> Result<Option<bool>> {
+    if r.is_empty() {
+        Ok(None)
+    } else {
+        r.read_bool().map(Some)
     }
 }
 
@@ -88,9 +99,7 @@ impl Record for ConnectResponse {
         put_i32(buf, self.timeout);
         put_i64(buf, self.session_id);
         put_bytes(buf, &self.passwd);
-        if let Some(ro) = self.read_only {
-            put_bool(buf, ro);
-        }
+        put_read_only(buf, self.read_only);
     }
 
     fn decode(r: &mut Reader<'_>) -> Result<Self> {
@@ -99,11 +108,7 @@ impl Record for ConnectResponse {
             timeout: r.read_i32()?,
             session_id: r.read_i64()?,
             passwd: r.read_buffer()?,
-            read_only: if r.is_empty() {
-                None
-            } else {
-                Some(r.read_bool()?)
-            },
+            read_only: read_only(r)?,
         })
     }
 }

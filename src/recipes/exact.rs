@@ -423,21 +423,5 @@ impl ExactWriter {
 /// does not use containers or the server lacks them), tolerating races. For recipes working
 /// on the handle directly (off the retry loop).
 pub(crate) fn make_dirs(client: &CuratorFramework, zk: &ZooKeeper, dir: &str) -> Result<()> {
-    let mode = client.container_mode();
-    for d in path::ancestors(dir, true) {
-        if zk.exists(d, false)?.is_some() {
-            continue;
-        }
-        match zk.create(d, &[], &client.acl_for(d), mode) {
-            Ok(_) | Err(Error::NodeExists { .. }) => {}
-            Err(Error::Unimplemented { .. }) if mode == CreateMode::Container => {
-                match zk.create(d, &[], &client.acl_for(d), CreateMode::Persistent) {
-                    Ok(_) | Err(Error::NodeExists { .. }) => {}
-                    Err(e) => return Err(e),
-                }
-            }
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(())
+    client.make_dirs(zk, dir, client.container_mode(), None)
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 
 use crate::error::Result;
-use crate::framework::{ConnectionState, CuratorEvent, CuratorFramework, Listenable, ListenerId};
+use crate::framework::{CuratorEvent, CuratorFramework, Listenable, ListenerId};
 use crate::proto::{AddWatchMode, WatcherType};
 use crate::session::{SharedWatcher, WatchedEvent, Watcher, WorkerPool};
 
@@ -111,21 +111,17 @@ impl PersistentWatcher {
             }
         });
         *self.inner.watcher.lock() = Some(w);
-        let weak = Arc::downgrade(&self.inner);
-        let id = self
-            .inner
-            .client
-            .connection_state_listenable()
-            .add_listener(move |_c: &CuratorFramework, s: ConnectionState| {
+        self.inner.client.add_weak_state_listener(
+            &self.inner,
+            &self.inner.state_listener,
+            |inner, _c, s| {
                 // Any connected state (as in Curator): Reconnected after a loss, and also
                 // Connected / ReadOnly when start() ran before the first connection.
                 if s.is_connected() {
-                    if let Some(inner) = weak.upgrade() {
-                        let _ = inner.add_watch();
-                    }
+                    let _ = inner.add_watch();
                 }
-            });
-        *self.inner.state_listener.lock() = Some(id);
+            },
+        );
         self.inner.add_watch()
     }
 
@@ -135,12 +131,9 @@ impl PersistentWatcher {
         // not reach them once close() has begun.
         self.inner.listeners.clear();
         self.inner.resets.clear();
-        if let Some(id) = self.inner.state_listener.lock().take() {
-            self.inner
-                .client
-                .connection_state_listenable()
-                .remove_listener(id);
-        }
+        self.inner
+            .client
+            .remove_state_listener(&self.inner.state_listener);
         if let Some(w) = self.inner.watcher.lock().take() {
             let _ = self
                 .inner

@@ -1,7 +1,7 @@
 //! `get_acl()` and `set_acl()`.
 
 use super::{
-    builder_common, event_for, store, user_error, Common, Foreground, InBackground, OnceDone,
+    attempt_async, builder_common, event_for, store, user_error, Common, Foreground, InBackground,
     WithStat,
 };
 use crate::error::{Error, Result};
@@ -59,13 +59,7 @@ impl GetAclBuilder<'_, InBackground> {
         let full = self.common.client.fix_path(path, false)?;
         let user = path.to_string();
         self.common.client.run_background(
-            Box::new(move |_c, zk, _count, done| {
-                let d = OnceDone::new(done);
-                let d2 = d.clone();
-                if let Err(e) = zk.get_acl_async(&full, move |r| d2.call(r)) {
-                    d.call(Err(e));
-                }
-            }),
+            attempt_async(move |zk, d| zk.get_acl_async(&full, move |r| d.call(r))),
             Box::new(move |_c, r| {
                 let r = r.map_err(|e| user_error(e, &user));
                 event_for(CuratorEventType::GetAcl, &user, r, |e, (acl, stat)| {
@@ -141,13 +135,7 @@ impl SetAclBuilder<'_, InBackground> {
         let v = self.version;
         let user = path.to_string();
         self.common.client.run_background(
-            Box::new(move |_c, zk, _count, done| {
-                let d = OnceDone::new(done);
-                let d2 = d.clone();
-                if let Err(e) = zk.set_acl_async(&full, &acl, v, move |r| d2.call(r)) {
-                    d.call(Err(e));
-                }
-            }),
+            attempt_async(move |zk, d| zk.set_acl_async(&full, &acl, v, move |r| d.call(r))),
             Box::new(move |_c, r| {
                 let r = r.map_err(|e| user_error(e, &user));
                 event_for(CuratorEventType::SetAcl, &user, r, |e, st| {

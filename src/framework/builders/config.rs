@@ -2,14 +2,13 @@
 //! namespace or chroot).
 
 use super::{
-    attempt_on_timer, builder_common, event_for, store, Common, Foreground, InBackground,
-    WatchMode, WithStat,
+    attempt_on_timer, builder_common, event_for, fill_data, store, watch_modifiers, Common,
+    Foreground, InBackground, WatchMode, WithStat,
 };
 use crate::error::{Error, Result};
 use crate::framework::event::CuratorEventType;
 use crate::framework::CuratorFramework;
 use crate::proto::Stat;
-use crate::session::{SharedWatcher, Watcher};
 
 const CONFIG_NODE: &str = "/zookeeper/config";
 
@@ -20,33 +19,11 @@ pub struct GetConfigBuilder<'a, M = Foreground> {
 }
 
 impl<M> GetConfigBuilder<'_, M> {
-    /// Set a one-shot watch whose event goes to the CuratorListeners.
-    pub fn watched(mut self) -> Self {
-        self.common.watch = WatchMode::Listeners;
-        self
-    }
-
-    /// Set a one-shot watch calling `w` (events carry the path `/zookeeper/config`). The closure's argument type is inferred
-    /// (`|e| ...`). Besides node events it also receives connection state changes (event
-    /// type `None`, **no path**) while the watch is registered, `Closed` at `close()`
-    /// included: match on the event type (example on [`Watcher`]), or wrap
-    /// the closure in [`node_events`](crate::node_events) to see node events only.
-    pub fn using_watcher(
-        mut self,
-        w: impl Fn(&crate::WatchedEvent) + Send + Sync + 'static,
-    ) -> Self {
-        self.common.watch = WatchMode::Watcher(w.into_shared());
-        self
-    }
-
-    /// [`using_watcher`](Self::using_watcher) with a [`SharedWatcher`]: one identity, so
-    /// registering it again for the same node and kind keeps one registration (called once
-    /// per event, as in Java), and `watchers().remove(&w)` removes it. Also the way to pass a
-    /// [`Watcher`] type of yours (`SharedWatcher` from
-    /// [`Watcher::into_shared`]).
-    pub fn using_shared_watcher(mut self, w: &SharedWatcher) -> Self {
-        self.common.watch = WatchMode::Watcher(w.clone());
-        self
+    watch_modifiers! {
+        /// Set a one-shot watch whose event goes to the CuratorListeners.
+        fn watched;
+        /// Set a one-shot watch calling `w` (events carry the path `/zookeeper/config`).
+        fn using_watcher;
     }
 
     fn watcher(&self) -> Option<crate::session::SharedWatcher> {
@@ -108,15 +85,7 @@ impl GetConfigBuilder<'_, InBackground> {
                 None => zk.get_config(false),
             }),
             Box::new(move |_c, r| {
-                event_for(
-                    CuratorEventType::GetConfig,
-                    CONFIG_NODE,
-                    r,
-                    |e, (data, stat)| {
-                        e.data = Some(data);
-                        e.stat = Some(stat);
-                    },
-                )
+                event_for(CuratorEventType::GetConfig, CONFIG_NODE, r, fill_data)
             }),
             None,
             self.common.bg,
@@ -232,17 +201,7 @@ impl ReconfigBuilder<'_, InBackground> {
             attempt_on_timer(move |_c, zk, _count| {
                 zk.reconfig(j.as_deref(), l.as_deref(), n.as_deref(), v)
             }),
-            Box::new(move |_c, r| {
-                event_for(
-                    CuratorEventType::Reconfig,
-                    CONFIG_NODE,
-                    r,
-                    |e, (data, stat)| {
-                        e.data = Some(data);
-                        e.stat = Some(stat);
-                    },
-                )
-            }),
+            Box::new(move |_c, r| event_for(CuratorEventType::Reconfig, CONFIG_NODE, r, fill_data)),
             None,
             self.common.bg,
         )

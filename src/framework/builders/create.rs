@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 use crate::framework::event::CuratorEventType;
 use crate::framework::exec::Attempt;
 use crate::framework::protection::{
-    find_and_delete_protected, find_protected, new_protected_id, protected_name,
+    find_and_delete_protected, find_protected, new_protected_id, protected_path,
 };
 use crate::framework::CuratorFramework;
 use crate::path;
@@ -271,13 +271,8 @@ impl<M> CreateBuilder<'_, M> {
         let mut full = c.fix_path(path, self.mode.is_sequential())?;
         let protection = if self.protection {
             let id = new_protected_id();
-            let (parent, node) = split_keep_trailing(&full);
-            let (parent, node) = (parent.to_string(), node.to_string());
-            full = if parent == "/" {
-                format!("/{}", protected_name(&node, &id))
-            } else {
-                format!("{parent}/{}", protected_name(&node, &id))
-            };
+            let parent = path::split_parent(&full).0.to_string();
+            full = protected_path(&full, &id);
             Some(Protection {
                 id,
                 parent,
@@ -325,16 +320,6 @@ builder_common!(CreateBuilder {
     idempotent,
     compress
 });
-
-/// Splits a path into parent and last segment, keeping the empty last segment of a
-/// sequential path ending in `/`.
-fn split_keep_trailing(p: &str) -> (&str, &str) {
-    match p.rfind('/') {
-        Some(0) => ("/", &p[1..]),
-        Some(i) => (&p[..i], &p[i + 1..]),
-        None => ("/", p),
-    }
-}
 
 struct Protection {
     id: String,
@@ -519,17 +504,5 @@ fn background_attempt(plan: Arc<CreatePlan>) -> Attempt<(String, Option<Stat>)> 
 impl<M> std::fmt::Debug for CreateBuilder<'_, M> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CreateBuilder").finish_non_exhaustive()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn trailing_slash_sequential_keeps_an_empty_name() {
-        assert_eq!(split_keep_trailing("/q/"), ("/q", ""));
-        assert_eq!(split_keep_trailing("/q/a-"), ("/q", "a-"));
-        assert_eq!(split_keep_trailing("/a"), ("/", "a"));
     }
 }

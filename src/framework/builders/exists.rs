@@ -2,15 +2,14 @@
 //! and setting a watch (which, on a missing node, fires when it is created).
 
 use super::{
-    attempt_on_timer, builder_common, event_for, user_error, Common, Foreground, InBackground,
-    OnceDone, WatchMode,
+    attempt_async, attempt_on_timer, builder_common, event_for, user_error, watch_modifiers,
+    Common, Foreground, InBackground,
 };
 use crate::error::Result;
 use crate::framework::event::CuratorEventType;
 use crate::framework::CuratorFramework;
 use crate::path;
 use crate::proto::{Acl, CreateMode, Stat};
-use crate::session::{SharedWatcher, Watcher};
 
 /// Builder of `client.check_exists()`.
 #[must_use = "a builder does nothing until for_path()"]
@@ -39,33 +38,11 @@ impl<M> ExistsBuilder<'_, M> {
         self
     }
 
-    /// Set a one-shot watch whose event goes to the CuratorListeners.
-    pub fn watched(mut self) -> Self {
-        self.common.watch = WatchMode::Listeners;
-        self
-    }
-
-    /// Set a one-shot watch (data, or creation if the node is missing) calling `w`. The closure's argument type is inferred
-    /// (`|e| ...`). Besides node events it also receives connection state changes (event
-    /// type `None`, **no path**) while the watch is registered, `Closed` at `close()`
-    /// included: match on the event type (example on [`Watcher`]), or wrap
-    /// the closure in [`node_events`](crate::node_events) to see node events only.
-    pub fn using_watcher(
-        mut self,
-        w: impl Fn(&crate::WatchedEvent) + Send + Sync + 'static,
-    ) -> Self {
-        self.common.watch = WatchMode::Watcher(w.into_shared());
-        self
-    }
-
-    /// [`using_watcher`](Self::using_watcher) with a [`SharedWatcher`]: one identity, so
-    /// registering it again for the same node and kind keeps one registration (called once
-    /// per event, as in Java), and `watchers().remove(&w)` removes it. Also the way to pass a
-    /// [`Watcher`] type of yours (`SharedWatcher` from
-    /// [`Watcher::into_shared`]).
-    pub fn using_shared_watcher(mut self, w: &SharedWatcher) -> Self {
-        self.common.watch = WatchMode::Watcher(w.clone());
-        self
+    watch_modifiers! {
+        /// Set a one-shot watch whose event goes to the CuratorListeners.
+        fn watched;
+        /// Set a one-shot watch (data, or creation if the node is missing) calling `w`.
+        fn using_watcher;
     }
 
     fn make_parents(&self, full: &str) -> Result<()> {
@@ -90,21 +67,7 @@ fn make_parents(
         return Ok(());
     }
     let root = client.without_namespace();
-    match (&acl, mode) {
-        (None, CreateMode::Container) => root.create_containers_at(parent),
-        _ => root.call(|zk, _| {
-            for d in path::ancestors(parent, true) {
-                if zk.exists(d, false)?.is_none() {
-                    let a = acl.clone().unwrap_or_else(|| root.acl_for(d));
-                    match zk.create(d, &[], &a, mode) {
-                        Ok(_) | Err(crate::Error::NodeExists { .. }) => {}
-                        Err(e) => return Err(e),
-                    }
-                }
-            }
-            Ok(())
-        }),
-    }
+    root.call(|zk, _| root.make_dirs(zk, parent, mode, acl.as_deref()))
 }
 
 impl<'a> ExistsBuilder<'a, Foreground> {
@@ -119,8 +82,7 @@ impl<'a> ExistsBuilder<'a, Foreground> {
     /// The node's Stat, or `None` if it does not exist.
     pub fn for_path(self, path: &str) -> Result<Option<Stat>> {
         let c = self.common.client;
-        c.check_watch_schema(path, &self.common.watch)?;
-        let full = c.fix_path(path, false)?;
+        let full = self.common.checked_path(path)?;
         self.make_parents(&full).map_err(|e| user_error(e, path))?;
         let watcher = self.common.watch.resolve(c, &full);
         c.call(|zk, _| match &watcher {
@@ -136,9 +98,7 @@ impl ExistsBuilder<'_, InBackground> {
     /// the result code `NoNode` when the node is missing).
     pub fn for_path(self, path: &str) -> Result<()> {
         let c = self.common.client;
-        c.check_watch_schema(path, &self.common.watch)?;
-        let full = c.fix_path(path, false)?;
-        let watcher = self.common.watch.resolve(c, &full);
+        let (full, watcher) = self.common.watch_target(path)?;
         let user = path.to_string();
         let attempt: crate::framework::exec::Attempt<Option<Stat>> = match self.parents {
             // Making parents takes several round trips: off the caller's thread.
@@ -152,16 +112,9 @@ impl ExistsBuilder<'_, InBackground> {
                     }
                 })
             }
-            None => Box::new(move |_c, zk, _count, done| {
-                let d = OnceDone::new(done);
-                let d2 = d.clone();
-                let r = match &watcher {
-                    Some(w) => zk.exists_w_shared_async(&full, w, move |r| d2.call(r)),
-                    None => zk.exists_async(&full, false, move |r| d2.call(r)),
-                };
-                if let Err(e) = r {
-                    d.call(Err(e));
-                }
+            None => attempt_async(move |zk, d| match &watcher {
+                Some(w) => zk.exists_w_shared_async(&full, w, move |r| d.call(r)),
+                None => zk.exists_async(&full, false, move |r| d.call(r)),
             }),
         };
         c.run_background(

@@ -2,14 +2,13 @@
 //! `decompressed`.
 
 use super::{
-    builder_common, event_for, store, user_error, Common, Foreground, InBackground, WatchMode,
-    WithStat,
+    builder_common, event_for, fill_data, user_error, watch_modifiers, Common, Foreground,
+    InBackground, WithStat,
 };
 use crate::error::Result;
 use crate::framework::event::CuratorEventType;
 use crate::framework::CuratorFramework;
 use crate::proto::Stat;
-use crate::session::{SharedWatcher, Watcher};
 
 /// Builder of `client.get_data()`.
 ///
@@ -42,33 +41,11 @@ impl<'a, M> GetDataBuilder<'a, M> {
         self
     }
 
-    /// Set a one-shot watch whose event goes to the CuratorListeners (`Watched`).
-    pub fn watched(mut self) -> Self {
-        self.common.watch = WatchMode::Listeners;
-        self
-    }
-
-    /// Set a one-shot data watch calling `w`. The closure's argument type is inferred
-    /// (`|e| ...`). Besides node events it also receives connection state changes (event
-    /// type `None`, **no path**) while the watch is registered, `Closed` at `close()`
-    /// included: match on the event type (example on [`Watcher`]), or wrap
-    /// the closure in [`node_events`](crate::node_events) to see node events only.
-    pub fn using_watcher(
-        mut self,
-        w: impl Fn(&crate::WatchedEvent) + Send + Sync + 'static,
-    ) -> Self {
-        self.common.watch = WatchMode::Watcher(w.into_shared());
-        self
-    }
-
-    /// [`using_watcher`](Self::using_watcher) with a [`SharedWatcher`]: one identity, so
-    /// registering it again for the same node and kind keeps one registration (called once
-    /// per event, as in Java), and `watchers().remove(&w)` removes it. Also the way to pass a
-    /// [`Watcher`] type of yours (`SharedWatcher` from
-    /// [`Watcher::into_shared`]).
-    pub fn using_shared_watcher(mut self, w: &SharedWatcher) -> Self {
-        self.common.watch = WatchMode::Watcher(w.clone());
-        self
+    watch_modifiers! {
+        /// Set a one-shot watch whose event goes to the CuratorListeners (`Watched`).
+        fn watched;
+        /// Set a one-shot data watch calling `w`.
+        fn using_watcher;
     }
 }
 
@@ -100,18 +77,12 @@ impl GetDataBuilder<'_, WithStat> {
 
 impl<M> GetDataBuilder<'_, M> {
     fn read(mut self, path: &str) -> Result<Vec<u8>> {
-        let c = self.common.client;
-        c.check_watch_schema(path, &self.common.watch)?;
-        let full = c.fix_path(path, false)?;
-        let watcher = self.common.watch.resolve(c, &full);
-        let (data, stat) = c
-            .call(|zk, _| match &watcher {
-                Some(w) => zk.get_data_w_shared(&full, w),
-                None => zk.get_data(&full, false),
-            })
-            .map_err(|e| user_error(e, path))?;
-        store(&mut self.common.stat, &stat);
+        let data = self.common.read(path, |zk, full, watcher| match watcher {
+            Some(w) => zk.get_data_w_shared(full, w),
+            None => zk.get_data(full, false),
+        })?;
         if self.decompress {
+            let c = self.common.client;
             c.inner.cfg.compression.decompress(path, &data)
         } else {
             Ok(data)
@@ -123,9 +94,7 @@ impl GetDataBuilder<'_, InBackground> {
     /// Starts the read; the result arrives as a `GetData` event.
     pub fn for_path(self, path: &str) -> Result<()> {
         let c = self.common.client;
-        c.check_watch_schema(path, &self.common.watch)?;
-        let full = c.fix_path(path, false)?;
-        let watcher = self.common.watch.resolve(c, &full);
+        let (full, watcher) = self.common.watch_target(path)?;
         let user = path.to_string();
         let decompress = self.decompress;
         c.run_background_inline(
@@ -143,10 +112,7 @@ impl GetDataBuilder<'_, InBackground> {
                     Ok(v) => Ok(v),
                     Err(e) => Err(user_error(e, &user)),
                 };
-                event_for(CuratorEventType::GetData, user, r, |e, (data, stat)| {
-                    e.data = Some(data);
-                    e.stat = Some(stat);
-                })
+                event_for(CuratorEventType::GetData, user, r, fill_data)
             },
             None,
             self.common.bg,

@@ -66,7 +66,7 @@ use crate::proto::Stat;
 use crate::session::core::{connect_deadline, with_connect_deadline};
 use crate::session::SharedWatcher;
 
-pub(crate) use common::{builder_common, Common};
+pub(crate) use common::{builder_common, watch_modifiers, Common};
 
 /// Marker: the terminal method performs the call and returns its result.
 #[derive(Debug, Clone, Copy, Default)]
@@ -131,6 +131,20 @@ impl<T> OnceDone<T> {
     }
 }
 
+/// An attempt through one of the handle's asynchronous calls: `start` sends the request
+/// with a callback completing `done`, and a request the handle refuses at once (not
+/// connected, closed) completes `done` with that error instead.
+pub(crate) fn attempt_async<T: Send + 'static>(
+    start: impl Fn(&ZooKeeper, OnceDone<T>) -> Result<()> + Send + Sync + 'static,
+) -> Attempt<T> {
+    Box::new(move |_client, zk, _count, done| {
+        let d = OnceDone::new(done);
+        if let Err(e) = start(zk, d.clone()) {
+            d.call(Err(e));
+        }
+    })
+}
+
 /// An attempt that runs a synchronous attempt function off the calling thread: the first
 /// attempt is handed to the timer thread (so `in_background` never blocks its caller),
 /// retries already run there.
@@ -183,6 +197,13 @@ pub(crate) fn event_for<T>(
     e
 }
 
+/// `event_for`'s `fill` for the reads that return data (`get_data`, `get_config`,
+/// `reconfig`): the data and the node's Stat.
+pub(crate) fn fill_data(e: &mut CuratorEvent, (data, stat): (Vec<u8>, Stat)) {
+    e.data = Some(data);
+    e.stat = Some(stat);
+}
+
 /// Replaces the path of a path-carrying error by the caller's (namespace-free) path.
 pub(crate) fn user_error(e: Error, user_path: &str) -> Error {
     e.with_path(user_path)
@@ -219,9 +240,8 @@ macro_rules! background_modifiers {
                     + 'static,
                 pool: &$crate::session::WorkerPool,
             ) -> $builder<'a, $crate::framework::builders::InBackground> {
-                self.common.bg.callback = Some(Box::new(callback));
                 self.common.bg.executor = Some(pool.clone());
-                self.into_bg()
+                self.in_background(callback)
             }
 
             /// Runs in the background without a callback: the result goes to the

@@ -4,7 +4,9 @@
 //! server has synced (what a Rust caller expects of a terminal method), and
 //! `in_background*` gives Curator's behaviour.
 
-use super::{builder_common, event_for, user_error, Common, Foreground, InBackground, OnceDone};
+use super::{
+    attempt_async, builder_common, event_for, user_error, Common, Foreground, InBackground,
+};
 use crate::error::Result;
 use crate::framework::event::CuratorEventType;
 use crate::framework::CuratorFramework;
@@ -38,13 +40,7 @@ impl SyncBuilder<'_, InBackground> {
         let full = self.common.client.fix_path(path, false)?;
         let user = path.to_string();
         self.common.client.run_background(
-            Box::new(move |_c, zk, _count, done| {
-                let d = OnceDone::new(done);
-                let d2 = d.clone();
-                if let Err(e) = zk.sync_async(&full, move |r| d2.call(r)) {
-                    d.call(Err(e));
-                }
-            }),
+            attempt_async(move |zk, d| zk.sync_async(&full, move |r| d.call(r))),
             Box::new(move |_c, r| {
                 let r = r.map_err(|e| user_error(e, &user));
                 event_for(CuratorEventType::Sync, &user, r, |_, _| {})

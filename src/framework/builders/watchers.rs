@@ -4,14 +4,14 @@
 use std::time::Duration;
 
 use super::{
-    attempt_on_timer, builder_common, event_for, user_error, Common, Foreground, InBackground,
-    OnceDone, WatchMode,
+    attempt_async, attempt_on_timer, builder_common, event_for, user_error, watch_modifiers,
+    Common, Foreground, InBackground, WatchMode,
 };
 use crate::error::{Error, Result};
 use crate::framework::event::CuratorEventType;
 use crate::framework::CuratorFramework;
 use crate::proto::{AddWatchMode, WatcherType};
-use crate::session::{SharedWatcher, Watcher};
+use crate::session::SharedWatcher;
 
 /// Entry point of `client.watchers()`.
 #[derive(Clone, Copy)]
@@ -60,28 +60,19 @@ impl<M> AddWatchBuilder<'_, M> {
         self
     }
 
-    /// The watcher to call; the closure's argument type is inferred (`|e| ...`). It also
-    /// receives connection state changes (event type `None`, **no path**): match on the
-    /// event type, or wrap it in [`node_events`](crate::node_events).
-    pub fn using_watcher(
-        mut self,
-        w: impl Fn(&crate::WatchedEvent) + Send + Sync + 'static,
-    ) -> Self {
-        self.common.watch = WatchMode::Watcher(w.into_shared());
-        self
+    watch_modifiers! {
+        /// The watcher to call; the closure's argument type is inferred (`|e| ...`). It also
+        /// receives connection state changes (event type `None`, **no path**): match on the
+        /// event type, or wrap it in [`node_events`](crate::node_events).
+        fn using_watcher;
+        /// [`using_watcher`](Self::using_watcher) with a [`SharedWatcher`] (one identity:
+        /// `watchers().remove(&w)` removes it).
+        fn using_shared_watcher;
     }
 
-    /// [`using_watcher`](Self::using_watcher) with a [`SharedWatcher`] (one identity:
-    /// `watchers().remove(&w)` removes it).
-    pub fn using_shared_watcher(mut self, w: &SharedWatcher) -> Self {
-        self.common.watch = WatchMode::Watcher(w.clone());
-        self
-    }
-}
-
-impl<'a> AddWatchBuilder<'a, Foreground> {
-    /// Adds the watch (the node need not exist).
-    pub fn for_path(self, path: &str) -> Result<()> {
+    /// The handle-level path and the watcher to add there: the caller's, or the one feeding
+    /// the CuratorListeners.
+    fn target(&self, path: &str) -> Result<(String, SharedWatcher)> {
         let c = self.common.client;
         let full = c.fix_path(path, false)?;
         let w = self
@@ -89,6 +80,15 @@ impl<'a> AddWatchBuilder<'a, Foreground> {
             .watch
             .resolve(c, &full)
             .unwrap_or_else(|| c.listener_watcher());
+        Ok((full, w))
+    }
+}
+
+impl<'a> AddWatchBuilder<'a, Foreground> {
+    /// Adds the watch (the node need not exist).
+    pub fn for_path(self, path: &str) -> Result<()> {
+        let c = self.common.client;
+        let (full, w) = self.target(path)?;
         let mode = self.mode;
         c.call(|zk, _| zk.add_watch_shared(&full, &w, mode))
             .map_err(|e| user_error(e, path))
@@ -99,21 +99,12 @@ impl AddWatchBuilder<'_, InBackground> {
     /// Starts adding the watch; the result arrives as an `AddWatch` event.
     pub fn for_path(self, path: &str) -> Result<()> {
         let c = self.common.client;
-        let full = c.fix_path(path, false)?;
-        let w = self
-            .common
-            .watch
-            .resolve(c, &full)
-            .unwrap_or_else(|| c.listener_watcher());
+        let (full, w) = self.target(path)?;
         let mode = self.mode;
         let user = path.to_string();
         c.run_background(
-            Box::new(move |_c, zk, _count, done| {
-                let d = OnceDone::new(done);
-                let d2 = d.clone();
-                if let Err(e) = zk.add_watch_shared_async(&full, &w, mode, move |r| d2.call(r)) {
-                    d.call(Err(e));
-                }
+            attempt_async(move |zk, d| {
+                zk.add_watch_shared_async(&full, &w, mode, move |r| d.call(r))
             }),
             Box::new(move |_c, r| {
                 let r = r.map_err(|e| user_error(e, &user));

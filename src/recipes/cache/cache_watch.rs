@@ -73,15 +73,3 @@ impl CacheWatch {
         let _ = zk.remove_watches_async(&full, &w, WatcherType::Any, true, |_| {});
     }
 }
-
-/// Runs `f` on the client's event thread (at once if already there). The caches apply every
-/// change and issue every watched read there, which keeps reads, changes and the
-/// note/forget bookkeeping above in one order.
-pub(crate) fn on_event_thread(client: &CuratorFramework, f: impl FnOnce() + Send + 'static) {
-    let d = client.event_dispatcher();
-    if d.is_event_thread() {
-        f()
-    } else {
-        d.post(f)
-    }
-}

@@ -245,19 +245,15 @@ impl CuratorCache {
         // watcher's listener (added first) re-adds the watch before ours reads again.
         pw.start()?;
         *self.inner.watcher.lock() = Some(pw);
-        let weak = Arc::downgrade(&self.inner);
-        let id = self
-            .inner
-            .client
-            .connection_state_listenable()
-            .add_listener(move |_c: &CuratorFramework, s: ConnectionState| {
+        self.inner.client.add_weak_state_listener(
+            &self.inner,
+            &self.inner.state_listener,
+            |inner, _c, s| {
                 if s == ConnectionState::Reconnected {
-                    if let Some(inner) = weak.upgrade() {
-                        inner.resync();
-                    }
+                    inner.resync();
                 }
-            });
-        *self.inner.state_listener.lock() = Some(id);
+            },
+        );
         let root = self.inner.path.clone();
         self.inner.enqueue(vec![Read {
             path: root,
@@ -278,12 +274,9 @@ impl CuratorCache {
             l.closed = true;
         }
         self.inner.window.close();
-        if let Some(id) = self.inner.state_listener.lock().take() {
-            self.inner
-                .client
-                .connection_state_listenable()
-                .remove_listener(id);
-        }
+        self.inner
+            .client
+            .remove_state_listener(&self.inner.state_listener);
         if let Some(w) = self.inner.watcher.lock().take() {
             w.close();
         }

@@ -14,13 +14,14 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 
-use super::cache_watch::{on_event_thread, CacheWatch};
+use super::cache_watch::CacheWatch;
 use super::publisher::Publisher;
 use super::types::{ChildData, NodeCacheListener};
 use crate::error::{Error, Result};
 use crate::framework::{ConnectionState, CuratorEvent, CuratorFramework, Listenable, ListenerId};
 use crate::path;
 use crate::proto::EventType;
+use crate::recipes::on_event_thread;
 use crate::session::{WatchedEvent, WorkerPool};
 
 impl Listenable<dyn NodeCacheListener> {
@@ -145,15 +146,11 @@ impl NodeCache {
             }
             *life = Life::Started;
         }
-        let weak = Arc::downgrade(inner);
-        let id = inner.client.connection_state_listenable().add_listener(
-            move |_c: &CuratorFramework, s: ConnectionState| {
-                if let Some(inner) = weak.upgrade() {
-                    inner.on_state(s);
-                }
-            },
-        );
-        *inner.state_listener.lock() = Some(id);
+        inner
+            .client
+            .add_weak_state_listener(inner, &inner.state_listener, |inner, _c, s| {
+                inner.on_state(s)
+            });
         if build_initial {
             inner
                 .client
@@ -191,12 +188,7 @@ impl NodeCache {
             }
             *life = Life::Closed;
         }
-        if let Some(id) = inner.state_listener.lock().take() {
-            inner
-                .client
-                .connection_state_listenable()
-                .remove_listener(id);
-        }
+        inner.client.remove_state_listener(&inner.state_listener);
         inner.publisher.clear();
         inner
             .watch

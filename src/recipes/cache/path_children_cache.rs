@@ -22,7 +22,7 @@ use super::publisher::Publisher;
 use super::types::{ChildData, PathChildrenCacheListener};
 use super::window::{Window, WINDOW};
 use crate::error::{Error, Result};
-use crate::framework::{ConnectionState, CuratorFramework, Listenable, ListenerId};
+use crate::framework::{CuratorFramework, Listenable, ListenerId};
 use crate::path;
 use crate::session::{WatchedEvent, WorkerPool};
 
@@ -278,15 +278,11 @@ impl PathChildrenCache {
                 });
             }
         }
-        let weak = Arc::downgrade(inner);
-        let id = inner.client.connection_state_listenable().add_listener(
-            move |_c: &CuratorFramework, s: ConnectionState| {
-                if let Some(inner) = weak.upgrade() {
-                    inner.on_state(s);
-                }
-            },
-        );
-        *inner.state_listener.lock() = Some(id);
+        inner
+            .client
+            .add_weak_state_listener(inner, &inner.state_listener, |inner, _c, s| {
+                inner.on_state(s)
+            });
         match mode {
             StartMode::Normal => inner.refresh_on_event_thread(RefreshMode::Standard),
             StartMode::PostInitializedEvent => {
@@ -369,12 +365,7 @@ impl PathChildrenCache {
             st.life = Life::Closed;
             st.current.keys().cloned().collect()
         };
-        if let Some(id) = inner.state_listener.lock().take() {
-            inner
-                .client
-                .connection_state_listenable()
-                .remove_listener(id);
-        }
+        inner.client.remove_state_listener(&inner.state_listener);
         inner.publisher.clear();
         inner.window.close();
         let mut extra = held;

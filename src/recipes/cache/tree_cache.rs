@@ -18,13 +18,14 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 
-use super::cache_watch::{on_event_thread, CacheWatch};
+use super::cache_watch::CacheWatch;
 use super::publisher::Publisher;
 use super::types::{ChildData, TreeCacheListener};
 use super::window::{Window, WINDOW};
 use crate::error::{Error, Result};
 use crate::framework::{ConnectionState, CuratorFramework, Listenable, ListenerId};
 use crate::path;
+use crate::recipes::on_event_thread;
 use crate::session::{WatchedEvent, WorkerPool};
 
 mod engine;
@@ -355,15 +356,11 @@ impl TreeCache {
         if inner.cfg.create_parents {
             inner.client.create_containers(&inner.root)?;
         }
-        let weak = Arc::downgrade(inner);
-        let id = inner.client.connection_state_listenable().add_listener(
-            move |_c: &CuratorFramework, s: ConnectionState| {
-                if let Some(inner) = weak.upgrade() {
-                    inner.on_state(s);
-                }
-            },
-        );
-        *inner.state_listener.lock() = Some(id);
+        inner
+            .client
+            .add_weak_state_listener(inner, &inner.state_listener, |inner, _c, s| {
+                inner.on_state(s)
+            });
         // Not connected yet (as the listeners know it, in event order): `Connected` starts
         // the load.
         if inner
@@ -397,12 +394,7 @@ impl TreeCache {
             }
             held
         };
-        if let Some(id) = inner.state_listener.lock().take() {
-            inner
-                .client
-                .connection_state_listenable()
-                .remove_listener(id);
-        }
+        inner.client.remove_state_listener(&inner.state_listener);
         inner.publisher.clear();
         inner.window.close();
         inner.watch.remove_all(&inner.client, held);

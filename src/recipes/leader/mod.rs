@@ -36,16 +36,3 @@ pub use participant::Participant;
 pub use selector::{
     CancelLeadership, LeaderSelector, LeaderSelectorBuilder, LeaderSelectorListener, Leadership,
 };
-
-use crate::framework::CuratorFramework;
-
-/// Runs `f` on the client's event thread (at once when already there): the leader recipes
-/// keep their protocol steps and listener calls there, in one order.
-pub(crate) fn on_event_thread(client: &CuratorFramework, f: impl FnOnce() + Send + 'static) {
-    let d = client.event_dispatcher();
-    if d.is_event_thread() {
-        f()
-    } else {
-        d.post(f)
-    }
-}

@@ -186,11 +186,7 @@ impl LockCore {
     /// Refuses new acquisitions and wakes the waiting ones (which give up with `Closed`).
     pub(crate) fn close(&self) {
         self.closed.store(true, Ordering::Release);
-        if let Some(id) = self.listener.lock().take() {
-            self.client
-                .connection_state_listenable()
-                .remove_listener(id);
-        }
+        self.client.remove_state_listener(&self.listener);
         self.monitor.notify_all();
     }
 

@@ -138,3 +138,39 @@ pub trait InterProcessLock: Send + Sync {
         Locker::try_new(self, timeout)
     }
 }
+
+/// Implements [`InterProcessLock`] for a lock type by its inherent methods of the same names
+/// (each lock documents them for its own semantics; the trait makes them interchangeable).
+macro_rules! lock_by_inherent_methods {
+    ($ty:ty) => {
+        impl $crate::recipes::locks::InterProcessLock for $ty {
+            fn acquire(&self) -> $crate::error::Result<()> {
+                <$ty>::acquire(self)
+            }
+
+            fn acquire_timeout(&self, timeout: std::time::Duration) -> $crate::error::Result<bool> {
+                <$ty>::acquire_timeout(self, timeout)
+            }
+
+            fn release(&self) -> $crate::error::Result<()> {
+                <$ty>::release(self)
+            }
+
+            fn is_acquired_in_this_process(&self) -> bool {
+                <$ty>::is_acquired_in_this_process(self)
+            }
+        }
+    };
+}
+pub(crate) use lock_by_inherent_methods;
+
+/// Turns `acquire()`'s "not acquired" into an error: it has no deadline, so this only
+/// happens when the wait ended without the lock (the lock was closed meanwhile); Curator's
+/// `acquire()` throws there too.
+fn held(got: bool) -> Result<()> {
+    if got {
+        Ok(())
+    } else {
+        Err(crate::Error::Timeout)
+    }
+}

@@ -59,10 +59,7 @@ impl InterProcessMultiLock {
 
     /// Acquires every lock, waiting as long as it takes.
     pub fn acquire(&self) -> Result<()> {
-        match self.acquire_until(None)? {
-            true => Ok(()),
-            false => Err(Error::Timeout),
-        }
+        super::held(self.acquire_until(None)?)
     }
 
     /// Acquires every lock within `timeout` (in all); `Ok(false)`, holding none, if it
@@ -125,23 +122,7 @@ impl InterProcessMultiLock {
     }
 }
 
-impl InterProcessLock for InterProcessMultiLock {
-    fn acquire(&self) -> Result<()> {
-        InterProcessMultiLock::acquire(self)
-    }
-
-    fn acquire_timeout(&self, timeout: Duration) -> Result<bool> {
-        InterProcessMultiLock::acquire_timeout(self, timeout)
-    }
-
-    fn release(&self) -> Result<()> {
-        InterProcessMultiLock::release(self)
-    }
-
-    fn is_acquired_in_this_process(&self) -> bool {
-        InterProcessMultiLock::is_acquired_in_this_process(self)
-    }
-}
+super::lock_by_inherent_methods!(InterProcessMultiLock);
 
 impl std::fmt::Debug for InterProcessMultiLock {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -8,8 +8,8 @@ use parking_lot::Mutex;
 use super::core::{LockCore, Naming, Request, Rule};
 use super::reentrant::Reentrant;
 use super::revoke::{RevocationListener, RevocationWatch};
-use super::{InterProcessLock, Locker};
-use crate::error::{Error, Result};
+use super::Locker;
+use crate::error::Result;
 use crate::framework::CuratorFramework;
 use crate::session::{SharedWatcher, WorkerPool};
 
@@ -110,10 +110,7 @@ impl InterProcessMutex {
     /// for longer than the retry policy allows (the queued node is then deleted), or the
     /// lock or the client is closed (`Closed`).
     pub fn acquire(&self) -> Result<()> {
-        match self.acquire_until(None)? {
-            true => Ok(()),
-            false => Err(Error::Timeout),
-        }
+        super::held(self.acquire_until(None)?)
     }
 
     /// Acquires the lock within `timeout`: `Ok(false)` if it could not. The deadline holds
@@ -227,23 +224,7 @@ impl InterProcessMutex {
     }
 }
 
-impl InterProcessLock for InterProcessMutex {
-    fn acquire(&self) -> Result<()> {
-        InterProcessMutex::acquire(self)
-    }
-
-    fn acquire_timeout(&self, timeout: Duration) -> Result<bool> {
-        InterProcessMutex::acquire_timeout(self, timeout)
-    }
-
-    fn release(&self) -> Result<()> {
-        InterProcessMutex::release(self)
-    }
-
-    fn is_acquired_in_this_process(&self) -> bool {
-        InterProcessMutex::is_acquired_in_this_process(self)
-    }
-}
+super::lock_by_inherent_methods!(InterProcessMutex);
 
 impl std::fmt::Debug for InterProcessMutex {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

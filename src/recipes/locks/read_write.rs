@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use super::core::{LockCore, Naming, Request, Rule};
 use super::reentrant::Reentrant;
-use super::{InterProcessLock, Locker};
+use super::{held, Locker};
 use crate::error::{Error, Result};
 use crate::framework::CuratorFramework;
 use crate::path;
@@ -212,16 +212,6 @@ impl Shared {
     }
 }
 
-/// Turns `acquire`'s "not acquired" into an error (it has no deadline, so it only happens
-/// if the lock was closed meanwhile).
-fn held(got: bool) -> Result<()> {
-    if got {
-        Ok(())
-    } else {
-        Err(Error::Timeout)
-    }
-}
-
 macro_rules! lock_side {
     ($ty:ident, $field:ident, $acquire:ident, $doc:literal) => {
         #[doc = $doc]
@@ -278,23 +268,7 @@ macro_rules! lock_side {
             }
         }
 
-        impl InterProcessLock for $ty {
-            fn acquire(&self) -> Result<()> {
-                $ty::acquire(self)
-            }
-
-            fn acquire_timeout(&self, timeout: Duration) -> Result<bool> {
-                $ty::acquire_timeout(self, timeout)
-            }
-
-            fn release(&self) -> Result<()> {
-                $ty::release(self)
-            }
-
-            fn is_acquired_in_this_process(&self) -> bool {
-                $ty::is_acquired_in_this_process(self)
-            }
-        }
+        super::lock_by_inherent_methods!($ty);
 
         impl std::fmt::Debug for $ty {
             fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -222,11 +222,7 @@ impl Shared {
         if self.closed.swap(true, Ordering::AcqRel) {
             return;
         }
-        if let Some(id) = self.listener.lock().take() {
-            self.client
-                .connection_state_listenable()
-                .remove_listener(id);
-        }
+        self.client.remove_state_listener(&self.listener);
         self.lock.close();
         let leases: Vec<String> = self.outstanding.lock().drain().collect();
         for full in leases {

@@ -9,7 +9,7 @@ use parking_lot::Mutex;
 
 use super::lease::Lease;
 use super::semaphore::InterProcessSemaphoreV2;
-use super::{InterProcessLock, Locker};
+use super::Locker;
 use crate::error::{Error, Result};
 use crate::framework::CuratorFramework;
 
@@ -124,23 +124,7 @@ impl InterProcessSemaphoreMutex {
     }
 }
 
-impl InterProcessLock for InterProcessSemaphoreMutex {
-    fn acquire(&self) -> Result<()> {
-        InterProcessSemaphoreMutex::acquire(self)
-    }
-
-    fn acquire_timeout(&self, timeout: Duration) -> Result<bool> {
-        InterProcessSemaphoreMutex::acquire_timeout(self, timeout)
-    }
-
-    fn release(&self) -> Result<()> {
-        InterProcessSemaphoreMutex::release(self)
-    }
-
-    fn is_acquired_in_this_process(&self) -> bool {
-        InterProcessSemaphoreMutex::is_acquired_in_this_process(self)
-    }
-}
+super::lock_by_inherent_methods!(InterProcessSemaphoreMutex);
 
 impl std::fmt::Debug for InterProcessSemaphoreMutex {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

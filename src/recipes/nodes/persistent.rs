@@ -16,9 +16,8 @@ use parking_lot::{Condvar, Mutex};
 use super::builder::{check_size, PersistentNodeBuilder};
 use super::pass::{Pass, PassEnd};
 use crate::error::{Error, Result};
-use crate::framework::protection::protected_name;
-use crate::framework::{ConnectionState, CuratorFramework, Listenable, ListenerId};
-use crate::path;
+use crate::framework::protection::protected_path;
+use crate::framework::{CuratorFramework, Listenable, ListenerId};
 use crate::proto::CreateMode;
 use crate::session::{SharedWatcher, WorkerPool};
 
@@ -188,10 +187,7 @@ impl PersistentNode {
             .client
             .fix_path(&inner.user_path, inner.mode.is_sequential())?;
         let base = match &inner.protected_id {
-            Some(id) => {
-                let (parent, name) = split_keep_trailing(&full);
-                path::make_path(parent, &protected_name(name, id))
-            }
+            Some(id) => protected_path(&full, id),
             None => full,
         };
         {
@@ -202,18 +198,14 @@ impl PersistentNode {
             st.base = Some(base);
             st.life = Life::Started;
         }
-        let weak = Arc::downgrade(inner);
-        let id = inner.client.connection_state_listenable().add_listener(
-            move |_c: &CuratorFramework, s: ConnectionState| {
+        inner
+            .client
+            .add_weak_state_listener(inner, &inner.state_listener, |inner, _c, s| {
                 // Connected again (the node may be gone with a session): look.
                 if s.is_connected() {
-                    if let Some(inner) = weak.upgrade() {
-                        inner.trigger();
-                    }
+                    inner.trigger();
                 }
-            },
-        );
-        *inner.state_listener.lock() = Some(id);
+            });
         inner.trigger();
         Ok(())
     }
@@ -301,16 +293,6 @@ impl std::fmt::Debug for PersistentNode {
             .field("mode", &self.inner.mode)
             .field("actual_path", &self.actual_path())
             .finish()
-    }
-}
-
-/// Splits a path into parent and last segment, keeping the empty last segment of a
-/// sequential path ending in `/`.
-fn split_keep_trailing(p: &str) -> (&str, &str) {
-    match p.rfind('/') {
-        Some(0) => ("/", &p[1..]),
-        Some(i) => (&p[..i], &p[i + 1..]),
-        None => ("/", p),
     }
 }
 
@@ -419,11 +401,7 @@ impl Inner {
             self.cv.notify_all();
             st.node.take()
         };
-        if let Some(id) = self.state_listener.lock().take() {
-            self.client
-                .connection_state_listenable()
-                .remove_listener(id);
-        }
+        self.client.remove_state_listener(&self.state_listener);
         self.listeners.clear();
         if let (Some(node), true) = (node, self.delete_on_close) {
             delete_guaranteed(&self.client, &node);
@@ -442,17 +420,5 @@ pub(super) fn delete_guaranteed(client: &CuratorFramework, full: &str) {
         .for_path(full);
     if let Err(e) = r {
         log::debug!("deleting {full} on close: {e} (a guaranteed delete goes on)");
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn trailing_slash_sequential_keeps_an_empty_name() {
-        assert_eq!(split_keep_trailing("/q/"), ("/q", ""));
-        assert_eq!(split_keep_trailing("/q/a-"), ("/q", "a-"));
-        assert_eq!(split_keep_trailing("/a"), ("/", "a"));
     }
 }

@@ -103,10 +103,8 @@ impl ChildrenCache {
     /// Starts following the connection: every connected state marks the view stale (a new
     /// session has no watch). The first listing is the first user's.
     pub fn start(self: &Arc<Self>) {
-        let weak = Arc::downgrade(self);
-        let id = self.client.connection_state_listenable().add_listener(
-            move |c: &CuratorFramework, s: ConnectionState| {
-                let Some(cache) = weak.upgrade() else { return };
+        self.client
+            .add_weak_state_listener(self, &self.state_listener, |cache, c, s| {
                 if s.is_connected() {
                     cache.armed.store(false, Ordering::Release);
                     cache.changed();
@@ -115,9 +113,7 @@ impl ChildrenCache {
                 if let Some(h) = hook {
                     h(c, s);
                 }
-            },
-        );
-        *self.state_listener.lock() = Some(id);
+            });
     }
 
     /// The latest snapshot.
@@ -263,11 +259,7 @@ impl ChildrenCache {
         if self.closed.swap(true, Ordering::AcqRel) {
             return;
         }
-        if let Some(id) = self.state_listener.lock().take() {
-            self.client
-                .connection_state_listenable()
-                .remove_listener(id);
-        }
+        self.client.remove_state_listener(&self.state_listener);
         self.on_state.lock().take();
         self.watch.remove_all(&self.client, Vec::new());
         let mut s = self.snap.lock();

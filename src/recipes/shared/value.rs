@@ -123,15 +123,11 @@ impl SharedValue {
                 Life::Closed => return Err(Error::Closed),
             }
         }
-        let weak = Arc::downgrade(inner);
-        let id = inner.client.connection_state_listenable().add_listener(
-            move |c: &CuratorFramework, s: ConnectionState| {
-                if let Some(inner) = weak.upgrade() {
-                    inner.on_state(c, s);
-                }
-            },
-        );
-        *inner.state_listener.lock() = Some(id);
+        inner
+            .client
+            .add_weak_state_listener(inner, &inner.state_listener, |inner, c, s| {
+                inner.on_state(c, s)
+            });
         match inner
             .client
             .create()
@@ -265,11 +261,7 @@ impl Inner {
             }
             *life = Life::Closed;
         }
-        if let Some(id) = self.state_listener.lock().take() {
-            self.client
-                .connection_state_listenable()
-                .remove_listener(id);
-        }
+        self.client.remove_state_listener(&self.state_listener);
         self.listeners.clear();
         self.writer.close();
     }

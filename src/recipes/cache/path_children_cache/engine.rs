@@ -13,9 +13,9 @@ use crate::error::{Error, Result};
 use crate::framework::{ConnectionState, CuratorEvent, CuratorFramework, CuratorFrameworkState};
 use crate::path;
 use crate::proto::{EventType, Stat};
-use crate::recipes::cache::cache_watch::on_event_thread;
 use crate::recipes::cache::types::{ChildData, PathChildrenCacheEvent, PathChildrenCacheEventType};
 use crate::recipes::cache::window::WINDOW;
+use crate::recipes::on_event_thread;
 use crate::session::WatchedEvent;
 
 fn event(

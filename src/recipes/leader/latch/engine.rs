@@ -26,7 +26,7 @@ use crate::framework::{
 };
 use crate::path;
 use crate::proto::{CreateMode, EventType};
-use crate::recipes::leader::on_event_thread;
+use crate::recipes::on_event_thread;
 use crate::session::{SharedWatcher, WatchedEvent};
 
 pub(crate) struct Inner {

@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 use super::engine::Inner;
 use super::{CloseMode, LeaderLatchState};
 use crate::error::{Error, Result};
-use crate::framework::{ConnectionState, CuratorFramework};
-use crate::recipes::leader::on_event_thread;
+use crate::framework::ConnectionState;
+use crate::recipes::on_event_thread;
 
 impl Inner {
     pub fn start(self: &Arc<Self>) -> Result<()> {
@@ -25,15 +25,8 @@ impl Inner {
                 LeaderLatchState::Closed => return Err(self.closed_error()),
             }
         }
-        let weak = Arc::downgrade(self);
-        let id = self.client.connection_state_listenable().add_listener(
-            move |_c: &CuratorFramework, s: ConnectionState| {
-                if let Some(inner) = weak.upgrade() {
-                    inner.on_state(s);
-                }
-            },
-        );
-        *self.state_listener.lock() = Some(id);
+        self.client
+            .add_weak_state_listener(self, &self.state_listener, |inner, _c, s| inner.on_state(s));
         // Joins now if connected; otherwise the first Connected does (Curator's
         // AfterConnectionEstablished), so the create is not spent on a dead connection.
         let me = self.clone();
@@ -82,11 +75,7 @@ impl Inner {
             self.delete(node);
         }
         self.client.remove_watchers();
-        if let Some(id) = self.state_listener.lock().take() {
-            self.client
-                .connection_state_listenable()
-                .remove_listener(id);
-        }
+        self.client.remove_state_listener(&self.state_listener);
         Ok(())
     }
 

@@ -116,15 +116,8 @@ impl Shared {
             self.st.lock().life = Life::Closed;
             return Err(Error::Io(Arc::new(e)));
         }
-        let weak = Arc::downgrade(self);
-        let id = self.client.connection_state_listenable().add_listener(
-            move |c: &CuratorFramework, s: ConnectionState| {
-                if let Some(me) = weak.upgrade() {
-                    me.on_state(c, s);
-                }
-            },
-        );
-        *self.state_listener.lock() = Some(id);
+        self.client
+            .add_weak_state_listener(self, &self.state_listener, |me, c, s| me.on_state(c, s));
         self.requeue().map(|_| ())
     }
 
@@ -180,11 +173,7 @@ impl Shared {
         if let Some(t) = task {
             t.cancel();
         }
-        if let Some(id) = self.state_listener.lock().take() {
-            self.client
-                .connection_state_listenable()
-                .remove_listener(id);
-        }
+        self.client.remove_state_listener(&self.state_listener);
         Ok(())
     }
 
