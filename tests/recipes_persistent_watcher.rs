@@ -5,7 +5,7 @@
 mod support;
 
 use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use support::events::{Events, WAIT};
 use support::proxy::{outage, proxied_client, Proxy};
@@ -146,4 +146,39 @@ server_test!(shared start_before_the_first_connection, |srv| {
     ev.expect(EventType::NodeCreated, &root);
     w.close();
     c.close();
+});
+
+server_test!(shared a_watcher_started_as_another_closes_hears, |srv| {
+    // close() removes its watch in the background (the last one of the path: removeWatches)
+    // while the next watcher on the same client and path adds its own: whichever order they
+    // reach the server in, the new one must hear (a removal decided before the add but sent
+    // after it used to take the server's watch away; the lib tests of client::ops::watches
+    // make that interleaving certain, this one only meets what the machine's timing makes).
+    let c = srv.curator();
+    let root = unique_root("pw-handover");
+    c.create().for_path(&root).unwrap();
+    // The framework's own watches (the ensemble tracker's on real ZooKeeper) stay.
+    let zk = c.zookeeper_client().zookeeper().unwrap();
+    let before = zk.watch_count();
+    let (mut prev, _, resets) = watcher(&c, &root, true);
+    prev.start().unwrap();
+    resets.recv_timeout(WAIT).expect("added");
+    for round in 0..60u32 {
+        let (next, ev, resets) = watcher(&c, &root, true);
+        prev.close();
+        // The removal runs on the timer thread: start the next watcher a little later each
+        // round (0 to 60 µs of work, about a thread's wake-up), so that some rounds start it
+        // while the removal is being sent.
+        let spin = Instant::now() + Duration::from_micros(u64::from(round));
+        while Instant::now() < spin {
+            std::hint::spin_loop();
+        }
+        next.start().unwrap();
+        resets.recv_timeout(WAIT).expect("added");
+        c.set_data().for_path(&root, format!("{round}").as_bytes()).unwrap();
+        ev.expect(EventType::NodeDataChanged, &root);
+        prev = next;
+    }
+    prev.close();
+    assert!(wait_until(WAIT, || zk.watch_count() == before), "{} watches", zk.watch_count());
 });

@@ -11,9 +11,12 @@
 mod support;
 
 use std::sync::mpsc;
+use std::time::Duration;
 
 use support::events::{Events, WAIT};
-use support::unique_root;
+use support::proxy::Proxy;
+use support::{unique_root, wait_until};
+use zk_curator::proto::OpCode;
 use zk_curator::{Acl, AddWatchMode, CreateMode, EventType, WatchedEvent, WatcherType, ZooKeeper};
 
 fn mk(zk: &ZooKeeper, path: &str) -> String {
@@ -123,4 +126,42 @@ server_test!(shared remove_then_watched_read_of_the_same_watcher_keeps_it, |srv|
     other.set_data(&a, b"1", -1).unwrap();
     assert_eq!(next(&ev), (EventType::NodeDataChanged, a.clone()), "the re-armed watch is deaf");
     assert_eq!(zk.watch_count(), 0, "fired");
+});
+
+server_test!(shared a_local_removal_lost_with_the_connection_leaves_no_server_watch, |srv| {
+    // removeWatches reaches the server, its reply is lost with the connection; the reconnect
+    // sets the watch again from the registry (the removal's completion has not run yet), then
+    // the completion removes the watcher locally: the server must not keep watching for
+    // nobody.
+    let proxy = Proxy::start(&srv.connect_string());
+    let zk = ZooKeeper::builder(&proxy.connect_string())
+        .session_timeout(Duration::from_secs(20))
+        .connect()
+        .unwrap();
+    let other = srv.connect();
+    let port: u16 = srv.connect_string().rsplit(':').next().unwrap().parse().unwrap();
+    let root = mk(&zk, &unique_root("race-lost"));
+    let a = mk(&zk, &format!("{root}/a"));
+    let ev = Events::new();
+    let w = ev.shared();
+    zk.add_watch_shared(&a, &w, AddWatchMode::Persistent).unwrap();
+    let release = hold_event_thread(&zk, &a);
+    proxy.lose_next_reply_to(OpCode::RemoveWatches);
+    let (tx, removed) = mpsc::channel();
+    zk.remove_watches_async(&a, &w, WatcherType::Any, true, move |r| tx.send(r).unwrap())
+        .unwrap();
+    // Reconnected (SetWatches sent with the path) before the completion runs.
+    assert!(wait_until(WAIT, || proxy.accepted() >= 2 && zk.state().is_connected()));
+    zk.exists(&a, false).unwrap();
+    drop(release);
+    removed.recv_timeout(WAIT).unwrap().unwrap();
+    assert_eq!(next(&ev), (EventType::PersistentWatchRemoved, a.clone()));
+    assert_eq!(zk.watch_count(), 0);
+    let watched = || support::jvm::four_letter(port, "wchp").contains(&a);
+    assert!(wait_until(WAIT, || !watched()), "the server still watches {a} for nobody");
+    // And a new watcher on the path is served.
+    let ev2 = Events::new();
+    zk.add_watch(&a, ev2.watcher(), AddWatchMode::Persistent).unwrap();
+    other.set_data(&a, b"1", -1).unwrap();
+    assert_eq!(next(&ev2), (EventType::NodeDataChanged, a.clone()));
 });

@@ -61,16 +61,27 @@ pub(crate) struct WatchRegistry {
     removals: Vec<Removal>,
 }
 
-/// One removal of watchers (`target`, or every watcher with `None`) from `path`, for the
-/// kinds `wtype` covers; see the module docs for its life.
+/// One removal from `path`, for the kinds `wtype` covers; see the module docs for its life.
 struct Removal {
     /// Its identity: the watcher its request carries to the I/O thread (kept here, so that
     /// its address stays unique while the removal lives).
     token: SharedWatcher,
     path: String,
     wtype: WatcherType,
-    target: Option<SharedWatcher>,
+    target: Target,
     state: RemovalState,
+}
+
+/// What a removal removes here.
+enum Target {
+    /// One watcher.
+    One(SharedWatcher),
+    /// Every watcher.
+    All,
+    /// Nothing: only the server's watch, if nothing here needs it any more when the request
+    /// goes out (after a local removal whose request was lost with the connection: the
+    /// reconnect may have set the server's watch again).
+    ServerOnly,
 }
 
 enum RemovalState {
@@ -317,7 +328,7 @@ impl WatchRegistry {
             self.removals.iter().any(|r| {
                 matches!(r.state, RemovalState::Sent)
                     && r.path == path
-                    && r.target.as_ref().is_some_and(|t| t.same_as(x))
+                    && matches!(&r.target, Target::One(t) if t.same_as(x))
             })
         };
         let others = kinds_of(wtype).iter().any(|&k| {
@@ -337,27 +348,55 @@ impl WatchRegistry {
         wtype: WatcherType,
         target: Option<&SharedWatcher>,
     ) {
+        let target = match target {
+            Some(w) => Target::One(w.clone()),
+            None => Target::All,
+        };
+        self.push_removal(token, path, wtype, target);
+    }
+
+    /// Notes a removal of the server's watch only (see [`Target::ServerOnly`]).
+    pub fn plan_server_cleanup(&mut self, token: &SharedWatcher, path: &str, wtype: WatcherType) {
+        self.push_removal(token, path, wtype, Target::ServerOnly);
+    }
+
+    fn push_removal(
+        &mut self,
+        token: &SharedWatcher,
+        path: &str,
+        wtype: WatcherType,
+        target: Target,
+    ) {
         self.removals.push(Removal {
             token: token.clone(),
             path: path.to_string(),
             wtype,
-            target: target.cloned(),
+            target,
             state: RemovalState::Planned,
         });
     }
 
     /// The removal `token` takes its place on the wire (under the outbox lock): removeWatches
     /// if it removes every watcher, or its target is the last one that needs the server's
-    /// watch (see [`is_last`](Self::is_last)); checkWatches otherwise.
+    /// watch (see [`is_last`](Self::is_last)), or (server only) nothing here needs it;
+    /// checkWatches otherwise.
     pub fn removal_request(&mut self, token: &SharedWatcher, inflight: &InFlight) -> OpCode {
         let Some(i) = self.removals.iter().position(|r| r.token.same_as(token)) else {
             // Not planned (cannot happen): checking is always safe.
             return OpCode::CheckWatches;
         };
         let r = &self.removals[i];
-        let op = match &r.target {
-            Some(w) if !self.is_last(&r.path, r.wtype, w, inflight) => OpCode::CheckWatches,
-            _ => OpCode::RemoveWatches,
+        let needed = match &r.target {
+            Target::One(w) => !self.is_last(&r.path, r.wtype, w, inflight),
+            Target::All => false,
+            Target::ServerOnly => {
+                self.contains(&r.path, r.wtype, None) || inflight.lock().contains_key(&r.path)
+            }
+        };
+        let op = if needed {
+            OpCode::CheckWatches
+        } else {
+            OpCode::RemoveWatches
         };
         self.removals[i].state = RemovalState::Sent;
         op
@@ -368,11 +407,16 @@ impl WatchRegistry {
         let Some(i) = self.removals.iter().position(|r| r.token.same_as(token)) else {
             return;
         };
-        let (path, wtype, target) = {
-            let r = &self.removals[i];
-            (r.path.clone(), r.wtype, r.target.clone())
+        let r = &self.removals[i];
+        let (path, wtype) = (r.path.clone(), r.wtype);
+        let removed = match &r.target {
+            Target::One(w) => {
+                let w = w.clone();
+                self.remove(&path, wtype, Some(&w))
+            }
+            Target::All => self.remove(&path, wtype, None),
+            Target::ServerOnly => Vec::new(),
         };
-        let removed = self.remove(&path, wtype, target.as_ref());
         self.removals[i].state = RemovalState::Applied(removed);
     }
 

@@ -1,13 +1,15 @@
 //! addWatch (persistent watches) and the removal of watches: removeWatches, checkWatches,
 //! and the local bookkeeping around them.
 
+use std::sync::Arc;
+
 use super::{Call, Conv};
 use crate::client::ZooKeeper;
 use crate::error::{Error, Result};
 use crate::proto::*;
 use crate::session::core::Core;
 use crate::session::events::EventItem;
-use crate::session::pending::WatchReg;
+use crate::session::pending::{Completion, WatchReg};
 use crate::session::registry::{InFlightGuard, WatchKind};
 use crate::session::{SharedWatcher, WatchedEvent};
 
@@ -128,31 +130,7 @@ impl ZooKeeper {
         let (req, watch) = if local && !self.state().is_connected() {
             (None, None)
         } else {
-            // 3.9 servers know the persistent types; older ones address them with Any.
-            let wire_type = match wtype {
-                WatcherType::Persistent | WatcherType::PersistentRecursive => WatcherType::Any,
-                t => t,
-            }
-            .code();
-            // Encoded as removeWatches; `choose` may turn it into checkWatches (same body).
-            let req = Request::RemoveWatches(RemoveWatchesRequest {
-                path: sp.clone(),
-                watcher_type: wire_type,
-            });
-            let core = self.core.clone();
-            let t = token.clone();
-            let choose = Box::new(move || {
-                core.registry
-                    .lock()
-                    .removal_request(&t, &core.watch_inflight)
-            });
-            let watch = WatchReg {
-                on_ok: WatchKind::Removal,
-                on_no_node: None,
-                path: sp.clone(),
-                watcher: token.clone(),
-                _inflight: InFlightGuard::choosing(choose),
-            };
+            let (req, watch) = removal_request(&self.core, &token, &sp, wtype);
             (Some(req), Some(watch))
         };
         let core = self.core.clone();
@@ -178,12 +156,44 @@ impl ZooKeeper {
     }
 }
 
+/// The request of the removal `token` (planned in the registry) and the registration that
+/// carries it through the send path: encoded as removeWatches, which the choice under the
+/// outbox lock may turn into checkWatches (the same body).
+fn removal_request(
+    core: &Arc<Core>,
+    token: &SharedWatcher,
+    sp: &str,
+    wtype: WatcherType,
+) -> (Request, WatchReg) {
+    // 3.9 servers know the persistent types; older ones address them with Any.
+    let wire_type = match wtype {
+        WatcherType::Persistent | WatcherType::PersistentRecursive => WatcherType::Any,
+        t => t,
+    }
+    .code();
+    let req = Request::RemoveWatches(RemoveWatchesRequest {
+        path: sp.to_string(),
+        watcher_type: wire_type,
+    });
+    let c = core.clone();
+    let t = token.clone();
+    let choose = Box::new(move || c.registry.lock().removal_request(&t, &c.watch_inflight));
+    let watch = WatchReg {
+        on_ok: WatchKind::Removal,
+        on_no_node: None,
+        path: sp.to_string(),
+        watcher: token.clone(),
+        _inflight: InFlightGuard::choosing(choose),
+    };
+    (req, watch)
+}
+
 /// The completion of a removal: tells the watchers its reply removed; without a reply
 /// (removing locally while disconnected, or `local` and the server out of reach), removes
 /// them here first.
 #[allow(clippy::too_many_arguments)]
 fn finish_remove(
-    core: &Core,
+    core: &Arc<Core>,
     token: &SharedWatcher,
     server: Result<()>,
     local: bool,
@@ -195,9 +205,11 @@ fn finish_remove(
     let applied = core.registry.lock().finish_removal(token);
     let removed = match (applied, server) {
         (Some(removed), _) => removed,
-        (None, Ok(())) => core.registry.lock().remove(sp, wtype, watcher),
+        // Removed here without an answer: locally while disconnected, or `local` and the
+        // request lost with the connection.
+        (None, Ok(())) => local_removal(core, sp, watcher, wtype),
         (None, Err(e)) if local && (e.is_retryable() || matches!(e, Error::RequestTimeout)) => {
-            core.registry.lock().remove(sp, wtype, watcher)
+            local_removal(core, sp, watcher, wtype)
         }
         (None, Err(e)) => return Err(e),
     };
@@ -208,6 +220,33 @@ fn finish_remove(
         });
     }
     Ok(())
+}
+
+/// Removes here without the server's answer, then has the server's watch cleaned up.
+fn local_removal(
+    core: &Arc<Core>,
+    sp: &str,
+    watcher: Option<&SharedWatcher>,
+    wtype: WatcherType,
+) -> Vec<(SharedWatcher, EventType)> {
+    let removed = core.registry.lock().remove(sp, wtype, watcher);
+    clean_up_server(core, sp, wtype);
+    removed
+}
+
+/// After a local removal whose request got no answer: the server may still hold the watch
+/// (the request never reached it, or a reconnect set it again from the registry before this
+/// removal), so once a connection takes it, remove it there if nothing here needs it then.
+/// Nobody waits for the answer.
+fn clean_up_server(core: &Arc<Core>, sp: &str, wtype: WatcherType) {
+    let token = SharedWatcher::new(|_: &WatchedEvent| {});
+    core.registry.lock().plan_server_cleanup(&token, sp, wtype);
+    let (req, watch) = removal_request(core, &token, sp, wtype);
+    let c = core.clone();
+    let done = Completion::Async(Box::new(move |_reply| {
+        c.registry.lock().finish_removal(&token);
+    }));
+    core.submit(&req, Some(watch), done);
 }
 
 #[cfg(test)]
