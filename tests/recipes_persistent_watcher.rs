@@ -1,6 +1,7 @@
 //! PersistentWatcher: recursive and non-recursive events, the reset listeners (after start
 //! and after every reconnect), the watch surviving a dropped connection and a session
-//! expiry, and close(); on both server kinds.
+//! expiry, and close() (also racing the next watcher's start, and before its own add is
+//! answered); on both server kinds.
 
 mod support;
 
@@ -181,4 +182,26 @@ server_test!(shared a_watcher_started_as_another_closes_hears, |srv| {
     }
     prev.close();
     assert!(wait_until(WAIT, || zk.watch_count() == before), "{} watches", zk.watch_count());
+});
+
+server_test!(shared closed_before_its_add_is_answered_leaves_no_watch, |srv| {
+    // close() right after start(), every reply held back by a slow link: close()'s removal
+    // (on the timer thread, at once) finds nothing registered yet; the add, once answered,
+    // must not leave its watcher registered (nor the server watching) for good.
+    let proxy = Proxy::start(&srv.connect_string());
+    let c = proxied_client(&proxy);
+    let root = unique_root("pw-quick-close");
+    c.create().for_path(&root).unwrap();
+    let zk = c.zookeeper_client().zookeeper().unwrap();
+    let before = zk.watch_count();
+    proxy.delay(Duration::from_millis(500));
+    let (w, _, _) = watcher(&c, &root, true);
+    w.start().unwrap();
+    w.close();
+    assert!(wait_until(WAIT, || zk.watch_count() > before), "the add is answered");
+    assert!(wait_until(WAIT, || zk.watch_count() == before), "{} watches", zk.watch_count());
+    let port: u16 = srv.connect_string().rsplit(':').next().unwrap().parse().unwrap();
+    let watched = || support::jvm::four_letter(port, "wchp").contains(&root);
+    assert!(wait_until(WAIT, || !watched()), "the server still watches {root}");
+    proxy.delay(Duration::ZERO);
 });
