@@ -225,3 +225,39 @@ fn set_watches_fires_what_was_missed_before_its_reply() {
     expect_event(&mut c, EventType::NodeCreated, &format!("{root}/deep"));
     assert!(c.events.is_empty());
 }
+
+#[test]
+fn one_watch_per_session_and_path_whatever_was_added() {
+    // The fact the client's removal rules rest on: a session's watch on a path is one, so a
+    // removeWatches that follows a second addWatch (another local watcher's) on the wire
+    // ends the watch the second one relied on; one that precedes it does not.
+    let Some(zk) = RealServer::shared() else {
+        return;
+    };
+    let mut c = RawConn::connect(zk.port());
+    let mut writer = RawConn::connect(zk.port());
+    let root = unique_root("one-watch");
+    create(&mut writer, &root);
+    let remove = || {
+        Request::RemoveWatches(RemoveWatchesRequest {
+            path: root.clone(),
+            watcher_type: WatcherType::Any.code(),
+        })
+    };
+    // add, add, remove: nothing left.
+    add_watch(&mut c, &root, AddWatchMode::Persistent);
+    add_watch(&mut c, &root, AddWatchMode::Persistent);
+    c.ok(remove());
+    set_data(&mut writer, &root);
+    assert!(
+        c.events_within(std::time::Duration::from_millis(300))
+            .is_empty(),
+        "the second add kept a watch"
+    );
+    // add, remove, add: watched.
+    add_watch(&mut c, &root, AddWatchMode::Persistent);
+    c.ok(remove());
+    add_watch(&mut c, &root, AddWatchMode::Persistent);
+    set_data(&mut writer, &root);
+    expect_event(&mut c, EventType::NodeDataChanged, &root);
+}

@@ -1,11 +1,12 @@
 //! PersistentWatcher: recursive and non-recursive events, the reset listeners (after start
 //! and after every reconnect), the watch surviving a dropped connection and a session
-//! expiry, and close(); on both server kinds.
+//! expiry, and close() (also racing the next watcher's start, and before its own add is
+//! answered); on both server kinds.
 
 mod support;
 
 use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use support::events::{Events, WAIT};
 use support::proxy::{outage, proxied_client, Proxy};
@@ -146,4 +147,61 @@ server_test!(shared start_before_the_first_connection, |srv| {
     ev.expect(EventType::NodeCreated, &root);
     w.close();
     c.close();
+});
+
+server_test!(shared a_watcher_started_as_another_closes_hears, |srv| {
+    // close() removes its watch in the background (the last one of the path: removeWatches)
+    // while the next watcher on the same client and path adds its own: whichever order they
+    // reach the server in, the new one must hear (a removal decided before the add but sent
+    // after it used to take the server's watch away; the lib tests of client::ops::watches
+    // make that interleaving certain, this one only meets what the machine's timing makes).
+    let c = srv.curator();
+    let root = unique_root("pw-handover");
+    c.create().for_path(&root).unwrap();
+    // The framework's own watches (the ensemble tracker's on real ZooKeeper) stay.
+    let zk = c.zookeeper_client().zookeeper().unwrap();
+    let before = zk.watch_count();
+    let (mut prev, _, resets) = watcher(&c, &root, true);
+    prev.start().unwrap();
+    resets.recv_timeout(WAIT).expect("added");
+    for round in 0..60u32 {
+        let (next, ev, resets) = watcher(&c, &root, true);
+        prev.close();
+        // The removal runs on the timer thread: start the next watcher a little later each
+        // round (0 to 60 µs of work, about a thread's wake-up), so that some rounds start it
+        // while the removal is being sent.
+        let spin = Instant::now() + Duration::from_micros(u64::from(round));
+        while Instant::now() < spin {
+            std::hint::spin_loop();
+        }
+        next.start().unwrap();
+        resets.recv_timeout(WAIT).expect("added");
+        c.set_data().for_path(&root, format!("{round}").as_bytes()).unwrap();
+        ev.expect(EventType::NodeDataChanged, &root);
+        prev = next;
+    }
+    prev.close();
+    assert!(wait_until(WAIT, || zk.watch_count() == before), "{} watches", zk.watch_count());
+});
+
+server_test!(shared closed_before_its_add_is_answered_leaves_no_watch, |srv| {
+    // close() right after start(), every reply held back by a slow link: close()'s removal
+    // (on the timer thread, at once) finds nothing registered yet; the add, once answered,
+    // must not leave its watcher registered (nor the server watching) for good.
+    let proxy = Proxy::start(&srv.connect_string());
+    let c = proxied_client(&proxy);
+    let root = unique_root("pw-quick-close");
+    c.create().for_path(&root).unwrap();
+    let zk = c.zookeeper_client().zookeeper().unwrap();
+    let before = zk.watch_count();
+    proxy.delay(Duration::from_millis(500));
+    let (w, _, _) = watcher(&c, &root, true);
+    w.start().unwrap();
+    w.close();
+    assert!(wait_until(WAIT, || zk.watch_count() > before), "the add is answered");
+    assert!(wait_until(WAIT, || zk.watch_count() == before), "{} watches", zk.watch_count());
+    let port: u16 = srv.connect_string().rsplit(':').next().unwrap().parse().unwrap();
+    let watched = || support::jvm::four_letter(port, "wchp").contains(&root);
+    assert!(wait_until(WAIT, || !watched()), "the server still watches {root}");
+    proxy.delay(Duration::ZERO);
 });

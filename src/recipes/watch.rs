@@ -134,17 +134,9 @@ impl PersistentWatcher {
         self.inner
             .client
             .remove_state_listener(&self.inner.state_listener);
+        // An add still on its way removes its watch itself once it succeeds (see add_watch).
         if let Some(w) = self.inner.watcher.lock().take() {
-            let _ = self
-                .inner
-                .client
-                .watchers()
-                .remove(&w)
-                .of_type(WatcherType::Any)
-                .locally()
-                .quietly()
-                .in_background(|_c: &CuratorFramework, _e: &CuratorEvent| {})
-                .for_path(&self.inner.path);
+            remove(&self.inner.client, &w, &self.inner.path);
         }
     }
 
@@ -171,20 +163,44 @@ impl Inner {
             AddWatchMode::Persistent
         };
         let weak = Arc::downgrade(self);
+        let path = self.path.clone();
         self.client
             .watchers()
             .add()
             .with_mode(mode)
             .using_shared_watcher(&w)
             .in_background(move |c: &CuratorFramework, e: &CuratorEvent| {
-                let Some(inner) = weak.upgrade() else { return };
-                match e.error() {
-                    None => inner.resets.for_each(|l| l.reset()),
-                    Some(err) => c.report_unhandled("adding a persistent watch", err),
+                let open = weak.upgrade().filter(|inner| {
+                    inner
+                        .watcher
+                        .lock()
+                        .as_ref()
+                        .is_some_and(|cur| cur.same_as(&w))
+                });
+                match (open, e.error()) {
+                    (Some(inner), None) => inner.resets.for_each(|l| l.reset()),
+                    // Closed while the add was on its way: close()'s removal may have found
+                    // nothing registered yet, so remove what the add just registered.
+                    (None, None) => remove(c, &w, &path),
+                    (Some(_), Some(err)) => c.report_unhandled("adding a persistent watch", err),
+                    (None, Some(_)) => {}
                 }
             })
             .for_path(&self.path)
     }
+}
+
+/// Removes `w` from `path` in the background: locally if the server cannot be reached, and
+/// quietly (it may be gone already).
+fn remove(client: &CuratorFramework, w: &SharedWatcher, path: &str) {
+    let _ = client
+        .watchers()
+        .remove(w)
+        .of_type(WatcherType::Any)
+        .locally()
+        .quietly()
+        .in_background(|_c: &CuratorFramework, _e: &CuratorEvent| {})
+        .for_path(path);
 }
 
 impl Drop for PersistentWatcher {

@@ -166,7 +166,7 @@ impl Core {
     fn try_submit(
         &self,
         req: &Request,
-        watch: Option<WatchReg>,
+        mut watch: Option<WatchReg>,
         completion: Completion,
     ) -> std::result::Result<Queue, Box<(Error, Completion)>> {
         let op = req.op_code();
@@ -198,6 +198,15 @@ impl Core {
             if let Some(e) = self.state().dead_error() {
                 return Err(Box::new((e, completion)));
             }
+            // A watch removal chooses its request here, where its place on the wire is fixed
+            // (see `registry::InFlightGuard::at_append`).
+            let op = match watch.as_mut().and_then(|w| w._inflight.at_append()) {
+                Some(chosen) => {
+                    buf[8..12].copy_from_slice(&chosen.code().to_be_bytes());
+                    chosen
+                }
+                None => op,
+            };
             if ob.connected {
                 let xid = ob.take_xid();
                 buf[4..8].copy_from_slice(&xid.to_be_bytes());
