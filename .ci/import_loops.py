@@ -29,6 +29,7 @@ the list only shrinks).
 
 Usage: import_loops.py [--root DIR]   (DIR: the crate, default the repository root)
        import_loops.py --self-test
+       import_loops.py --order crate::session   (its children, bottom up, with what each uses)
 """
 
 import os
@@ -559,9 +560,35 @@ def self_test():
     return 0
 
 
+def order(root, where):
+    """Print the children of module `where` (crate::a::b) bottom up, each with its uses."""
+    parent = tuple(where.split("::")[1:])
+    _, file = next(module_files(root))
+    crate = Crate(file)
+    uses = {}
+    for (p, a, b) in crate.edges():
+        if p == parent:
+            uses.setdefault(a, set()).add(b)
+    kids = sorted(m[-1] for m in crate.modules if m[:-1] == parent and len(m) == len(parent) + 1)
+    done, out = set(), []
+    while len(done) < len(kids):
+        ready = [k for k in kids if k not in done and uses.get(k, set()) <= done]
+        if not ready:
+            print("a loop among: " + ", ".join(k for k in kids if k not in done))
+            return 1
+        for k in ready:
+            print("{:14} uses {}".format(k, ", ".join(sorted(uses.get(k, ()))) or "-"))
+        done.update(ready)
+        out.append(ready)
+    print("bottom up: " + "; ".join(", ".join(r) for r in out))
+    return 0
+
+
 def main(argv):
     if argv[1:] == ["--self-test"]:
         return self_test()
+    if len(argv) == 3 and argv[1] == "--order":
+        return order(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."), argv[2])
     root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
     if len(argv) == 3 and argv[1] == "--root":
         root = argv[2]

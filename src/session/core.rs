@@ -27,7 +27,7 @@ use crate::proto::{AuthPacket, KeeperState, Request};
 mod send;
 
 use send::auth_frame;
-pub(crate) use send::{connect_deadline, cork_this_thread, flush_corked, with_connect_deadline};
+pub(crate) use send::{connect_deadline, with_connect_deadline};
 
 /// The life of a handle, as `ZooKeeper::state()` reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -602,6 +602,16 @@ pub(crate) fn set_watches_frames(
     }
     flush(&mut batch, &mut frames);
     frames
+}
+
+impl Core {
+    /// The `ConnectionLoss` for a request or operation that gave up waiting for a
+    /// connection: with the hosts tried so far in this outage.
+    pub fn connection_loss(&self) -> Error {
+        Error::ConnectionLoss {
+            tried: self.outage.lock().snapshot(),
+        }
+    }
 }
 
 #[cfg(test)]

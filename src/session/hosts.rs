@@ -7,9 +7,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use parking_lot::Mutex;
 
-use super::rebalance::{decide, Reconfig, Rng};
 use crate::error::{Error, Result};
 use crate::path;
+use rebalance::{decide, Reconfig, Rng};
+
+mod rebalance;
 
 /// ZooKeeper's default client port.
 pub const DEFAULT_PORT: u16 = 2181;
@@ -124,7 +126,7 @@ fn parse_host(part: &str) -> std::result::Result<HostPort, String> {
 
 /// The hosts a handle connects to: shuffled once, tried round-robin, and after
 /// [`update`](HostRing::update) (a new server list) rebalanced as ZooKeeper's client does
-/// (see [`rebalance`](super::rebalance)). Shared by the I/O thread, which walks it, and
+/// (see [`rebalance`]). Shared by the I/O thread, which walks it, and
 /// callers of `update_server_list`; each call takes one short lock, never held for I/O.
 #[derive(Debug)]
 pub(crate) struct HostRing {

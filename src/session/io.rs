@@ -21,7 +21,7 @@ use super::outage::HostFailureKind;
 use super::pending::{Pending, Sink};
 #[cfg(feature = "sasl")]
 use super::sasl::SaslError;
-use super::stream::Stream;
+use super::stream::{is_timeout, Stream};
 use super::watcher::WatchedEvent;
 use super::zxid::ZxidGuard;
 use crate::error::{Error, Result};
@@ -690,13 +690,6 @@ impl Sink for BatchSink<'_> {
 /// read timeout and to ping in time.
 fn tick(read_timeout: Duration) -> Duration {
     (read_timeout / 8).max(Duration::from_millis(5))
-}
-
-pub(crate) fn is_timeout(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
-    )
 }
 
 fn io_error(e: io::Error) -> Error {

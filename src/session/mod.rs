@@ -57,6 +57,10 @@
 //!   overtakes it.
 //!
 //! No crate lock is held while user code runs. Threads are named, owned and joined on close.
+//!
+//! Layering, bottom up (a module uses only those before it; `.ci/import_loops.py` checks):
+//! hosts, outage, stall, stream, watcher, zxid; events (the event thread, the `Reply` it
+//! delivers and the cork list), registry; pending, pool; core; readonly, sasl; io.
 
 pub(crate) mod core;
 pub(crate) mod events;
@@ -66,7 +70,6 @@ pub(crate) mod outage;
 pub(crate) mod pending;
 pub(crate) mod pool;
 pub(crate) mod readonly;
-pub(crate) mod rebalance;
 pub(crate) mod registry;
 #[cfg(feature = "sasl")]
 pub(crate) mod sasl;

@@ -4,13 +4,12 @@
 //! `warn!` once per outage instead of on every attempt.
 //!
 //! The I/O thread writes it ([`io`](super::io)); callers read it through
-//! [`Core::connection_loss`](super::core::Core).
+//! `Core::connection_loss` (in `core`).
 
 use std::fmt;
 use std::io;
 use std::sync::Arc;
 
-use super::core::Core;
 use crate::error::Error;
 
 /// One host of the connect string that could not be connected to, and why.
@@ -232,16 +231,6 @@ impl Outage {
             None
         } else {
             Some(hosts.into())
-        }
-    }
-}
-
-impl Core {
-    /// The `ConnectionLoss` for a request or operation that gave up waiting for a
-    /// connection: with the hosts tried so far in this outage.
-    pub fn connection_loss(&self) -> Error {
-        Error::ConnectionLoss {
-            tried: self.outage.lock().snapshot(),
         }
     }
 }

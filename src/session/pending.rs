@@ -9,15 +9,11 @@ use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
 
-use super::events::{EventDispatcher, EventItem};
+use super::events::{EventDispatcher, EventItem, Reply};
 use super::registry::WatchKind;
 use super::watcher::SharedWatcher;
-use crate::error::{Error, Result};
-use crate::proto::{OpCode, Response};
-
-/// The outcome of one request as the I/O thread sees it. Server errors carry no path yet:
-/// the caller, who knows the client-side path, fills it in.
-pub(crate) type Reply = Result<Response>;
+use crate::error::Error;
+use crate::proto::OpCode;
 
 /// Where a synchronous caller waits for its reply. The I/O thread fills it directly: a sync
 /// call never goes through the event thread, so a watcher may make one.
@@ -205,6 +201,7 @@ pub(crate) struct Queued {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::proto::Response;
 
     #[test]
     fn oneshot_timeout_says_whether_the_request_was_sent() {

@@ -107,7 +107,7 @@ fn read_reply(
                     .map_err(|e| SaslError::Lost(format!("malformed SASL reply: {e}")))?;
                 return Ok((h, r.rest().to_vec()));
             }
-            Err(e) if super::io::is_timeout(&e) => {
+            Err(e) if super::stream::is_timeout(&e) => {
                 if Instant::now() >= deadline {
                     return Err(SaslError::Lost("no answer to a SASL token in time".into()));
                 }

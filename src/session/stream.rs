@@ -91,3 +91,12 @@ impl Write for &Stream {
         Ok(())
     }
 }
+
+/// Whether a read or write error only means that the socket's timeout ran out (or a signal
+/// interrupted it): the connection is fine, try again.
+pub(crate) fn is_timeout(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
+    )
+}

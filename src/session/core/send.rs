@@ -35,7 +35,8 @@ use super::{Core, Outbox, Writer};
 use crate::error::Error;
 use crate::proto::frame::{begin_frame, end_frame};
 use crate::proto::{AuthPacket, OpCode, Record, Request, RequestHeader};
-use crate::session::pending::{Completion, OneShot, Pending, Queued, Reply, WatchReg};
+use crate::session::events::{cork, Flush, Reply};
+use crate::session::pending::{Completion, OneShot, Pending, Queued, WatchReg};
 
 /// Past this many buffered bytes an asynchronous request is written at once even with
 /// replies pending (bounds the buffer; larger writes gain nothing).
@@ -54,10 +55,6 @@ enum Queue {
 
 thread_local! {
     static ENCODE_BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
-    /// On an event thread: cores whose asynchronous requests wait for the end of the
-    /// current callback to be flushed (see the module docs).
-    static CORKED: std::cell::RefCell<Option<Vec<std::sync::Weak<Core>>>> =
-        const { std::cell::RefCell::new(None) };
     /// Set by [`with_connect_deadline`]: requests made on this thread that must wait for a
     /// connection give up at this instant.
     static CONNECT_DEADLINE: std::cell::Cell<Option<Instant>> = const { std::cell::Cell::new(None) };
@@ -87,22 +84,6 @@ pub(crate) fn with_connect_deadline<R>(deadline: Option<Instant>, f: impl FnOnce
 /// The connect deadline [`with_connect_deadline`] set on this thread, if any.
 pub(crate) fn connect_deadline() -> Option<Instant> {
     CONNECT_DEADLINE.with(|c| c.get())
-}
-
-/// Makes the calling thread (an event thread) cork asynchronous requests until
-/// [`flush_corked`].
-pub(crate) fn cork_this_thread() {
-    CORKED.with(|c| *c.borrow_mut() = Some(Vec::new()));
-}
-
-/// Flushes what callbacks on this thread sent asynchronously.
-pub(crate) fn flush_corked() {
-    let cores = CORKED.with(|c| c.borrow_mut().as_mut().map(std::mem::take));
-    for core in cores.into_iter().flatten() {
-        if let Some(core) = core.upgrade() {
-            core.flush();
-        }
-    }
 }
 
 impl Core {
@@ -255,20 +236,8 @@ impl Core {
     /// Flushes now, or, for an asynchronous request made by a callback on the event thread,
     /// when that callback returns.
     fn flush_or_cork(&self, sync: bool) {
-        if !sync {
-            let corked = CORKED.with(|c| {
-                let mut c = c.borrow_mut();
-                let Some(list) = c.as_mut() else {
-                    return false;
-                };
-                if !list.iter().any(|w| w.ptr_eq(&self.weak_self)) {
-                    list.push(self.weak_self.clone());
-                }
-                true
-            });
-            if corked {
-                return;
-            }
+        if !sync && cork(&self.weak_self) {
+            return;
         }
         self.flush();
     }
@@ -400,4 +369,10 @@ pub(super) fn auth_frame(p: &AuthPacket) -> Vec<u8> {
     let mut b = Vec::with_capacity(32 + p.scheme.len() + p.auth.len());
     crate::proto::frame::encode_request(&mut b, crate::proto::xid::AUTH, &Request::Auth(p.clone()));
     b
+}
+
+impl Flush for Core {
+    fn flush(&self) {
+        Core::flush(self);
+    }
 }

@@ -1,6 +1,6 @@
 //! Moving connections when the server list changes: the probabilistic rebalancing of
 //! ZooKeeper's client (`StaticHostProvider.updateServerList`, 3.5+), used by
-//! [`HostRing`](super::hosts::HostRing) when `ZooKeeper::update_server_list` gives it a new list.
+//! [`HostRing`](super::HostRing) when `ZooKeeper::update_server_list` gives it a new list.
 //!
 //! The rule keeps the load even without any coordination between clients. Say a client's
 //! list had `old_len` servers and the new one has `total`, of which `num_old` were in the old
@@ -20,7 +20,7 @@
 //! per attempt, in a shuffled order), then the other group, then falls back to plain
 //! round-robin over the whole new list. This module is pure logic: no sockets, no clock.
 
-use super::hosts::HostPort;
+use super::HostPort;
 
 /// A small deterministic PRNG (xorshift64*): shuffles and coin flips. Seeded per handle, so
 /// that clients started together still choose independently.
