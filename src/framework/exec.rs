@@ -6,8 +6,9 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use super::event::{BackgroundCallback, CuratorEvent, CuratorEventType};
+use super::event::{BackgroundCallback, CuratorEvent};
 use super::retry::{call_with_retry, DeferSleeper, RetryPolicy};
+use super::types::CuratorEventType;
 use super::CuratorFramework;
 use crate::client::ZooKeeper;
 use crate::error::{Error, Result};

@@ -57,8 +57,9 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 
-use super::event::{CuratorEvent, CuratorEventType};
+use super::event::CuratorEvent;
 use super::exec::{Attempt, Background, Done};
+use super::types::CuratorEventType;
 use super::CuratorFramework;
 use crate::client::ZooKeeper;
 use crate::error::{Error, Result};

@@ -6,7 +6,7 @@
 
 use super::{builder_common, event_for, user_error, Common, Foreground, InBackground, OnceDone};
 use crate::error::Result;
-use crate::framework::event::CuratorEventType;
+use crate::framework::types::CuratorEventType;
 use crate::framework::CuratorFramework;
 
 /// Builder of `client.sync()`.
