@@ -157,3 +157,10 @@ impl TestingCluster {
         self.ensemble.close();
     }
 }
+
+impl TestingServerBuilder {
+    /// Starts a cluster of `n` members (each on a free port) with these settings.
+    pub fn start_cluster(self, n: usize) -> Result<TestingCluster> {
+        TestingCluster::with_config(self.config()?, n)
+    }
+}

@@ -14,12 +14,12 @@ use std::time::{Duration, Instant};
 use super::core::{ConnEntry, Core, State};
 use super::faults::Faults;
 use super::fourlw;
-use super::member::MemberShared;
 use super::ops::ConnCtx;
 use super::outbox::Outbox;
 use super::request::{self, Handled};
 #[cfg(feature = "sasl")]
 use super::sasl::{Answer, SaslServer};
+use super::stats::MemberShared;
 use super::watches::ConnId;
 
 /// Without the `sasl` feature there is no DIGEST-MD5 exchange to keep state for.

@@ -17,9 +17,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use parking_lot::{Condvar, Mutex};
 
 use super::commit::Commit;
-use super::member::MemberShared;
 use super::outbox::Outbox;
 use super::session::Sessions;
+use super::stats::MemberShared;
 use super::tree::{Change, Owner, Tree};
 use super::watches::{ConnId, Fired, Watches};
 use crate::proto::{frame, xid, Id, KeeperState, Perms, ReplyHeader, WatcherEvent};

@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 
 use super::core::Core;
-use super::member::MemberShared;
+use super::stats::MemberShared;
 
 /// The version string `srvr` and `mntr` report.
 pub(crate) const VERSION: &str = "3.8.0-zk-curator-testing, built on 1970-01-01 00:00 UTC";

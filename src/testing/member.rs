@@ -9,44 +9,16 @@
 
 use std::io;
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use parking_lot::Mutex;
 
 use super::conn::Conn;
 use super::core::Core;
-use super::faults::Faults;
-
-/// What connection threads and four-letter words need to know about their member.
-pub(crate) struct MemberShared {
-    pub index: usize,
-    pub faults: Arc<Faults>,
-    up: AtomicBool,
-    received: AtomicU64,
-    sent: AtomicU64,
-    pub started: Instant,
-}
-
-impl MemberShared {
-    pub fn is_up(&self) -> bool {
-        self.up.load(Ordering::Acquire)
-    }
-    pub fn received(&self) {
-        self.received.fetch_add(1, Ordering::Relaxed);
-    }
-    pub fn sent(&self) {
-        self.sent.fetch_add(1, Ordering::Relaxed);
-    }
-    pub fn counts(&self) -> (u64, u64) {
-        (
-            self.received.load(Ordering::Relaxed),
-            self.sent.load(Ordering::Relaxed),
-        )
-    }
-}
+use super::stats::MemberShared;
 
 /// Every connection thread this member started, with a socket handle to shut it down.
 type ConnThreads = Arc<Mutex<Vec<(TcpStream, JoinHandle<()>)>>>;
@@ -76,14 +48,7 @@ struct Life {
 impl Member {
     pub fn new(core: Arc<Core>, index: usize) -> Member {
         Member {
-            shared: Arc::new(MemberShared {
-                index,
-                faults: Arc::new(Faults::default()),
-                up: AtomicBool::new(false),
-                received: AtomicU64::new(0),
-                sent: AtomicU64::new(0),
-                started: Instant::now(),
-            }),
+            shared: Arc::new(MemberShared::new(index)),
             core,
             life: Mutex::new(Life {
                 port: 0,
@@ -117,7 +82,7 @@ impl Member {
         };
         life.port = port;
         self.shared.faults.set_stopping(false);
-        self.shared.up.store(true, Ordering::Release);
+        self.shared.set_up(true);
         life.running = Some(Running {
             port,
             stop,
@@ -133,7 +98,7 @@ impl Member {
         let Some(r) = life.running.take() else {
             return;
         };
-        self.shared.up.store(false, Ordering::Release);
+        self.shared.set_up(false);
         // Paused connection threads must not wait for a resume that will not come.
         self.shared.faults.set_stopping(true);
         r.stop.store(true, Ordering::Release);

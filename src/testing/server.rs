@@ -266,11 +266,6 @@ impl TestingServerBuilder {
         let ensemble = Ensemble::start(self.config()?, &[self.port])?;
         Ok(TestingServer { ensemble })
     }
-
-    /// Starts a cluster of `n` members (each on a free port) with these settings.
-    pub fn start_cluster(self, n: usize) -> Result<super::TestingCluster> {
-        super::TestingCluster::with_config(self.config()?, n)
-    }
 }
 
 /// An in-process ZooKeeper server on `127.0.0.1` that speaks the real wire protocol.
