@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Fail on import loops between sibling modules of the crate (issue 16).
 
-Two modules are siblings when they have the same parent module (`session::core` and
+Two modules are siblings when they have the same parent module (`session::shared` and
 `session::events`; `session` and `client` under the crate root). A module *uses* a sibling
 when any file of its subtree names the sibling or anything inside it: a `use` (grouped trees
 such as `use super::{a::X, b::Y}` included), a path in code (`super::x::Y`,

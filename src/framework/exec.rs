@@ -14,8 +14,8 @@ use crate::client::ZooKeeper;
 use crate::error::{Error, Result};
 use crate::path;
 use crate::proto::{Acl, CreateMode};
-use crate::session::core::{connect_deadline, with_connect_deadline};
 use crate::session::events::guarded;
+use crate::session::shared::{connect_deadline, with_connect_deadline};
 use crate::session::{SharedWatcher, WatchedEvent, Watcher, WorkerPool};
 
 /// Where a background operation reports.

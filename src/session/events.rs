@@ -36,7 +36,7 @@ pub(crate) trait Flush: Send + Sync {
 
 thread_local! {
     /// On an event thread: the sessions whose asynchronous requests wait for the end of the
-    /// current callback to be flushed (see `core::send`).
+    /// current callback to be flushed (see `shared::send`).
     static CORKED: std::cell::RefCell<Option<Vec<std::sync::Weak<dyn Flush>>>> =
         const { std::cell::RefCell::new(None) };
 }

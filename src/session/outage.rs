@@ -4,7 +4,7 @@
 //! `warn!` once per outage instead of on every attempt.
 //!
 //! The I/O thread writes it ([`io`](super::io)); callers read it through
-//! `Core::connection_loss` (in `core`).
+//! `SessionShared::connection_loss` (in `shared`).
 
 use std::fmt;
 use std::io;

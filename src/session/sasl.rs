@@ -10,7 +10,7 @@
 use std::io::Write;
 use std::time::Instant;
 
-use super::core::Core;
+use super::shared::SessionShared;
 use super::stream::Stream;
 use crate::auth::sasl::{new_nonce, DigestMd5};
 use crate::auth::SaslDigest;
@@ -34,7 +34,7 @@ pub(crate) enum SaslError {
 
 /// Authenticates the connection as `creds.user`; bounded by `deadline`.
 pub(crate) fn authenticate(
-    core: &Core,
+    core: &SessionShared,
     stream: &Stream,
     reader: &mut FrameReader,
     creds: &SaslDigest,

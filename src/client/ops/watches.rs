@@ -5,9 +5,9 @@ use super::{Call, Conv};
 use crate::client::ZooKeeper;
 use crate::error::{Error, Result};
 use crate::proto::*;
-use crate::session::core::Core;
 use crate::session::events::EventItem;
 use crate::session::registry::WatchKind;
+use crate::session::shared::SessionShared;
 use crate::session::{SharedWatcher, WatchedEvent};
 
 impl ZooKeeper {
@@ -168,7 +168,7 @@ impl ZooKeeper {
 /// After the server answered a removal (or was skipped): remove locally and tell the removed
 /// watchers, in order with other events.
 fn finish_remove(
-    core: &Core,
+    core: &SessionShared,
     server: Result<()>,
     local: bool,
     sp: &str,

@@ -64,7 +64,7 @@ use super::CuratorFramework;
 use crate::client::ZooKeeper;
 use crate::error::{Error, Result};
 use crate::proto::Stat;
-use crate::session::core::{connect_deadline, with_connect_deadline};
+use crate::session::shared::{connect_deadline, with_connect_deadline};
 use crate::session::SharedWatcher;
 
 pub(crate) use common::{builder_common, Common};

@@ -166,15 +166,15 @@ pub(crate) struct Inflight {
 }
 
 /// The state shared by a handle, its callers and its I/O thread.
-pub(crate) struct Core {
+pub(crate) struct SessionShared {
     pub cfg: SessionConfig,
     writer: Mutex<Writer>,
     outbox: Mutex<Outbox>,
     /// A handle on the socket for shutting it down without the writer lock (which a
     /// writer blocked on a full socket may hold).
     shutdown_handle: Mutex<Option<TcpStream>>,
-    /// This core, for the event thread's list of cores to flush after a callback.
-    weak_self: std::sync::Weak<Core>,
+    /// This session, for the event thread's list of sessions to flush after a callback.
+    weak_self: std::sync::Weak<SessionShared>,
     pub inflight: Mutex<Inflight>,
     pub registry: Mutex<WatchRegistry>,
     /// Watched requests in flight, by path (see `registry::InFlight`).
@@ -211,7 +211,7 @@ pub(crate) struct Core {
     pub(crate) hosts: Arc<super::hosts::HostRing>,
 }
 
-impl Core {
+impl SessionShared {
     pub fn new(
         cfg: SessionConfig,
         default_watcher: Option<SharedWatcher>,
@@ -219,10 +219,10 @@ impl Core {
         auth: Vec<AuthPacket>,
         wake: Sender<()>,
         on_expired: Option<Arc<dyn Fn() + Send + Sync>>,
-    ) -> Arc<Core> {
+    ) -> Arc<SessionShared> {
         let (session_id, passwd) = cfg.session.clone().unwrap_or((0, vec![0; 16]));
         let resumed = session_id != 0;
-        Arc::new_cyclic(|weak_self| Core {
+        Arc::new_cyclic(|weak_self| SessionShared {
             writer: Mutex::new(Writer {
                 conn: None,
                 spare: Vec::new(),
@@ -604,7 +604,7 @@ pub(crate) fn set_watches_frames(
     frames
 }
 
-impl Core {
+impl SessionShared {
     /// The `ConnectionLoss` for a request or operation that gave up waiting for a
     /// connection: with the hosts tried so far in this outage.
     pub fn connection_loss(&self) -> Error {

@@ -31,7 +31,7 @@ use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use super::{Core, Outbox, Writer};
+use super::{Outbox, SessionShared, Writer};
 use crate::error::Error;
 use crate::proto::frame::{begin_frame, end_frame};
 use crate::proto::{AuthPacket, OpCode, Record, Request, RequestHeader};
@@ -86,7 +86,7 @@ pub(crate) fn connect_deadline() -> Option<Instant> {
     CONNECT_DEADLINE.with(|c| c.get())
 }
 
-impl Core {
+impl SessionShared {
     /// Microseconds from the last write to `now`.
     pub fn micros_since_send(&self, now: Instant) -> u64 {
         self.us_at(now)
@@ -97,7 +97,7 @@ impl Core {
         self.now_us().saturating_sub(at.load(Ordering::Relaxed))
     }
 
-    /// Microseconds since this core's epoch: the clock of `last_send` and `last_replies`.
+    /// Microseconds since this session's epoch: the clock of `last_send` and `last_replies`.
     fn now_us(&self) -> u64 {
         self.us_at(Instant::now())
     }
@@ -371,8 +371,8 @@ pub(super) fn auth_frame(p: &AuthPacket) -> Vec<u8> {
     b
 }
 
-impl Flush for Core {
+impl Flush for SessionShared {
     fn flush(&self) {
-        Core::flush(self);
+        SessionShared::flush(self);
     }
 }
