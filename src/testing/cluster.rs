@@ -3,9 +3,9 @@
 
 use std::time::Duration;
 
-use super::core::Config;
 use super::ensemble::Ensemble;
 use super::server::TestingServerBuilder;
+use super::shared::Config;
 use crate::error::Result;
 
 /// An in-process ensemble: `n` members on their own loopback ports sharing one tree and one

@@ -9,7 +9,7 @@
 //!
 //! A transaction is applied to the tree at once; what waits for its commit is every frame it
 //! causes: the writer's reply and the notifications it fires (see `State::txn_due` in
-//! `core`). Each connection's outbox never lets a frame overtake an earlier one, so a
+//! `shared`). Each connection's outbox never lets a frame overtake an earlier one, so a
 //! session's later replies wait behind its uncommitted write, and a watcher sees the event
 //! before any later reply that could show the new data. Reads with nothing queued ahead of
 //! them are answered at once.

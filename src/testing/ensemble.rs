@@ -1,21 +1,21 @@
-//! The members of a server or cluster over one shared [`Core`], and the operations both
+//! The members of a server or cluster over one [`ServerShared`], and the operations both
 //! public types are made of: start, kill and restart a member, partition and heal it, close.
 
 use std::sync::Arc;
 
-use super::core::{Config, Core};
 use super::member::Member;
+use super::shared::{Config, ServerShared};
 use crate::error::Result;
 
 pub(crate) struct Ensemble {
-    pub core: Arc<Core>,
+    pub core: Arc<ServerShared>,
     pub members: Vec<Member>,
 }
 
 impl Ensemble {
     /// Starts one member per entry of `ports` (0 = a free port) and the ticker.
     pub fn start(cfg: Config, ports: &[u16]) -> Result<Ensemble> {
-        let core = Core::new(cfg);
+        let core = ServerShared::new(cfg);
         let members: Vec<Member> = (0..ports.len())
             .map(|i| Member::new(Arc::clone(&core), i))
             .collect();

@@ -1,6 +1,6 @@
 //! One listening member of a server or cluster: its loopback listener, the acceptor thread
 //! (`zk-test-acceptor`), the connection threads it started and its fault switches. Members
-//! share one [`Core`]; a standalone `TestingServer` is a single member.
+//! share one [`ServerShared`]; a standalone `TestingServer` is a single member.
 //!
 //! Quorum: a member counts while it is up and, in a cluster of more than one, not
 //! partitioned. Without a majority every member refuses service (handshakes are dropped,
@@ -17,7 +17,7 @@ use std::time::Duration;
 use parking_lot::Mutex;
 
 use super::conn::Conn;
-use super::core::Core;
+use super::shared::ServerShared;
 use super::stats::MemberShared;
 
 /// Every connection thread this member started, with a socket handle to shut it down.
@@ -35,7 +35,7 @@ struct Running {
 /// serializes them, and only they take it), never by the threads they start or join.
 pub(crate) struct Member {
     pub shared: Arc<MemberShared>,
-    core: Arc<Core>,
+    core: Arc<ServerShared>,
     life: Mutex<Life>,
 }
 
@@ -46,7 +46,7 @@ struct Life {
 }
 
 impl Member {
-    pub fn new(core: Arc<Core>, index: usize) -> Member {
+    pub fn new(core: Arc<ServerShared>, index: usize) -> Member {
         Member {
             shared: Arc::new(MemberShared::new(index)),
             core,
@@ -141,7 +141,7 @@ fn accept_loop(
     listener: TcpListener,
     stop: Arc<AtomicBool>,
     conns: ConnThreads,
-    core: Arc<Core>,
+    core: Arc<ServerShared>,
     shared: Arc<MemberShared>,
 ) {
     loop {

@@ -8,7 +8,7 @@
 //! `State::fire`) before the caller queues the reply.
 
 use super::acl;
-use super::core::{wall_ms, State};
+use super::shared::{wall_ms, State};
 use super::tree::{Change, Owner};
 use super::watches::{ConnId, Mode};
 use crate::proto::{

@@ -2,7 +2,7 @@
 //!
 //! Like `SessionTrackerImpl`, a deadline is rounded up to the next tick boundary, so a
 //! session whose client goes silent expires between `timeout` and `timeout + tickTime` after
-//! its last request. The ticker thread (`core`) asks [`Sessions::due`] and closes what it
+//! its last request. The ticker thread (`shared`) asks [`Sessions::due`] and closes what it
 //! returns. Passwords are derived from the id the way the server derives them
 //! (`new java.util.Random(id ^ 0xB3415C00).nextBytes(16)`), which keeps them stable across a
 //! `stop()`/`restart()` and across cluster members.

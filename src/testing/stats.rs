@@ -1,6 +1,6 @@
 //! A member's live view that connection threads, four-letter words and the quorum check
 //! read without taking the member's lock: whether it is up, its fault switches and its
-//! packet counters (`srvr`, `stat`, `mntr`). Below `core`, `conn`, `fourlw` and `member`, which
+//! packet counters (`srvr`, `stat`, `mntr`). Below `shared`, `conn`, `fourlw` and `member`, which
 //! all use it.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

@@ -10,7 +10,7 @@
 //!
 //! A delete fires the data table first and suppresses the child table's NodeDeleted for the
 //! connections already notified, so a connection gets one notification per trigger.
-//! Connections are plain ids here; `core` turns the fired ids into frames.
+//! Connections are plain ids here; `shared` turns the fired ids into frames.
 
 use std::collections::{HashMap, HashSet};
 

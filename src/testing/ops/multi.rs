@@ -12,7 +12,7 @@ use crate::proto::{
     MultiRequest, MultiResponse, MultiResult, Perms, Response, SetDataResponse,
 };
 use crate::testing::acl;
-use crate::testing::core::{wall_ms, State};
+use crate::testing::shared::{wall_ms, State};
 use crate::testing::tree::Change;
 
 /// multi (14): atomic; all ops share one zxid; on failure every result is an error (0 before

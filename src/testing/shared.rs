@@ -3,7 +3,7 @@
 //! with its [`Outbox`]). Also the ticker thread that expires sessions and reaps containers and
 //! TTL nodes.
 //!
-//! Lock order: `Core::state` then an `Outbox` lock (outboxes never call back into the core).
+//! Lock order: `ServerShared::state` then an `Outbox` lock (outboxes never call back into it).
 //! No I/O happens under `state`: frames are appended to outboxes and written by each
 //! connection's writer thread.
 
@@ -63,7 +63,7 @@ impl std::fmt::Debug for ServerTls {
     }
 }
 
-/// One live connection, as the core sees it.
+/// One live connection, as the shared state sees it.
 pub(crate) struct ConnEntry {
     pub outbox: Arc<Outbox>,
     pub session: i64,
@@ -244,8 +244,9 @@ pub(crate) fn wall_ms() -> i64 {
         .map_or(0, |d| d.as_millis() as i64)
 }
 
-/// The shared core of a server or cluster.
-pub(crate) struct Core {
+/// What every member of a server or cluster shares: the settings, the state behind one lock,
+/// the ticker and the members' live views.
+pub(crate) struct ServerShared {
     pub cfg: Config,
     pub state: Mutex<State>,
     pub next_conn: AtomicU64,
@@ -257,11 +258,11 @@ pub(crate) struct Core {
     pub members: Mutex<Vec<Arc<MemberShared>>>,
 }
 
-impl Core {
-    pub fn new(cfg: Config) -> Arc<Core> {
+impl ServerShared {
+    pub fn new(cfg: Config) -> Arc<ServerShared> {
         let sessions = Sessions::new(0, cfg.tick);
         let commit = Commit::new(cfg.commit_latency);
-        Arc::new(Core {
+        Arc::new(ServerShared {
             state: Mutex::new(State {
                 tree: Tree::new(),
                 watches: Watches::default(),
