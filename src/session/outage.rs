@@ -185,13 +185,13 @@ pub(crate) struct Outage {
 
 impl Outage {
     /// An attempt on `host` begins.
-    pub fn trying(&mut self, host: String) {
+    pub(crate) fn trying(&mut self, host: String) {
         self.trying = Some(host);
     }
 
     /// Records a failed attempt; true when `host` had not failed yet in this outage (the
     /// I/O thread logs that one at `warn!`, later ones at `debug!`).
-    pub fn failed(&mut self, host: &str, kind: HostFailureKind) -> bool {
+    pub(crate) fn failed(&mut self, host: &str, kind: HostFailureKind) -> bool {
         self.trying = None;
         match self.failures.iter_mut().find(|f| f.host == host) {
             Some(f) => {
@@ -209,7 +209,7 @@ impl Outage {
     }
 
     /// Connected: the outage is over. Returns how many hosts had failed in it.
-    pub fn connected(&mut self) -> usize {
+    pub(crate) fn connected(&mut self) -> usize {
         self.trying = None;
         std::mem::take(&mut self.failures).len()
     }
@@ -217,7 +217,7 @@ impl Outage {
     /// The hosts as an operation giving up now reports them: each failed host with its
     /// last reason, then the host still being tried, as timed out. `None` if there is
     /// nothing to say.
-    pub fn snapshot(&self) -> Option<Arc<[HostFailure]>> {
+    pub(crate) fn snapshot(&self) -> Option<Arc<[HostFailure]>> {
         let mut hosts = self.failures.clone();
         if let Some(t) = &self.trying {
             if !hosts.iter().any(|f| &f.host == t) {

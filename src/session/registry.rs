@@ -57,7 +57,7 @@ pub(crate) struct InFlightGuard {
 }
 
 impl InFlightGuard {
-    pub fn new(map: &InFlight, path: &str) -> InFlightGuard {
+    pub(crate) fn new(map: &InFlight, path: &str) -> InFlightGuard {
         *map.lock().entry(path.to_string()).or_default() += 1;
         InFlightGuard {
             map: map.clone(),
@@ -89,7 +89,7 @@ pub(crate) struct WatchPaths {
 }
 
 impl WatchPaths {
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.data.is_empty()
             && self.exist.is_empty()
             && self.child.is_empty()
@@ -120,7 +120,7 @@ impl WatchRegistry {
     }
 
     /// Registers `w` for `kind` on `path` (a no-op if it is already there).
-    pub fn add(&mut self, kind: WatchKind, path: &str, w: SharedWatcher) {
+    pub(crate) fn add(&mut self, kind: WatchKind, path: &str, w: SharedWatcher) {
         let v = self.table(kind).entry(path.to_string()).or_default();
         if !v.iter().any(|x| x.same_as(&w)) {
             v.push(w);
@@ -128,7 +128,7 @@ impl WatchRegistry {
     }
 
     /// The watchers a server notification wakes; one-shot watches it fires are removed.
-    pub fn trigger(&mut self, event_type: EventType, path: &str) -> Vec<SharedWatcher> {
+    pub(crate) fn trigger(&mut self, event_type: EventType, path: &str) -> Vec<SharedWatcher> {
         let mut out = Vec::new();
         let mut take = |reg: &mut Self, kind: WatchKind| {
             if let Some(ws) = reg.table(kind).remove(path) {
@@ -176,7 +176,7 @@ impl WatchRegistry {
     }
 
     /// Every watcher, each once (for connection state events).
-    pub fn all(&self) -> Vec<SharedWatcher> {
+    pub(crate) fn all(&self) -> Vec<SharedWatcher> {
         let mut out = Vec::new();
         for t in &self.tables {
             for ws in t.values() {
@@ -189,14 +189,14 @@ impl WatchRegistry {
     }
 
     /// Forgets every watch (session expired or client closed).
-    pub fn clear(&mut self) {
+    pub(crate) fn clear(&mut self) {
         for t in &mut self.tables {
             t.clear();
         }
     }
 
     /// The paths to re-register after a reconnect, sorted for reproducible batches.
-    pub fn paths(&self) -> WatchPaths {
+    pub(crate) fn paths(&self) -> WatchPaths {
         let keys = |t: &Table| {
             let mut v: Vec<String> = t.keys().cloned().collect();
             v.sort_unstable();
@@ -212,13 +212,18 @@ impl WatchRegistry {
     }
 
     /// Number of (path, kind) watches held.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.tables.iter().map(HashMap::len).sum()
     }
 
     /// True if `w` (or, with `None`, any watcher) is registered on `path` for a kind that
     /// `wtype` covers.
-    pub fn contains(&self, path: &str, wtype: WatcherType, w: Option<&SharedWatcher>) -> bool {
+    pub(crate) fn contains(
+        &self,
+        path: &str,
+        wtype: WatcherType,
+        w: Option<&SharedWatcher>,
+    ) -> bool {
         kinds_of(wtype).iter().any(|&k| {
             self.tables[slot(k)]
                 .get(path)
@@ -229,7 +234,7 @@ impl WatchRegistry {
     /// True if removing `w` from `path` (kinds `wtype` covers) leaves nothing that needs the
     /// server's watch: no other watcher (not counting those being removed) and no watched
     /// request in flight for the path.
-    pub fn is_last(
+    pub(crate) fn is_last(
         &self,
         path: &str,
         wtype: WatcherType,
@@ -251,12 +256,12 @@ impl WatchRegistry {
     }
 
     /// Marks `w`'s removal from `path` as on its way.
-    pub fn begin_removal(&mut self, path: &str, w: &SharedWatcher) {
+    pub(crate) fn begin_removal(&mut self, path: &str, w: &SharedWatcher) {
         self.removing.push((path.to_string(), w.id()));
     }
 
     /// The removal of `w` from `path` got its answer.
-    pub fn end_removal(&mut self, path: &str, w: &SharedWatcher) {
+    pub(crate) fn end_removal(&mut self, path: &str, w: &SharedWatcher) {
         if let Some(i) = self
             .removing
             .iter()
@@ -268,7 +273,7 @@ impl WatchRegistry {
 
     /// Removes `w` (or, with `None`, every watcher) on `path` for the kinds `wtype` covers;
     /// returns each removed watcher with the event type that announces its removal.
-    pub fn remove(
+    pub(crate) fn remove(
         &mut self,
         path: &str,
         wtype: WatcherType,

@@ -46,7 +46,7 @@ pub(crate) struct Conn {
 
 impl Conn {
     /// The reader thread's body: runs until the connection closes, then joins its writer.
-    pub fn run(self) {
+    pub(crate) fn run(self) {
         let faults = Arc::clone(&self.member.faults);
         let stream = match self.open() {
             Ok(s) => s,

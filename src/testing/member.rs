@@ -46,7 +46,7 @@ struct Life {
 }
 
 impl Member {
-    pub fn new(core: Arc<ServerShared>, index: usize) -> Member {
+    pub(crate) fn new(core: Arc<ServerShared>, index: usize) -> Member {
         Member {
             shared: Arc::new(MemberShared::new(index)),
             core,
@@ -57,13 +57,13 @@ impl Member {
         }
     }
 
-    pub fn port(&self) -> u16 {
+    pub(crate) fn port(&self) -> u16 {
         self.life.lock().port
     }
 
     /// Binds `127.0.0.1:port` (0 picks a free port, later restarts reuse it) and starts
     /// accepting.
-    pub fn start(&self, port: u16) -> io::Result<()> {
+    pub(crate) fn start(&self, port: u16) -> io::Result<()> {
         let mut life = self.life.lock();
         if life.running.is_some() {
             return Ok(());
@@ -93,7 +93,7 @@ impl Member {
     }
 
     /// Closes the listener and every connection of this member and joins their threads.
-    pub fn stop(&self) {
+    pub(crate) fn stop(&self) {
         let mut life = self.life.lock();
         let Some(r) = life.running.take() else {
             return;
@@ -123,7 +123,7 @@ impl Member {
     }
 
     /// Drops every client connection of this member (sessions survive).
-    pub fn drop_connections(&self) {
+    pub(crate) fn drop_connections(&self) {
         let index = self.shared.index;
         self.core
             .state

@@ -20,7 +20,7 @@ pub(crate) struct MemberShared {
 }
 
 impl MemberShared {
-    pub fn new(index: usize) -> MemberShared {
+    pub(crate) fn new(index: usize) -> MemberShared {
         MemberShared {
             index,
             faults: Arc::new(Faults::default()),
@@ -31,19 +31,19 @@ impl MemberShared {
         }
     }
     /// Marks the member serving (its acceptor runs) or not.
-    pub fn set_up(&self, up: bool) {
+    pub(crate) fn set_up(&self, up: bool) {
         self.up.store(up, Ordering::Release);
     }
-    pub fn is_up(&self) -> bool {
+    pub(crate) fn is_up(&self) -> bool {
         self.up.load(Ordering::Acquire)
     }
-    pub fn received(&self) {
+    pub(crate) fn received(&self) {
         self.received.fetch_add(1, Ordering::Relaxed);
     }
-    pub fn sent(&self) {
+    pub(crate) fn sent(&self) {
         self.sent.fetch_add(1, Ordering::Relaxed);
     }
-    pub fn counts(&self) -> (u64, u64) {
+    pub(crate) fn counts(&self) -> (u64, u64) {
         (
             self.received.load(Ordering::Relaxed),
             self.sent.load(Ordering::Relaxed),

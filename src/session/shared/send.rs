@@ -88,7 +88,7 @@ pub(crate) fn connect_deadline() -> Option<Instant> {
 
 impl SessionShared {
     /// Microseconds from the last write to `now`.
-    pub fn micros_since_send(&self, now: Instant) -> u64 {
+    pub(crate) fn micros_since_send(&self, now: Instant) -> u64 {
         self.us_at(now)
             .saturating_sub(self.last_send.load(Ordering::Relaxed))
     }
@@ -113,7 +113,7 @@ impl SessionShared {
     // ------------------------------------------------------------------ sending
 
     /// Hands a request to the session. Its outcome reaches `completion` exactly once.
-    pub fn submit(&self, req: &Request, watch: Option<WatchReg>, completion: Completion) {
+    pub(crate) fn submit(&self, req: &Request, watch: Option<WatchReg>, completion: Completion) {
         let sync = matches!(completion, Completion::Sync(_));
         match self.try_submit(req, watch, completion) {
             // An asynchronous request behind others in flight waits for the I/O thread's
@@ -130,7 +130,7 @@ impl SessionShared {
 
     /// Synchronous form: submits and waits up to the request timeout (and, while it is
     /// not sent, up to the thread's connect deadline).
-    pub fn call(&self, req: &Request, watch: Option<WatchReg>) -> Reply {
+    pub(crate) fn call(&self, req: &Request, watch: Option<WatchReg>) -> Reply {
         let slot = OneShot::new();
         self.submit(req, watch, Completion::Sync(slot.clone()));
         let reply_by = Instant::now().checked_add(self.cfg.request_timeout);
@@ -226,7 +226,7 @@ impl SessionShared {
 
     /// Writes what asynchronous requests left buffered; the I/O thread calls it after
     /// handling the replies of one read, at `now`.
-    pub fn flush_buffered(&self, now: Instant) {
+    pub(crate) fn flush_buffered(&self, now: Instant) {
         self.last_replies.store(self.us_at(now), Ordering::Relaxed);
         if !self.outbox.lock().out.is_empty() {
             self.flush();
@@ -244,7 +244,7 @@ impl SessionShared {
 
     /// Writes what is buffered, unless another thread is writing (it will, after its
     /// current write: every writer re-checks the buffer after unlocking).
-    pub fn flush(&self) {
+    pub(crate) fn flush(&self) {
         loop {
             let Some(mut w) = self.writer.try_lock() else {
                 return;
@@ -279,7 +279,7 @@ impl SessionShared {
 
     /// Sends an auth packet now if connected (the reply completes `waiter`), and keeps it
     /// for every later connection.
-    pub fn add_auth(&self, packet: AuthPacket, waiter: Option<Completion>) {
+    pub(crate) fn add_auth(&self, packet: AuthPacket, waiter: Option<Completion>) {
         {
             let mut ob = self.outbox.lock();
             if ob.connected {
@@ -297,7 +297,7 @@ impl SessionShared {
     }
 
     /// Sends a ping.
-    pub fn try_ping(&self) {
+    pub(crate) fn try_ping(&self) {
         const PING: [u8; 12] = [0, 0, 0, 8, 0xff, 0xff, 0xff, 0xfe, 0, 0, 0, 11];
         {
             let mut ob = self.outbox.lock();
