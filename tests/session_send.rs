@@ -1,4 +1,4 @@
-//! The send path's batching of asynchronous requests (`src/session/core/send.rs`): a request
+//! The send path's batching of asynchronous requests (`src/session/shared/send.rs`): a request
 //! held back behind replies in flight is never stranded, and a burst after a quiet spell is
 //! written at once rather than after the replies it follows.
 //!

@@ -23,9 +23,9 @@ use crate::auth::{SaslDigest, Secret};
 use crate::error::{Error, Result};
 use crate::proto::frame::MAX_PACKET;
 use crate::proto::{AuthPacket, KeeperState, Request};
-use crate::session::core::{Core, SessionConfig, States};
 use crate::session::hosts::ConnectString;
 use crate::session::pending::{Completion, OneShot};
+use crate::session::shared::{SessionConfig, SessionShared, States};
 use crate::session::stream::Transport;
 use crate::session::{io, EventDispatcher, SharedWatcher, WatchedEvent, Watcher};
 
@@ -58,7 +58,7 @@ const MIN_BUFFER: usize = 1024;
 /// # Ok::<(), zk_curator::Error>(())
 /// ```
 pub struct ZooKeeper {
-    core: Arc<Core>,
+    core: Arc<SessionShared>,
     io: Mutex<Option<(JoinHandle<()>, Receiver<()>)>>,
     owns_dispatcher: bool,
     /// The chroot as a shared string for result conversions.
@@ -339,7 +339,7 @@ impl ZooKeeperBuilder {
             sasl: self.sasl,
         };
         let (wake_tx, wake_rx) = unbounded();
-        let core = Core::new(
+        let core = SessionShared::new(
             cfg,
             self.default_watcher,
             dispatcher,

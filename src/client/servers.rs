@@ -1,7 +1,7 @@
 //! The server list of a live handle: [`ZooKeeper::update_server_list`] (Java's
 //! `ZooKeeper.updateServerList`, for ensembles whose membership changes) and
 //! [`ZooKeeper::current_connection_string`]. The rebalancing rule itself is in
-//! `session::rebalance`; the host rotation in `session::hosts`.
+//! `session::hosts::rebalance`; the host rotation in `session::hosts`.
 
 use super::ZooKeeper;
 use crate::error::{Error, Result};

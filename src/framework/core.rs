@@ -14,7 +14,7 @@ use super::circuit::{
     CircuitBreakingConnectionStateListener, ConnectionStateListenerManagerFactory,
 };
 use super::ensemble::EnsembleProvider;
-use super::event::{CuratorEvent, CuratorEventType, CuratorListener, UnhandledErrorListener};
+use super::event::{CuratorEvent, CuratorListener, UnhandledErrorListener};
 use super::handle_factory::ZookeeperFactory;
 use super::listen::Listenable;
 use super::providers::{AclProvider, CompressionProvider};
@@ -25,6 +25,7 @@ use super::state::{
     ConnectionState, ConnectionStateErrorPolicy, ConnectionStateListener, StateManager,
 };
 use super::tracker::EnsembleTracker;
+use super::types::CuratorEventType;
 use super::CuratorFramework;
 use crate::client::{ZooKeeper, ZooKeeperBuilder};
 use crate::error::{Error, Result};

@@ -4,49 +4,12 @@
 
 use std::sync::Arc;
 
-use super::builders::transaction::CuratorTransactionResult;
 use super::listen::{Listenable, ListenerId};
+use super::types::{CuratorEventType, CuratorTransactionResult};
 use super::CuratorFramework;
 use crate::error::Error;
 use crate::proto::{Acl, Stat};
 use crate::session::{WatchedEvent, WorkerPool};
-
-/// The kind of a [`CuratorEvent`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum CuratorEventType {
-    /// `create()`.
-    Create,
-    /// `delete()`.
-    Delete,
-    /// `check_exists()`.
-    Exists,
-    /// `get_data()`.
-    GetData,
-    /// `set_data()`.
-    SetData,
-    /// `get_children()`.
-    Children,
-    /// `sync()`.
-    Sync,
-    /// `get_acl()`.
-    GetAcl,
-    /// `set_acl()`.
-    SetAcl,
-    /// `transaction()`.
-    Transaction,
-    /// `get_config()`.
-    GetConfig,
-    /// `reconfig()`.
-    Reconfig,
-    /// A watch set with `watched()` fired (delivered to CuratorListeners).
-    Watched,
-    /// `watchers().remove()`.
-    RemoveWatches,
-    /// `watchers().add()`.
-    AddWatch,
-    /// The client is closing (CuratorListeners only).
-    Closing,
-}
 
 /// The outcome of a background operation, or a `watched()` notification.
 ///

@@ -6,15 +6,16 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use super::event::{BackgroundCallback, CuratorEvent, CuratorEventType};
+use super::event::{BackgroundCallback, CuratorEvent};
 use super::retry::{call_with_retry, DeferSleeper, RetryPolicy};
+use super::types::CuratorEventType;
 use super::CuratorFramework;
 use crate::client::ZooKeeper;
 use crate::error::{Error, Result};
 use crate::path;
 use crate::proto::{Acl, CreateMode};
-use crate::session::core::{connect_deadline, with_connect_deadline};
 use crate::session::events::guarded;
+use crate::session::shared::{connect_deadline, with_connect_deadline};
 use crate::session::{SharedWatcher, WatchedEvent, Watcher, WorkerPool};
 
 /// Where a background operation reports.

@@ -142,42 +142,6 @@ impl<L: ?Sized> std::fmt::Debug for Listenable<L> {
     }
 }
 
-/// The connection-state listener a recipe keeps for its lifetime: added at start with its id
-/// in the recipe's slot, removed at close by that id.
-impl super::CuratorFramework {
-    /// Calls `on_state` with `target` on every connection-state change, for as long as
-    /// `target` lives (the listener holds it weakly: a recipe dropped without `close()` is
-    /// not kept alive by its own listener). The id goes into `slot` for
-    /// [`remove_state_listener`](Self::remove_state_listener).
-    pub(crate) fn add_weak_state_listener<T: Send + Sync + 'static>(
-        &self,
-        target: &Arc<T>,
-        slot: &Mutex<Option<ListenerId>>,
-        on_state: impl Fn(&Arc<T>, &super::CuratorFramework, super::ConnectionState)
-            + Send
-            + Sync
-            + 'static,
-    ) {
-        let weak = Arc::downgrade(target);
-        let id = self.connection_state_listenable().add_listener(
-            move |c: &super::CuratorFramework, s: super::ConnectionState| {
-                if let Some(target) = weak.upgrade() {
-                    on_state(&target, c, s);
-                }
-            },
-        );
-        *slot.lock() = Some(id);
-    }
-
-    /// Removes the connection-state listener whose id `slot` holds, once (the slot is
-    /// emptied; an empty slot does nothing).
-    pub(crate) fn remove_state_listener(&self, slot: &Mutex<Option<ListenerId>>) {
-        if let Some(id) = slot.lock().take() {
-            self.connection_state_listenable().remove_listener(id);
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -44,6 +44,12 @@
 //!
 //! The I/O thread notices a dead connection within two thirds of the session timeout (at
 //! once when the socket closes), so even the live view can be that much behind the network.
+//!
+//! Layering, bottom up (`.ci/import_loops.py` checks): ensemble, ensure, handle_factory,
+//! listen, providers, quorum, retry, scheduler, types (the value types operations report),
+//! watcher_removal; event, state; then the client itself (core with builders, circuit, exec,
+//! factory, protection, retry_loop, safe, schema, temp, tracker), which still uses itself
+//! round about (listed in `.ci/import_loops.allow`).
 
 pub mod builders;
 mod circuit;
@@ -66,17 +72,16 @@ mod schema;
 mod state;
 mod temp;
 mod tracker;
+mod types;
 mod watcher_removal;
 
-pub use self::builders::transaction::{CuratorOp, CuratorTransactionResult, OperationType};
+pub use self::builders::transaction::CuratorOp;
 pub use self::builders::{Foreground, InBackground, WithStat};
 pub use self::core::CuratorFrameworkState;
 pub use circuit::{CircuitBreakingConnectionStateListener, ConnectionStateListenerManagerFactory};
 pub use ensemble::{EnsembleProvider, FixedEnsembleProvider};
 pub use ensure::EnsureContainers;
-pub use event::{
-    BackgroundCallback, CuratorEvent, CuratorEventType, CuratorListener, UnhandledErrorListener,
-};
+pub use event::{BackgroundCallback, CuratorEvent, CuratorListener, UnhandledErrorListener};
 pub use factory::{CuratorFrameworkBuilder, CuratorFrameworkFactory};
 pub use handle_factory::{DefaultZookeeperFactory, ZookeeperFactory};
 pub use listen::{Listenable, ListenerId};
@@ -103,6 +108,7 @@ pub use state::{
     SessionConnectionStateErrorPolicy, StandardConnectionStateErrorPolicy,
 };
 pub use temp::{CuratorTempFramework, TempGetDataBuilder};
+pub use types::{CuratorEventType, CuratorTransactionResult, OperationType};
 pub(crate) use watcher_removal::WatchTracker;
 pub use watcher_removal::WatcherRemoveCuratorFramework;
 

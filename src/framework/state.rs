@@ -14,6 +14,7 @@
 //! reported once. Unlike Curator, no state change is ever dropped: Curator's manager keeps
 //! them in a 25-slot queue and drops the oldest when it fills.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
@@ -247,6 +248,39 @@ impl StateManager {
         c.closed = true;
         c.state = None;
         self.cv.notify_all();
+    }
+}
+
+/// The connection-state listener a recipe keeps for its lifetime: added at start with its id
+/// in the recipe's slot, removed at close by that id.
+impl CuratorFramework {
+    /// Calls `on_state` with `target` on every connection-state change, for as long as
+    /// `target` lives (the listener holds it weakly: a recipe dropped without `close()` is
+    /// not kept alive by its own listener). The id goes into `slot` for
+    /// [`remove_state_listener`](Self::remove_state_listener).
+    pub(crate) fn add_weak_state_listener<T: Send + Sync + 'static>(
+        &self,
+        target: &Arc<T>,
+        slot: &Mutex<Option<ListenerId>>,
+        on_state: impl Fn(&Arc<T>, &CuratorFramework, ConnectionState) + Send + Sync + 'static,
+    ) {
+        let weak = Arc::downgrade(target);
+        let id = self.connection_state_listenable().add_listener(
+            move |c: &CuratorFramework, s: ConnectionState| {
+                if let Some(target) = weak.upgrade() {
+                    on_state(&target, c, s);
+                }
+            },
+        );
+        *slot.lock() = Some(id);
+    }
+
+    /// Removes the connection-state listener whose id `slot` holds, once (the slot is
+    /// emptied; an empty slot does nothing).
+    pub(crate) fn remove_state_listener(&self, slot: &Mutex<Option<ListenerId>>) {
+        if let Some(id) = slot.lock().take() {
+            self.connection_state_listenable().remove_listener(id);
+        }
     }
 }
 

@@ -21,6 +21,57 @@ use parking_lot::Mutex;
 use super::stall::{self, Monitor};
 use super::watcher::{SharedWatcher, WatchedEvent, Watcher};
 use crate::error::{Error, Result};
+use crate::proto::Response;
+
+/// The outcome of one request as the I/O thread sees it. Server errors carry no path yet:
+/// the caller, who knows the client-side path, fills it in.
+pub(crate) type Reply = Result<Response>;
+
+/// What a session's sender does when the callback that corked it returns: write what it
+/// buffered. A trait, so that the cork list lives here, below the session that implements it.
+pub(crate) trait Flush: Send + Sync {
+    /// Writes what asynchronous requests left buffered.
+    fn flush(&self);
+}
+
+thread_local! {
+    /// On an event thread: the sessions whose asynchronous requests wait for the end of the
+    /// current callback to be flushed (see `shared::send`).
+    static CORKED: std::cell::RefCell<Option<Vec<std::sync::Weak<dyn Flush>>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Makes the calling thread (an event thread) cork asynchronous requests until
+/// [`flush_corked`].
+fn cork_this_thread() {
+    CORKED.with(|c| *c.borrow_mut() = Some(Vec::new()));
+}
+
+/// Flushes what callbacks on this thread sent asynchronously.
+fn flush_corked() {
+    let corked = CORKED.with(|c| c.borrow_mut().as_mut().map(std::mem::take));
+    for session in corked.into_iter().flatten() {
+        if let Some(session) = session.upgrade() {
+            session.flush();
+        }
+    }
+}
+
+/// On a corked thread (the event thread, in a callback), remembers `session` for a flush when
+/// the callback returns and gives true; elsewhere false: the caller flushes now.
+pub(crate) fn cork(session: &std::sync::Weak<impl Flush + 'static>) -> bool {
+    CORKED.with(|c| {
+        let mut c = c.borrow_mut();
+        let Some(list) = c.as_mut() else {
+            return false;
+        };
+        let session: std::sync::Weak<dyn Flush> = session.clone();
+        if !list.iter().any(|w| w.ptr_eq(&session)) {
+            list.push(session);
+        }
+        true
+    })
+}
 
 /// One unit of work for the event thread.
 pub(crate) enum EventItem {
@@ -33,10 +84,7 @@ pub(crate) enum EventItem {
     Call(Box<dyn FnOnce() + Send>),
     /// Complete a callback-style request with its reply (one allocation fewer than a
     /// closure capturing both).
-    Complete(
-        Box<dyn FnOnce(super::pending::Reply) + Send>,
-        super::pending::Reply,
-    ),
+    Complete(Box<dyn FnOnce(Reply) + Send>, Reply),
     /// Several items in order: what the I/O thread decoded from one read, sent with one
     /// wake-up of the event thread instead of one per frame.
     Batch(Vec<EventItem>),
@@ -213,10 +261,10 @@ impl std::fmt::Debug for EventDispatcher {
 fn run(rx: Receiver<EventItem>, panics: Arc<AtomicU64>, monitor: Arc<Monitor>) {
     // Asynchronous requests made by callbacks go out when the callback (or the batch of
     // completions it belongs to) is done: one write for many.
-    super::core::cork_this_thread();
+    cork_this_thread();
     while let Ok(item) = rx.recv() {
         let go_on = dispatch(item, &panics, &monitor);
-        super::core::flush_corked();
+        flush_corked();
         if !go_on {
             break;
         }

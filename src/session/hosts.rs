@@ -7,12 +7,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use parking_lot::Mutex;
 
-use super::rebalance::{decide, Reconfig, Rng};
 use crate::error::{Error, Result};
 use crate::path;
+use rebalance::{decide, Reconfig, Rng};
+
+mod rebalance;
 
 /// ZooKeeper's default client port.
-pub const DEFAULT_PORT: u16 = 2181;
+pub(crate) const DEFAULT_PORT: u16 = 2181;
 
 /// One `host:port` of a connect string.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,7 +26,7 @@ pub(crate) struct HostPort {
 impl HostPort {
     /// Resolves the host (a literal address resolves without a lookup); `Err` with the
     /// resolver's message when it does not resolve (the I/O thread logs it, once per outage).
-    pub fn resolve(&self) -> std::result::Result<Vec<SocketAddr>, String> {
+    pub(crate) fn resolve(&self) -> std::result::Result<Vec<SocketAddr>, String> {
         match (self.host.as_str(), self.port).to_socket_addrs() {
             Ok(it) => {
                 let addrs: Vec<SocketAddr> = it.collect();
@@ -58,7 +60,7 @@ pub(crate) struct ConnectString {
 }
 
 impl ConnectString {
-    pub fn parse(s: &str) -> Result<ConnectString> {
+    pub(crate) fn parse(s: &str) -> Result<ConnectString> {
         let bad = |why: &str| Error::InvalidArgument(format!("connect_string {s:?}: {why}"));
         let (hosts_part, chroot) = match s.find('/') {
             Some(i) => (&s[..i], Some(&s[i..])),
@@ -124,7 +126,7 @@ fn parse_host(part: &str) -> std::result::Result<HostPort, String> {
 
 /// The hosts a handle connects to: shuffled once, tried round-robin, and after
 /// [`update`](HostRing::update) (a new server list) rebalanced as ZooKeeper's client does
-/// (see [`rebalance`](super::rebalance)). Shared by the I/O thread, which walks it, and
+/// (see [`rebalance`]). Shared by the I/O thread, which walks it, and
 /// callers of `update_server_list`; each call takes one short lock, never held for I/O.
 #[derive(Debug)]
 pub(crate) struct HostRing {
@@ -154,7 +156,7 @@ struct Ring {
 }
 
 impl HostRing {
-    pub fn new(hosts: Vec<HostPort>, seed: u64) -> HostRing {
+    pub(crate) fn new(hosts: Vec<HostPort>, seed: u64) -> HostRing {
         let mut rng = Rng::new(seed);
         let given = hosts.clone();
         let mut hosts = hosts;
@@ -175,13 +177,13 @@ impl HostRing {
         }
     }
 
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.state.lock().hosts.len()
     }
 
     /// The next host to try: while moving after a list change, the rebalancing's pick;
     /// otherwise the next in turn.
-    pub fn next_host(&self) -> HostPort {
+    pub(crate) fn next_host(&self) -> HostPort {
         let mut r = self.state.lock();
         r.attached = false;
         self.move_pending.store(false, Ordering::Release);
@@ -201,7 +203,7 @@ impl HostRing {
     }
 
     /// Moves `host` to be tried next (a read-write server found while read-only).
-    pub fn prefer(&self, host: &HostPort) {
+    pub(crate) fn prefer(&self, host: &HostPort) {
         let mut r = self.state.lock();
         if let Some(i) = r.hosts.iter().position(|h| h == host) {
             let n = r.hosts.len();
@@ -210,12 +212,12 @@ impl HostRing {
         }
     }
 
-    pub fn failed(&self) {
+    pub(crate) fn failed(&self) {
         self.state.lock().failures += 1;
     }
 
     /// A connection to the host last handed out is up.
-    pub fn connected(&self) {
+    pub(crate) fn connected(&self) {
         let mut r = self.state.lock();
         r.failures = 0;
         r.last = r.current;
@@ -224,23 +226,23 @@ impl HostRing {
     }
 
     /// True after a whole cycle of hosts failed (time to back off).
-    pub fn cycle_failed(&self) -> bool {
+    pub(crate) fn cycle_failed(&self) -> bool {
         let r = self.state.lock();
         r.failures > 0 && r.failures % r.hosts.len().max(1) == 0
     }
 
     /// How many complete failed cycles in a row.
-    pub fn failed_cycles(&self) -> usize {
+    pub(crate) fn failed_cycles(&self) -> usize {
         let r = self.state.lock();
         r.failures / r.hosts.len().max(1)
     }
 
-    pub fn hosts(&self) -> Vec<HostPort> {
+    pub(crate) fn hosts(&self) -> Vec<HostPort> {
         self.state.lock().hosts.clone()
     }
 
     /// The hosts in the order the connect string (or the last update) listed them.
-    pub fn given(&self) -> Vec<HostPort> {
+    pub(crate) fn given(&self) -> Vec<HostPort> {
         self.state.lock().given.clone()
     }
 
@@ -248,7 +250,7 @@ impl HostRing {
     /// client does, whether this client leaves its server to even out the load. True when
     /// the current connection must be given up now (then [`take_move`](Self::take_move)
     /// says so to the I/O thread until its next attempt).
-    pub fn update(&self, new_hosts: Vec<HostPort>) -> bool {
+    pub(crate) fn update(&self, new_hosts: Vec<HostPort>) -> bool {
         let mut guard = self.state.lock();
         let r = &mut *guard;
         let given = new_hosts;
@@ -294,7 +296,7 @@ impl HostRing {
     }
 
     /// True once: the connection must be given up for the rebalancing.
-    pub fn take_move(&self) -> bool {
+    pub(crate) fn take_move(&self) -> bool {
         self.move_pending.load(Ordering::Acquire) && self.move_pending.swap(false, Ordering::AcqRel)
     }
 }

@@ -14,14 +14,14 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, Sender};
 use socket2::{Domain, Protocol, Socket, TcpKeepalive, Type};
 
-use super::core::{set_watches_frames, Core, States};
 use super::events::EventItem;
 use super::hosts::{HostPort, HostRing};
 use super::outage::HostFailureKind;
 use super::pending::{Pending, Sink};
 #[cfg(feature = "sasl")]
 use super::sasl::SaslError;
-use super::stream::Stream;
+use super::shared::{set_watches_frames, SessionShared, States};
+use super::stream::{is_timeout, Stream};
 use super::watcher::WatchedEvent;
 use super::zxid::ZxidGuard;
 use crate::error::{Error, Result};
@@ -47,7 +47,7 @@ enum End {
 /// Starts the I/O thread. `done` is dropped when the thread exits, so `close()` can wait for
 /// it with a bound.
 pub(crate) fn spawn(
-    core: Arc<Core>,
+    core: Arc<SessionShared>,
     wake: Receiver<()>,
     done: Sender<()>,
     seed: u64,
@@ -75,7 +75,7 @@ pub(crate) fn spawn(
 }
 
 struct IoLoop {
-    core: Arc<Core>,
+    core: Arc<SessionShared>,
     ring: Arc<HostRing>,
     reader: FrameReader,
     wake: Receiver<()>,
@@ -495,7 +495,7 @@ impl IoLoop {
 /// error code outside ZooKeeper's range, an implausible zxid, a special reply nobody asked
 /// for) is corrupt: the connection is dropped, as for a frame that does not decode.
 fn handle_frame(
-    core: &Core,
+    core: &SessionShared,
     zx: &mut ZxidGuard,
     now: Instant,
     frame: &[u8],
@@ -557,7 +557,7 @@ fn handle_frame(
 /// Judges a reply's zxid; an implausible one drops the connection, after undoing the
 /// previous frame's zxid if this one shows that it was the lie.
 fn check_zxid(
-    core: &Core,
+    core: &SessionShared,
     zx: &ZxidGuard,
     h: &ReplyHeader,
     now: Instant,
@@ -571,7 +571,7 @@ fn check_zxid(
 }
 
 fn reply(
-    core: &Core,
+    core: &SessionShared,
     zx: &mut ZxidGuard,
     now: Instant,
     h: &ReplyHeader,
@@ -634,7 +634,7 @@ fn reply(
 }
 
 fn notification(
-    core: &Core,
+    core: &SessionShared,
     h: &ReplyHeader,
     r: &mut Reader<'_>,
     sink: &mut dyn Sink,
@@ -690,13 +690,6 @@ impl Sink for BatchSink<'_> {
 /// read timeout and to ping in time.
 fn tick(read_timeout: Duration) -> Duration {
     (read_timeout / 8).max(Duration::from_millis(5))
-}
-
-pub(crate) fn is_timeout(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
-    )
 }
 
 fn io_error(e: io::Error) -> Error {

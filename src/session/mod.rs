@@ -37,7 +37,7 @@
 //!   pushes the FIFO entry and writes the frame, so a synchronous call costs no thread hop.
 //!   Concurrent callers share writes; an asynchronous request made behind others in flight
 //!   is written by zk-io after their next replies, batched with its neighbours (Nagle's
-//!   rule, bounded; see `core`).
+//!   rule, bounded; see `shared`).
 //!   Requests made while disconnected wait in a queue, bounded by the request timeout (and
 //!   by a framework operation's connection deadline), and go out after the reconnect; requests on the wire when a connection dies fail with
 //!   `ConnectionLoss`.
@@ -57,8 +57,12 @@
 //!   overtakes it.
 //!
 //! No crate lock is held while user code runs. Threads are named, owned and joined on close.
+//!
+//! Layering, bottom up (a module uses only those before it; `.ci/import_loops.py` checks):
+//! hosts, outage, stall, stream, watcher, zxid; events (the event thread, the `Reply` it
+//! delivers and the cork list), registry; pending, pool; shared (the state callers and zk-io
+//! share); readonly, sasl; io.
 
-pub(crate) mod core;
 pub(crate) mod events;
 pub(crate) mod hosts;
 pub(crate) mod io;
@@ -66,16 +70,16 @@ pub(crate) mod outage;
 pub(crate) mod pending;
 pub(crate) mod pool;
 pub(crate) mod readonly;
-pub(crate) mod rebalance;
 pub(crate) mod registry;
 #[cfg(feature = "sasl")]
 pub(crate) mod sasl;
+pub(crate) mod shared;
 pub(crate) mod stall;
 pub(crate) mod stream;
 pub(crate) mod watcher;
 pub(crate) mod zxid;
 
-pub use self::core::States;
 pub use events::EventDispatcher;
 pub use pool::WorkerPool;
+pub use shared::States;
 pub use watcher::{node_events, NodeEvent, SharedWatcher, WatchedEvent, Watcher};

@@ -4,13 +4,12 @@
 //! `warn!` once per outage instead of on every attempt.
 //!
 //! The I/O thread writes it ([`io`](super::io)); callers read it through
-//! [`Core::connection_loss`](super::core::Core).
+//! `SessionShared::connection_loss` (in `shared`).
 
 use std::fmt;
 use std::io;
 use std::sync::Arc;
 
-use super::core::Core;
 use crate::error::Error;
 
 /// One host of the connect string that could not be connected to, and why.
@@ -186,13 +185,13 @@ pub(crate) struct Outage {
 
 impl Outage {
     /// An attempt on `host` begins.
-    pub fn trying(&mut self, host: String) {
+    pub(crate) fn trying(&mut self, host: String) {
         self.trying = Some(host);
     }
 
     /// Records a failed attempt; true when `host` had not failed yet in this outage (the
     /// I/O thread logs that one at `warn!`, later ones at `debug!`).
-    pub fn failed(&mut self, host: &str, kind: HostFailureKind) -> bool {
+    pub(crate) fn failed(&mut self, host: &str, kind: HostFailureKind) -> bool {
         self.trying = None;
         match self.failures.iter_mut().find(|f| f.host == host) {
             Some(f) => {
@@ -210,7 +209,7 @@ impl Outage {
     }
 
     /// Connected: the outage is over. Returns how many hosts had failed in it.
-    pub fn connected(&mut self) -> usize {
+    pub(crate) fn connected(&mut self) -> usize {
         self.trying = None;
         std::mem::take(&mut self.failures).len()
     }
@@ -218,7 +217,7 @@ impl Outage {
     /// The hosts as an operation giving up now reports them: each failed host with its
     /// last reason, then the host still being tried, as timed out. `None` if there is
     /// nothing to say.
-    pub fn snapshot(&self) -> Option<Arc<[HostFailure]>> {
+    pub(crate) fn snapshot(&self) -> Option<Arc<[HostFailure]>> {
         let mut hosts = self.failures.clone();
         if let Some(t) = &self.trying {
             if !hosts.iter().any(|f| &f.host == t) {
@@ -232,16 +231,6 @@ impl Outage {
             None
         } else {
             Some(hosts.into())
-        }
-    }
-}
-
-impl Core {
-    /// The `ConnectionLoss` for a request or operation that gave up waiting for a
-    /// connection: with the hosts tried so far in this outage.
-    pub fn connection_loss(&self) -> Error {
-        Error::ConnectionLoss {
-            tried: self.outage.lock().snapshot(),
         }
     }
 }

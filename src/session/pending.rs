@@ -9,15 +9,11 @@ use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
 
-use super::events::{EventDispatcher, EventItem};
+use super::events::{EventDispatcher, EventItem, Reply};
 use super::registry::WatchKind;
 use super::watcher::SharedWatcher;
-use crate::error::{Error, Result};
-use crate::proto::{OpCode, Response};
-
-/// The outcome of one request as the I/O thread sees it. Server errors carry no path yet:
-/// the caller, who knows the client-side path, fills it in.
-pub(crate) type Reply = Result<Response>;
+use crate::error::Error;
+use crate::proto::OpCode;
 
 /// Where a synchronous caller waits for its reply. The I/O thread fills it directly: a sync
 /// call never goes through the event thread, so a watcher may make one.
@@ -39,24 +35,24 @@ const SENT: u8 = 1;
 const ABANDONED: u8 = 2;
 
 impl OneShot {
-    pub fn new() -> Arc<OneShot> {
+    pub(crate) fn new() -> Arc<OneShot> {
         Arc::new(OneShot::default())
     }
 
-    pub fn complete(&self, r: Reply) {
+    pub(crate) fn complete(&self, r: Reply) {
         *self.slot.lock() = Some(r);
         self.cv.notify_one();
     }
 
     /// Waits for the reply. On timeout the request is abandoned: `ConnectionLoss` if it never
     /// reached a server, `RequestTimeout` if it was sent and no reply came.
-    pub fn wait(&self, timeout: Duration) -> Reply {
+    pub(crate) fn wait(&self, timeout: Duration) -> Reply {
         self.wait_until(Instant::now().checked_add(timeout), None)
     }
 
     /// Waits for the reply until `reply_by` (`None`: no limit), giving up already at
     /// `send_by` if the request has not been sent by then (it waits for a connection).
-    pub fn wait_until(&self, reply_by: Option<Instant>, send_by: Option<Instant>) -> Reply {
+    pub(crate) fn wait_until(&self, reply_by: Option<Instant>, send_by: Option<Instant>) -> Reply {
         let mut slot = self.slot.lock();
         loop {
             if let Some(r) = slot.take() {
@@ -92,17 +88,17 @@ impl OneShot {
         }
     }
 
-    pub fn is_abandoned(&self) -> bool {
+    pub(crate) fn is_abandoned(&self) -> bool {
         self.progress.load(Ordering::Acquire) == ABANDONED
     }
 
-    pub fn was_sent(&self) -> bool {
+    pub(crate) fn was_sent(&self) -> bool {
         self.progress.load(Ordering::Acquire) == SENT
     }
 
     /// The request is going onto the wire; false if the caller gave up first (then it
     /// must not be sent).
-    pub fn mark_sent(&self) -> bool {
+    pub(crate) fn mark_sent(&self) -> bool {
         self.progress
             .compare_exchange(QUEUED, SENT, Ordering::AcqRel, Ordering::Acquire)
             .map_or_else(|now| now == SENT, |_| true)
@@ -142,13 +138,13 @@ pub(crate) enum Completion {
 
 impl Completion {
     /// Delivers the outcome: to the waiting caller at once, or as an event-thread item.
-    pub fn complete(self, reply: Reply, events: &EventDispatcher) {
+    pub(crate) fn complete(self, reply: Reply, events: &EventDispatcher) {
         let mut direct = events;
         self.complete_into(reply, &mut direct);
     }
 
     /// The same, through `sink` (the I/O thread batches event-thread items).
-    pub fn complete_into(self, reply: Reply, sink: &mut dyn Sink) {
+    pub(crate) fn complete_into(self, reply: Reply, sink: &mut dyn Sink) {
         match self {
             Completion::Sync(s) => {
                 sink.before_wake();
@@ -158,13 +154,13 @@ impl Completion {
         }
     }
 
-    pub fn is_abandoned(&self) -> bool {
+    pub(crate) fn is_abandoned(&self) -> bool {
         matches!(self, Completion::Sync(s) if s.is_abandoned())
     }
 
     /// The request is going onto the wire; false if its synchronous caller gave up
     /// first (then it must not be sent).
-    pub fn mark_sent(&self) -> bool {
+    pub(crate) fn mark_sent(&self) -> bool {
         match self {
             Completion::Sync(s) => s.mark_sent(),
             Completion::Async(_) => true,
@@ -205,6 +201,7 @@ pub(crate) struct Queued {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::proto::Response;
 
     #[test]
     fn oneshot_timeout_says_whether_the_request_was_sent() {

@@ -11,11 +11,11 @@ use std::time::Duration;
 
 use crossbeam_channel::{bounded, Receiver, RecvTimeoutError};
 
-use super::core::Core;
 use super::hosts::HostPort;
+use super::shared::SessionShared;
 use super::stream::{Stream, Transport};
 
-impl Core {
+impl SessionShared {
     /// Starts probing for a read-write server (a no-op if a probe already runs).
     pub(crate) fn start_ro_probe(self: &Arc<Self>, current: HostPort, hosts: Vec<HostPort>) {
         let mut slot = self.ro_probe.lock();
@@ -44,7 +44,7 @@ impl Core {
     }
 }
 
-fn probe(core: Weak<Core>, current: HostPort, hosts: Vec<HostPort>, stop: Receiver<()>) {
+fn probe(core: Weak<SessionShared>, current: HostPort, hosts: Vec<HostPort>, stop: Receiver<()>) {
     let mut delay = Duration::from_millis(100);
     loop {
         match stop.recv_timeout(delay) {

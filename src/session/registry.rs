@@ -111,7 +111,7 @@ pub(crate) struct InFlightGuard {
 pub(crate) type ChooseOp = Box<dyn FnOnce() -> OpCode + Send>;
 
 impl InFlightGuard {
-    pub fn new(map: &InFlight, path: &str) -> InFlightGuard {
+    pub(crate) fn new(map: &InFlight, path: &str) -> InFlightGuard {
         *map.lock().entry(path.to_string()).or_default() += 1;
         InFlightGuard {
             counted: Some((map.clone(), path.to_string())),
@@ -120,7 +120,7 @@ impl InFlightGuard {
     }
 
     /// A removal's: counts nothing, chooses its request with `choose`.
-    pub fn choosing(choose: ChooseOp) -> InFlightGuard {
+    pub(crate) fn choosing(choose: ChooseOp) -> InFlightGuard {
         InFlightGuard {
             counted: None,
             choose: Some(choose),
@@ -131,7 +131,7 @@ impl InFlightGuard {
     /// (or in the queue for the next connection) is fixed: the opcode to send instead of the
     /// one encoded, if this request chooses (a removal; the bodies of checkWatches and
     /// removeWatches are the same). Takes the registry lock (outbox, then registry).
-    pub fn at_append(&mut self) -> Option<OpCode> {
+    pub(crate) fn at_append(&mut self) -> Option<OpCode> {
         self.choose.take().map(|f| f())
     }
 }
@@ -162,7 +162,7 @@ pub(crate) struct WatchPaths {
 }
 
 impl WatchPaths {
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.data.is_empty()
             && self.exist.is_empty()
             && self.child.is_empty()
@@ -203,7 +203,7 @@ impl WatchRegistry {
 
     /// Registers `w` for `kind` on `path` (a no-op if it is already there); for
     /// [`WatchKind::Removal`], applies the removal whose token `w` is.
-    pub fn add(&mut self, kind: WatchKind, path: &str, w: SharedWatcher) {
+    pub(crate) fn add(&mut self, kind: WatchKind, path: &str, w: SharedWatcher) {
         let Some(table) = self.table_mut(kind) else {
             self.apply_removal(&w);
             return;
@@ -215,7 +215,7 @@ impl WatchRegistry {
     }
 
     /// The watchers a server notification wakes; one-shot watches it fires are removed.
-    pub fn trigger(&mut self, event_type: EventType, path: &str) -> Vec<SharedWatcher> {
+    pub(crate) fn trigger(&mut self, event_type: EventType, path: &str) -> Vec<SharedWatcher> {
         let mut out = Vec::new();
         let mut take = |reg: &mut Self, kind: WatchKind| {
             if let Some(ws) = reg.table_mut(kind).and_then(|t| t.remove(path)) {
@@ -263,7 +263,7 @@ impl WatchRegistry {
     }
 
     /// Every watcher, each once (for connection state events).
-    pub fn all(&self) -> Vec<SharedWatcher> {
+    pub(crate) fn all(&self) -> Vec<SharedWatcher> {
         let mut out = Vec::new();
         for t in &self.tables {
             for ws in t.values() {
@@ -276,7 +276,7 @@ impl WatchRegistry {
     }
 
     /// Forgets every watch (session expired or client closed), and the removals under way.
-    pub fn clear(&mut self) {
+    pub(crate) fn clear(&mut self) {
         for t in &mut self.tables {
             t.clear();
         }
@@ -284,7 +284,7 @@ impl WatchRegistry {
     }
 
     /// The paths to re-register after a reconnect, sorted for reproducible batches.
-    pub fn paths(&self) -> WatchPaths {
+    pub(crate) fn paths(&self) -> WatchPaths {
         let keys = |t: &Table| {
             let mut v: Vec<String> = t.keys().cloned().collect();
             v.sort_unstable();
@@ -300,13 +300,18 @@ impl WatchRegistry {
     }
 
     /// Number of (path, kind) watches held.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.tables.iter().map(HashMap::len).sum()
     }
 
     /// True if `w` (or, with `None`, any watcher) is registered on `path` for a kind that
     /// `wtype` covers.
-    pub fn contains(&self, path: &str, wtype: WatcherType, w: Option<&SharedWatcher>) -> bool {
+    pub(crate) fn contains(
+        &self,
+        path: &str,
+        wtype: WatcherType,
+        w: Option<&SharedWatcher>,
+    ) -> bool {
         kinds_of(wtype).iter().any(|&k| {
             self.table(k)
                 .and_then(|t| t.get(path))
@@ -341,7 +346,7 @@ impl WatchRegistry {
 
     /// Notes a removal about to be made; `token` (a watcher of its own, never registered)
     /// names it from now on.
-    pub fn plan_removal(
+    pub(crate) fn plan_removal(
         &mut self,
         token: &SharedWatcher,
         path: &str,
@@ -356,7 +361,12 @@ impl WatchRegistry {
     }
 
     /// Notes a removal of the server's watch only (see [`Target::ServerOnly`]).
-    pub fn plan_server_cleanup(&mut self, token: &SharedWatcher, path: &str, wtype: WatcherType) {
+    pub(crate) fn plan_server_cleanup(
+        &mut self,
+        token: &SharedWatcher,
+        path: &str,
+        wtype: WatcherType,
+    ) {
         self.push_removal(token, path, wtype, Target::ServerOnly);
     }
 
@@ -380,7 +390,7 @@ impl WatchRegistry {
     /// if it removes every watcher, or its target is the last one that needs the server's
     /// watch (see [`is_last`](Self::is_last)), or (server only) nothing here needs it;
     /// checkWatches otherwise.
-    pub fn removal_request(&mut self, token: &SharedWatcher, inflight: &InFlight) -> OpCode {
+    pub(crate) fn removal_request(&mut self, token: &SharedWatcher, inflight: &InFlight) -> OpCode {
         let Some(i) = self.removals.iter().position(|r| r.token.same_as(token)) else {
             // Not planned (cannot happen): checking is always safe.
             return OpCode::CheckWatches;
@@ -422,7 +432,7 @@ impl WatchRegistry {
 
     /// Forgets the removal `token` (its completion runs): what its reply removed, or `None`
     /// if no successful reply was met (an error, or nothing was sent).
-    pub fn finish_removal(
+    pub(crate) fn finish_removal(
         &mut self,
         token: &SharedWatcher,
     ) -> Option<Vec<(SharedWatcher, EventType)>> {
@@ -435,7 +445,7 @@ impl WatchRegistry {
 
     /// Removes `w` (or, with `None`, every watcher) on `path` for the kinds `wtype` covers;
     /// returns each removed watcher with the event type that announces its removal.
-    pub fn remove(
+    pub(crate) fn remove(
         &mut self,
         path: &str,
         wtype: WatcherType,

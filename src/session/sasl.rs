@@ -10,7 +10,7 @@
 use std::io::Write;
 use std::time::Instant;
 
-use super::core::Core;
+use super::shared::SessionShared;
 use super::stream::Stream;
 use crate::auth::sasl::{new_nonce, DigestMd5};
 use crate::auth::SaslDigest;
@@ -34,7 +34,7 @@ pub(crate) enum SaslError {
 
 /// Authenticates the connection as `creds.user`; bounded by `deadline`.
 pub(crate) fn authenticate(
-    core: &Core,
+    core: &SessionShared,
     stream: &Stream,
     reader: &mut FrameReader,
     creds: &SaslDigest,
@@ -107,7 +107,7 @@ fn read_reply(
                     .map_err(|e| SaslError::Lost(format!("malformed SASL reply: {e}")))?;
                 return Ok((h, r.rest().to_vec()));
             }
-            Err(e) if super::io::is_timeout(&e) => {
+            Err(e) if super::stream::is_timeout(&e) => {
                 if Instant::now() >= deadline {
                     return Err(SaslError::Lost("no answer to a SASL token in time".into()));
                 }

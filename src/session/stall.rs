@@ -70,7 +70,7 @@ pub(crate) struct Monitor {
 
 impl Monitor {
     /// A monitor, watched from now on.
-    pub fn start() -> Arc<Monitor> {
+    pub(crate) fn start() -> Arc<Monitor> {
         let m = Monitor::new();
         watch(&m);
         m
@@ -91,7 +91,7 @@ impl Monitor {
 
     /// Called by the event thread before a callback: what it is about to run (`kind`, and
     /// for a watcher the event).
-    pub fn enter(&self, kind: u8, event: Option<(EventType, KeeperState, &str)>) {
+    pub(crate) fn enter(&self, kind: u8, event: Option<(EventType, KeeperState, &str)>) {
         let generation = self.next.load(Ordering::Relaxed) + 1;
         self.next.store(generation, Ordering::Relaxed);
         self.kind.store(kind, Ordering::Relaxed);
@@ -106,25 +106,25 @@ impl Monitor {
     }
 
     /// Called by the event thread after the callback.
-    pub fn leave(&self) {
+    pub(crate) fn leave(&self) {
         self.current.store(0, Ordering::Release);
     }
 
-    pub fn set_threshold(&self, d: Duration) {
+    pub(crate) fn set_threshold(&self, d: Duration) {
         let us = u64::try_from(d.as_micros()).unwrap_or(u64::MAX).max(1);
         self.threshold_us.store(us, Ordering::Relaxed);
     }
 
-    pub fn threshold(&self) -> Duration {
+    pub(crate) fn threshold(&self) -> Duration {
         Duration::from_micros(self.threshold_us.load(Ordering::Relaxed))
     }
 
-    pub fn stalls(&self) -> u64 {
+    pub(crate) fn stalls(&self) -> u64 {
         self.stalls.load(Ordering::Relaxed)
     }
 
     /// The event thread is gone: the watchdog forgets this monitor.
-    pub fn stop(&self) {
+    pub(crate) fn stop(&self) {
         self.stopped.store(true, Ordering::Release);
     }
 

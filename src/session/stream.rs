@@ -27,7 +27,7 @@ pub(crate) struct Transport {
 impl Stream {
     /// Wraps a connected socket: over TLS when `transport` says so (the handshake runs now,
     /// checking the certificate against `host`, the connect string's host), else as is.
-    pub fn open(sock: TcpStream, transport: &Transport, host: &str) -> io::Result<Stream> {
+    pub(crate) fn open(sock: TcpStream, transport: &Transport, host: &str) -> io::Result<Stream> {
         #[cfg(feature = "tls")]
         if let Some(tls) = &transport.tls {
             return tls.connect(sock, host).map(Stream::Tls);
@@ -37,7 +37,7 @@ impl Stream {
     }
 
     /// The socket underneath (timeouts, shutdown handles).
-    pub fn tcp(&self) -> &TcpStream {
+    pub(crate) fn tcp(&self) -> &TcpStream {
         match self {
             Stream::Plain(s) => s,
             #[cfg(feature = "tls")]
@@ -46,7 +46,7 @@ impl Stream {
     }
 
     /// Another handle on the same connection (for the writer side).
-    pub fn try_clone(&self) -> io::Result<Stream> {
+    pub(crate) fn try_clone(&self) -> io::Result<Stream> {
         Ok(match self {
             Stream::Plain(s) => Stream::Plain(s.try_clone()?),
             #[cfg(feature = "tls")]
@@ -55,7 +55,7 @@ impl Stream {
     }
 
     /// Shuts the socket down both ways (ignoring errors: it may be gone already).
-    pub fn shutdown(&self) {
+    pub(crate) fn shutdown(&self) {
         let _ = self.tcp().shutdown(Shutdown::Both);
     }
 }
@@ -90,4 +90,13 @@ impl Write for &Stream {
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
     }
+}
+
+/// Whether a read or write error only means that the socket's timeout ran out (or a signal
+/// interrupted it): the connection is fine, try again.
+pub(crate) fn is_timeout(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
+    )
 }

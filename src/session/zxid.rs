@@ -78,7 +78,7 @@ pub(crate) struct ZxidGuard {
 }
 
 impl ZxidGuard {
-    pub fn new(now: Instant) -> ZxidGuard {
+    pub(crate) fn new(now: Instant) -> ZxidGuard {
         ZxidGuard {
             floor: 0,
             before: None,
@@ -88,7 +88,7 @@ impl ZxidGuard {
     }
 
     /// A new connection, accepted with `last_zxid` as its `lastZxidSeen`.
-    pub fn connected(&mut self, last_zxid: i64) {
+    pub(crate) fn connected(&mut self, last_zxid: i64) {
         self.floor = last_zxid;
         self.before = None;
         self.epoch = None;
@@ -136,7 +136,7 @@ impl ZxidGuard {
 
     /// Judges the zxid of a reply or ping reply heard at `now` (nothing changes: the frame
     /// may still turn out corrupt elsewhere; see [`accept`](Self::accept)).
-    pub fn check_reply(&self, z: i64, now: Instant) -> Result<(), Implausible> {
+    pub(crate) fn check_reply(&self, z: i64, now: Instant) -> Result<(), Implausible> {
         let why = if z < -1 {
             // Replies without a zxid carry 0 (auth, SASL) or -1 (unknown op).
             format!("reply zxid {z}")
@@ -160,7 +160,7 @@ impl ZxidGuard {
 
     /// Takes the zxid of a whole, well-formed reply or ping reply that passed
     /// [`check_reply`](Self::check_reply); true if it carries one.
-    pub fn accept(&mut self, z: i64, now: Instant) -> bool {
+    pub(crate) fn accept(&mut self, z: i64, now: Instant) -> bool {
         if z <= 0 {
             return false;
         }
@@ -174,7 +174,7 @@ impl ZxidGuard {
     }
 
     /// Judges the zxid of a notification (-1, or a transaction's zxid from 3.9 on).
-    pub fn notification(&self, z: i64, now: Instant) -> Result<(), Implausible> {
+    pub(crate) fn notification(&self, z: i64, now: Instant) -> Result<(), Implausible> {
         let why = if z < -1 {
             Some(format!("notification zxid {z}"))
         } else if z == -1 {

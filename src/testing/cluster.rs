@@ -3,9 +3,9 @@
 
 use std::time::Duration;
 
-use super::core::Config;
 use super::ensemble::Ensemble;
 use super::server::TestingServerBuilder;
+use super::shared::Config;
 use crate::error::Result;
 
 /// An in-process ensemble: `n` members on their own loopback ports sharing one tree and one
@@ -155,5 +155,12 @@ impl TestingCluster {
     /// Stops every member and thread (also done on drop).
     pub fn close(self) {
         self.ensemble.close();
+    }
+}
+
+impl TestingServerBuilder {
+    /// Starts a cluster of `n` members (each on a free port) with these settings.
+    pub fn start_cluster(self, n: usize) -> Result<TestingCluster> {
+        TestingCluster::with_config(self.config()?, n)
     }
 }

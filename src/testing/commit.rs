@@ -9,7 +9,7 @@
 //!
 //! A transaction is applied to the tree at once; what waits for its commit is every frame it
 //! causes: the writer's reply and the notifications it fires (see `State::txn_due` in
-//! `core`). Each connection's outbox never lets a frame overtake an earlier one, so a
+//! `shared`). Each connection's outbox never lets a frame overtake an earlier one, so a
 //! session's later replies wait behind its uncommitted write, and a watcher sees the event
 //! before any later reply that could show the new data. Reads with nothing queued ahead of
 //! them are answered at once.
@@ -25,7 +25,7 @@ pub(crate) struct Commit {
 }
 
 impl Commit {
-    pub fn new(latency: Duration) -> Commit {
+    pub(crate) fn new(latency: Duration) -> Commit {
         Commit {
             latency,
             last: None,
@@ -34,14 +34,14 @@ impl Commit {
 
     /// Changes the latency for transactions logged from now on; syncs already scheduled
     /// keep their end.
-    pub fn set_latency(&mut self, latency: Duration) {
+    pub(crate) fn set_latency(&mut self, latency: Duration) {
         self.latency = latency;
     }
 
     /// When a transaction logged at `now` is committed; `None` without a latency (the hot
     /// path: no clock read).
     #[inline]
-    pub fn due(&mut self, now: impl FnOnce() -> Instant) -> Option<Instant> {
+    pub(crate) fn due(&mut self, now: impl FnOnce() -> Instant) -> Option<Instant> {
         if self.latency.is_zero() {
             return None;
         }

@@ -11,15 +11,15 @@ use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::core::{ConnEntry, Core, State};
 use super::faults::Faults;
 use super::fourlw;
-use super::member::MemberShared;
 use super::ops::ConnCtx;
 use super::outbox::Outbox;
 use super::request::{self, Handled};
 #[cfg(feature = "sasl")]
 use super::sasl::{Answer, SaslServer};
+use super::shared::{ConnEntry, ServerShared, State};
+use super::stats::MemberShared;
 use super::watches::ConnId;
 
 /// Without the `sasl` feature there is no DIGEST-MD5 exchange to keep state for.
@@ -38,7 +38,7 @@ const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub(crate) struct Conn {
     pub id: ConnId,
-    pub core: Arc<Core>,
+    pub core: Arc<ServerShared>,
     pub member: Arc<MemberShared>,
     pub stream: TcpStream,
     pub addr: SocketAddr,
@@ -46,7 +46,7 @@ pub(crate) struct Conn {
 
 impl Conn {
     /// The reader thread's body: runs until the connection closes, then joins its writer.
-    pub fn run(self) {
+    pub(crate) fn run(self) {
         let faults = Arc::clone(&self.member.faults);
         let stream = match self.open() {
             Ok(s) => s,
@@ -201,7 +201,7 @@ impl Conn {
                 member: self.member.index,
                 addr: self.addr,
                 timeout_ms: timeout,
-                auth: vec![Core::ip_id(&self.addr)],
+                auth: vec![ServerShared::ip_id(&self.addr)],
                 received: 1,
                 sent: 1,
             },
@@ -221,7 +221,7 @@ impl Conn {
         Some(ConnCtx {
             conn: self.id,
             session,
-            auth: vec![Core::ip_id(&self.addr)],
+            auth: vec![ServerShared::ip_id(&self.addr)],
             extended_types: core.cfg.extended_types,
             super_digest: core.cfg.super_digest.clone(),
             sasl: Self::sasl_provider(core),
@@ -230,7 +230,7 @@ impl Conn {
 
     /// Whether the SASL provider is registered (the server has `sasl_user`s), which makes
     /// `sasl` ACL ids valid.
-    fn sasl_provider(core: &Core) -> bool {
+    fn sasl_provider(core: &ServerShared) -> bool {
         #[cfg(feature = "sasl")]
         return !core.cfg.sasl_users.is_empty();
         #[cfg(not(feature = "sasl"))]

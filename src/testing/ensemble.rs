@@ -1,21 +1,21 @@
-//! The members of a server or cluster over one shared [`Core`], and the operations both
+//! The members of a server or cluster over one [`ServerShared`], and the operations both
 //! public types are made of: start, kill and restart a member, partition and heal it, close.
 
 use std::sync::Arc;
 
-use super::core::{Config, Core};
 use super::member::Member;
+use super::shared::{Config, ServerShared};
 use crate::error::Result;
 
 pub(crate) struct Ensemble {
-    pub core: Arc<Core>,
+    pub core: Arc<ServerShared>,
     pub members: Vec<Member>,
 }
 
 impl Ensemble {
     /// Starts one member per entry of `ports` (0 = a free port) and the ticker.
-    pub fn start(cfg: Config, ports: &[u16]) -> Result<Ensemble> {
-        let core = Core::new(cfg);
+    pub(crate) fn start(cfg: Config, ports: &[u16]) -> Result<Ensemble> {
+        let core = ServerShared::new(cfg);
         let members: Vec<Member> = (0..ports.len())
             .map(|i| Member::new(Arc::clone(&core), i))
             .collect();
@@ -32,11 +32,11 @@ impl Ensemble {
         Ok(e)
     }
 
-    pub fn member(&self, i: usize) -> &Member {
+    pub(crate) fn member(&self, i: usize) -> &Member {
         &self.members[i.min(self.members.len() - 1)]
     }
 
-    pub fn connect_string(&self) -> String {
+    pub(crate) fn connect_string(&self) -> String {
         self.members
             .iter()
             .map(|m| format!("127.0.0.1:{}", m.port()))
@@ -44,14 +44,14 @@ impl Ensemble {
             .join(",")
     }
 
-    pub fn kill(&self, i: usize) {
+    pub(crate) fn kill(&self, i: usize) {
         if let Some(m) = self.members.get(i) {
             m.stop();
         }
         self.core.recompute_quorum();
     }
 
-    pub fn restart(&self, i: usize) -> Result<()> {
+    pub(crate) fn restart(&self, i: usize) -> Result<()> {
         if let Some(m) = self.members.get(i) {
             m.start(0)?;
         }
@@ -59,7 +59,7 @@ impl Ensemble {
         Ok(())
     }
 
-    pub fn set_paused(&self, i: usize, on: bool) {
+    pub(crate) fn set_paused(&self, i: usize, on: bool) {
         if let Some(m) = self.members.get(i) {
             m.shared.faults.set_paused(on);
             if !on {
@@ -73,11 +73,11 @@ impl Ensemble {
     }
 
     /// The commit latency of every write from now on (one log for the whole ensemble).
-    pub fn set_commit_latency(&self, latency: std::time::Duration) {
+    pub(crate) fn set_commit_latency(&self, latency: std::time::Duration) {
         self.core.state.lock().commit.set_latency(latency);
     }
 
-    pub fn close(&self) {
+    pub(crate) fn close(&self) {
         for m in &self.members {
             m.shared.faults.set_paused(false);
             m.stop();

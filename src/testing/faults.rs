@@ -27,18 +27,18 @@ pub(crate) struct Faults {
 
 impl Faults {
     /// True while a pause holds traffic back (not once the member is stopping).
-    pub fn paused(&self) -> bool {
+    pub(crate) fn paused(&self) -> bool {
         self.paused.load(Ordering::Acquire) && !self.stopping.load(Ordering::Acquire)
     }
 
     /// Marks the member as stopping (or started again), waking paused threads.
-    pub fn set_stopping(&self, on: bool) {
+    pub(crate) fn set_stopping(&self, on: bool) {
         let _g = self.gate.lock();
         self.stopping.store(on, Ordering::Release);
         self.gate_cv.notify_all();
     }
 
-    pub fn set_paused(&self, on: bool) {
+    pub(crate) fn set_paused(&self, on: bool) {
         let _g = self.gate.lock();
         self.paused.store(on, Ordering::Release);
         self.gate_cv.notify_all();
@@ -46,7 +46,7 @@ impl Faults {
 
     /// Blocks while paused. Returns early (false) when `keep_waiting` says to stop; the wait
     /// re-checks every 50 ms so that a closing connection never hangs here.
-    pub fn wait_unpaused(&self, keep_waiting: impl Fn() -> bool) -> bool {
+    pub(crate) fn wait_unpaused(&self, keep_waiting: impl Fn() -> bool) -> bool {
         let mut g = self.gate.lock();
         while self.paused() {
             if !keep_waiting() {
@@ -57,18 +57,18 @@ impl Faults {
         true
     }
 
-    pub fn latency(&self) -> Duration {
+    pub(crate) fn latency(&self) -> Duration {
         Duration::from_micros(self.latency_us.load(Ordering::Relaxed))
     }
 
-    pub fn set_latency(&self, d: Duration) {
+    pub(crate) fn set_latency(&self, d: Duration) {
         self.latency_us.store(
             d.as_micros().min(u64::MAX as u128) as u64,
             Ordering::Relaxed,
         );
     }
 
-    pub fn arm_fail_next(&self, n: u32, op: OpCode) {
+    pub(crate) fn arm_fail_next(&self, n: u32, op: OpCode) {
         let mut m = self.fail_next.lock();
         if n == 0 {
             m.remove(&op.code());
@@ -79,7 +79,7 @@ impl Faults {
     }
 
     /// True (and one armed failure used up) if this request's reply must be dropped.
-    pub fn take_fail(&self, op: i32) -> bool {
+    pub(crate) fn take_fail(&self, op: i32) -> bool {
         if !self.any_fail_armed.load(Ordering::Acquire) {
             return false;
         }

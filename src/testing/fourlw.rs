@@ -8,8 +8,8 @@
 use std::fmt::Write as _;
 use std::sync::Arc;
 
-use super::core::Core;
-use super::member::MemberShared;
+use super::shared::ServerShared;
+use super::stats::MemberShared;
 
 /// The version string `srvr` and `mntr` report.
 pub(crate) const VERSION: &str = "3.8.0-zk-curator-testing, built on 1970-01-01 00:00 UTC";
@@ -18,7 +18,7 @@ const NOT_SERVING: &str = "This ZooKeeper instance is not currently serving requ
 
 /// The reply to a four-letter word, or `None` if `word` is not one (it is then a frame
 /// length).
-pub(crate) fn answer(core: &Core, me: &Arc<MemberShared>, word: [u8; 4]) -> Option<String> {
+pub(crate) fn answer(core: &ServerShared, me: &Arc<MemberShared>, word: [u8; 4]) -> Option<String> {
     let w = std::str::from_utf8(&word).ok()?;
     let known = [
         "ruok", "isro", "srvr", "stat", "mntr", "cons", "wchs", "wchc", "wchp", "dump", "conf",

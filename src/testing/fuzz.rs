@@ -7,13 +7,13 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::core::{Config, Core};
 use super::ops::ConnCtx;
 use super::request::{self, Handled};
+use super::shared::{Config, ServerShared};
 
 /// One server state and two sessions feeding it.
 pub struct RequestPath {
-    core: Arc<Core>,
+    core: Arc<ServerShared>,
     cx: Vec<ConnCtx>,
 }
 
@@ -26,7 +26,7 @@ impl Default for RequestPath {
 impl RequestPath {
     /// A fresh server state (only the initial nodes) with two sessions.
     pub fn new() -> RequestPath {
-        let core = Core::new(Config {
+        let core = ServerShared::new(Config {
             tick: Duration::from_millis(500),
             min_session: Duration::from_secs(1),
             max_session: Duration::from_secs(10),

@@ -1,6 +1,6 @@
 //! One listening member of a server or cluster: its loopback listener, the acceptor thread
 //! (`zk-test-acceptor`), the connection threads it started and its fault switches. Members
-//! share one [`Core`]; a standalone `TestingServer` is a single member.
+//! share one [`ServerShared`]; a standalone `TestingServer` is a single member.
 //!
 //! Quorum: a member counts while it is up and, in a cluster of more than one, not
 //! partitioned. Without a majority every member refuses service (handshakes are dropped,
@@ -9,44 +9,16 @@
 
 use std::io;
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use parking_lot::Mutex;
 
 use super::conn::Conn;
-use super::core::Core;
-use super::faults::Faults;
-
-/// What connection threads and four-letter words need to know about their member.
-pub(crate) struct MemberShared {
-    pub index: usize,
-    pub faults: Arc<Faults>,
-    up: AtomicBool,
-    received: AtomicU64,
-    sent: AtomicU64,
-    pub started: Instant,
-}
-
-impl MemberShared {
-    pub fn is_up(&self) -> bool {
-        self.up.load(Ordering::Acquire)
-    }
-    pub fn received(&self) {
-        self.received.fetch_add(1, Ordering::Relaxed);
-    }
-    pub fn sent(&self) {
-        self.sent.fetch_add(1, Ordering::Relaxed);
-    }
-    pub fn counts(&self) -> (u64, u64) {
-        (
-            self.received.load(Ordering::Relaxed),
-            self.sent.load(Ordering::Relaxed),
-        )
-    }
-}
+use super::shared::ServerShared;
+use super::stats::MemberShared;
 
 /// Every connection thread this member started, with a socket handle to shut it down.
 type ConnThreads = Arc<Mutex<Vec<(TcpStream, JoinHandle<()>)>>>;
@@ -63,7 +35,7 @@ struct Running {
 /// serializes them, and only they take it), never by the threads they start or join.
 pub(crate) struct Member {
     pub shared: Arc<MemberShared>,
-    core: Arc<Core>,
+    core: Arc<ServerShared>,
     life: Mutex<Life>,
 }
 
@@ -74,16 +46,9 @@ struct Life {
 }
 
 impl Member {
-    pub fn new(core: Arc<Core>, index: usize) -> Member {
+    pub(crate) fn new(core: Arc<ServerShared>, index: usize) -> Member {
         Member {
-            shared: Arc::new(MemberShared {
-                index,
-                faults: Arc::new(Faults::default()),
-                up: AtomicBool::new(false),
-                received: AtomicU64::new(0),
-                sent: AtomicU64::new(0),
-                started: Instant::now(),
-            }),
+            shared: Arc::new(MemberShared::new(index)),
             core,
             life: Mutex::new(Life {
                 port: 0,
@@ -92,13 +57,13 @@ impl Member {
         }
     }
 
-    pub fn port(&self) -> u16 {
+    pub(crate) fn port(&self) -> u16 {
         self.life.lock().port
     }
 
     /// Binds `127.0.0.1:port` (0 picks a free port, later restarts reuse it) and starts
     /// accepting.
-    pub fn start(&self, port: u16) -> io::Result<()> {
+    pub(crate) fn start(&self, port: u16) -> io::Result<()> {
         let mut life = self.life.lock();
         if life.running.is_some() {
             return Ok(());
@@ -117,7 +82,7 @@ impl Member {
         };
         life.port = port;
         self.shared.faults.set_stopping(false);
-        self.shared.up.store(true, Ordering::Release);
+        self.shared.set_up(true);
         life.running = Some(Running {
             port,
             stop,
@@ -128,12 +93,12 @@ impl Member {
     }
 
     /// Closes the listener and every connection of this member and joins their threads.
-    pub fn stop(&self) {
+    pub(crate) fn stop(&self) {
         let mut life = self.life.lock();
         let Some(r) = life.running.take() else {
             return;
         };
-        self.shared.up.store(false, Ordering::Release);
+        self.shared.set_up(false);
         // Paused connection threads must not wait for a resume that will not come.
         self.shared.faults.set_stopping(true);
         r.stop.store(true, Ordering::Release);
@@ -158,7 +123,7 @@ impl Member {
     }
 
     /// Drops every client connection of this member (sessions survive).
-    pub fn drop_connections(&self) {
+    pub(crate) fn drop_connections(&self) {
         let index = self.shared.index;
         self.core
             .state
@@ -176,7 +141,7 @@ fn accept_loop(
     listener: TcpListener,
     stop: Arc<AtomicBool>,
     conns: ConnThreads,
-    core: Arc<Core>,
+    core: Arc<ServerShared>,
     shared: Arc<MemberShared>,
 ) {
     loop {

@@ -23,19 +23,22 @@
 //! the writer thread, batched.
 //!
 //! `cargo run --example testing-server -- --port 2181` runs one as a standalone process.
+//!
+//! Layering, bottom up (a module uses only those before it; `.ci/import_loops.py` checks):
+//! acl, commit, faults, sasl, tree; outbox, stats, watches; session; shared (the state every
+//! member shares); fourlw, ops (with
+//! its child `multi`); request; conn, fuzz; member; ensemble; server; cluster.
 
 mod acl;
 mod cluster;
 mod commit;
 mod conn;
-mod core;
 mod ensemble;
 mod faults;
 mod fourlw;
 #[doc(hidden)]
 pub mod fuzz;
 mod member;
-mod multi;
 mod ops;
 mod outbox;
 mod request;
@@ -43,6 +46,8 @@ mod request;
 mod sasl;
 mod server;
 mod session;
+mod shared;
+mod stats;
 mod tree;
 mod watches;
 

@@ -8,7 +8,7 @@
 //! `State::fire`) before the caller queues the reply.
 
 use super::acl;
-use super::core::{wall_ms, State};
+use super::shared::{wall_ms, State};
 use super::tree::{Change, Owner};
 use super::watches::{ConnId, Mode};
 use crate::proto::{
@@ -17,6 +17,8 @@ use crate::proto::{
     GetChildren2Response, GetChildrenResponse, GetDataResponse, GetEphemeralsResponse, Id, Perms,
     Request, Response, SetAclResponse, SetDataResponse, Stat, SyncResponse, WhoAmIResponse,
 };
+
+mod multi;
 
 // The codes this server answers with, from the crate's one table (`proto::ErrorCode`).
 pub(crate) const OK: i32 = ErrorCode::Ok.code();
@@ -177,8 +179,8 @@ pub(crate) fn apply(st: &mut State, cx: &mut ConnCtx, xid: i32, req: Request) ->
             let stat = check(st, cx, &r.path, r.version)?;
             Ok(Response::SetData(SetDataResponse { stat }))
         }),
-        Request::Multi(m) => super::multi::multi(st, cx, xid, m),
-        Request::MultiRead(m) => super::multi::multi_read(st, cx, xid, m),
+        Request::Multi(m) => multi::multi(st, cx, xid, m),
+        Request::MultiRead(m) => multi::multi_read(st, cx, xid, m),
         Request::Reconfig(_) => {
             st.next_zxid();
             Reply::err(xid, RECONFIG_DISABLED)

@@ -51,7 +51,7 @@ pub(crate) struct Outbox {
 }
 
 impl Outbox {
-    pub fn new(stream: Stream, faults: Arc<Faults>) -> Outbox {
+    pub(crate) fn new(stream: Stream, faults: Arc<Faults>) -> Outbox {
         Outbox {
             out: Mutex::new(Out {
                 buf: Vec::with_capacity(4096),
@@ -69,13 +69,13 @@ impl Outbox {
     /// Appends one frame written by `encode`, to be sent now (plus the latency fault).
     /// Returns false if the connection is closing or was closed for having too much unread
     /// output.
-    pub fn push(&self, encode: impl FnOnce(&mut Vec<u8>)) -> bool {
+    pub(crate) fn push(&self, encode: impl FnOnce(&mut Vec<u8>)) -> bool {
         self.push_at(None, encode)
     }
 
     /// [`push`](Self::push) for a frame that may not leave before `due` (its transaction's
     /// commit), plus the latency fault.
-    pub fn push_at(&self, due: Option<Instant>, encode: impl FnOnce(&mut Vec<u8>)) -> bool {
+    pub(crate) fn push_at(&self, due: Option<Instant>, encode: impl FnOnce(&mut Vec<u8>)) -> bool {
         let latency = self.faults.latency();
         let mut o = self.out.lock();
         if o.state != State::Open {
@@ -104,7 +104,7 @@ impl Outbox {
     }
 
     /// Closes after everything queued so far has been written.
-    pub fn close_when_flushed(&self) {
+    pub(crate) fn close_when_flushed(&self) {
         let mut o = self.out.lock();
         if o.state == State::Open {
             o.state = State::CloseWhenFlushed;
@@ -116,7 +116,7 @@ impl Outbox {
     /// Closes now: queued output is dropped and the socket shut down, which also wakes the
     /// connection's reader. While the member is paused (a partition) the client could not
     /// see the close, so the shutdown waits for the resume (the writer does it).
-    pub fn kill(&self) {
+    pub(crate) fn kill(&self) {
         self.out.lock().state = State::Dead;
         self.cv.notify_all();
         if !self.faults.paused() {
@@ -125,7 +125,7 @@ impl Outbox {
     }
 
     /// Closes now even while paused: the member stops, so nothing is left to hide.
-    pub fn kill_now(&self) {
+    pub(crate) fn kill_now(&self) {
         {
             let mut o = self.out.lock();
             o.state = State::Dead;
@@ -135,17 +135,17 @@ impl Outbox {
         self.stream.shutdown();
     }
 
-    pub fn is_open(&self) -> bool {
+    pub(crate) fn is_open(&self) -> bool {
         self.out.lock().state == State::Open
     }
 
     /// Wakes the writer (after a resume).
-    pub fn kick(&self) {
+    pub(crate) fn kick(&self) {
         self.cv.notify_all();
     }
 
     /// The writer thread's loop: runs until the connection closes.
-    pub fn run_writer(&self) {
+    pub(crate) fn run_writer(&self) {
         let mut stream = &self.stream;
         let mut spare: Vec<u8> = Vec::with_capacity(4096);
         loop {

@@ -3,8 +3,8 @@
 //! connection's reader thread (`conn`) turns the answer into bytes on its outbox; the fuzz
 //! target (`__fuzz`) feeds it frames directly.
 
-use super::core::State;
 use super::ops::{self, ConnCtx};
+use super::shared::State;
 use crate::proto::{xid, OpCode, Reader, Record, Request, RequestHeader, Response};
 
 /// What to do with one request.

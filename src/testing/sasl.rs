@@ -34,7 +34,7 @@ pub(crate) enum Answer {
 impl SaslServer {
     /// Handles one client token against `users`. The challenge's nonce comes from the OS's
     /// CSPRNG; if it has none to give, the exchange is refused with that reason.
-    pub fn step(&mut self, users: &[(String, Secret)], token: &[u8]) -> Answer {
+    pub(crate) fn step(&mut self, users: &[(String, Secret)], token: &[u8]) -> Answer {
         match std::mem::replace(self, SaslServer::Done) {
             SaslServer::Start => {
                 let nonce = match new_nonce() {

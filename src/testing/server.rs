@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
-use super::core::Config;
 use super::ensemble::Ensemble;
+use super::shared::Config;
 use crate::error::Result;
 use crate::proto::OpCode;
 
@@ -253,7 +253,7 @@ impl TestingServerBuilder {
         }
         #[cfg(feature = "tls")]
         if let Some(t) = &self.tls {
-            cfg.tls = Some(super::core::ServerTls {
+            cfg.tls = Some(super::shared::ServerTls {
                 config: crate::tls::server_config(&t.cert_chain, &t.key, t.client_ca.as_deref())?,
                 client_auth: t.client_ca.is_some(),
             });
@@ -265,11 +265,6 @@ impl TestingServerBuilder {
     pub fn start(self) -> Result<TestingServer> {
         let ensemble = Ensemble::start(self.config()?, &[self.port])?;
         Ok(TestingServer { ensemble })
-    }
-
-    /// Starts a cluster of `n` members (each on a free port) with these settings.
-    pub fn start_cluster(self, n: usize) -> Result<super::TestingCluster> {
-        super::TestingCluster::with_config(self.config()?, n)
     }
 }
 

@@ -2,7 +2,7 @@
 //!
 //! Like `SessionTrackerImpl`, a deadline is rounded up to the next tick boundary, so a
 //! session whose client goes silent expires between `timeout` and `timeout + tickTime` after
-//! its last request. The ticker thread (`core`) asks [`Sessions::due`] and closes what it
+//! its last request. The ticker thread (`shared`) asks [`Sessions::due`] and closes what it
 //! returns. Passwords are derived from the id the way the server derives them
 //! (`new java.util.Random(id ^ 0xB3415C00).nextBytes(16)`), which keeps them stable across a
 //! `stop()`/`restart()` and across cluster members.
@@ -35,7 +35,7 @@ pub(crate) struct Sessions {
 impl Sessions {
     /// A table whose ids start as `SessionTrackerImpl.initializeNextSessionId(server_id)`:
     /// the time in ms shifted into the middle bits, the server id in the top byte.
-    pub fn new(server_id: i64, tick: Duration) -> Sessions {
+    pub(crate) fn new(server_id: i64, tick: Duration) -> Sessions {
         let ms = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as i64);
@@ -59,7 +59,7 @@ impl Sessions {
     }
 
     /// A new session with a negotiated timeout; returns its id and password.
-    pub fn create(&mut self, timeout_ms: i32, now: Instant) -> (i64, [u8; 16]) {
+    pub(crate) fn create(&mut self, timeout_ms: i32, now: Instant) -> (i64, [u8; 16]) {
         let id = self.next_id;
         self.next_id = self.next_id.wrapping_add(1);
         let passwd = password(id);
@@ -77,16 +77,16 @@ impl Sessions {
         (id, passwd)
     }
 
-    pub fn get(&self, id: i64) -> Option<&Session> {
+    pub(crate) fn get(&self, id: i64) -> Option<&Session> {
         self.map.get(&id)
     }
 
-    pub fn get_mut(&mut self, id: i64) -> Option<&mut Session> {
+    pub(crate) fn get_mut(&mut self, id: i64) -> Option<&mut Session> {
         self.map.get_mut(&id)
     }
 
     /// Pushes the deadline out by the session's timeout (every request does this).
-    pub fn touch(&mut self, id: i64, now: Instant) {
+    pub(crate) fn touch(&mut self, id: i64, now: Instant) {
         let tick = self.tick.as_millis().max(1) as u64;
         let epoch = self.epoch;
         if let Some(s) = self.map.get_mut(&id) {
@@ -96,12 +96,12 @@ impl Sessions {
         }
     }
 
-    pub fn remove(&mut self, id: i64) -> Option<Session> {
+    pub(crate) fn remove(&mut self, id: i64) -> Option<Session> {
         self.map.remove(&id)
     }
 
     /// Sessions whose deadline has passed.
-    pub fn due(&self, now: Instant) -> Vec<i64> {
+    pub(crate) fn due(&self, now: Instant) -> Vec<i64> {
         let mut v: Vec<i64> = self
             .map
             .values()
@@ -114,20 +114,20 @@ impl Sessions {
 
     /// Restarts every session's clock, as a server that loads its sessions from disk, or a
     /// newly elected leader, does.
-    pub fn touch_all(&mut self, now: Instant) {
+    pub(crate) fn touch_all(&mut self, now: Instant) {
         let ids: Vec<i64> = self.map.keys().copied().collect();
         for id in ids {
             self.touch(id, now);
         }
     }
 
-    pub fn ids(&self) -> Vec<i64> {
+    pub(crate) fn ids(&self) -> Vec<i64> {
         let mut v: Vec<i64> = self.map.keys().copied().collect();
         v.sort_unstable();
         v
     }
 
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.map.len()
     }
 }

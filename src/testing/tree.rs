@@ -65,7 +65,7 @@ impl Node {
     /// shown, as `DataNode.copyStat` shows it, as changes: every create has a delete except
     /// for the children still present, so `2 * creations - children` (the root of a fresh
     /// server shows -1, `/zookeeper` -2).
-    pub fn stat(&self) -> Stat {
+    pub(crate) fn stat(&self) -> Stat {
         Stat {
             czxid: self.czxid,
             mzxid: self.mzxid,
@@ -133,7 +133,7 @@ impl Tree {
     /// `/`, `/zookeeper`, `/zookeeper/quota` (all-zero Stats, open ACL) and
     /// `/zookeeper/config` (read-only ACL set with version -1, so its `aversion` is -1),
     /// exactly as a fresh 3.8 standalone server has them.
-    pub fn new() -> Tree {
+    pub(crate) fn new() -> Tree {
         let mut nodes = HashMap::new();
         let mut root = Node::blank(Acl::open_unsafe());
         root.children.insert("zookeeper".into());
@@ -158,18 +158,18 @@ impl Tree {
         }
     }
 
-    pub fn get(&self, path: &str) -> Option<&Node> {
+    pub(crate) fn get(&self, path: &str) -> Option<&Node> {
         self.nodes.get(path)
     }
 
     /// The server's `getNodeCount()`: it counts the root twice (`""` and `"/"`), so a fresh
     /// server reports 5.
-    pub fn node_count(&self) -> usize {
+    pub(crate) fn node_count(&self) -> usize {
         self.nodes.len() + 1
     }
 
     /// Descendants of `path`, the node excluded (`getAllChildrenNumber`).
-    pub fn descendant_count(&self, path: &str) -> usize {
+    pub(crate) fn descendant_count(&self, path: &str) -> usize {
         if path == "/" {
             return self.nodes.len() - 1;
         }
@@ -178,27 +178,27 @@ impl Tree {
     }
 
     /// Ephemeral paths of a session.
-    pub fn ephemerals_of(&self, session: i64) -> Vec<String> {
+    pub(crate) fn ephemerals_of(&self, session: i64) -> Vec<String> {
         self.ephemerals
             .get(&session)
             .map(|s| s.iter().cloned().collect())
             .unwrap_or_default()
     }
 
-    pub fn ephemeral_count(&self) -> usize {
+    pub(crate) fn ephemeral_count(&self) -> usize {
         self.ephemerals.values().map(|s| s.len()).sum()
     }
 
-    pub fn containers(&self) -> impl Iterator<Item = &String> {
+    pub(crate) fn containers(&self) -> impl Iterator<Item = &String> {
         self.containers.iter()
     }
 
-    pub fn ttls(&self) -> impl Iterator<Item = &String> {
+    pub(crate) fn ttls(&self) -> impl Iterator<Item = &String> {
         self.ttls.iter()
     }
 
     /// Approximate data size as `mntr` reports it: path lengths plus data lengths.
-    pub fn approximate_data_size(&self) -> usize {
+    pub(crate) fn approximate_data_size(&self) -> usize {
         self.nodes
             .iter()
             .map(|(p, n)| p.len() + n.data.as_ref().map_or(0, |d| d.len()))
@@ -249,7 +249,7 @@ impl Tree {
     /// Creates `path` (its parent exists and it does not: the caller checked). Returns the new
     /// node's Stat.
     #[allow(clippy::too_many_arguments)]
-    pub fn create(
+    pub(crate) fn create(
         &mut self,
         path: &str,
         data: Option<Vec<u8>>,
@@ -290,7 +290,7 @@ impl Tree {
     }
 
     /// Deletes `path` (it exists and has no children: the caller checked).
-    pub fn delete(&mut self, path: &str, zxid: i64) -> Change {
+    pub(crate) fn delete(&mut self, path: &str, zxid: i64) -> Change {
         let parent = parent_of(path).to_string();
         self.remember(&parent);
         self.remember(path);
@@ -311,7 +311,7 @@ impl Tree {
     }
 
     /// Replaces the data of an existing node and returns its new Stat.
-    pub fn set_data(
+    pub(crate) fn set_data(
         &mut self,
         path: &str,
         data: Option<Vec<u8>>,
@@ -338,7 +338,7 @@ impl Tree {
     }
 
     /// Replaces the ACL of an existing node; bumps only `aversion` (no zxid field moves).
-    pub fn set_acl(&mut self, path: &str, acl: Vec<Acl>) -> Stat {
+    pub(crate) fn set_acl(&mut self, path: &str, acl: Vec<Acl>) -> Stat {
         self.remember(path);
         match self.nodes.get_mut(path) {
             Some(n) => {
@@ -351,17 +351,17 @@ impl Tree {
     }
 
     /// Starts recording an undo log (a multi begins).
-    pub fn begin(&mut self) {
+    pub(crate) fn begin(&mut self) {
         self.undo = Some(Vec::new());
     }
 
     /// Forgets the undo log (the multi succeeded).
-    pub fn commit(&mut self) {
+    pub(crate) fn commit(&mut self) {
         self.undo = None;
     }
 
     /// Puts every touched path back as it was before `begin` (the multi failed).
-    pub fn rollback(&mut self) {
+    pub(crate) fn rollback(&mut self) {
         let Some(undo) = self.undo.take() else { return };
         for (path, old) in undo.into_iter().rev() {
             if let Some(cur) = self.nodes.remove(&path) {
@@ -376,7 +376,7 @@ impl Tree {
     }
 
     /// The tree as indented text, one node per line with its data length and owner.
-    pub fn dump(&self) -> String {
+    pub(crate) fn dump(&self) -> String {
         let mut out = String::new();
         self.dump_node("/", 0, &mut out);
         out

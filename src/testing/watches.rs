@@ -10,7 +10,7 @@
 //!
 //! A delete fires the data table first and suppresses the child table's NodeDeleted for the
 //! connections already notified, so a connection gets one notification per trigger.
-//! Connections are plain ids here; `core` turns the fired ids into frames.
+//! Connections are plain ids here; `shared` turns the fired ids into frames.
 
 use std::collections::{HashMap, HashSet};
 
@@ -37,7 +37,7 @@ pub(crate) struct Table {
 }
 
 impl Table {
-    pub fn add(&mut self, path: &str, conn: ConnId, mode: Mode) {
+    pub(crate) fn add(&mut self, path: &str, conn: ConnId, mode: Mode) {
         let entry = self.by_path.entry(path.to_string()).or_default();
         if let Some(old) = entry.insert(conn, mode) {
             if old == Mode::Recursive {
@@ -63,7 +63,7 @@ impl Table {
     }
 
     /// Connections that fire for `event` on `path`; one-shot entries are removed.
-    pub fn trigger(&mut self, path: &str, event: EventType) -> Vec<ConnId> {
+    pub(crate) fn trigger(&mut self, path: &str, event: EventType) -> Vec<ConnId> {
         let mut fired: Vec<ConnId> = Vec::new();
         let mut local = path;
         let mut at_parent = false;
@@ -110,11 +110,11 @@ impl Table {
     }
 
     /// `containsWatcher` as 3.8 implements it: true if *any* connection watches the path.
-    pub fn contains_path(&self, path: &str) -> bool {
+    pub(crate) fn contains_path(&self, path: &str) -> bool {
         self.by_path.contains_key(path)
     }
 
-    pub fn remove(&mut self, path: &str, conn: ConnId) -> bool {
+    pub(crate) fn remove(&mut self, path: &str, conn: ConnId) -> bool {
         let known = self.by_conn.get(&conn).is_some_and(|p| p.contains(path));
         if !known {
             return false;
@@ -135,7 +135,7 @@ impl Table {
         true
     }
 
-    pub fn remove_conn(&mut self, conn: ConnId) {
+    pub(crate) fn remove_conn(&mut self, conn: ConnId) {
         let Some(paths) = self.by_conn.remove(&conn) else {
             return;
         };
@@ -152,20 +152,20 @@ impl Table {
     }
 
     /// Number of (path, connection) entries.
-    pub fn size(&self) -> usize {
+    pub(crate) fn size(&self) -> usize {
         self.by_path.values().map(|w| w.len()).sum()
     }
 
-    pub fn path_count(&self) -> usize {
+    pub(crate) fn path_count(&self) -> usize {
         self.by_path.len()
     }
 
-    pub fn conn_count(&self) -> usize {
+    pub(crate) fn conn_count(&self) -> usize {
         self.by_conn.len()
     }
 
     /// Paths watched by one connection (sorted, for `wchc`-style dumps and tests).
-    pub fn paths_of(&self, conn: ConnId) -> Vec<String> {
+    pub(crate) fn paths_of(&self, conn: ConnId) -> Vec<String> {
         let mut v: Vec<String> = self
             .by_conn
             .get(&conn)
@@ -190,7 +190,7 @@ pub(crate) type Fired = (ConnId, EventType, String, Option<Arc<Vec<Acl>>>);
 impl Watches {
     /// Applies the trigger rules of one tree change, appending notifications in the order
     /// the server sends them.
-    pub fn on_change(&mut self, change: &Change, out: &mut Vec<Fired>) {
+    pub(crate) fn on_change(&mut self, change: &Change, out: &mut Vec<Fired>) {
         match change {
             Change::Created(p, acl, parent_acl) => {
                 for c in self.data.trigger(p, EventType::NodeCreated) {
@@ -237,7 +237,7 @@ impl Watches {
     /// addWatch: 3.8.0 puts both modes in both tables (`DataTree.addWatch`); a recursive
     /// entry in the child table never fires NodeChildrenChanged, and deletes de-duplicate,
     /// but it does answer checkWatches/removeWatches for children.
-    pub fn add_persistent(&mut self, path: &str, conn: ConnId, recursive: bool) {
+    pub(crate) fn add_persistent(&mut self, path: &str, conn: ConnId, recursive: bool) {
         let mode = if recursive {
             Mode::Recursive
         } else {
@@ -247,12 +247,12 @@ impl Watches {
         self.child.add(path, conn, mode);
     }
 
-    pub fn remove_conn(&mut self, conn: ConnId) {
+    pub(crate) fn remove_conn(&mut self, conn: ConnId) {
         self.data.remove_conn(conn);
         self.child.remove_conn(conn);
     }
 
-    pub fn count(&self) -> usize {
+    pub(crate) fn count(&self) -> usize {
         self.data.size() + self.child.size()
     }
 }

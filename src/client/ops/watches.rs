@@ -7,10 +7,10 @@ use super::{Call, Conv};
 use crate::client::ZooKeeper;
 use crate::error::{Error, Result};
 use crate::proto::*;
-use crate::session::core::Core;
 use crate::session::events::EventItem;
 use crate::session::pending::{Completion, WatchReg};
 use crate::session::registry::{InFlightGuard, WatchKind};
+use crate::session::shared::SessionShared;
 use crate::session::{SharedWatcher, WatchedEvent};
 
 impl ZooKeeper {
@@ -160,7 +160,7 @@ impl ZooKeeper {
 /// carries it through the send path: encoded as removeWatches, which the choice under the
 /// outbox lock may turn into checkWatches (the same body).
 fn removal_request(
-    core: &Arc<Core>,
+    core: &Arc<SessionShared>,
     token: &SharedWatcher,
     sp: &str,
     wtype: WatcherType,
@@ -193,7 +193,7 @@ fn removal_request(
 /// them here first.
 #[allow(clippy::too_many_arguments)]
 fn finish_remove(
-    core: &Arc<Core>,
+    core: &Arc<SessionShared>,
     token: &SharedWatcher,
     server: Result<()>,
     local: bool,
@@ -224,7 +224,7 @@ fn finish_remove(
 
 /// Removes here without the server's answer, then has the server's watch cleaned up.
 fn local_removal(
-    core: &Arc<Core>,
+    core: &Arc<SessionShared>,
     sp: &str,
     watcher: Option<&SharedWatcher>,
     wtype: WatcherType,
@@ -238,7 +238,7 @@ fn local_removal(
 /// (the request never reached it, or a reconnect set it again from the registry before this
 /// removal), so once a connection takes it, remove it there if nothing here needs it then.
 /// Nobody waits for the answer.
-fn clean_up_server(core: &Arc<Core>, sp: &str, wtype: WatcherType) {
+fn clean_up_server(core: &Arc<SessionShared>, sp: &str, wtype: WatcherType) {
     let token = SharedWatcher::new(|_: &WatchedEvent| {});
     core.registry.lock().plan_server_cleanup(&token, sp, wtype);
     let (req, watch) = removal_request(core, &token, sp, wtype);

@@ -5,7 +5,7 @@ use super::{
     WithStat,
 };
 use crate::error::{Error, Result};
-use crate::framework::event::CuratorEventType;
+use crate::framework::types::CuratorEventType;
 use crate::framework::CuratorFramework;
 use crate::proto::{Acl, Stat};
 

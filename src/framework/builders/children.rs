@@ -5,7 +5,7 @@ use super::{
     WithStat,
 };
 use crate::error::Result;
-use crate::framework::event::CuratorEventType;
+use crate::framework::types::CuratorEventType;
 use crate::framework::CuratorFramework;
 use crate::proto::Stat;
 

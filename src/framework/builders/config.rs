@@ -6,7 +6,7 @@ use super::{
     Foreground, InBackground, WatchMode, WithStat,
 };
 use crate::error::{Error, Result};
-use crate::framework::event::CuratorEventType;
+use crate::framework::types::CuratorEventType;
 use crate::framework::CuratorFramework;
 use crate::proto::Stat;
 

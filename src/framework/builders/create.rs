@@ -12,11 +12,11 @@ use super::{
 };
 use crate::client::ZooKeeper;
 use crate::error::{Error, Result};
-use crate::framework::event::CuratorEventType;
 use crate::framework::exec::Attempt;
 use crate::framework::protection::{
     find_and_delete_protected, find_protected, new_protected_id, protected_path,
 };
+use crate::framework::types::CuratorEventType;
 use crate::framework::CuratorFramework;
 use crate::path;
 use crate::proto::{Acl, CreateMode, Stat};

@@ -8,9 +8,9 @@ use std::time::Duration;
 use super::{builder_common, event_for, Common, Foreground, InBackground, OnceDone};
 use crate::client::ZooKeeper;
 use crate::error::{Error, Result};
-use crate::framework::event::CuratorEventType;
 use crate::framework::exec::Attempt;
 use crate::framework::protection::guaranteed_delete;
+use crate::framework::types::CuratorEventType;
 use crate::framework::CuratorFramework;
 use crate::path;
 

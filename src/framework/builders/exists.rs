@@ -6,7 +6,7 @@ use super::{
     Common, Foreground, InBackground,
 };
 use crate::error::Result;
-use crate::framework::event::CuratorEventType;
+use crate::framework::types::CuratorEventType;
 use crate::framework::CuratorFramework;
 use crate::path;
 use crate::proto::{Acl, CreateMode, Stat};

@@ -6,7 +6,7 @@ use super::{
     InBackground, WithStat,
 };
 use crate::error::Result;
-use crate::framework::event::CuratorEventType;
+use crate::framework::types::CuratorEventType;
 use crate::framework::CuratorFramework;
 use crate::proto::Stat;
 

@@ -57,13 +57,14 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 
-use super::event::{CuratorEvent, CuratorEventType};
+use super::event::CuratorEvent;
 use super::exec::{Attempt, Background, Done};
+use super::types::CuratorEventType;
 use super::CuratorFramework;
 use crate::client::ZooKeeper;
 use crate::error::{Error, Result};
 use crate::proto::Stat;
-use crate::session::core::{connect_deadline, with_connect_deadline};
+use crate::session::shared::{connect_deadline, with_connect_deadline};
 use crate::session::SharedWatcher;
 
 pub(crate) use common::{builder_common, watch_modifiers, Common};

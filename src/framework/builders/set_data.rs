@@ -4,7 +4,7 @@
 use super::{builder_common, event_for, user_error, Common, Foreground, InBackground};
 use crate::client::ZooKeeper;
 use crate::error::{Error, Result};
-use crate::framework::event::CuratorEventType;
+use crate::framework::types::CuratorEventType;
 use crate::framework::CuratorFramework;
 use crate::path;
 use crate::proto::Stat;

@@ -8,7 +8,7 @@ use super::{
     attempt_async, builder_common, event_for, user_error, Common, Foreground, InBackground,
 };
 use crate::error::Result;
-use crate::framework::event::CuratorEventType;
+use crate::framework::types::CuratorEventType;
 use crate::framework::CuratorFramework;
 
 /// Builder of `client.sync()`.

@@ -22,22 +22,10 @@ use std::time::Duration;
 use super::{attempt_on_timer, builder_common, event_for, Common, Foreground, InBackground};
 use crate::client::{Op, OpResult};
 use crate::error::{Error, Result};
-use crate::framework::event::CuratorEventType;
+use crate::framework::types::CuratorEventType;
+pub use crate::framework::types::{CuratorTransactionResult, OperationType};
 use crate::framework::CuratorFramework;
-use crate::proto::{Acl, CreateMode, Stat};
-
-/// The kind of a transaction operation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum OperationType {
-    /// A create.
-    Create,
-    /// A delete.
-    Delete,
-    /// A setData.
-    SetData,
-    /// A version check.
-    Check,
-}
+use crate::proto::{Acl, CreateMode};
 
 /// One operation of a transaction, built by [`TransactionOp`].
 #[derive(Debug, Clone)]
@@ -56,44 +44,6 @@ impl CuratorOp {
     /// Its kind and the path it was built for (namespace-free).
     pub fn type_and_path(&self) -> (OperationType, &str) {
         (self.op_type, &self.for_path)
-    }
-}
-
-/// The result of one operation of a transaction.
-#[derive(Debug, Clone)]
-pub struct CuratorTransactionResult {
-    op_type: OperationType,
-    for_path: String,
-    result_path: Option<String>,
-    result_stat: Option<Stat>,
-    error: Option<Error>,
-}
-
-impl CuratorTransactionResult {
-    /// The kind of operation.
-    pub fn op_type(&self) -> OperationType {
-        self.op_type
-    }
-
-    /// The path it was built for.
-    pub fn for_path(&self) -> &str {
-        &self.for_path
-    }
-
-    /// For creates: the path created (with the sequence suffix).
-    pub fn result_path(&self) -> Option<&str> {
-        self.result_path.as_deref()
-    }
-
-    /// The Stat the operation returned (setData; creates on 3.7.2+/3.8.2+ servers).
-    pub fn result_stat(&self) -> Option<&Stat> {
-        self.result_stat.as_ref()
-    }
-
-    /// The error of this operation in a failed transaction (`None` when it succeeded or
-    /// would have).
-    pub fn error(&self) -> Option<&Error> {
-        self.error.as_ref()
     }
 }
 

@@ -8,7 +8,7 @@ use super::{
     Common, Foreground, InBackground, WatchMode,
 };
 use crate::error::{Error, Result};
-use crate::framework::event::CuratorEventType;
+use crate::framework::types::CuratorEventType;
 use crate::framework::CuratorFramework;
 use crate::proto::{AddWatchMode, WatcherType};
 use crate::session::SharedWatcher;

@@ -3,7 +3,7 @@
 //! with its [`Outbox`]). Also the ticker thread that expires sessions and reaps containers and
 //! TTL nodes.
 //!
-//! Lock order: `Core::state` then an `Outbox` lock (outboxes never call back into the core).
+//! Lock order: `ServerShared::state` then an `Outbox` lock (outboxes never call back into it).
 //! No I/O happens under `state`: frames are appended to outboxes and written by each
 //! connection's writer thread.
 
@@ -17,9 +17,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use parking_lot::{Condvar, Mutex};
 
 use super::commit::Commit;
-use super::member::MemberShared;
 use super::outbox::Outbox;
 use super::session::Sessions;
+use super::stats::MemberShared;
 use super::tree::{Change, Owner, Tree};
 use super::watches::{ConnId, Fired, Watches};
 use crate::proto::{frame, xid, Id, KeeperState, Perms, ReplyHeader, WatcherEvent};
@@ -63,7 +63,7 @@ impl std::fmt::Debug for ServerTls {
     }
 }
 
-/// One live connection, as the core sees it.
+/// One live connection, as the shared state sees it.
 pub(crate) struct ConnEntry {
     pub outbox: Arc<Outbox>,
     pub session: i64,
@@ -95,14 +95,14 @@ pub(crate) struct State {
 impl State {
     /// Takes the zxid of a new transaction (every write, failed ones included, and
     /// createSession, closeSession, expiry and reaping) and schedules its commit.
-    pub fn next_zxid(&mut self) -> i64 {
+    pub(crate) fn next_zxid(&mut self) -> i64 {
         self.zxid += 1;
         self.txn_due = self.commit.due(Instant::now);
         self.zxid
     }
 
     /// Queues `notifications` on the connections they are for.
-    pub fn deliver(&mut self, fired: &[Fired]) {
+    pub(crate) fn deliver(&mut self, fired: &[Fired]) {
         for (conn, event, path, acl) in fired {
             if let Some(c) = self.conns.get_mut(conn) {
                 // Since CVE-2024-23944 (in the Debian 3.8.0 build too) an event is dropped for
@@ -136,7 +136,7 @@ impl State {
     }
 
     /// Runs tree changes through the watch tables and delivers the notifications.
-    pub fn fire(&mut self, changes: &[Change]) {
+    pub(crate) fn fire(&mut self, changes: &[Change]) {
         if changes.is_empty() {
             return;
         }
@@ -149,7 +149,7 @@ impl State {
 
     /// Ends a session (closeSession, expiry): one txn deletes its ephemerals and fires their
     /// watches; its connection, if any, is left to the caller. Returns the closed connection.
-    pub fn close_session(&mut self, session: i64) -> Option<ConnId> {
+    pub(crate) fn close_session(&mut self, session: i64) -> Option<ConnId> {
         let s = self.sessions.remove(session)?;
         let zxid = self.next_zxid();
         let mut changes = Vec::new();
@@ -161,7 +161,7 @@ impl State {
     }
 
     /// Forgets a connection: its watches go, its session (if still attached) is detached.
-    pub fn unregister(&mut self, conn: ConnId) {
+    pub(crate) fn unregister(&mut self, conn: ConnId) {
         if let Some(c) = self.conns.remove(&conn) {
             if let Some(s) = self.sessions.get_mut(c.session) {
                 if s.conn == Some(conn) {
@@ -174,7 +174,7 @@ impl State {
 
     /// Closes (kills) connections matching `pred`; `now` closes them even on a paused member
     /// (when it stops), otherwise the client sees the close only once the pause ends.
-    pub fn kill_conns(&mut self, now: bool, pred: impl Fn(&ConnEntry) -> bool) {
+    pub(crate) fn kill_conns(&mut self, now: bool, pred: impl Fn(&ConnEntry) -> bool) {
         let ids: Vec<ConnId> = self
             .conns
             .iter()
@@ -195,7 +195,7 @@ impl State {
 
     /// Expires a session as its timeout would: ephemerals deleted, watchers told, the
     /// connection closed without a word.
-    pub fn expire(&mut self, session: i64) -> bool {
+    pub(crate) fn expire(&mut self, session: i64) -> bool {
         if self.sessions.get(session).is_none() {
             return false;
         }
@@ -244,8 +244,9 @@ pub(crate) fn wall_ms() -> i64 {
         .map_or(0, |d| d.as_millis() as i64)
 }
 
-/// The shared core of a server or cluster.
-pub(crate) struct Core {
+/// What every member of a server or cluster shares: the settings, the state behind one lock,
+/// the ticker and the members' live views.
+pub(crate) struct ServerShared {
     pub cfg: Config,
     pub state: Mutex<State>,
     pub next_conn: AtomicU64,
@@ -257,11 +258,11 @@ pub(crate) struct Core {
     pub members: Mutex<Vec<Arc<MemberShared>>>,
 }
 
-impl Core {
-    pub fn new(cfg: Config) -> Arc<Core> {
+impl ServerShared {
+    pub(crate) fn new(cfg: Config) -> Arc<ServerShared> {
         let sessions = Sessions::new(0, cfg.tick);
         let commit = Commit::new(cfg.commit_latency);
-        Arc::new(Core {
+        Arc::new(ServerShared {
             state: Mutex::new(State {
                 tree: Tree::new(),
                 watches: Watches::default(),
@@ -284,7 +285,7 @@ impl Core {
     }
 
     /// Starts the ticker thread (`zk-test-ticker`).
-    pub fn start_ticker(self: &Arc<Self>) -> std::io::Result<()> {
+    pub(crate) fn start_ticker(self: &Arc<Self>) -> std::io::Result<()> {
         let core = Arc::clone(self);
         let h = std::thread::Builder::new()
             .name("zk-test-ticker".into())
@@ -329,7 +330,7 @@ impl Core {
     }
 
     /// Stops and joins the ticker; idempotent.
-    pub fn shutdown(&self) {
+    pub(crate) fn shutdown(&self) {
         if self.closed.swap(true, Ordering::AcqRel) {
             return;
         }
@@ -344,7 +345,7 @@ impl Core {
 
     /// Recomputes whether a majority of members serves; losing it drops every client
     /// connection, regaining it restarts every session's clock.
-    pub fn recompute_quorum(&self) {
+    pub(crate) fn recompute_quorum(&self) {
         let members = self.members.lock();
         let n = members.len();
         let live = members
@@ -367,7 +368,7 @@ impl Core {
 
     /// The role `srvr` reports for a member: `standalone`, `leader` (the first serving
     /// member) or `follower`; `None` when it is not serving.
-    pub fn role(&self, index: usize) -> Option<&'static str> {
+    pub(crate) fn role(&self, index: usize) -> Option<&'static str> {
         let members = self.members.lock();
         let n = members.len();
         let serving = |m: &Arc<MemberShared>| m.is_up() && (n == 1 || !m.faults.paused());
@@ -391,14 +392,14 @@ impl Core {
     }
 
     /// Negotiates a requested session timeout into the configured bounds.
-    pub fn negotiate(&self, requested_ms: i32) -> i32 {
+    pub(crate) fn negotiate(&self, requested_ms: i32) -> i32 {
         let min = self.cfg.min_session.as_millis().min(i32::MAX as u128) as i32;
         let max = self.cfg.max_session.as_millis().min(i32::MAX as u128) as i32;
         requested_ms.max(min).min(max.max(min))
     }
 
     /// The identity every connection starts with.
-    pub fn ip_id(addr: &SocketAddr) -> Id {
+    pub(crate) fn ip_id(addr: &SocketAddr) -> Id {
         Id::new("ip", addr.ip().to_string())
     }
 }

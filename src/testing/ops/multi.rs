@@ -3,17 +3,17 @@
 //! (`PrepRequestProcessor` checks them against pending changes, which gives the same answers);
 //! multiRead answers each read on its own.
 
-use super::acl;
-use super::core::{wall_ms, State};
-use super::ops::{
+use super::{
     check, create, delete, norm, set_data, split_ttl, ConnCtx, CreateOp, Reply, MARSHALLING,
     NO_NODE, OK, RUNTIME_INCONSISTENCY,
 };
-use super::tree::Change;
 use crate::proto::{
     Create2Response, CreateMode, CreateResponse, GetChildrenResponse, GetDataResponse, MultiOp,
     MultiRequest, MultiResponse, MultiResult, Perms, Response, SetDataResponse,
 };
+use crate::testing::acl;
+use crate::testing::shared::{wall_ms, State};
+use crate::testing::tree::Change;
 
 /// multi (14): atomic; all ops share one zxid; on failure every result is an error (0 before
 /// the failing op, its code at it, -2 after) and the header says 0.
@@ -83,7 +83,7 @@ fn multi_op(
             ) {
                 // 3.8.0 fails the whole request here (a class cast); a bad-arguments result
                 // is the closest per-op answer.
-                Err(super::ops::BAD_ARGUMENTS)
+                Err(super::BAD_ARGUMENTS)
             } else {
                 create(st, cx, CreateOp::Create, req, -1, zxid, time, changes)
                     .map(|(path, _)| MultiResult::Create(CreateResponse { path }))

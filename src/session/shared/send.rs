@@ -31,11 +31,12 @@ use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use super::{Core, Outbox, Writer};
+use super::{Outbox, SessionShared, Writer};
 use crate::error::Error;
 use crate::proto::frame::{begin_frame, end_frame};
 use crate::proto::{AuthPacket, OpCode, Record, Request, RequestHeader};
-use crate::session::pending::{Completion, OneShot, Pending, Queued, Reply, WatchReg};
+use crate::session::events::{cork, Flush, Reply};
+use crate::session::pending::{Completion, OneShot, Pending, Queued, WatchReg};
 
 /// Past this many buffered bytes an asynchronous request is written at once even with
 /// replies pending (bounds the buffer; larger writes gain nothing).
@@ -54,10 +55,6 @@ enum Queue {
 
 thread_local! {
     static ENCODE_BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
-    /// On an event thread: cores whose asynchronous requests wait for the end of the
-    /// current callback to be flushed (see the module docs).
-    static CORKED: std::cell::RefCell<Option<Vec<std::sync::Weak<Core>>>> =
-        const { std::cell::RefCell::new(None) };
     /// Set by [`with_connect_deadline`]: requests made on this thread that must wait for a
     /// connection give up at this instant.
     static CONNECT_DEADLINE: std::cell::Cell<Option<Instant>> = const { std::cell::Cell::new(None) };
@@ -89,25 +86,9 @@ pub(crate) fn connect_deadline() -> Option<Instant> {
     CONNECT_DEADLINE.with(|c| c.get())
 }
 
-/// Makes the calling thread (an event thread) cork asynchronous requests until
-/// [`flush_corked`].
-pub(crate) fn cork_this_thread() {
-    CORKED.with(|c| *c.borrow_mut() = Some(Vec::new()));
-}
-
-/// Flushes what callbacks on this thread sent asynchronously.
-pub(crate) fn flush_corked() {
-    let cores = CORKED.with(|c| c.borrow_mut().as_mut().map(std::mem::take));
-    for core in cores.into_iter().flatten() {
-        if let Some(core) = core.upgrade() {
-            core.flush();
-        }
-    }
-}
-
-impl Core {
+impl SessionShared {
     /// Microseconds from the last write to `now`.
-    pub fn micros_since_send(&self, now: Instant) -> u64 {
+    pub(crate) fn micros_since_send(&self, now: Instant) -> u64 {
         self.us_at(now)
             .saturating_sub(self.last_send.load(Ordering::Relaxed))
     }
@@ -116,7 +97,7 @@ impl Core {
         self.now_us().saturating_sub(at.load(Ordering::Relaxed))
     }
 
-    /// Microseconds since this core's epoch: the clock of `last_send` and `last_replies`.
+    /// Microseconds since this session's epoch: the clock of `last_send` and `last_replies`.
     fn now_us(&self) -> u64 {
         self.us_at(Instant::now())
     }
@@ -132,7 +113,7 @@ impl Core {
     // ------------------------------------------------------------------ sending
 
     /// Hands a request to the session. Its outcome reaches `completion` exactly once.
-    pub fn submit(&self, req: &Request, watch: Option<WatchReg>, completion: Completion) {
+    pub(crate) fn submit(&self, req: &Request, watch: Option<WatchReg>, completion: Completion) {
         let sync = matches!(completion, Completion::Sync(_));
         match self.try_submit(req, watch, completion) {
             // An asynchronous request behind others in flight waits for the I/O thread's
@@ -149,7 +130,7 @@ impl Core {
 
     /// Synchronous form: submits and waits up to the request timeout (and, while it is
     /// not sent, up to the thread's connect deadline).
-    pub fn call(&self, req: &Request, watch: Option<WatchReg>) -> Reply {
+    pub(crate) fn call(&self, req: &Request, watch: Option<WatchReg>) -> Reply {
         let slot = OneShot::new();
         self.submit(req, watch, Completion::Sync(slot.clone()));
         let reply_by = Instant::now().checked_add(self.cfg.request_timeout);
@@ -254,7 +235,7 @@ impl Core {
 
     /// Writes what asynchronous requests left buffered; the I/O thread calls it after
     /// handling the replies of one read, at `now`.
-    pub fn flush_buffered(&self, now: Instant) {
+    pub(crate) fn flush_buffered(&self, now: Instant) {
         self.last_replies.store(self.us_at(now), Ordering::Relaxed);
         if !self.outbox.lock().out.is_empty() {
             self.flush();
@@ -264,27 +245,15 @@ impl Core {
     /// Flushes now, or, for an asynchronous request made by a callback on the event thread,
     /// when that callback returns.
     fn flush_or_cork(&self, sync: bool) {
-        if !sync {
-            let corked = CORKED.with(|c| {
-                let mut c = c.borrow_mut();
-                let Some(list) = c.as_mut() else {
-                    return false;
-                };
-                if !list.iter().any(|w| w.ptr_eq(&self.weak_self)) {
-                    list.push(self.weak_self.clone());
-                }
-                true
-            });
-            if corked {
-                return;
-            }
+        if !sync && cork(&self.weak_self) {
+            return;
         }
         self.flush();
     }
 
     /// Writes what is buffered, unless another thread is writing (it will, after its
     /// current write: every writer re-checks the buffer after unlocking).
-    pub fn flush(&self) {
+    pub(crate) fn flush(&self) {
         loop {
             let Some(mut w) = self.writer.try_lock() else {
                 return;
@@ -319,7 +288,7 @@ impl Core {
 
     /// Sends an auth packet now if connected (the reply completes `waiter`), and keeps it
     /// for every later connection.
-    pub fn add_auth(&self, packet: AuthPacket, waiter: Option<Completion>) {
+    pub(crate) fn add_auth(&self, packet: AuthPacket, waiter: Option<Completion>) {
         {
             let mut ob = self.outbox.lock();
             if ob.connected {
@@ -337,7 +306,7 @@ impl Core {
     }
 
     /// Sends a ping.
-    pub fn try_ping(&self) {
+    pub(crate) fn try_ping(&self) {
         const PING: [u8; 12] = [0, 0, 0, 8, 0xff, 0xff, 0xff, 0xfe, 0, 0, 0, 11];
         {
             let mut ob = self.outbox.lock();
@@ -409,4 +378,10 @@ pub(super) fn auth_frame(p: &AuthPacket) -> Vec<u8> {
     let mut b = Vec::with_capacity(32 + p.scheme.len() + p.auth.len());
     crate::proto::frame::encode_request(&mut b, crate::proto::xid::AUTH, &Request::Auth(p.clone()));
     b
+}
+
+impl Flush for SessionShared {
+    fn flush(&self) {
+        SessionShared::flush(self);
+    }
 }

@@ -1,6 +1,6 @@
 //! Moving connections when the server list changes: the probabilistic rebalancing of
 //! ZooKeeper's client (`StaticHostProvider.updateServerList`, 3.5+), used by
-//! [`HostRing`](super::hosts::HostRing) when `ZooKeeper::update_server_list` gives it a new list.
+//! [`HostRing`](super::HostRing) when `ZooKeeper::update_server_list` gives it a new list.
 //!
 //! The rule keeps the load even without any coordination between clients. Say a client's
 //! list had `old_len` servers and the new one has `total`, of which `num_old` were in the old
@@ -20,7 +20,7 @@
 //! per attempt, in a shuffled order), then the other group, then falls back to plain
 //! round-robin over the whole new list. This module is pure logic: no sockets, no clock.
 
-use super::hosts::HostPort;
+use super::HostPort;
 
 /// A small deterministic PRNG (xorshift64*): shuffles and coin flips. Seeded per handle, so
 /// that clients started together still choose independently.
@@ -28,12 +28,12 @@ use super::hosts::HostPort;
 pub(crate) struct Rng(u64);
 
 impl Rng {
-    pub fn new(seed: u64) -> Rng {
+    pub(crate) fn new(seed: u64) -> Rng {
         // A zero state would stay zero.
         Rng(seed ^ 0x9E37_79B9_7F4A_7C15 | 1)
     }
 
-    pub fn next_u64(&mut self) -> u64 {
+    pub(crate) fn next_u64(&mut self) -> u64 {
         let mut x = self.0;
         x ^= x >> 12;
         x ^= x << 25;
@@ -43,17 +43,17 @@ impl Rng {
     }
 
     /// Uniform in `[0, 1)`, with 24 bits as Java's `Random.nextFloat`.
-    pub fn unit(&mut self) -> f32 {
+    pub(crate) fn unit(&mut self) -> f32 {
         (self.next_u64() >> 40) as f32 / (1u32 << 24) as f32
     }
 
     /// Uniform in `0..n` (`n > 0`).
-    pub fn below(&mut self, n: usize) -> usize {
+    pub(crate) fn below(&mut self, n: usize) -> usize {
         (self.next_u64() % n.max(1) as u64) as usize
     }
 
     /// Fisher-Yates.
-    pub fn shuffle<T>(&mut self, v: &mut [T]) {
+    pub(crate) fn shuffle<T>(&mut self, v: &mut [T]) {
         for i in (1..v.len()).rev() {
             let j = self.below(i + 1);
             v.swap(i, j);
@@ -110,7 +110,7 @@ pub(crate) struct Reconfig {
 
 impl Reconfig {
     /// `shuffled` is the new list (shuffled); `previous` the list it replaces.
-    pub fn new(shuffled: &[HostPort], previous: &[HostPort], p_new: f32) -> Reconfig {
+    pub(crate) fn new(shuffled: &[HostPort], previous: &[HostPort], p_new: f32) -> Reconfig {
         let (old, new): (Vec<HostPort>, Vec<HostPort>) =
             shuffled.iter().cloned().partition(|h| previous.contains(h));
         Reconfig {
@@ -123,14 +123,14 @@ impl Reconfig {
     }
 
     /// Splits a new list into (servers also in `previous`, servers not in it).
-    pub fn counts(shuffled: &[HostPort], previous: &[HostPort]) -> (usize, usize) {
+    pub(crate) fn counts(shuffled: &[HostPort], previous: &[HostPort]) -> (usize, usize) {
         let old = shuffled.iter().filter(|h| previous.contains(h)).count();
         (old, shuffled.len() - old)
     }
 
     /// The next server to try: a new one with probability `p_new` (or when the old ones are
     /// used up), else an old one; `None` once both groups are used up.
-    pub fn pick(&mut self, draw: f32) -> Option<HostPort> {
+    pub(crate) fn pick(&mut self, draw: f32) -> Option<HostPort> {
         let take_new = draw <= self.p_new;
         if self.next_new < self.new.len() && (take_new || self.next_old >= self.old.len()) {
             self.next_new += 1;

@@ -27,7 +27,7 @@ use crate::proto::{AuthPacket, KeeperState, Request};
 mod send;
 
 use send::auth_frame;
-pub(crate) use send::{connect_deadline, cork_this_thread, flush_corked, with_connect_deadline};
+pub(crate) use send::{connect_deadline, with_connect_deadline};
 
 /// The life of a handle, as `ZooKeeper::state()` reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -166,15 +166,15 @@ pub(crate) struct Inflight {
 }
 
 /// The state shared by a handle, its callers and its I/O thread.
-pub(crate) struct Core {
+pub(crate) struct SessionShared {
     pub cfg: SessionConfig,
     writer: Mutex<Writer>,
     outbox: Mutex<Outbox>,
     /// A handle on the socket for shutting it down without the writer lock (which a
     /// writer blocked on a full socket may hold).
     shutdown_handle: Mutex<Option<TcpStream>>,
-    /// This core, for the event thread's list of cores to flush after a callback.
-    weak_self: std::sync::Weak<Core>,
+    /// This session, for the event thread's list of sessions to flush after a callback.
+    weak_self: std::sync::Weak<SessionShared>,
     pub inflight: Mutex<Inflight>,
     pub registry: Mutex<WatchRegistry>,
     /// Watched requests in flight, by path (see `registry::InFlight`).
@@ -211,18 +211,18 @@ pub(crate) struct Core {
     pub(crate) hosts: Arc<super::hosts::HostRing>,
 }
 
-impl Core {
-    pub fn new(
+impl SessionShared {
+    pub(crate) fn new(
         cfg: SessionConfig,
         default_watcher: Option<SharedWatcher>,
         events: EventDispatcher,
         auth: Vec<AuthPacket>,
         wake: Sender<()>,
         on_expired: Option<Arc<dyn Fn() + Send + Sync>>,
-    ) -> Arc<Core> {
+    ) -> Arc<SessionShared> {
         let (session_id, passwd) = cfg.session.clone().unwrap_or((0, vec![0; 16]));
         let resumed = session_id != 0;
-        Arc::new_cyclic(|weak_self| Core {
+        Arc::new_cyclic(|weak_self| SessionShared {
             writer: Mutex::new(Writer {
                 conn: None,
                 spare: Vec::new(),
@@ -271,22 +271,22 @@ impl Core {
 
     // ------------------------------------------------------------------ session facts
 
-    pub fn info(&self) -> SessionInfo {
+    pub(crate) fn info(&self) -> SessionInfo {
         self.info.lock().clone()
     }
 
-    pub fn state(&self) -> States {
+    pub(crate) fn state(&self) -> States {
         self.info.lock().state
     }
 
-    pub fn update_info(&self, f: impl FnOnce(&mut SessionInfo)) {
+    pub(crate) fn update_info(&self, f: impl FnOnce(&mut SessionInfo)) {
         let mut i = self.info.lock();
         f(&mut i);
         self.info_cv.notify_all();
     }
 
     /// Waits until `pred` holds for the state, or the timeout passes; returns the last state.
-    pub fn wait_state(&self, timeout: Duration, pred: impl Fn(States) -> bool) -> States {
+    pub(crate) fn wait_state(&self, timeout: Duration, pred: impl Fn(States) -> bool) -> States {
         // A timeout too large to add waits without a limit.
         let deadline = Instant::now().checked_add(timeout);
         let mut i = self.info.lock();
@@ -303,18 +303,18 @@ impl Core {
         i.state
     }
 
-    pub fn last_zxid(&self) -> i64 {
+    pub(crate) fn last_zxid(&self) -> i64 {
         self.last_zxid.load(Ordering::Acquire)
     }
 
     /// Records the zxid of a reply (the I/O thread's `ZxidGuard` vouched for it).
-    pub fn set_last_zxid(&self, zxid: i64) {
+    pub(crate) fn set_last_zxid(&self, zxid: i64) {
         self.last_zxid.store(zxid, Ordering::Release);
     }
 
     /// Takes `last_zxid` back to `zxid` if it is ahead of it (a reply that raised it was
     /// exposed as corrupt by the next one).
-    pub fn rollback_zxid(&self, zxid: i64) {
+    pub(crate) fn rollback_zxid(&self, zxid: i64) {
         let was = self.last_zxid.fetch_min(zxid, Ordering::AcqRel);
         if was > zxid {
             log::warn!(
@@ -326,7 +326,7 @@ impl Core {
     /// Matches a ping or SetWatches reply (`xid`) with what was sent: one must be expected,
     /// and every request written before it answered (replies come in order, so a request
     /// still waiting means its reply was lost or disguised).
-    pub fn special_reply(&self, xid: i32) -> std::result::Result<(), String> {
+    pub(crate) fn special_reply(&self, xid: i32) -> std::result::Result<(), String> {
         let mut inf = self.inflight.lock();
         match inf.specials.pop_front() {
             Some((x, behind)) if x == xid => match behind {
@@ -342,17 +342,17 @@ impl Core {
         }
     }
 
-    pub fn is_closing(&self) -> bool {
+    pub(crate) fn is_closing(&self) -> bool {
         self.closing.load(Ordering::Acquire)
     }
 
     /// True once the I/O thread must leave (the close handshake is over).
-    pub fn should_stop(&self) -> bool {
+    pub(crate) fn should_stop(&self) -> bool {
         self.stop.load(Ordering::Acquire)
     }
 
     /// Tells the I/O thread to leave and wakes it.
-    pub fn stop_io(&self) {
+    pub(crate) fn stop_io(&self) {
         self.stop.store(true, Ordering::Release);
         self.detach();
         let _ = self.wake.send(());
@@ -360,7 +360,7 @@ impl Core {
 
     /// Marks the handle closing (no new requests, no reconnect); true for the first caller
     /// only.
-    pub fn begin_close(&self) -> bool {
+    pub(crate) fn begin_close(&self) -> bool {
         !self.closing.swap(true, Ordering::AcqRel)
     }
 
@@ -368,7 +368,7 @@ impl Core {
 
     /// Makes a freshly handshaken connection the current one: replays auth, restores watches,
     /// sends what was queued while disconnected, in that order, then lets callers write.
-    pub fn install(&self, stream: Stream, setwatches: &[Vec<u8>]) {
+    pub(crate) fn install(&self, stream: Stream, setwatches: &[Vec<u8>]) {
         *self.shutdown_handle.lock() = stream.tcp().try_clone().ok();
         let mut w = self.writer.lock();
         w.conn = Some(stream);
@@ -420,13 +420,13 @@ impl Core {
         self.flush();
     }
 
-    pub fn set_handshaking(&self, s: Option<TcpStream>) {
+    pub(crate) fn set_handshaking(&self, s: Option<TcpStream>) {
         *self.handshaking.lock() = s;
     }
 
     /// Detaches the current connection (new requests queue) and shuts its socket down, and
     /// any handshake in progress with it.
-    pub fn detach(&self) {
+    pub(crate) fn detach(&self) {
         if let Some(s) = self.handshaking.lock().take() {
             let _ = s.shutdown(Shutdown::Both);
         }
@@ -450,13 +450,13 @@ impl Core {
     /// Takes an xid for a request written outside the outbox (the SASL exchange, which runs
     /// before a connection is installed).
     #[cfg(feature = "sasl")]
-    pub fn take_xid(&self) -> i32 {
+    pub(crate) fn take_xid(&self) -> i32 {
         self.outbox.lock().take_xid()
     }
 
     /// Fails every request on the wire with `err`, in FIFO order (callbacks keep their order
     /// on the event thread).
-    pub fn fail_inflight(&self, err: &Error) {
+    pub(crate) fn fail_inflight(&self, err: &Error) {
         let taken = std::mem::take(&mut *self.inflight.lock());
         for p in taken.pending {
             p.completion.complete(Err(err.clone()), &self.events);
@@ -467,7 +467,7 @@ impl Core {
     }
 
     /// Fails queued (unsent) requests: all of them, or only those past their deadline.
-    pub fn fail_queued(&self, err: &Error, only_expired: bool) {
+    pub(crate) fn fail_queued(&self, err: &Error, only_expired: bool) {
         let now = Instant::now();
         let failed: Vec<Queued> = {
             let mut ob = self.outbox.lock();
@@ -499,7 +499,7 @@ impl Core {
 
     /// Makes the handle dead: everything pending fails with `err`, watchers hear `ks`, the
     /// watch registry is emptied. Idempotent: only the first call acts.
-    pub fn terminate(&self, state: States, err: Error, ks: KeeperState) {
+    pub(crate) fn terminate(&self, state: States, err: Error, ks: KeeperState) {
         let mut first = false;
         self.update_info(|i| {
             if i.state.is_alive() {
@@ -526,7 +526,7 @@ impl Core {
 
     /// Delivers a connection state change to the default watcher and every registered
     /// watcher (each once), as the Java client does.
-    pub fn emit_state(&self, state: KeeperState) {
+    pub(crate) fn emit_state(&self, state: KeeperState) {
         let mut watchers = Vec::new();
         if let Some(d) = &self.default_watcher {
             watchers.push(d.clone());
@@ -602,6 +602,16 @@ pub(crate) fn set_watches_frames(
     }
     flush(&mut batch, &mut frames);
     frames
+}
+
+impl SessionShared {
+    /// The `ConnectionLoss` for a request or operation that gave up waiting for a
+    /// connection: with the hosts tried so far in this outage.
+    pub(crate) fn connection_loss(&self) -> Error {
+        Error::ConnectionLoss {
+            tried: self.outage.lock().snapshot(),
+        }
+    }
 }
 
 #[cfg(test)]
