@@ -61,7 +61,7 @@ pub(crate) struct Core {
 }
 
 impl Inner {
-    pub fn new(
+    pub(super) fn new(
         client: CuratorFramework,
         path: String,
         id: String,

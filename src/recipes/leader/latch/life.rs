@@ -11,7 +11,7 @@ use crate::framework::{ConnectionState, CuratorFramework};
 use crate::recipes::leader::on_event_thread;
 
 impl Inner {
-    pub fn start(self: &Arc<Self>) -> Result<()> {
+    pub(super) fn start(self: &Arc<Self>) -> Result<()> {
         {
             let mut core = self.core.lock();
             match core.state {
@@ -45,7 +45,7 @@ impl Inner {
         Ok(())
     }
 
-    pub fn close(self: &Arc<Self>, mode: CloseMode) -> Result<()> {
+    pub(super) fn close(self: &Arc<Self>, mode: CloseMode) -> Result<()> {
         let (node, was_leader) = {
             let mut core = self.core.lock();
             if core.state != LeaderLatchState::Started {
@@ -90,7 +90,7 @@ impl Inner {
         Ok(())
     }
 
-    pub fn has_leadership(&self) -> bool {
+    pub(super) fn has_leadership(&self) -> bool {
         let (leader, owner) = {
             let core = self.core.lock();
             (
@@ -102,7 +102,7 @@ impl Inner {
     }
 
     /// Waits for leadership until `deadline` (`None`: forever); `Ok(false)` on timeout.
-    pub fn await_leadership(&self, deadline: Option<Instant>) -> Result<bool> {
+    pub(super) fn await_leadership(&self, deadline: Option<Instant>) -> Result<bool> {
         let mut core = self.core.lock();
         loop {
             match core.state {
