@@ -24,7 +24,9 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 use rustls::pki_types::ServerName;
-use rustls::{ClientConfig, ClientConnection, Connection, ServerConfig, ServerConnection};
+use rustls::{ClientConfig, ClientConnection, Connection};
+#[cfg(feature = "testing")]
+use rustls::{ServerConfig, ServerConnection};
 
 use super::verify::classify;
 use crate::TlsFailure;
@@ -58,7 +60,9 @@ impl TlsStream {
         TlsStream::handshake(sock, Connection::Client(conn), host)
     }
 
-    /// Runs the server handshake over an accepted `sock` (bounded by its timeouts).
+    /// Runs the server handshake over an accepted `sock` (bounded by its timeouts); the
+    /// TestingServer's side, so it exists only with that feature.
+    #[cfg(feature = "testing")]
     pub(crate) fn server(sock: TcpStream, config: Arc<ServerConfig>) -> io::Result<TlsStream> {
         let conn = ServerConnection::new(config).map_err(|e| failure(&e, "client"))?;
         TlsStream::handshake(sock, Connection::Server(conn), "client")
