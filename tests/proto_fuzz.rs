@@ -31,8 +31,8 @@ use std::io::{self, Read};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use support::samples::{self, Case};
-use zk_curator::proto::frame::DEFAULT_MAX_FRAME;
-use zk_curator::proto::{FrameReader, OpCode};
+use zk_curator::proto::raw::{FrameReader, DEFAULT_MAX_FRAME};
+use zk_curator::proto::OpCode;
 
 /// Random inputs per decoder (`ZK_FUZZ_ITERATIONS`, default 100,000).
 fn iterations() -> usize {

@@ -7,7 +7,7 @@ mod support;
 use std::collections::{BTreeSet, HashSet};
 
 use support::samples::{self, EMPTY_REPLY_OPS, NOT_CLIENT_OPS};
-use zk_curator::proto::frame::{encode_record_frame, encode_reply, encode_request};
+use zk_curator::proto::raw::{encode_record_frame, encode_reply, encode_request};
 use zk_curator::proto::*;
 
 #[test]

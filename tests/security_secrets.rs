@@ -345,12 +345,12 @@ fn real_life(s: &mut Secrets, cap: &Capture, #[cfg(feature = "tls")] pki: &Pki) 
 /// reconnects at once and takes the session back, and so on, before the close gets in.)
 fn close_session(port: u16, id: i64, password: &[u8]) {
     use std::io::{Read, Write};
-    use zk_curator::proto::frame;
+    use zk_curator::proto::raw;
     let Ok(mut sock) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
         return;
     };
     let mut buf = Vec::new();
-    frame::encode_record_frame(
+    raw::encode_record_frame(
         &mut buf,
         &ConnectRequest {
             timeout: 30_000,
@@ -359,7 +359,7 @@ fn close_session(port: u16, id: i64, password: &[u8]) {
             ..Default::default()
         },
     );
-    frame::encode_request(&mut buf, 1, &Request::CloseSession);
+    raw::encode_request(&mut buf, 1, &Request::CloseSession);
     if sock.write_all(&buf).is_err() {
         return;
     }

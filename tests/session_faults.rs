@@ -12,7 +12,7 @@ use std::sync::{mpsc, Arc};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use zk_curator::proto::frame::{encode_record_frame, encode_reply};
+use zk_curator::proto::raw::{encode_record_frame, encode_reply, FrameReader};
 use zk_curator::proto::*;
 use zk_curator::{Error, KeeperState, States, WatchedEvent, ZooKeeper};
 

@@ -25,8 +25,8 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
-use zk_curator::proto::frame::DEFAULT_MAX_FRAME;
-use zk_curator::proto::{FrameReader, GetDataResponse, Reader, Record, ReplyHeader};
+use zk_curator::proto::raw::{FrameReader, DEFAULT_MAX_FRAME};
+use zk_curator::proto::{GetDataResponse, Reader, Record, ReplyHeader};
 
 use crate::common::*;
 use crate::raw::Raw;

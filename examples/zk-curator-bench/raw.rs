@@ -1,5 +1,6 @@
 //! `--client raw`: get-sync and get-pipelined over a bare `TcpStream`, using nothing of
-//! zk-curator but `zk_curator::proto` (records, `frame::encode_*`, `FrameReader`). No
+//! zk-curator but `zk_curator::proto` (its records, and `proto::raw`, the unstable frame
+//! layer kept for this floor: `encode_*`, `FrameReader`). No
 //! threads, no locks, no callbacks, one pre-encoded request frame whose xid is patched in:
 //! the floor that no client on this machine can beat. Replies are still decoded in full
 //! (header and `GetDataResponse`), as every client must.
@@ -9,10 +10,10 @@ use std::io::Write;
 use std::net::{TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
-use zk_curator::proto::frame::{encode_record_frame, encode_request, DEFAULT_MAX_FRAME};
+use zk_curator::proto::raw::{encode_record_frame, encode_request, FrameReader, DEFAULT_MAX_FRAME};
 use zk_curator::proto::{
-    ConnectRequest, ConnectResponse, CreateRequest, DeleteRequest, FrameReader, GetDataRequest,
-    GetDataResponse, Reader, Record, ReplyHeader, Request, Response,
+    ConnectRequest, ConnectResponse, CreateRequest, DeleteRequest, GetDataRequest, GetDataResponse,
+    Reader, Record, ReplyHeader, Request, Response,
 };
 use zk_curator::Acl;
 

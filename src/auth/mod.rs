@@ -65,12 +65,12 @@ pub(crate) struct Secret(Vec<u8>);
 
 #[cfg(any(feature = "sasl", feature = "tls"))]
 impl Secret {
-    pub fn new(bytes: Vec<u8>) -> Secret {
+    pub(crate) fn new(bytes: Vec<u8>) -> Secret {
         Secret(bytes)
     }
 
     /// The bytes, for the one place that needs them (a hash, a packet).
-    pub fn expose(&self) -> &[u8] {
+    pub(crate) fn expose(&self) -> &[u8] {
         &self.0
     }
 }

@@ -66,7 +66,7 @@ impl std::fmt::Debug for DigestMd5 {
 impl DigestMd5 {
     /// A new exchange for `user` with `password` and a client nonce (random per
     /// connection; see [`new_nonce`]).
-    pub fn new(user: &str, password: &Secret, cnonce: String) -> DigestMd5 {
+    pub(crate) fn new(user: &str, password: &Secret, cnonce: String) -> DigestMd5 {
         DigestMd5 {
             user: user.to_string(),
             password: password.clone(),
@@ -76,14 +76,14 @@ impl DigestMd5 {
     }
 
     /// True once the server's `rspauth` checked out.
-    pub fn is_complete(&self) -> bool {
+    pub(crate) fn is_complete(&self) -> bool {
         self.step == Step::Done
     }
 
     /// Takes the server's token and returns the next one to send (`None`: nothing more to
     /// send). `Err` says why the exchange cannot go on; the message never holds the
     /// password or anything derived from it.
-    pub fn step(&mut self, server: &[u8]) -> Result<Option<Vec<u8>>, String> {
+    pub(crate) fn step(&mut self, server: &[u8]) -> Result<Option<Vec<u8>>, String> {
         match std::mem::replace(&mut self.step, Step::Done) {
             Step::Challenge => {
                 let (token, rspauth) = self.respond(server)?;

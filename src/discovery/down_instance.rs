@@ -66,7 +66,7 @@ pub(crate) struct DownInstanceManager {
 }
 
 impl DownInstanceManager {
-    pub fn new(policy: DownInstancePolicy) -> DownInstanceManager {
+    pub(super) fn new(policy: DownInstancePolicy) -> DownInstanceManager {
         DownInstanceManager {
             policy,
             statuses: Mutex::new(Statuses {
@@ -77,7 +77,7 @@ impl DownInstanceManager {
     }
 
     /// Notes one error for `instance`.
-    pub fn add<P>(&self, instance: &ServiceInstance<P>) {
+    pub(super) fn add<P>(&self, instance: &ServiceInstance<P>) {
         self.add_at(instance, Instant::now())
     }
 
@@ -94,7 +94,7 @@ impl DownInstanceManager {
     }
 
     /// True unless `instance` is down.
-    pub fn is_up<P>(&self, instance: &ServiceInstance<P>) -> bool {
+    pub(super) fn is_up<P>(&self, instance: &ServiceInstance<P>) -> bool {
         self.is_up_at(instance, Instant::now())
     }
 

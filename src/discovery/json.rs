@@ -163,7 +163,7 @@ pub(crate) struct Fields<'a> {
 }
 
 impl<'a> Fields<'a> {
-    pub fn of(v: &'a Value, what: &'static str) -> Result<Fields<'a>> {
+    pub(super) fn of(v: &'a Value, what: &'static str) -> Result<Fields<'a>> {
         match v {
             Value::Object(map) => Ok(Fields { map, what }),
             other => Err(Error::Serialization(format!(
@@ -173,7 +173,7 @@ impl<'a> Fields<'a> {
         }
     }
 
-    pub fn get(&self, key: &str) -> Option<&'a Value> {
+    pub(super) fn get(&self, key: &str) -> Option<&'a Value> {
         self.map.get(key).filter(|v| !v.is_null())
     }
 
@@ -185,7 +185,7 @@ impl<'a> Fields<'a> {
         ))
     }
 
-    pub fn string(&self, key: &str) -> Result<Option<String>> {
+    pub(super) fn string(&self, key: &str) -> Result<Option<String>> {
         match self.get(key) {
             None => Ok(None),
             Some(Value::String(s)) => Ok(Some(s.clone())),
@@ -193,7 +193,7 @@ impl<'a> Fields<'a> {
         }
     }
 
-    pub fn bool(&self, key: &str) -> Result<Option<bool>> {
+    pub(super) fn bool(&self, key: &str) -> Result<Option<bool>> {
         match self.get(key) {
             None => Ok(None),
             Some(Value::Bool(b)) => Ok(Some(*b)),
@@ -201,7 +201,7 @@ impl<'a> Fields<'a> {
         }
     }
 
-    pub fn i64(&self, key: &str) -> Result<Option<i64>> {
+    pub(super) fn i64(&self, key: &str) -> Result<Option<i64>> {
         match self.get(key) {
             None => Ok(None),
             Some(v) => v
@@ -211,7 +211,7 @@ impl<'a> Fields<'a> {
         }
     }
 
-    pub fn port(&self, key: &str) -> Result<Option<u16>> {
+    pub(super) fn port(&self, key: &str) -> Result<Option<u16>> {
         match self.get(key) {
             None => Ok(None),
             Some(v) => v
@@ -223,7 +223,7 @@ impl<'a> Fields<'a> {
     }
 
     /// True when the key is present, even as `null`.
-    pub fn has(&self, key: &str) -> bool {
+    pub(super) fn has(&self, key: &str) -> bool {
         self.map.contains_key(key)
     }
 }

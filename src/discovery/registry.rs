@@ -63,7 +63,7 @@ struct EntryState {
 
 impl Entry {
     /// The data the registration writes.
-    pub fn bytes(&self) -> Vec<u8> {
+    pub(crate) fn bytes(&self) -> Vec<u8> {
         self.state.lock().bytes.clone()
     }
 }
@@ -82,7 +82,7 @@ pub(crate) struct Shared<P> {
 }
 
 impl<P: Send + Sync + 'static> Shared<P> {
-    pub fn new(
+    pub(crate) fn new(
         client: CuratorFramework,
         base_path: String,
         serializer: Arc<dyn InstanceSerializer<P>>,
@@ -102,23 +102,23 @@ impl<P: Send + Sync + 'static> Shared<P> {
         }))
     }
 
-    pub fn path_for_name(&self, name: &str) -> Result<String> {
+    pub(crate) fn path_for_name(&self, name: &str) -> Result<String> {
         check_node_name("service name", name)?;
         Ok(path::make_path(&self.base_path, name))
     }
 
-    pub fn path_for_instance(&self, name: &str, id: &str) -> Result<String> {
+    pub(crate) fn path_for_instance(&self, name: &str, id: &str) -> Result<String> {
         check_node_name("instance id", id)?;
         Ok(path::make_path(&self.path_for_name(name)?, id))
     }
 
-    pub fn is_closed(&self) -> bool {
+    pub(crate) fn is_closed(&self) -> bool {
         self.state.load(Ordering::Acquire) == CLOSED
     }
 
     /// The entry for `(name, id)`, made if new, holding `bytes` as its data. An id is
     /// registered under one name only.
-    pub fn entry(
+    pub(crate) fn entry(
         self: &Arc<Self>,
         name: &str,
         id: &str,
@@ -152,23 +152,23 @@ impl<P: Send + Sync + 'static> Shared<P> {
     }
 
     /// The ids of every registration, sorted.
-    pub fn entry_ids(&self) -> Vec<String> {
+    pub(crate) fn entry_ids(&self) -> Vec<String> {
         let mut ids: Vec<String> = self.entries.lock().keys().cloned().collect();
         ids.sort();
         ids
     }
 
-    pub fn get_entry(&self, id: &str) -> Option<Arc<Entry>> {
+    pub(crate) fn get_entry(&self, id: &str) -> Option<Arc<Entry>> {
         self.entries.lock().get(id).cloned()
     }
 
-    pub fn remove_entry(&self, id: &str) -> Option<Arc<Entry>> {
+    pub(crate) fn remove_entry(&self, id: &str) -> Option<Arc<Entry>> {
         self.entries.lock().remove(id)
     }
 
     /// Writes the registration: create; if the node exists, delete it and create it again
     /// so that watchers see the change (two tries, as Curator).
-    pub fn register(&self, e: &Entry, bytes: Option<Vec<u8>>) -> Result<()> {
+    pub(crate) fn register(&self, e: &Entry, bytes: Option<Vec<u8>>) -> Result<()> {
         let mut st = e.state.lock();
         if let Some(b) = bytes {
             st.bytes = b;
@@ -300,7 +300,7 @@ impl<P: Send + Sync + 'static> Shared<P> {
 
     /// Sets the node's data (the registration's data first, so that a re-registration
     /// writes it even if this write fails).
-    pub fn update(&self, e: &Entry, bytes: Vec<u8>) -> Result<()> {
+    pub(crate) fn update(&self, e: &Entry, bytes: Vec<u8>) -> Result<()> {
         let mut st = e.state.lock();
         st.bytes = bytes;
         let node = match st.node.clone() {
@@ -314,7 +314,7 @@ impl<P: Send + Sync + 'static> Shared<P> {
     }
 
     /// Removes the node (a guaranteed delete: retried in the background if it fails).
-    pub fn unregister(&self, e: &Entry) -> Result<()> {
+    pub(crate) fn unregister(&self, e: &Entry) -> Result<()> {
         let mut st = e.state.lock();
         st.registered = false;
         // A registration whose create failed may still have made its node (the reply was
@@ -338,7 +338,7 @@ impl<P: Send + Sync + 'static> Shared<P> {
     }
 
     /// Every registration, for close.
-    pub fn take_entries(&self) -> Vec<Arc<Entry>> {
+    pub(crate) fn take_entries(&self) -> Vec<Arc<Entry>> {
         self.entries.lock().drain().map(|(_, e)| e).collect()
     }
 
@@ -386,7 +386,7 @@ impl<P: Send + Sync + 'static> Shared<P> {
     }
 
     /// Listens for (re)connections: every registration is checked on the worker.
-    pub fn listen_for_reconnects(self: &Arc<Self>) {
+    pub(crate) fn listen_for_reconnects(self: &Arc<Self>) {
         let weak = Arc::downgrade(self);
         let id = self.client.connection_state_listenable().add_listener(
             move |_c: &CuratorFramework, s: ConnectionState| {
@@ -413,20 +413,20 @@ impl<P: Send + Sync + 'static> Shared<P> {
         *self.state_listener.lock() = Some(id);
     }
 
-    pub fn add_provider(&self, p: Weak<dyn Closer>) {
+    pub(crate) fn add_provider(&self, p: Weak<dyn Closer>) {
         let mut ps = self.providers.lock();
         ps.retain(|p| p.strong_count() > 0);
         ps.push(p);
     }
 
-    pub fn remove_provider(&self, p: &Weak<dyn Closer>) {
+    pub(crate) fn remove_provider(&self, p: &Weak<dyn Closer>) {
         self.providers
             .lock()
             .retain(|q| q.strong_count() > 0 && !Weak::ptr_eq(q, p));
     }
 
     /// Stops listening, closes the providers; the caller unregisters the entries.
-    pub fn shut_down(&self) {
+    pub(crate) fn shut_down(&self) {
         self.client.remove_state_listener(&self.state_listener);
         let providers: Vec<Weak<dyn Closer>> = self.providers.lock().drain(..).collect();
         for p in providers.iter().filter_map(Weak::upgrade) {
@@ -435,7 +435,7 @@ impl<P: Send + Sync + 'static> Shared<P> {
     }
 
     /// Stops the worker (after the entries are unregistered: pending repairs see that).
-    pub fn stop_worker(&self) {
+    pub(crate) fn stop_worker(&self) {
         self.worker.shutdown();
     }
 }

@@ -105,7 +105,7 @@ impl<P: Send + Sync + 'static> ServiceProviderBuilder<P> {
         if let Some(pool) = &self.executor {
             cache = cache.executor(pool);
         }
-        let core = Arc::new(Core {
+        let picker = Arc::new(Picker {
             cache: cache.build()?,
             strategy: self
                 .strategy
@@ -114,7 +114,7 @@ impl<P: Send + Sync + 'static> ServiceProviderBuilder<P> {
             down: DownInstanceManager::new(self.down_instance_policy),
         });
         Ok(ServiceProvider {
-            core,
+            picker,
             shared: self.shared,
         })
     }
@@ -154,18 +154,20 @@ impl<P: Send + Sync + 'static> ServiceProviderBuilder<P> {
 /// # Ok::<(), zk_curator::Error>(())
 /// ```
 pub struct ServiceProvider<P: Send + Sync + 'static> {
-    core: Arc<Core<P>>,
+    picker: Arc<Picker<P>>,
     shared: Arc<Shared<P>>,
 }
 
-struct Core<P: Send + Sync + 'static> {
+/// What picks an instance: the cache it reads, the filters and the down list that narrow
+/// it, and the strategy that chooses. The discovery holds it weakly to close the cache.
+struct Picker<P: Send + Sync + 'static> {
     cache: ServiceCache<P>,
     strategy: Box<dyn ProviderStrategy<P>>,
     filters: Vec<Box<dyn InstanceFilter<P>>>,
     down: DownInstanceManager,
 }
 
-impl<P: Send + Sync + 'static> Closer for Core<P> {
+impl<P: Send + Sync + 'static> Closer for Picker<P> {
     fn close_now(&self) {
         self.cache.close();
     }
@@ -175,20 +177,20 @@ impl<P: Send + Sync + 'static> ServiceProvider<P> {
     /// Starts the cache (waiting for its initial load, see [`ServiceCache::start`]); the
     /// discovery closes the provider when it closes.
     pub fn start(&self) -> Result<()> {
-        self.core.cache.start()?;
+        self.picker.cache.start()?;
         self.shared.add_provider(self.closer());
         Ok(())
     }
 
     /// One instance, picked by the strategy among those on offer; `None` if there is none.
     pub fn get_instance(&self) -> Option<Arc<ServiceInstance<P>>> {
-        self.core.strategy.get_instance(&self.get_all_instances())
+        self.picker.strategy.get_instance(&self.get_all_instances())
     }
 
     /// Every instance on offer (enabled, not down, accepted by the filters), ordered by
     /// node name.
     pub fn get_all_instances(&self) -> Vec<Arc<ServiceInstance<P>>> {
-        let c = &self.core;
+        let c = &self.picker;
         let mut all = c.cache.get_instances();
         all.retain(|i| c.filters.iter().all(|f| f.apply(i)) && c.down.is_up(i) && i.is_enabled());
         all
@@ -197,22 +199,22 @@ impl<P: Send + Sync + 'static> ServiceProvider<P> {
     /// Reports that using `instance` failed; enough reports within the policy's timeout
     /// make it down.
     pub fn note_error(&self, instance: &ServiceInstance<P>) {
-        self.core.down.add(instance);
+        self.picker.down.add(instance);
     }
 
     /// The cache behind the provider (to add listeners).
     pub fn cache(&self) -> &ServiceCache<P> {
-        &self.core.cache
+        &self.picker.cache
     }
 
     /// Stops the provider's cache. Idempotent; also done on drop.
     pub fn close(&self) {
         self.shared.remove_provider(&self.closer());
-        self.core.cache.close();
+        self.picker.cache.close();
     }
 
     fn closer(&self) -> Weak<dyn Closer> {
-        let strong: Arc<dyn Closer> = self.core.clone();
+        let strong: Arc<dyn Closer> = self.picker.clone();
         Arc::downgrade(&strong)
     }
 }
@@ -226,7 +228,7 @@ impl<P: Send + Sync + 'static> Drop for ServiceProvider<P> {
 impl<P: Send + Sync + 'static> std::fmt::Debug for ServiceProvider<P> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ServiceProvider")
-            .field("cache", &self.core.cache)
+            .field("cache", &self.picker.cache)
             .finish()
     }
 }

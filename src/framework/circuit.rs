@@ -151,10 +151,12 @@ impl ConnectionStateListener for ProxiedListeners {
 /// for a breaker added with a `WorkerPool`.
 #[derive(Clone)]
 pub struct CircuitBreakingConnectionStateListener {
-    core: Arc<Core>,
+    breaker: Arc<Breaker>,
 }
 
-struct Core {
+/// What the clones of one listener share: the wrapped listener, the policy that says how
+/// long the circuit stays open, and the circuit itself.
+struct Breaker {
     listener: Arc<dyn ConnectionStateListener>,
     policy: Arc<dyn RetryPolicy>,
     state: Mutex<Circuit>,
@@ -197,7 +199,7 @@ impl CircuitBreakingConnectionStateListener {
         policy: Arc<dyn RetryPolicy>,
     ) -> CircuitBreakingConnectionStateListener {
         CircuitBreakingConnectionStateListener {
-            core: Arc::new(Core {
+            breaker: Arc::new(Breaker {
                 listener,
                 policy,
                 state: Mutex::new(Circuit::default()),
@@ -207,7 +209,7 @@ impl CircuitBreakingConnectionStateListener {
 
     /// True while the circuit is open (changes are being held back).
     pub fn is_open(&self) -> bool {
-        self.core.state.lock().open
+        self.breaker.state.lock().open
     }
 }
 
@@ -215,7 +217,7 @@ impl ConnectionStateListener for CircuitBreakingConnectionStateListener {
     fn state_changed(&self, client: &CuratorFramework, new_state: ConnectionState) {
         let mut opened = None;
         let pass = {
-            let mut c = self.core.state.lock();
+            let mut c = self.breaker.state.lock();
             if c.open {
                 if c.lost_sent || new_state != ConnectionState::Lost {
                     log::debug!("circuit open: holding back {new_state:?}");
@@ -244,22 +246,22 @@ impl ConnectionStateListener for CircuitBreakingConnectionStateListener {
         };
         if let Some(generation) = opened {
             if self
-                .core
+                .breaker
                 .try_to_retry(client, generation, Duration::ZERO, 0)
             {
                 log::info!("circuit opening on {new_state:?}");
             } else {
                 log::debug!("circuit could not open on {new_state:?}");
-                self.core.close_if(generation);
+                self.breaker.close_if(generation);
             }
         }
         if let Some(s) = pass {
-            self.core.listener.state_changed(client, s);
+            self.breaker.listener.state_changed(client, s);
         }
     }
 }
 
-impl Core {
+impl Breaker {
     /// Asks the policy (no lock held: it is user code) for another delay; when it grants
     /// one, the check runs after it.
     fn try_to_retry(
@@ -281,14 +283,14 @@ impl Core {
             c.retry_count = count + 1;
         }
         let delay = sleeper.0.get().unwrap_or_default();
-        let core = Arc::downgrade(self);
+        let breaker = Arc::downgrade(self);
         let inner: Weak<Inner> = Arc::downgrade(&client.inner);
         client.inner.scheduler.schedule(delay, move || {
             let Some(i) = inner.upgrade() else { return };
             let inner2 = inner.clone();
             i.events.post(move || {
-                if let (Some(core), Some(inner)) = (core.upgrade(), inner2.upgrade()) {
-                    core.check_close(&inner.facade(), generation);
+                if let (Some(breaker), Some(inner)) = (breaker.upgrade(), inner2.upgrade()) {
+                    breaker.check_close(&inner.facade(), generation);
                 }
             });
         });
@@ -356,7 +358,7 @@ impl Core {
 impl std::fmt::Debug for CircuitBreakingConnectionStateListener {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CircuitBreakingConnectionStateListener")
-            .field("circuit", &*self.core.state.lock())
+            .field("circuit", &*self.breaker.state.lock())
             .finish()
     }
 }

@@ -112,7 +112,7 @@ pub(crate) struct Inner {
 }
 
 impl Inner {
-    pub fn new(
+    pub(crate) fn new(
         cfg: Config,
         retry: Arc<dyn RetryPolicy>,
         namespace: Option<Arc<str>>,
@@ -141,12 +141,12 @@ impl Inner {
         }))
     }
 
-    pub fn lifecycle(&self) -> CuratorFrameworkState {
+    pub(crate) fn lifecycle(&self) -> CuratorFrameworkState {
         *self.lifecycle.lock()
     }
 
     /// The client as listeners see it (the configured namespace).
-    pub fn facade(self: &Arc<Self>) -> CuratorFramework {
+    pub(crate) fn facade(self: &Arc<Self>) -> CuratorFramework {
         CuratorFramework {
             inner: self.clone(),
             namespace: self.namespace.clone(),
@@ -154,7 +154,7 @@ impl Inner {
         }
     }
 
-    pub fn start(self: &Arc<Self>) -> Result<()> {
+    pub(crate) fn start(self: &Arc<Self>) -> Result<()> {
         {
             let mut l = self.lifecycle.lock();
             match *l {
@@ -187,7 +187,7 @@ impl Inner {
     }
 
     /// The current handle, or why there is none.
-    pub fn handle(&self) -> Result<Arc<ZooKeeper>> {
+    pub(crate) fn handle(&self) -> Result<Arc<ZooKeeper>> {
         match self.lifecycle() {
             CuratorFrameworkState::Latent => {
                 return Err(Error::InvalidArgument(
@@ -204,7 +204,7 @@ impl Inner {
     /// no limit); then `ConnectionLoss` with the hosts tried, which the retry policy sees
     /// like any other. A handle whose credentials were refused fails at once with
     /// `AuthFailed`: no wait makes them right.
-    pub fn connected_handle(&self, deadline: Option<Instant>) -> Result<Arc<ZooKeeper>> {
+    pub(crate) fn connected_handle(&self, deadline: Option<Instant>) -> Result<Arc<ZooKeeper>> {
         let h = self.handle()?;
         if h.state().is_connected() {
             return Ok(h); // the common case: no clock, no wait
@@ -222,7 +222,7 @@ impl Inner {
     }
 
     /// [`wait_handle_connected_until`](Self::wait_handle_connected_until) `timeout` from now.
-    pub fn wait_handle_connected(&self, timeout: Duration) -> bool {
+    pub(crate) fn wait_handle_connected(&self, timeout: Duration) -> bool {
         self.wait_handle_connected_until(Instant::now().checked_add(timeout))
     }
 
@@ -230,7 +230,7 @@ impl Inner {
     /// an expired one. It reads the handle's own state, which its I/O thread sets, never
     /// the listener-facing state the event thread delivers: a call made *on* the event
     /// thread must not wait for something only that thread could report.
-    pub fn wait_handle_connected_until(&self, deadline: Option<Instant>) -> bool {
+    pub(crate) fn wait_handle_connected_until(&self, deadline: Option<Instant>) -> bool {
         loop {
             let Ok(h) = self.handle() else {
                 return false;
@@ -249,7 +249,7 @@ impl Inner {
         }
     }
 
-    pub fn instance_index(&self) -> u64 {
+    pub(crate) fn instance_index(&self) -> u64 {
         self.instance.load(Ordering::Acquire)
     }
 
@@ -332,7 +332,7 @@ impl Inner {
     }
 
     /// Reports a state change to the listeners; false if it was a duplicate.
-    pub fn post_state(self: &Arc<Self>, s: ConnectionState) -> bool {
+    pub(crate) fn post_state(self: &Arc<Self>, s: ConnectionState) -> bool {
         let Some(reported) = self.states.transition(s) else {
             return false;
         };
@@ -362,7 +362,7 @@ impl Inner {
     /// names other servers than the current handle uses, the session moves to them
     /// (`update_server_list`) or, when the provider does not allow that, a new session
     /// starts on them.
-    pub fn check_connection_string(self: &Arc<Self>) {
+    pub(crate) fn check_connection_string(self: &Arc<Self>) {
         if self.lifecycle() != CuratorFrameworkState::Started {
             return;
         }
@@ -413,7 +413,7 @@ impl Inner {
 
     /// The last configuration the ensemble tracker read (`None` without a tracker or
     /// before its first read).
-    pub fn current_config(&self) -> Option<super::quorum::QuorumConfig> {
+    pub(crate) fn current_config(&self) -> Option<super::quorum::QuorumConfig> {
         self.tracker
             .lock()
             .as_ref()
@@ -495,7 +495,7 @@ impl Inner {
     }
 
     /// Sends an error nobody else took to the unhandled-error listeners (logged if none).
-    pub fn report_unhandled(&self, msg: &str, e: &Error) {
+    pub(crate) fn report_unhandled(&self, msg: &str, e: &Error) {
         if self.unhandled.is_empty() {
             log::error!("{msg}: {e}");
             return;
@@ -506,7 +506,7 @@ impl Inner {
             .for_each(move |l| l.unhandled_error(&msg, &e));
     }
 
-    pub fn close(self: &Arc<Self>) {
+    pub(crate) fn close(self: &Arc<Self>) {
         let was = std::mem::replace(&mut *self.lifecycle.lock(), CuratorFrameworkState::Stopped);
         match was {
             CuratorFrameworkState::Stopped => return,

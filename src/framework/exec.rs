@@ -51,7 +51,7 @@ pub(crate) struct Done<T> {
 
 impl<T> Done<T> {
     /// Delivers the attempt's result.
-    pub fn call(self, r: Result<T>) {
+    pub(crate) fn call(self, r: Result<T>) {
         self.op.on_result(self.count, r)
     }
 }

@@ -307,16 +307,16 @@ impl fmt::Debug for SessionFailedRetryPolicy {
 pub(crate) struct LivePolicy(parking_lot::RwLock<Arc<dyn RetryPolicy>>);
 
 impl LivePolicy {
-    pub fn new(p: Arc<dyn RetryPolicy>) -> LivePolicy {
+    pub(crate) fn new(p: Arc<dyn RetryPolicy>) -> LivePolicy {
         LivePolicy(parking_lot::RwLock::new(p))
     }
 
-    pub fn set(&self, p: Arc<dyn RetryPolicy>) {
+    pub(crate) fn set(&self, p: Arc<dyn RetryPolicy>) {
         *self.0.write() = p;
     }
 
     /// The policy in force (the lock is not held while it runs: it is user code).
-    pub fn current(&self) -> Arc<dyn RetryPolicy> {
+    pub(crate) fn current(&self) -> Arc<dyn RetryPolicy> {
         self.0.read().clone()
     }
 }

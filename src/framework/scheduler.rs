@@ -37,7 +37,7 @@ pub(crate) struct Scheduler {
 }
 
 impl Scheduler {
-    pub fn start() -> Result<Scheduler> {
+    pub(crate) fn start() -> Result<Scheduler> {
         let shared = Arc::new(Shared {
             q: Mutex::new(Queue::default()),
             cv: Condvar::new(),
@@ -55,7 +55,7 @@ impl Scheduler {
     }
 
     /// Runs `job` after `delay`; dropped if the scheduler stops first.
-    pub fn schedule(&self, delay: Duration, job: impl FnOnce() + Send + 'static) -> u64 {
+    pub(crate) fn schedule(&self, delay: Duration, job: impl FnOnce() + Send + 'static) -> u64 {
         let at = Instant::now()
             .checked_add(delay)
             .unwrap_or_else(Instant::now);
@@ -71,14 +71,14 @@ impl Scheduler {
     }
 
     /// Cancels a job that has not run yet.
-    pub fn cancel(&self, id: u64) {
+    pub(crate) fn cancel(&self, id: u64) {
         self.shared.q.lock().jobs.remove(&id);
     }
 
     /// Stops the thread and waits for it (unless called from it). Jobs not yet due run now,
     /// on the calling thread, so that a waiting background operation can report that the
     /// client closed instead of vanishing.
-    pub fn shutdown(&self) {
+    pub(crate) fn shutdown(&self) {
         let pending: Vec<Job> = {
             let mut q = self.shared.q.lock();
             q.stop = true;

@@ -155,7 +155,7 @@ pub(crate) struct StateManager {
 }
 
 impl StateManager {
-    pub fn new() -> StateManager {
+    pub(crate) fn new() -> StateManager {
         StateManager {
             cur: Mutex::new(Current {
                 state: None,
@@ -168,13 +168,13 @@ impl StateManager {
         }
     }
 
-    pub fn current(&self) -> Current {
+    pub(crate) fn current(&self) -> Current {
         *self.cur.lock()
     }
 
     /// Applies a transition; returns the state to report, or `None` when it is a duplicate
     /// or not allowed (Suspended after Lost).
-    pub fn transition(&self, to: ConnectionState) -> Option<ConnectionState> {
+    pub(crate) fn transition(&self, to: ConnectionState) -> Option<ConnectionState> {
         let mut c = self.cur.lock();
         let report = match to {
             ConnectionState::Connected | ConnectionState::Reconnected => {
@@ -221,7 +221,7 @@ impl StateManager {
     }
 
     /// Waits until connected; false after `timeout`.
-    pub fn wait_connected(&self, timeout: Duration) -> bool {
+    pub(crate) fn wait_connected(&self, timeout: Duration) -> bool {
         let deadline = Instant::now().checked_add(timeout);
         let mut c = self.cur.lock();
         loop {
@@ -243,7 +243,7 @@ impl StateManager {
     }
 
     /// Marks the client closed and wakes every waiter.
-    pub fn close(&self) {
+    pub(crate) fn close(&self) {
         let mut c = self.cur.lock();
         c.closed = true;
         c.state = None;

@@ -52,7 +52,7 @@ impl ConnectionStateListener for OnConnect {
 }
 
 impl EnsembleTracker {
-    pub fn new(inner: &Arc<Inner>) -> Arc<EnsembleTracker> {
+    pub(super) fn new(inner: &Arc<Inner>) -> Arc<EnsembleTracker> {
         let t = Arc::new(EnsembleTracker {
             inner: Arc::downgrade(inner),
             current: Mutex::new(None),
@@ -72,7 +72,7 @@ impl EnsembleTracker {
     }
 
     /// Listens for connections and reads the config a first time.
-    pub fn start(self: &Arc<Self>) {
+    pub(super) fn start(self: &Arc<Self>) {
         let Some(inner) = self.inner.upgrade() else {
             return;
         };
@@ -84,7 +84,7 @@ impl EnsembleTracker {
         self.reset();
     }
 
-    pub fn close(&self) {
+    pub(super) fn close(&self) {
         if self.closed.swap(true, Ordering::AcqRel) {
             return;
         }
@@ -95,7 +95,7 @@ impl EnsembleTracker {
         self.watcher.lock().take();
     }
 
-    pub fn current_config(&self) -> Option<QuorumConfig> {
+    pub(super) fn current_config(&self) -> Option<QuorumConfig> {
         self.current.lock().clone()
     }
 

@@ -5,7 +5,7 @@
 //! Decoding is total: every read checks the bytes that remain, every length is checked
 //! against them *before* anything is allocated, and a negative length other than `-1` (null)
 //! is an error. Because a frame is length-checked when it is read off the socket (see
-//! [`super::frame`]), nothing here can allocate more than the frame limit.
+//! the frame layer, `proto::raw`), nothing here can allocate more than the frame limit.
 
 use byteorder::{BigEndian, ByteOrder};
 

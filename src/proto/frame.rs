@@ -5,6 +5,9 @@
 //! survives a read timeout, and a length field is checked against the limit *before* any
 //! buffer grows to hold it. The `encode_*` functions write complete frames into a reused
 //! buffer.
+//!
+//! Crate-private: the session and the TestingServer use it here, and `proto::raw` re-exports
+//! it, outside semver, for the benchmark's raw floor and the protocol tests.
 
 use std::io::{self, Read};
 

@@ -6,7 +6,6 @@
 //! tool (a benchmark floor, a proxy, a test) can speak the protocol directly.
 //!
 //! * [`codec`]: the jute primitives, the bounds-checked [`Reader`] and the [`Record`] trait.
-//! * [`frame`]: length-prefixed frames, [`FrameReader`] and the frame encoders.
 //! * [`consts`]: op codes, error codes, event types, keeper states, create modes, permissions, xids.
 //! * records: [`header`] (handshake and headers), [`data`] (Stat, ACL), [`ops`] (every request
 //!   and response body), [`multi`] (multi / multiRead), [`message`] (bodies keyed by op code).
@@ -14,12 +13,23 @@
 //! Decoding is total: any byte slice decodes to `Ok` or to [`Error::Protocol`](crate::Error),
 //! never a panic, and no length field can size an allocation beyond the frame that holds it.
 //!
+//! ## What is stable
+//!
+//! Everything documented here follows the crate's semver: the value types the rest of the
+//! API uses ([`Stat`], [`Acl`], [`Id`], [`Perms`], [`CreateMode`], [`EventType`],
+//! [`KeeperState`], [`OpCode`], [`ErrorCode`], ...), and the records with their jute
+//! encoding, which follow ZooKeeper's own definitions. The frame layer (reading and writing
+//! length-prefixed frames, the frame size limits) is not: it lives in `proto::raw`, hidden
+//! from these docs and free to change in any release, for the benchmark's raw floor and the
+//! protocol tests.
+//!
 //! ```
-//! use zk_curator::proto::{frame, GetDataRequest, Reader, Record, Request, RequestHeader};
-//! let mut buf = Vec::new();
+//! use zk_curator::proto::{GetDataRequest, Reader, Record, Request, RequestHeader};
 //! let req = Request::GetData(GetDataRequest { path: "/a".into(), watch: true });
-//! frame::encode_request(&mut buf, 1, &req);
-//! let mut r = Reader::new(&buf[4..]);
+//! let mut buf = Vec::new();
+//! RequestHeader { xid: 1, op: req.op_code().code() }.encode(&mut buf);
+//! req.encode(&mut buf);
+//! let mut r = Reader::new(&buf);
 //! let header = RequestHeader::decode(&mut r).unwrap();
 //! assert_eq!(Request::decode(header.op_code().unwrap(), &mut r).unwrap(), req);
 //! ```
@@ -27,11 +37,14 @@
 pub mod codec;
 pub mod consts;
 pub mod data;
-pub mod frame;
+// The frame layer, for the crate itself; `raw` is its unstable public window.
+pub(crate) mod frame;
 pub mod header;
 pub mod message;
 pub mod multi;
 pub mod ops;
+#[doc(hidden)]
+pub mod raw;
 
 pub use codec::{Jute, Reader, Record};
 pub use consts::{
@@ -39,7 +52,9 @@ pub use consts::{
     WatcherType,
 };
 pub use data::{Acl, Id, Stat};
-pub use frame::FrameReader;
+// For the crate's own readers (the session's and the TestingServer's); users reach it
+// through `raw`.
+pub(crate) use frame::FrameReader;
 pub use header::{ConnectRequest, ConnectResponse, ReplyHeader, RequestHeader};
 pub use message::{Request, Response};
 pub use multi::{MultiHeader, MultiOp, MultiRequest, MultiResponse, MultiResult};

@@ -128,7 +128,7 @@ fn ambiguous(e: &Error) -> bool {
 
 impl ExactWriter {
     /// A writer of `path` (a valid path, the client's namespace not applied yet).
-    pub fn new(client: &CuratorFramework, path: &str) -> ExactWriter {
+    pub(super) fn new(client: &CuratorFramework, path: &str) -> ExactWriter {
         ExactWriter {
             client: client.clone(),
             path: path.to_string(),
@@ -141,7 +141,7 @@ impl ExactWriter {
     /// Writes `data` under `op`'s condition, retrying connection errors with the client's
     /// policy; an `Err` that is `ConnectionLoss`, `SessionExpired` or `RequestTimeout` means
     /// the outcome could not be established.
-    pub fn write(&self, op: WriteOp, data: &[u8]) -> Result<Outcome> {
+    pub(super) fn write(&self, op: WriteOp, data: &[u8]) -> Result<Outcome> {
         let (full, dir) = match self.full.get() {
             Some(f) => f.clone(),
             None => {
@@ -157,7 +157,7 @@ impl ExactWriter {
     }
 
     /// Deletes the markers (those in use are deleted when their write finishes).
-    pub fn close(&self) {
+    pub(super) fn close(&self) {
         let made = {
             let mut s = self.slots.lock();
             s.closed = true;

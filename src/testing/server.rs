@@ -278,16 +278,16 @@ impl TestingServerBuilder {
 /// ```
 /// use std::io::Write;
 /// use std::net::TcpStream;
-/// use zk_curator::proto::{frame, ConnectRequest, ConnectResponse, FrameReader, Record};
+/// use zk_curator::proto::{raw, ConnectRequest, ConnectResponse, Record};
 /// use zk_curator::testing::TestingServer;
 ///
 /// let server = TestingServer::start()?;
 /// let mut sock = TcpStream::connect(server.connect_string())?;
 /// let mut buf = Vec::new();
 /// let hello = ConnectRequest { timeout: 10_000, passwd: vec![0; 16], read_only: Some(false), ..Default::default() };
-/// frame::encode_record_frame(&mut buf, &hello);
+/// raw::encode_record_frame(&mut buf, &hello);
 /// sock.write_all(&buf)?;
-/// let mut frames = FrameReader::new(frame::DEFAULT_MAX_FRAME);
+/// let mut frames = raw::FrameReader::new(raw::DEFAULT_MAX_FRAME);
 /// let resp = ConnectResponse::decode_exact(frames.read_frame(&mut sock)?)?;
 /// assert_eq!(resp.timeout, 10_000);
 /// assert_eq!(server.session_ids(), vec![resp.session_id]);

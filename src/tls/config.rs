@@ -9,7 +9,9 @@ use rustls::client::WebPkiServerVerifier;
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
-use rustls::{ClientConfig, RootCertStore, ServerConfig};
+#[cfg(feature = "testing")]
+use rustls::ServerConfig;
+use rustls::{ClientConfig, RootCertStore};
 
 use super::stream::TlsStream;
 use super::verify::SkipHostname;
@@ -318,7 +320,9 @@ fn key_error(e: &rustls::Error) -> String {
 }
 
 /// The TestingServer's configuration: its certificate chain and key, and the CA that
-/// client certificates must chain to (`None`: no client certificate asked for).
+/// client certificates must chain to (`None`: no client certificate asked for). Only the
+/// TestingServer serves TLS, so this exists only with the `testing` feature.
+#[cfg(feature = "testing")]
 pub(crate) fn server_config(
     cert_chain: &[u8],
     key: &Secret,

@@ -16,5 +16,6 @@ mod config;
 pub(crate) mod stream;
 mod verify;
 
+#[cfg(feature = "testing")]
 pub(crate) use config::server_config;
 pub use config::{TlsConfig, TlsConfigBuilder};

@@ -24,7 +24,9 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 use rustls::pki_types::ServerName;
-use rustls::{ClientConfig, ClientConnection, Connection, ServerConfig, ServerConnection};
+use rustls::{ClientConfig, ClientConnection, Connection};
+#[cfg(feature = "testing")]
+use rustls::{ServerConfig, ServerConnection};
 
 use super::verify::classify;
 use crate::TlsFailure;
@@ -48,7 +50,7 @@ pub(crate) struct TlsStream {
 
 impl TlsStream {
     /// Runs the client handshake over `sock` (bounded by its timeouts).
-    pub fn client(
+    pub(crate) fn client(
         sock: TcpStream,
         config: Arc<ClientConfig>,
         name: ServerName<'static>,
@@ -58,8 +60,10 @@ impl TlsStream {
         TlsStream::handshake(sock, Connection::Client(conn), host)
     }
 
-    /// Runs the server handshake over an accepted `sock` (bounded by its timeouts).
-    pub fn server(sock: TcpStream, config: Arc<ServerConfig>) -> io::Result<TlsStream> {
+    /// Runs the server handshake over an accepted `sock` (bounded by its timeouts); the
+    /// TestingServer's side, so it exists only with that feature.
+    #[cfg(feature = "testing")]
+    pub(crate) fn server(sock: TcpStream, config: Arc<ServerConfig>) -> io::Result<TlsStream> {
         let conn = ServerConnection::new(config).map_err(|e| failure(&e, "client"))?;
         TlsStream::handshake(sock, Connection::Server(conn), "client")
     }
@@ -90,12 +94,12 @@ impl TlsStream {
     }
 
     /// The socket underneath (timeouts, shutdown).
-    pub fn tcp(&self) -> &TcpStream {
+    pub(crate) fn tcp(&self) -> &TcpStream {
         &self.sock
     }
 
     /// Another handle on the same connection.
-    pub fn try_clone(&self) -> io::Result<TlsStream> {
+    pub(crate) fn try_clone(&self) -> io::Result<TlsStream> {
         Ok(TlsStream {
             sock: self.sock.try_clone()?,
             state: Arc::clone(&self.state),
@@ -105,7 +109,7 @@ impl TlsStream {
 
     /// Reads decrypted bytes; `Ok(0)` at the end of the stream. Socket timeouts come back
     /// as `WouldBlock`/`TimedOut` with the connection intact.
-    pub fn read(&self, out: &mut [u8]) -> io::Result<usize> {
+    pub(crate) fn read(&self, out: &mut [u8]) -> io::Result<usize> {
         if out.is_empty() {
             return Ok(0);
         }
@@ -139,7 +143,7 @@ impl TlsStream {
     }
 
     /// Encrypts `data` and writes it; callers serialize their writes (see the module docs).
-    pub fn write_all(&self, data: &[u8]) -> io::Result<()> {
+    pub(crate) fn write_all(&self, data: &[u8]) -> io::Result<()> {
         let mut wire = Vec::with_capacity(data.len() + 64);
         {
             let mut st = self.state.lock();

@@ -21,10 +21,10 @@ use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
-use zk_curator::proto::frame::{self, DEFAULT_MAX_FRAME};
+use zk_curator::proto::raw::{self, FrameReader, DEFAULT_MAX_FRAME};
 use zk_curator::proto::{
-    xid, Acl, ConnectRequest, ConnectResponse, CreateRequest, FrameReader, GetDataRequest, OpCode,
-    Reader, Record, ReplyHeader, Request, RequestHeader, Response, Stat, WatcherEvent,
+    xid, Acl, ConnectRequest, ConnectResponse, CreateRequest, GetDataRequest, OpCode, Reader,
+    Record, ReplyHeader, Request, RequestHeader, Response, Stat, WatcherEvent,
 };
 use zk_curator::Error;
 
@@ -154,7 +154,7 @@ impl RawConn {
     ) -> io::Result<(RawConn, ConnectResponse)> {
         let sock = open(&to)?;
         let mut buf = Vec::new();
-        frame::encode_record_frame(&mut buf, req);
+        raw::encode_record_frame(&mut buf, req);
         (&sock).write_all(&buf)?;
         let mut conn = RawConn {
             sock,
@@ -235,17 +235,17 @@ impl RawConn {
     /// Sends `req` with `xid` (normal or special, e.g. setWatches -8).
     pub fn send_with_xid(&mut self, xid: i32, req: &Request) -> io::Result<()> {
         let mut buf = Vec::new();
-        frame::encode_request(&mut buf, xid, req);
+        raw::encode_request(&mut buf, xid, req);
         self.send_bytes(&buf)
     }
 
     /// Sends a frame holding `header` and `body` as given (unknown op codes, odd bodies).
     pub fn send_raw(&mut self, header: RequestHeader, body: &[u8]) -> io::Result<()> {
         let mut buf = Vec::new();
-        let at = frame::begin_frame(&mut buf);
+        let at = raw::begin_frame(&mut buf);
         header.encode(&mut buf);
         buf.extend_from_slice(body);
-        frame::end_frame(&mut buf, at);
+        raw::end_frame(&mut buf, at);
         self.send_bytes(&buf)
     }
 

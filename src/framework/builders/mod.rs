@@ -120,11 +120,11 @@ impl<T> Clone for OnceDone<T> {
 }
 
 impl<T> OnceDone<T> {
-    pub fn new(d: Done<T>) -> Self {
+    pub(crate) fn new(d: Done<T>) -> Self {
         OnceDone(Arc::new(Mutex::new(Some(d))))
     }
 
-    pub fn call(&self, r: Result<T>) {
+    pub(crate) fn call(&self, r: Result<T>) {
         let d = self.0.lock().take();
         if let Some(d) = d {
             d.call(r)

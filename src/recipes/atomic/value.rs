@@ -29,7 +29,7 @@ pub(super) struct Engine {
 }
 
 impl Engine {
-    pub fn new(
+    pub(super) fn new(
         client: &CuratorFramework,
         path: &str,
         policy: Arc<dyn RetryPolicy>,
@@ -52,7 +52,7 @@ impl Engine {
         })
     }
 
-    pub fn path(&self) -> &str {
+    pub(super) fn path(&self) -> &str {
         &self.path
     }
 
@@ -71,7 +71,7 @@ impl Engine {
         }
     }
 
-    pub fn get(&self) -> Result<AtomicValue<Bytes>> {
+    pub(super) fn get(&self) -> Result<AtomicValue<Bytes>> {
         let (v, _) = self.current()?;
         Ok(AtomicValue {
             succeeded: true,
@@ -99,7 +99,7 @@ impl Engine {
 
     /// The optimistic loop, then (if configured and still not done) the attempts under the
     /// promoted lock.
-    pub fn try_set(&self, make: MakeValue<'_>) -> Result<AtomicValue<Bytes>> {
+    pub(super) fn try_set(&self, make: MakeValue<'_>) -> Result<AtomicValue<Bytes>> {
         let start = Instant::now();
         let mut stats = AtomicStats::default();
         let mut count = 0u32;
@@ -178,7 +178,7 @@ impl Engine {
     }
 
     /// One attempt, only if the current value satisfies `expected`.
-    pub fn compare_and_set(
+    pub(super) fn compare_and_set(
         &self,
         expected: &dyn Fn(Option<&[u8]>) -> Result<bool>,
         new: &[u8],
@@ -213,7 +213,7 @@ impl Engine {
     }
 
     /// Writes `new` whatever the node holds, creating it (and its parents) if missing.
-    pub fn force_set(&self, new: &[u8]) -> Result<()> {
+    pub(super) fn force_set(&self, new: &[u8]) -> Result<()> {
         match self.client.set_data().for_path(&self.path, new) {
             Ok(_) => return Ok(()),
             Err(Error::NoNode { .. }) => {}
@@ -234,7 +234,7 @@ impl Engine {
     }
 
     /// Creates the node with `value` if it does not exist: true if this call created it.
-    pub fn initialize(&self, value: &[u8]) -> Result<bool> {
+    pub(super) fn initialize(&self, value: &[u8]) -> Result<bool> {
         match self.writer.write(WriteOp::Create, value)? {
             Outcome::Written(_) => Ok(true),
             Outcome::Refused(Error::NodeExists { .. }) => Ok(false),
@@ -242,7 +242,7 @@ impl Engine {
         }
     }
 
-    pub fn close(&self) {
+    pub(super) fn close(&self) {
         self.writer.close();
         if let Some((_, mutex)) = &self.promoted {
             mutex.close();

@@ -34,7 +34,7 @@ impl Signal {
 }
 
 impl Wake {
-    pub fn new(client: &CuratorFramework) -> Wake {
+    pub(super) fn new(client: &CuratorFramework) -> Wake {
         let signal = Arc::new(Signal::default());
         let s = signal.clone();
         let watcher = SharedWatcher::new(move |_e: &WatchedEvent| s.bump());
@@ -51,18 +51,18 @@ impl Wake {
     }
 
     /// The watcher to set on what the wait reads.
-    pub fn watcher(&self) -> SharedWatcher {
+    pub(super) fn watcher(&self) -> SharedWatcher {
         self.watcher.clone()
     }
 
     /// The current generation: read it before asking the server.
-    pub fn generation(&self) -> u64 {
+    pub(super) fn generation(&self) -> u64 {
         *self.signal.generation.lock()
     }
 
     /// Waits until the generation moves past `seen`: `Ok(false)` at `deadline`,
     /// `Err(Closed)` once the client is closed.
-    pub fn wait_past(&self, seen: u64, deadline: Option<Instant>) -> Result<bool> {
+    pub(super) fn wait_past(&self, seen: u64, deadline: Option<Instant>) -> Result<bool> {
         let mut g = self.signal.generation.lock();
         loop {
             if *g != seen {
@@ -86,7 +86,7 @@ impl Wake {
 impl Wake {
     /// After a connection error: waits for a state change, or a second, whichever comes
     /// first; `Ok(false)` only once `deadline` has passed.
-    pub fn backoff(&self, seen: u64, deadline: Option<Instant>) -> Result<bool> {
+    pub(super) fn backoff(&self, seen: u64, deadline: Option<Instant>) -> Result<bool> {
         let pause = Instant::now() + Duration::from_secs(1);
         let until = deadline.map_or(pause, |d| d.min(pause));
         if self.wait_past(seen, Some(until))? {

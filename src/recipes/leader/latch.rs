@@ -236,17 +236,17 @@ impl LeaderLatch {
 
     /// Latent, started or closed.
     pub fn state(&self) -> LeaderLatchState {
-        self.inner.core.lock().state
+        self.inner.standing.lock().state
     }
 
     /// This latch's node, once created (Curator's `getOurPath`).
     pub fn our_path(&self) -> Option<String> {
-        self.inner.core.lock().our_path.clone()
+        self.inner.standing.lock().our_path.clone()
     }
 
     /// The node this latch last led with (Curator's `getLastPathIsLeader`).
     pub fn last_path_is_leader(&self) -> Option<String> {
-        self.inner.core.lock().last_path_is_leader.clone()
+        self.inner.standing.lock().last_path_is_leader.clone()
     }
 
     /// The listeners told about leadership changes.
@@ -258,7 +258,7 @@ impl LeaderLatch {
 impl Drop for LeaderLatch {
     /// Closes a started latch with its [`CloseMode`].
     fn drop(&mut self) {
-        if self.inner.core.lock().state == LeaderLatchState::Started {
+        if self.inner.standing.lock().state == LeaderLatchState::Started {
             let _ = self.inner.close(self.inner.close_mode);
         }
     }
@@ -266,13 +266,13 @@ impl Drop for LeaderLatch {
 
 impl std::fmt::Debug for LeaderLatch {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let core = self.inner.core.lock();
+        let standing = self.inner.standing.lock();
         f.debug_struct("LeaderLatch")
             .field("path", &self.inner.path)
             .field("id", &self.inner.id)
-            .field("state", &core.state)
-            .field("leader", &core.leader)
-            .field("our_path", &core.our_path)
+            .field("state", &standing.state)
+            .field("leader", &standing.leader)
+            .field("our_path", &standing.our_path)
             .finish()
     }
 }

@@ -52,12 +52,12 @@ pub(super) struct Pass<'a> {
 }
 
 impl<'a> Pass<'a> {
-    pub fn new(inner: &'a Arc<Inner>) -> Pass<'a> {
+    pub(super) fn new(inner: &'a Arc<Inner>) -> Pass<'a> {
         Pass { inner }
     }
 
     /// Runs the pass; also returns the path of a node it created.
-    pub fn run(&self) -> (PassEnd, Option<String>) {
+    pub(super) fn run(&self) -> (PassEnd, Option<String>) {
         let zk = match self.inner.client.inner.handle() {
             Ok(zk) => zk,
             Err(Error::Closed) => return (PassEnd::Done, None),

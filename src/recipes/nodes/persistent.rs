@@ -298,7 +298,7 @@ impl std::fmt::Debug for PersistentNode {
 
 impl Inner {
     /// Asks for a pass: runs one on the timer thread, or makes the running one go again.
-    pub fn trigger(self: &Arc<Self>) {
+    pub(super) fn trigger(self: &Arc<Self>) {
         {
             let mut st = self.st.lock();
             if st.life != Life::Started {

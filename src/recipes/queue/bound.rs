@@ -51,12 +51,12 @@ pub(crate) struct Ticket {
 
 impl Ticket {
     /// A ticket of an unbounded queue.
-    pub fn free() -> Ticket {
+    pub(super) fn free() -> Ticket {
         Ticket { bound: None }
     }
 
     /// The put completed (`ok`: its node exists) or failed.
-    pub fn done(mut self, ok: bool) {
+    pub(super) fn done(mut self, ok: bool) {
         if let Some(b) = self.bound.take() {
             b.release(ok);
         }
@@ -74,7 +74,7 @@ impl Drop for Ticket {
 }
 
 impl Bound {
-    pub fn new(max: usize, completed: Arc<AtomicU64>) -> Arc<Bound> {
+    pub(super) fn new(max: usize, completed: Arc<AtomicU64>) -> Arc<Bound> {
         Arc::new(Bound {
             max,
             reserved: Mutex::new(0),
@@ -93,7 +93,7 @@ impl Bound {
 
     /// Admits one put (`Ok(Some)`), or gives up at `deadline` (`Ok(None)`). `path` is the
     /// queue node (user form).
-    pub fn admit(
+    pub(super) fn admit(
         self: &Arc<Self>,
         client: &CuratorFramework,
         cache: &ChildrenCache,

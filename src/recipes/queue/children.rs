@@ -61,7 +61,7 @@ pub(crate) struct ChildrenCache {
 }
 
 impl ChildrenCache {
-    pub fn new(
+    pub(crate) fn new(
         client: &CuratorFramework,
         path: &str,
         completed_puts: Arc<AtomicU64>,
@@ -93,7 +93,7 @@ impl ChildrenCache {
     }
 
     /// Calls `f` with each connection state change from [`start`](Self::start) on.
-    pub fn set_state_hook(
+    pub(crate) fn set_state_hook(
         &self,
         f: impl Fn(&CuratorFramework, ConnectionState) + Send + Sync + 'static,
     ) {
@@ -102,7 +102,7 @@ impl ChildrenCache {
 
     /// Starts following the connection: every connected state marks the view stale (a new
     /// session has no watch). The first listing is the first user's.
-    pub fn start(self: &Arc<Self>) {
+    pub(crate) fn start(self: &Arc<Self>) {
         self.client
             .add_weak_state_listener(self, &self.state_listener, |cache, c, s| {
                 if s.is_connected() {
@@ -117,13 +117,13 @@ impl ChildrenCache {
     }
 
     /// The latest snapshot.
-    pub fn current(&self) -> Snapshot {
+    pub(crate) fn current(&self) -> Snapshot {
         self.snap.lock().clone()
     }
 
     /// Waits until the version differs from `seen` (or the cache closes, or `deadline`
     /// passes) and returns the snapshot then.
-    pub fn wait_next(&self, seen: u64, deadline: Option<Instant>) -> Snapshot {
+    pub(crate) fn wait_next(&self, seen: u64, deadline: Option<Instant>) -> Snapshot {
         let mut s = self.snap.lock();
         while s.version == seen && !s.closed {
             match deadline {
@@ -139,7 +139,7 @@ impl ChildrenCache {
     }
 
     /// Moves the version on: whoever waits looks at the queue again.
-    pub fn changed(&self) {
+    pub(crate) fn changed(&self) {
         let mut s = self.snap.lock();
         s.version += 1;
         drop(s);
@@ -149,7 +149,7 @@ impl ChildrenCache {
     /// Lists the children and leaves a watch on them; the snapshot's version is not moved
     /// (a listing is not a change). A queue node someone deleted is created again (a queue
     /// node lives as long as its users) and lists as empty.
-    pub fn refresh(&self) -> Result<Snapshot> {
+    pub(crate) fn refresh(&self) -> Result<Snapshot> {
         if self.closed.load(Ordering::Acquire) {
             return Err(Error::Closed);
         }
@@ -198,7 +198,7 @@ impl ChildrenCache {
 
     /// Lists now unless a children watch is already in place (then a change will be heard
     /// of). True if it listed.
-    pub fn ensure_watch(&self) -> Result<bool> {
+    pub(crate) fn ensure_watch(&self) -> Result<bool> {
         if self.armed.load(Ordering::Acquire) {
             return Ok(false);
         }
@@ -207,7 +207,7 @@ impl ChildrenCache {
 
     /// Watches `lock_path` (another consumer's lock on an item) and moves the version on
     /// when it goes away. At once if it is already gone.
-    pub fn watch_lock(self: &Arc<Self>, lock_path: &str) {
+    pub(crate) fn watch_lock(self: &Arc<Self>, lock_path: &str) {
         if self.closed.load(Ordering::Acquire) {
             return;
         }
@@ -255,7 +255,7 @@ impl ChildrenCache {
 
     /// Stops following: removes the state listener and every watch this cache set, and
     /// releases waiters.
-    pub fn close(&self) {
+    pub(crate) fn close(&self) {
         if self.closed.swap(true, Ordering::AcqRel) {
             return;
         }

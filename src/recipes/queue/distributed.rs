@@ -70,7 +70,7 @@ pub(crate) struct QueueCore<T> {
 }
 
 impl<T: Send + Sync + 'static> QueueCore<T> {
-    pub fn new(cfg: Config<T>) -> Arc<QueueCore<T>> {
+    pub(crate) fn new(cfg: Config<T>) -> Arc<QueueCore<T>> {
         let completed = Arc::new(AtomicU64::new(0));
         let cache = ChildrenCache::new(&cfg.client, &cfg.path, completed.clone());
         let bound = cfg.max_items.map(|m| Bound::new(m, completed));
@@ -90,7 +90,7 @@ impl<T: Send + Sync + 'static> QueueCore<T> {
         })
     }
 
-    pub fn is_started(&self) -> bool {
+    pub(crate) fn is_started(&self) -> bool {
         *self.life.lock() == Life::Started
     }
 
@@ -104,7 +104,7 @@ impl<T: Send + Sync + 'static> QueueCore<T> {
         }
     }
 
-    pub fn start(self: &Arc<Self>) -> Result<()> {
+    pub(crate) fn start(self: &Arc<Self>) -> Result<()> {
         {
             let mut life = self.life.lock();
             match *life {
@@ -168,7 +168,7 @@ impl<T: Send + Sync + 'static> QueueCore<T> {
         Ok(())
     }
 
-    pub fn close(&self) {
+    pub(crate) fn close(&self) {
         {
             let mut life = self.life.lock();
             let was = *life;
@@ -214,7 +214,7 @@ impl<T: Send + Sync + 'static> QueueCore<T> {
     }
 
     /// Waits until no background put is outstanding; false after `wait`.
-    pub fn flush_puts(&self, wait: Duration) -> bool {
+    pub(crate) fn flush_puts(&self, wait: Duration) -> bool {
         let deadline = Instant::now().checked_add(wait);
         let mut n = self.outstanding.lock();
         while *n > 0 {
@@ -230,7 +230,7 @@ impl<T: Send + Sync + 'static> QueueCore<T> {
         true
     }
 
-    pub fn set_error_mode(&self, mode: ErrorMode) -> Result<()> {
+    pub(crate) fn set_error_mode(&self, mode: ErrorMode) -> Result<()> {
         if self.cfg.lock_path.is_none() {
             return Err(Error::InvalidArgument(
                 "an error mode needs a lock path (QueueBuilder::lock_path)".into(),
@@ -242,7 +242,7 @@ impl<T: Send + Sync + 'static> QueueCore<T> {
 
     /// Puts `items` (one node) named `queue-<decoration><SEQ>`; `Ok(false)` if the queue
     /// stayed full until `max_wait` passed.
-    pub fn put_items(
+    pub(crate) fn put_items(
         self: &Arc<Self>,
         items: Vec<T>,
         multi: bool,
@@ -331,7 +331,7 @@ impl<T: Send + Sync + 'static> QueueCore<T> {
 
     /// Removes the item node `name` without consuming it (the id queue's `remove`); with a
     /// lock path, under its lock. True if this call removed it.
-    pub fn try_remove(&self, name: &str) -> Result<bool> {
+    pub(crate) fn try_remove(&self, name: &str) -> Result<bool> {
         let item = path::make_path(&self.cfg.path, name);
         match &self.cfg.lock_path {
             None => match self.cfg.client.delete().for_path(&item) {
@@ -344,7 +344,7 @@ impl<T: Send + Sync + 'static> QueueCore<T> {
     }
 
     /// The current children of the queue node.
-    pub fn children(&self) -> Result<Vec<String>> {
+    pub(crate) fn children(&self) -> Result<Vec<String>> {
         self.cfg.client.get_children().for_path(&self.cfg.path)
     }
 }

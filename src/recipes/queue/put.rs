@@ -35,7 +35,7 @@ pub(crate) struct ItemCreate {
 
 impl ItemCreate {
     /// `queue_path` (user form) and the node name prefix `base` (`queue-...`).
-    pub fn new(
+    pub(super) fn new(
         client: &CuratorFramework,
         queue_path: &str,
         base: &str,
@@ -56,7 +56,7 @@ impl ItemCreate {
 
     /// The bytes of the create request (without its length prefix), as the packet limit
     /// counts them: header, path, data, ACL list, flags.
-    pub fn request_len(&self) -> usize {
+    pub(super) fn request_len(&self) -> usize {
         let acl: usize = self
             .acl
             .iter()
@@ -66,7 +66,7 @@ impl ItemCreate {
     }
 
     /// The item node's data length.
-    pub fn data_len(&self) -> usize {
+    pub(super) fn data_len(&self) -> usize {
         self.data.len()
     }
 
@@ -134,7 +134,7 @@ impl ItemCreate {
 
     /// Creates the node in the caller's thread (retry loop included); returns its path
     /// (user form).
-    pub fn run(&self, client: &CuratorFramework) -> Result<String> {
+    pub(super) fn run(&self, client: &CuratorFramework) -> Result<String> {
         client
             .call(|zk, count| self.attempt(zk, count))
             .map(|p| client.unfix_path(&p))
@@ -142,7 +142,7 @@ impl ItemCreate {
 
     /// Creates the node in the background; `done` gets the path (user form) or the final
     /// error, on the event thread. `Err(Closed)` (and `done` is not called) on a closed client.
-    pub fn run_background(
+    pub(super) fn run_background(
         self: &Arc<Self>,
         client: &CuratorFramework,
         done: impl FnOnce(Result<String>) + Send + 'static,

@@ -35,7 +35,7 @@ pub(crate) struct Inner {
     pub path: String,
     pub id: String,
     pub close_mode: CloseMode,
-    pub core: Mutex<Core>,
+    pub standing: Mutex<Standing>,
     /// Signalled on every leadership change and on close.
     pub changed: Condvar,
     pub listeners: Listenable<dyn LeaderLatchListener>,
@@ -44,7 +44,10 @@ pub(crate) struct Inner {
     pub state_listener: Mutex<Option<ListenerId>>,
 }
 
-pub(crate) struct Core {
+/// The latch's standing in the election, under one lock: its lifecycle, our node and the
+/// session that owns it, whether it leads, and the generation that stale results are
+/// checked against.
+pub(crate) struct Standing {
     pub state: LeaderLatchState,
     /// The leadership flag (listeners have been or are being told about it).
     pub leader: bool,
@@ -61,7 +64,7 @@ pub(crate) struct Core {
 }
 
 impl Inner {
-    pub fn new(
+    pub(super) fn new(
         client: CuratorFramework,
         path: String,
         id: String,
@@ -74,7 +77,7 @@ impl Inner {
                 path,
                 id,
                 close_mode,
-                core: Mutex::new(Core {
+                standing: Mutex::new(Standing {
                     state: LeaderLatchState::Latent,
                     leader: false,
                     our_path: None,
@@ -128,14 +131,14 @@ impl Inner {
     /// Checks where we stand: a new node if we have none, else the election's children.
     pub(super) fn recheck(self: &Arc<Self>) {
         let generation = {
-            let core = self.core.lock();
-            if core.state != LeaderLatchState::Started || core.creating {
+            let standing = self.standing.lock();
+            if standing.state != LeaderLatchState::Started || standing.creating {
                 return;
             }
-            if core.our_path.is_none() {
+            if standing.our_path.is_none() {
                 None
             } else {
-                Some(core.generation)
+                Some(standing.generation)
             }
         };
         match generation {
@@ -146,18 +149,18 @@ impl Inner {
 
     fn reset(self: &Arc<Self>) {
         let (old, generation, was_leader) = {
-            let mut core = self.core.lock();
-            if core.state != LeaderLatchState::Started {
+            let mut standing = self.standing.lock();
+            if standing.state != LeaderLatchState::Started {
                 return;
             }
-            core.generation += 1;
-            core.creating = true;
-            core.owner = None;
-            let was = std::mem::replace(&mut core.leader, false);
+            standing.generation += 1;
+            standing.creating = true;
+            standing.owner = None;
+            let was = std::mem::replace(&mut standing.leader, false);
             if was {
                 self.changed.notify_all();
             }
-            (core.our_path.take(), core.generation, was)
+            (standing.our_path.take(), standing.generation, was)
         };
         if was_leader {
             self.notify(false);
@@ -185,7 +188,7 @@ impl Inner {
                 self.id.as_bytes(),
             );
         if let Err(e) = r {
-            self.core.lock().creating = false;
+            self.standing.lock().creating = false;
             self.failed(generation, "creating the latch node", &e);
         }
     }
@@ -197,16 +200,16 @@ impl Inner {
             (None, None) => Err(Error::Protocol("a create result without a path".into())),
         };
         let keep = {
-            let mut core = self.core.lock();
-            let current = core.generation == generation;
+            let mut standing = self.standing.lock();
+            let current = standing.generation == generation;
             if current {
-                core.creating = false;
+                standing.creating = false;
             }
             match &created {
-                Ok(name) if current && core.state == LeaderLatchState::Started => {
-                    core.our_path = Some(name.clone());
-                    core.owner = e.stat().map(|s| s.ephemeral_owner);
-                    core.failures = 0;
+                Ok(name) if current && standing.state == LeaderLatchState::Started => {
+                    standing.our_path = Some(name.clone());
+                    standing.owner = e.stat().map(|s| s.ephemeral_owner);
+                    standing.failures = 0;
                     true
                 }
                 _ => false,
@@ -256,11 +259,11 @@ impl Inner {
         let mut sorted = children.to_vec();
         path::sort_children(&mut sorted, LATCH_NODE_NAME);
         let (our, owner) = {
-            let core = self.core.lock();
-            if core.generation != generation || core.state != LeaderLatchState::Started {
+            let standing = self.standing.lock();
+            if standing.generation != generation || standing.state != LeaderLatchState::Started {
                 return;
             }
-            (core.our_path.clone(), core.owner)
+            (standing.our_path.clone(), standing.owner)
         };
         let Some(our) = our else { return };
         log::trace!("LeaderLatch {}: {our} among {sorted:?}", self.path);
@@ -333,11 +336,11 @@ impl Inner {
                 match (e.error(), e.stat()) {
                     (None, Some(st)) => {
                         {
-                            let mut core = me.core.lock();
-                            if core.generation != generation {
+                            let mut standing = me.standing.lock();
+                            if standing.generation != generation {
                                 return;
                             }
-                            core.owner = Some(st.ephemeral_owner);
+                            standing.owner = Some(st.ephemeral_owner);
                         }
                         me.recheck();
                     }
@@ -357,12 +360,12 @@ impl Inner {
 
     fn claim(self: &Arc<Self>, generation: u64, our: &str) {
         let gained = {
-            let mut core = self.core.lock();
-            if core.generation != generation || core.state != LeaderLatchState::Started {
+            let mut standing = self.standing.lock();
+            if standing.generation != generation || standing.state != LeaderLatchState::Started {
                 return;
             }
-            core.last_path_is_leader = Some(our.to_string());
-            let gained = !std::mem::replace(&mut core.leader, true);
+            standing.last_path_is_leader = Some(our.to_string());
+            let gained = !std::mem::replace(&mut standing.leader, true);
             if gained {
                 self.changed.notify_all();
             }
@@ -376,11 +379,11 @@ impl Inner {
 
     fn set_leadership(self: &Arc<Self>, leader: bool) {
         let changed = {
-            let mut core = self.core.lock();
-            if leader && core.state != LeaderLatchState::Started {
+            let mut standing = self.standing.lock();
+            if leader && standing.state != LeaderLatchState::Started {
                 return;
             }
-            let changed = std::mem::replace(&mut core.leader, leader) != leader;
+            let changed = std::mem::replace(&mut standing.leader, leader) != leader;
             if changed {
                 self.changed.notify_all();
             }
@@ -406,8 +409,8 @@ impl Inner {
     }
 
     fn is_current(&self, generation: u64) -> bool {
-        let core = self.core.lock();
-        core.generation == generation && core.state == LeaderLatchState::Started
+        let standing = self.standing.lock();
+        standing.generation == generation && standing.state == LeaderLatchState::Started
     }
 
     /// A step failed: connection trouble is retried after a backoff (by then a reconnect
@@ -424,20 +427,20 @@ impl Inner {
         }
         log::debug!("LeaderLatch {}: {what} failed ({e}); retrying", self.path);
         let delay = {
-            let mut core = self.core.lock();
-            if core.retry_scheduled {
+            let mut standing = self.standing.lock();
+            if standing.retry_scheduled {
                 return;
             }
-            core.retry_scheduled = true;
-            core.failures = core.failures.saturating_add(1);
-            Duration::from_millis(50 << core.failures.min(5))
+            standing.retry_scheduled = true;
+            standing.failures = standing.failures.saturating_add(1);
+            Duration::from_millis(50 << standing.failures.min(5))
         };
         let weak = Arc::downgrade(self);
         self.client.inner.scheduler.schedule(delay, move || {
             let Some(me) = weak.upgrade() else { return };
             let client = me.client.clone();
             on_event_thread(&client, move || {
-                me.core.lock().retry_scheduled = false;
+                me.standing.lock().retry_scheduled = false;
                 // Not connected: the reconnect will check.
                 if me.connected_as_delivered() {
                     me.recheck();

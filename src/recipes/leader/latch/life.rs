@@ -11,11 +11,11 @@ use crate::framework::ConnectionState;
 use crate::recipes::on_event_thread;
 
 impl Inner {
-    pub fn start(self: &Arc<Self>) -> Result<()> {
+    pub(super) fn start(self: &Arc<Self>) -> Result<()> {
         {
-            let mut core = self.core.lock();
-            match core.state {
-                LeaderLatchState::Latent => core.state = LeaderLatchState::Started,
+            let mut standing = self.standing.lock();
+            match standing.state {
+                LeaderLatchState::Latent => standing.state = LeaderLatchState::Started,
                 LeaderLatchState::Started => {
                     return Err(Error::InvalidArgument(format!(
                         "the LeaderLatch on {} was already started",
@@ -38,11 +38,11 @@ impl Inner {
         Ok(())
     }
 
-    pub fn close(self: &Arc<Self>, mode: CloseMode) -> Result<()> {
+    pub(super) fn close(self: &Arc<Self>, mode: CloseMode) -> Result<()> {
         let (node, was_leader) = {
-            let mut core = self.core.lock();
-            if core.state != LeaderLatchState::Started {
-                return Err(match core.state {
+            let mut standing = self.standing.lock();
+            if standing.state != LeaderLatchState::Started {
+                return Err(match standing.state {
                     LeaderLatchState::Closed => self.closed_error(),
                     _ => Error::InvalidArgument(format!(
                         "the LeaderLatch on {} was never started",
@@ -50,12 +50,12 @@ impl Inner {
                     )),
                 });
             }
-            core.state = LeaderLatchState::Closed;
-            core.generation += 1;
-            core.owner = None;
-            let was = std::mem::replace(&mut core.leader, false);
+            standing.state = LeaderLatchState::Closed;
+            standing.generation += 1;
+            standing.owner = None;
+            let was = std::mem::replace(&mut standing.leader, false);
             self.changed.notify_all();
-            (core.our_path.take(), was)
+            (standing.our_path.take(), was)
         };
         match mode {
             CloseMode::Silent => self.listeners.clear(),
@@ -79,22 +79,22 @@ impl Inner {
         Ok(())
     }
 
-    pub fn has_leadership(&self) -> bool {
+    pub(super) fn has_leadership(&self) -> bool {
         let (leader, owner) = {
-            let core = self.core.lock();
+            let standing = self.standing.lock();
             (
-                core.state == LeaderLatchState::Started && core.leader,
-                core.owner,
+                standing.state == LeaderLatchState::Started && standing.leader,
+                standing.owner,
             )
         };
         leader && self.live(owner)
     }
 
     /// Waits for leadership until `deadline` (`None`: forever); `Ok(false)` on timeout.
-    pub fn await_leadership(&self, deadline: Option<Instant>) -> Result<bool> {
-        let mut core = self.core.lock();
+    pub(super) fn await_leadership(&self, deadline: Option<Instant>) -> Result<bool> {
+        let mut standing = self.standing.lock();
         loop {
-            match core.state {
+            match standing.state {
                 LeaderLatchState::Started => {}
                 LeaderLatchState::Closed => return Err(self.closed_error()),
                 LeaderLatchState::Latent => {
@@ -107,8 +107,8 @@ impl Inner {
             // The flag is set, but the connection may be down right now (the Suspended
             // event not handled yet): look again shortly rather than wait for a change.
             let mut slice = None;
-            if core.leader {
-                if self.live(core.owner) {
+            if standing.leader {
+                if self.live(standing.owner) {
                     return Ok(true);
                 }
                 slice = Some(Instant::now() + Duration::from_millis(10));
@@ -122,9 +122,9 @@ impl Inner {
                     if deadline.is_some_and(|d| Instant::now() >= d) {
                         return Ok(false);
                     }
-                    self.changed.wait_until(&mut core, t);
+                    self.changed.wait_until(&mut standing, t);
                 }
-                None => self.changed.wait(&mut core),
+                None => self.changed.wait(&mut standing),
             }
         }
     }

@@ -61,7 +61,7 @@ pub(crate) struct Shared {
 static THREADS: AtomicU64 = AtomicU64::new(0);
 
 impl Shared {
-    pub fn new(
+    pub(super) fn new(
         client: CuratorFramework,
         path: String,
         id: String,
@@ -85,7 +85,7 @@ impl Shared {
         })
     }
 
-    pub fn set_auto_requeue(&self) {
+    pub(super) fn set_auto_requeue(&self) {
         self.auto_requeue.store(true, Ordering::Release);
     }
 
@@ -93,7 +93,7 @@ impl Shared {
         Error::InvalidArgument(format!("the LeaderSelector on {} {what}", self.path))
     }
 
-    pub fn start(self: &Arc<Self>) -> Result<()> {
+    pub(super) fn start(self: &Arc<Self>) -> Result<()> {
         if self.client.state() == CuratorFrameworkState::Stopped {
             return Err(Error::Closed);
         }
@@ -121,7 +121,7 @@ impl Shared {
         self.requeue().map(|_| ())
     }
 
-    pub fn requeue(&self) -> Result<bool> {
+    pub(super) fn requeue(&self) -> Result<bool> {
         let mut st = self.st.lock();
         match st.life {
             Life::Started => {}
@@ -144,7 +144,7 @@ impl Shared {
         }
     }
 
-    pub fn interrupt_leadership(&self) {
+    pub(super) fn interrupt_leadership(&self) {
         let task = {
             let st = self.st.lock();
             if !st.leading {
@@ -157,7 +157,7 @@ impl Shared {
         }
     }
 
-    pub fn close(&self) -> Result<()> {
+    pub(super) fn close(&self) -> Result<()> {
         let task = {
             let mut st = self.st.lock();
             match st.life {
@@ -177,13 +177,13 @@ impl Shared {
         Ok(())
     }
 
-    pub fn close_if_started(&self) {
+    pub(super) fn close_if_started(&self) {
         if self.st.lock().life == Life::Started {
             let _ = self.close();
         }
     }
 
-    pub fn has_leadership(&self) -> bool {
+    pub(super) fn has_leadership(&self) -> bool {
         let (session, task) = {
             let st = self.st.lock();
             if !st.leading {
