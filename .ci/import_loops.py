@@ -22,10 +22,9 @@ Not seen: comments (doc links included) and string literals are stripped; names 
 by `use super::*` and then used bare are not traced (the glob itself names only an
 ancestor); macros invoked by textual scope (`macro_rules!` from a sibling) name no path.
 
-Known loops that are not fixed yet are listed in import_loops.allow beside this script (one
-loop a line: the crate, the parent module, a colon and a space, the siblings); they are printed but do not fail. A
-loop that no line covers fails, and so does a line that no longer matches a loop (delete it:
-the list only shrinks).
+Every loop fails: there is no list of tolerated ones (the last were fixed in issue 16). The
+ways out of a new one: move the shared item down, or make a part that its owner holds and
+that calls back into it a child of the owner.
 
 Usage: import_loops.py [--root DIR]   (DIR: the crate, default the repository root)
        import_loops.py --self-test
@@ -419,34 +418,16 @@ def loops(edges):
     return found
 
 
-def read_allow(file):
-    """[(crate name, parent 'crate::a::b', set of siblings)] from an allow list."""
-    allow = []
-    if file and os.path.exists(file):
-        for line in open(file, encoding="utf-8"):
-            line = line.split("#", 1)[0].strip()
-            if line:
-                where, _, members = line.partition(": ")
-                name, _, parent = where.strip().rpartition(" ")
-                allow.append((name.strip() or "lib", parent, frozenset(members.split())))
-    return allow
-
-
-def check(root, out=sys.stdout, allow=()):
-    """Print every loop under root/src; return the number of loops not allowed (plus stale
-    lines of the allow list)."""
+def check(root, out=sys.stdout):
+    """Print every loop under root/src; return the number of loops."""
     total = 0
-    used = set()
     for name, file in module_files(root):
         crate = Crate(file)
         edges = crate.edges()
         for parent, comp in loops(edges):
             where = "::".join(("crate",) + parent)
-            known = [a for a in allow if a[0] == name and a[1] == where and set(comp) <= a[2]]
-            used.update(known)
-            total += not known
-            print("{} among the children of {} ({}): {}".format(
-                "known import loop (import_loops.allow)" if known else "import loop",
+            total += 1
+            print("import loop among the children of {} ({}): {}".format(
                 where, name, ", ".join(comp)), file=out)
             for a in comp:
                 for b in comp:
@@ -456,11 +437,6 @@ def check(root, out=sys.stdout, allow=()):
                     print("  {} -> {}:".format(a, b), file=out)
                     for f, line in sorted(set(refs)):
                         print("    {}:{}".format(os.path.relpath(f, root), line), file=out)
-    for a in allow:
-        if a not in used:
-            total += 1
-            print("import_loops.allow lists a loop that is gone, delete its line: {} {}: {}".format(
-                a[0], a[1], " ".join(sorted(a[2]))), file=out)
     return total
 
 
@@ -522,12 +498,12 @@ CASES = [
         "other/bee.rs": "pub struct B(crate::c::C);\n",
         "c.rs": "pub struct C(crate::a::A);\nconst L: char = '\"'; fn g<'x>(_: &'x u8) {}\n",
     }, 1),
-    ("an allowed loop passes, a stale allow line fails", {
-        "allow": "lib crate: a b\nlib crate::s: x y\n",
-        "lib.rs": "mod a;\nmod b;\n",
-        "a.rs": "use crate::b::B;\npub struct A;\n",
-        "b.rs": "pub struct B(crate::a::A);\n",
-    }, 1),
+    ("a module and its child using each other is no loop", {
+        "lib.rs": "mod core;\nmod user;\n",
+        "core.rs": "mod part;\npub struct Inner(part::Part);\n",
+        "core/part.rs": "pub struct Part(std::sync::Weak<super::Inner>);\n",
+        "user.rs": "fn f(_: crate::core::Inner) {}\n",
+    }, 0),
 ]
 
 
@@ -536,7 +512,7 @@ def self_test():
     for name, files, want in CASES:
         with tempfile.TemporaryDirectory() as d:
             for rel, text in files.items():
-                p = os.path.join(d, rel if rel == "allow" else os.path.join("src", rel))
+                p = os.path.join(d, "src", rel)
                 os.makedirs(os.path.dirname(p), exist_ok=True)
                 with open(p, "w", encoding="utf-8") as f:
                     f.write(text)
@@ -547,8 +523,7 @@ def self_test():
                 def write(self, s):
                     Sink.text += s
 
-            allow = read_allow(os.path.join(d, "allow")) if "allow" in files else ()
-            got = check(d, out=Sink(), allow=allow)
+            got = check(d, out=Sink())
             ok = got == want
             failed += not ok
             print("{} {} (loops: {}, expected {})".format("ok  " if ok else "FAIL", name, got, want))
@@ -595,14 +570,12 @@ def main(argv):
     elif len(argv) != 1:
         print(__doc__.split("\n\n")[-1], file=sys.stderr)
         return 2
-    allow = read_allow(os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                                    "import_loops.allow"))
-    n = check(os.path.normpath(root), allow=allow)
+    n = check(os.path.normpath(root))
     if n:
-        print("{} new import loop(s) or stale allow line(s): move the shared items down so that each folder is a one-way "
+        print("{} import loop(s): move the shared items down so that each folder is a one-way "
               "stack (see the //! header of its mod.rs)".format(n))
         return 1
-    print("no new import loops between sibling modules")
+    print("no import loops between sibling modules")
     return 0
 
 

@@ -6,14 +6,21 @@
 //! client adds its own kinds for things that never reach a server (an invalid path, a closed
 //! client, a malformed frame, an I/O failure, a node's data that cannot be read). The retry
 //! loop of the framework asks [`Error::is_retryable`] and nothing else.
+//!
+//! This module is the bottom of the crate: everything else uses it, it uses nothing of the
+//! crate. Its children (bottom up, neither uses the other): `codes`, the protocol's op code
+//! and error code tables that `Error` is made of ([`proto`](crate::proto) re-exports them),
+//! and `host`, the per-host connection failures an error can carry.
 
 use std::fmt;
 use std::io;
 use std::sync::Arc;
 
-use crate::proto::{ErrorCode, OpCode};
+pub(crate) mod codes;
+mod host;
 
-pub use crate::session::outage::{HostFailure, HostFailureKind, TlsFailure};
+use codes::{ErrorCode, OpCode};
+pub use host::{HostFailure, HostFailureKind, TlsFailure};
 
 /// `Result` with zk-curator's [`Error`].
 pub type Result<T> = std::result::Result<T, Error>;

@@ -69,6 +69,10 @@
 //!   (cargo feature `tls`): `TlsConfig` for TLS and
 //!   mutual TLS with rustls. How to set up either side is in `docs/security.md`.
 //!
+//! Layering, bottom up (a module uses only those before it; `.ci/import_loops.py` checks):
+//! auth, error (with the op and error code tables of the protocol), random; compress, path,
+//! proto, tls; session; testing; client; framework; recipes; discovery.
+//!
 //! ## Cargo features
 //!
 //! * `gzip` (default): `compressed()` / `decompressed()` in Curator's gzip format, through
@@ -175,6 +179,7 @@ pub mod error;
 pub mod framework;
 pub mod path;
 pub mod proto;
+mod random;
 pub mod recipes;
 pub mod session;
 #[cfg(feature = "testing")]

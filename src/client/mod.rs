@@ -348,7 +348,7 @@ impl ZooKeeperBuilder {
             self.on_expired,
         );
         let (done_tx, done_rx) = bounded(0);
-        let handle = io::spawn(core.clone(), wake_rx, done_tx, random_seed())?;
+        let handle = io::spawn(core.clone(), wake_rx, done_tx, crate::random::seed())?;
         Ok(ZooKeeper {
             core,
             io: Mutex::new(Some((handle, done_rx))),
@@ -621,23 +621,6 @@ impl std::fmt::Debug for ZooKeeperBuilder {
         d.field("sasl", &self.sasl);
         d.finish_non_exhaustive()
     }
-}
-
-/// A random seed: the standard library's per-process random hasher keys over a counter and
-/// the clock (no randomness crate needed for jitter, shuffles and UUIDs).
-pub(crate) fn random_seed() -> u64 {
-    use std::collections::hash_map::RandomState;
-    use std::hash::{BuildHasher, Hasher};
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let mut h = RandomState::new().build_hasher();
-    h.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    h.write_u128(nanos);
-    h.finish()
 }
 
 #[cfg(test)]

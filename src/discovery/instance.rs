@@ -186,6 +186,23 @@ impl<P> ServiceInstance<P> {
     }
 }
 
+// `UriSpec`'s instance-aware builders live beside the instance, which carries its spec.
+impl UriSpec {
+    /// The URI for `instance`.
+    pub fn build_for<P>(&self, instance: &ServiceInstance<P>) -> String {
+        self.render(Some(&instance.fields()), &HashMap::new())
+    }
+
+    /// The URI for `instance` with `variables` (which win over the instance's fields).
+    pub fn build_for_with<P>(
+        &self,
+        instance: &ServiceInstance<P>,
+        variables: &HashMap<String, String>,
+    ) -> String {
+        self.render(Some(&instance.fields()), variables)
+    }
+}
+
 /// Builder of a [`ServiceInstance`] (Curator's `ServiceInstanceBuilder`); start with
 /// [`ServiceInstance::builder`].
 #[must_use = "call build()"]

@@ -64,6 +64,11 @@
 //! each reconnect, and when someone else deletes or changes one of its nodes. Caches are
 //! [`CuratorCacheBridge`](crate::recipes::cache::CuratorCacheBridge)s; their listeners run
 //! on the client's event thread unless given a [`WorkerPool`](crate::WorkerPool).
+//!
+//! Layering, bottom up (a module uses only those before it; `.ci/import_loops.py` checks):
+//! json, local_ip, service_type, uri_spec; instance (with `UriSpec`'s builders for an
+//! instance); down_instance, serializer, strategy; registry; service_cache;
+//! service_provider; service_discovery.
 
 mod down_instance;
 mod instance;

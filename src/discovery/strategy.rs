@@ -74,7 +74,7 @@ impl RandomStrategy {
     /// A strategy seeded from the process's randomness.
     pub fn new() -> RandomStrategy {
         RandomStrategy {
-            state: AtomicU64::new(crate::client::random_seed()),
+            state: AtomicU64::new(crate::random::seed()),
         }
     }
 

@@ -5,7 +5,6 @@
 use std::collections::HashMap;
 use std::fmt;
 
-use super::instance::ServiceInstance;
 use crate::error::{Error, Result};
 
 /// One piece of a [`UriSpec`] (Curator's `UriSpec.Part`): literal text, or the name of a
@@ -36,8 +35,9 @@ impl UriSpecPart {
     }
 }
 
-/// A URI template with replacement fields, kept with each [`ServiceInstance`] so that a
-/// client can build the instance's address (Curator's `UriSpec`).
+/// A URI template with replacement fields, kept with each
+/// [`ServiceInstance`](super::ServiceInstance) so that a client can build the instance's
+/// address (Curator's `UriSpec`).
 ///
 /// A field is a name between braces; the rest is kept literally. Building replaces
 /// [`FIELD_SCHEME`](Self::FIELD_SCHEME) (`http`, or `https` when the instance has an SSL
@@ -170,21 +170,8 @@ impl UriSpec {
         self.render(None, variables)
     }
 
-    /// The URI for `instance`.
-    pub fn build_for<P>(&self, instance: &ServiceInstance<P>) -> String {
-        self.render(Some(&instance.fields()), &HashMap::new())
-    }
-
-    /// The URI for `instance` with `variables` (which win over the instance's fields).
-    pub fn build_for_with<P>(
-        &self,
-        instance: &ServiceInstance<P>,
-        variables: &HashMap<String, String>,
-    ) -> String {
-        self.render(Some(&instance.fields()), variables)
-    }
-
-    fn render(
+    /// The URI from the built-in fields of an instance (`i`, if any) and `variables`.
+    pub(super) fn render(
         &self,
         i: Option<&InstanceFields<'_>>,
         variables: &HashMap<String, String>,

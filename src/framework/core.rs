@@ -2,6 +2,10 @@
 //! handle and its replacement after a session expires, the connection-state machine, the
 //! listeners, the event thread (one for the client's whole life, handed to every handle so
 //! that events keep one order across sessions) and the timer thread.
+//!
+//! Two parts of it are its children, because each is owned by the core and calls back into
+//! it: `circuit`, the circuit breaker in front of the state listeners, and `tracker`, the
+//! ensemble tracker (bottom up: circuit, tracker; neither uses the other).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -10,9 +14,6 @@ use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
-use super::circuit::{
-    CircuitBreakingConnectionStateListener, ConnectionStateListenerManagerFactory,
-};
 use super::ensemble::EnsembleProvider;
 use super::event::{CuratorEvent, CuratorListener, UnhandledErrorListener};
 use super::handle_factory::ZookeeperFactory;
@@ -24,7 +25,6 @@ use super::schema::SchemaSet;
 use super::state::{
     ConnectionState, ConnectionStateErrorPolicy, ConnectionStateListener, StateManager,
 };
-use super::tracker::EnsembleTracker;
 use super::types::CuratorEventType;
 use super::CuratorFramework;
 use crate::client::{ZooKeeper, ZooKeeperBuilder};
@@ -32,6 +32,12 @@ use crate::error::{Error, Result};
 use crate::proto::{EventType, KeeperState};
 use crate::session::hosts::ConnectString;
 use crate::session::{EventDispatcher, SharedWatcher, States, WatchedEvent, Watcher};
+
+pub(super) mod circuit;
+mod tracker;
+
+use circuit::{CircuitBreakingConnectionStateListener, ConnectionStateListenerManagerFactory};
+use tracker::EnsembleTracker;
 
 /// The life of a framework instance (Curator's `CuratorFrameworkState`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -1,7 +1,7 @@
 //! Where a client's connect string comes from: [`EnsembleProvider`] (Curator's
 //! `EnsembleProvider`) and its default, [`FixedEnsembleProvider`]. The client asks its
 //! provider for the connect string whenever it builds a handle (a new session), and after
-//! every connection event; the [ensemble tracker](super::tracker) sets it when the
+//! every connection event; the [ensemble tracker](super::core::tracker) sets it when the
 //! ensemble's membership changes.
 
 use std::sync::Arc;

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::circuit::ConnectionStateListenerManagerFactory;
+use super::core::circuit::ConnectionStateListenerManagerFactory;
 use super::core::{handle_builder, Config, Inner};
 use super::ensemble::{EnsembleProvider, FixedEnsembleProvider};
 use super::handle_factory::{DefaultZookeeperFactory, ZookeeperFactory};
@@ -14,7 +14,6 @@ use super::providers::{
 use super::retry::RetryPolicy;
 use super::schema::SchemaSet;
 use super::state::{ConnectionStateErrorPolicy, StandardConnectionStateErrorPolicy};
-use super::temp::CuratorTempFramework;
 use super::CuratorFramework;
 use crate::error::{Error, Result};
 use crate::proto::frame::MAX_PACKET;
@@ -396,21 +395,6 @@ impl CuratorFrameworkBuilder {
             namespace,
             watches: None,
         })
-    }
-
-    /// A [`CuratorTempFramework`] with these settings that closes its connection after 3
-    /// minutes without use (Curator's `buildTemp()`). The settings are checked now.
-    pub fn build_temp(self) -> Result<CuratorTempFramework> {
-        self.build_temp_with_inactive_threshold(CuratorTempFramework::DEFAULT_INACTIVE_THRESHOLD)
-    }
-
-    /// [`build_temp`](Self::build_temp) closing the connection after `inactive_threshold`
-    /// without use (Curator's `buildTemp(ms, unit)`).
-    pub fn build_temp_with_inactive_threshold(
-        self,
-        inactive_threshold: Duration,
-    ) -> Result<CuratorTempFramework> {
-        CuratorTempFramework::new(self, inactive_threshold)
     }
 }
 

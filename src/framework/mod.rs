@@ -45,14 +45,14 @@
 //! The I/O thread notices a dead connection within two thirds of the session timeout (at
 //! once when the socket closes), so even the live view can be that much behind the network.
 //!
-//! Layering, bottom up (`.ci/import_loops.py` checks): ensemble, ensure, handle_factory,
-//! listen, providers, quorum, retry, scheduler, types (the value types operations report),
-//! watcher_removal; event, state; then the client itself (core with builders, circuit, exec,
-//! factory, protection, retry_loop, safe, schema, temp, tracker), which still uses itself
-//! round about (listed in `.ci/import_loops.allow`).
+//! Layering, bottom up (a module uses only those before it; `.ci/import_loops.py` checks):
+//! ensemble, ensure, handle_factory, listen, providers, quorum, retry, scheduler, schema,
+//! types (the value types operations report), watcher_removal; event, state; core (the
+//! client's shared heart, with its parts `circuit` and `tracker` as children: they call back
+//! into it); factory, protection, retry_loop, safe; exec; builders; temp (which builds on
+//! the factory's builder, and adds `build_temp` to it).
 
 pub mod builders;
-mod circuit;
 mod core;
 mod ensemble;
 mod ensure;
@@ -71,14 +71,15 @@ mod scheduler;
 mod schema;
 mod state;
 mod temp;
-mod tracker;
 mod types;
 mod watcher_removal;
 
 pub use self::builders::transaction::CuratorOp;
 pub use self::builders::{Foreground, InBackground, WithStat};
+pub use self::core::circuit::{
+    CircuitBreakingConnectionStateListener, ConnectionStateListenerManagerFactory,
+};
 pub use self::core::CuratorFrameworkState;
-pub use circuit::{CircuitBreakingConnectionStateListener, ConnectionStateListenerManagerFactory};
 pub use ensemble::{EnsembleProvider, FixedEnsembleProvider};
 pub use ensure::EnsureContainers;
 pub use event::{BackgroundCallback, CuratorEvent, CuratorListener, UnhandledErrorListener};

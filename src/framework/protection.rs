@@ -22,8 +22,8 @@ pub const PROTECTED_PREFIX_WITH_UUID_LEN: usize = 40;
 /// A fresh protection id: a random (version 4) UUID in lower-case hex, as Java's
 /// `UUID.randomUUID().toString()` prints it.
 pub fn new_protected_id() -> String {
-    let a = crate::client::random_seed().to_be_bytes();
-    let b = crate::client::random_seed().rotate_left(17).to_be_bytes();
+    let a = crate::random::seed().to_be_bytes();
+    let b = crate::random::seed().rotate_left(17).to_be_bytes();
     let mut u = [0u8; 16];
     u[..8].copy_from_slice(&a);
     u[8..].copy_from_slice(&b);

@@ -1,7 +1,7 @@
 //! The ensemble's dynamic configuration (ZooKeeper 3.5+), as `/zookeeper/config` holds it
 //! and `get_config()` / `reconfig()` return it: [`QuorumConfig`] (ZooKeeper's `QuorumMaj`,
 //! what Curator's `getCurrentConfig()` returns), its [`QuorumServer`]s, and the client
-//! connect string it implies (what the [`EnsembleTracker`](super::tracker) hands to the
+//! connect string it implies (what the [`EnsembleTracker`](super::core::tracker) hands to the
 //! ensemble provider).
 //!
 //! The text is a Java properties file of `server.N=...` lines and a `version=` line:

@@ -64,7 +64,7 @@ struct Jitter(parking_lot::Mutex<u64>);
 
 impl Jitter {
     fn new() -> Jitter {
-        Jitter(parking_lot::Mutex::new(crate::client::random_seed() | 1))
+        Jitter(parking_lot::Mutex::new(crate::random::seed() | 1))
     }
 
     /// Uniform in `0..n` (n > 0).

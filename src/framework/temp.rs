@@ -216,6 +216,24 @@ fn schedule_idle_check(shared: &Arc<Shared>, client: &CuratorFramework, delay: D
     });
 }
 
+// The factory's way in, kept here so that the factory does not depend on what it builds.
+impl CuratorFrameworkBuilder {
+    /// A [`CuratorTempFramework`] with these settings that closes its connection after 3
+    /// minutes without use (Curator's `buildTemp()`). The settings are checked now.
+    pub fn build_temp(self) -> Result<CuratorTempFramework> {
+        self.build_temp_with_inactive_threshold(CuratorTempFramework::DEFAULT_INACTIVE_THRESHOLD)
+    }
+
+    /// [`build_temp`](Self::build_temp) closing the connection after `inactive_threshold`
+    /// without use (Curator's `buildTemp(ms, unit)`).
+    pub fn build_temp_with_inactive_threshold(
+        self,
+        inactive_threshold: Duration,
+    ) -> Result<CuratorTempFramework> {
+        CuratorTempFramework::new(self, inactive_threshold)
+    }
+}
+
 impl std::fmt::Debug for CuratorTempFramework {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CuratorTempFramework")

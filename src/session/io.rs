@@ -16,7 +16,6 @@ use socket2::{Domain, Protocol, Socket, TcpKeepalive, Type};
 
 use super::events::EventItem;
 use super::hosts::{HostPort, HostRing};
-use super::outage::HostFailureKind;
 use super::pending::{Pending, Sink};
 #[cfg(feature = "sasl")]
 use super::sasl::SaslError;
@@ -24,7 +23,7 @@ use super::shared::{set_watches_frames, SessionShared, States};
 use super::stream::{is_timeout, Stream};
 use super::watcher::WatchedEvent;
 use super::zxid::ZxidGuard;
-use crate::error::{Error, Result};
+use crate::error::{Error, HostFailureKind, Result};
 use crate::path;
 use crate::proto::frame::{encode_record_frame, FRAME_SLACK};
 use crate::proto::{

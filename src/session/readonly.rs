@@ -2,6 +2,8 @@
 //! `readonlymode.enabled`), a probe thread (`zk-ro-probe`) asks the other hosts `isro` — first
 //! after 100 ms, then doubling up to 60 s — and, when one answers `rw`, tells the I/O thread
 //! to move there.
+//!
+//! The probe over TLS is tested with the TestingServer that answers it (`testing::server`).
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -89,35 +91,4 @@ pub(crate) fn isro(h: &HostPort, transport: &Transport) -> Option<String> {
         return Some(String::from_utf8_lossy(&out).trim().to_string());
     }
     None
-}
-
-#[cfg(all(test, feature = "tls"))]
-mod tests {
-    use super::*;
-
-    /// The probe asks over TLS when the session uses TLS: a TLS-only server answers it, a
-    /// plain probe of that port gets nothing.
-    #[test]
-    fn isro_over_tls() {
-        let key = rcgen::KeyPair::generate().unwrap();
-        let cert = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()])
-            .unwrap()
-            .self_signed(&key)
-            .unwrap();
-        let server = crate::testing::TestingServer::builder()
-            .tls(cert.pem().as_bytes(), key.serialize_pem().as_bytes(), None)
-            .start()
-            .unwrap();
-        let host = HostPort {
-            host: "127.0.0.1".into(),
-            port: server.port(),
-        };
-        let tls = crate::tls::TlsConfig::builder()
-            .ca_pem(cert.pem())
-            .build()
-            .unwrap();
-        let over_tls = Transport { tls: Some(tls) };
-        assert_eq!(isro(&host, &over_tls).as_deref(), Some("rw"));
-        assert_ne!(isro(&host, &Transport::default()).as_deref(), Some("rw"));
-    }
 }

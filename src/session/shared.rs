@@ -263,7 +263,7 @@ impl SessionShared {
             on_expired,
             hosts: Arc::new(super::hosts::HostRing::new(
                 cfg.connect.hosts.clone(),
-                crate::client::random_seed(),
+                crate::random::seed(),
             )),
             cfg,
         })

@@ -421,3 +421,36 @@ impl TestingServer {
         self.ensemble.core.state.lock().tree.dump()
     }
 }
+
+#[cfg(all(test, feature = "tls"))]
+mod tests {
+    use crate::session::hosts::HostPort;
+    use crate::session::readonly::isro;
+    use crate::session::stream::Transport;
+
+    /// The session's read-only probe (`session::readonly`) asks over TLS when the session
+    /// uses TLS: a TLS-only server answers it, a plain probe of that port gets nothing.
+    #[test]
+    fn isro_over_tls() {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()])
+            .unwrap()
+            .self_signed(&key)
+            .unwrap();
+        let server = super::TestingServer::builder()
+            .tls(cert.pem().as_bytes(), key.serialize_pem().as_bytes(), None)
+            .start()
+            .unwrap();
+        let host = HostPort {
+            host: "127.0.0.1".into(),
+            port: server.port(),
+        };
+        let tls = crate::tls::TlsConfig::builder()
+            .ca_pem(cert.pem())
+            .build()
+            .unwrap();
+        let over_tls = Transport { tls: Some(tls) };
+        assert_eq!(isro(&host, &over_tls).as_deref(), Some("rw"));
+        assert_ne!(isro(&host, &Transport::default()).as_deref(), Some("rw"));
+    }
+}

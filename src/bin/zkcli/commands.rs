@@ -6,7 +6,6 @@
 //! in `format`'s shapes; failures come back as a [`Failure`] that says which exit code it is.
 
 use std::collections::VecDeque;
-use std::fmt;
 use std::io::{self, Write};
 use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::Arc;
@@ -21,61 +20,10 @@ use zk_curator::proto::OpCode;
 
 use crate::args::Global;
 use crate::encoding::DataFormat;
+use crate::failure::{Failure, Outcome};
 use crate::format;
 use crate::spec::Command;
 use crate::terminal::{Console, LineSource};
-
-/// Why a command did not succeed.
-#[derive(Debug)]
-pub enum Failure {
-    /// The command was malformed: exit code 2.
-    Usage(String),
-    /// ZooKeeper (or the connection to it) said no: exit code 1.
-    Zk(Error),
-    /// Anything else that stopped the command (not confirmed, cannot connect): exit code 1.
-    Other(String),
-    /// Writing the output failed (a closed pipe ends zkcli quietly).
-    Output(io::Error),
-}
-
-impl Failure {
-    /// The process exit code for this failure.
-    pub fn exit_code(&self) -> i32 {
-        match self {
-            Failure::Usage(_) => 2,
-            Failure::Zk(_) | Failure::Other(_) | Failure::Output(_) => 1,
-        }
-    }
-}
-
-impl fmt::Display for Failure {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Failure::Usage(m) | Failure::Other(m) => f.write_str(m),
-            Failure::Zk(e) => f.write_str(&format::error(e)),
-            Failure::Output(e) => write!(f, "cannot write the output: {e}"),
-        }
-    }
-}
-
-impl From<io::Error> for Failure {
-    fn from(e: io::Error) -> Failure {
-        Failure::Output(e)
-    }
-}
-
-impl From<Error> for Failure {
-    fn from(e: Error) -> Failure {
-        // A path that breaks ZooKeeper's rules is the user's typing, not the server's answer.
-        match e {
-            Error::InvalidPath { .. } => Failure::Usage(e.to_string()),
-            e => Failure::Zk(e),
-        }
-    }
-}
-
-/// What one command returns.
-pub type Outcome = Result<(), Failure>;
 
 /// A connection and what zkcli remembers about it.
 pub struct Session {
@@ -370,7 +318,14 @@ impl Session {
             }
             Command::Watch { path, mode } => {
                 self.replay_auth()?;
-                crate::watch::run(self, &path, mode, input)?;
+                crate::watch::run(
+                    self.client(),
+                    self.console(),
+                    self.interactive,
+                    &path,
+                    mode,
+                    input,
+                )?;
             }
             Command::Help { .. } | Command::History | Command::Quit => {
                 return Err(Failure::Usage("only at the interactive prompt".into()))

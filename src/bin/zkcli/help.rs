@@ -1,8 +1,24 @@
 //! The commands zkcli knows, for `help` and for error messages: each one's name, synopsis
-//! and one line about it ([`COMMANDS`]), looked up by name without regard to case. `spec`
-//! parses what these describe.
+//! and one line about it ([`COMMANDS`]), looked up by name without regard to case, and the
+//! usage error ([`Usage`]) that names a command's synopsis. `spec` parses what these
+//! describe.
 
-use crate::spec::{unknown, Usage};
+use std::fmt;
+
+/// A usage error: what is wrong, and the synopsis of the command when there is one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Usage(pub String);
+
+impl fmt::Display for Usage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The error for a command name zkcli does not know.
+pub fn unknown(name: &str) -> Usage {
+    Usage(format!("unknown command {name:?} (try help)"))
+}
 
 /// One command's help entry.
 pub struct Help {

@@ -8,10 +8,14 @@
 //!
 //! Exit codes: 0 success, 1 a ZooKeeper error (stderr names the kind and the path) or no
 //! connection, 2 a usage error. The modules: `args` (command line, shell words, getopt),
-//! `help` (the commands and their syntax), `spec` (parsing a command), `commands` (the session and each command),
-//! `watch` (`watch` and its event loop), `format` (zkCli's output shapes, ACL syntax),
-//! `encoding` (hex and base64), `shell` (the prompt and its history), `editor` (line editing
-//! logic) and `terminal` (raw mode, the console, line sources).
+//! `help` (the commands, their syntax and the usage error), `spec` (parsing a command),
+//! `failure` (how a command fails, with its exit code), `commands` (the session and each
+//! command), `watch` (`watch` and its event loop), `format` (zkCli's output shapes, ACL
+//! syntax), `encoding` (hex and base64), `shell` (the prompt and its history), `editor`
+//! (line editing logic) and `terminal` (raw mode, the console, line sources).
+//!
+//! Layering, bottom up (a module uses only those before it; `.ci/import_loops.py` checks):
+//! editor, encoding, format, help; args, failure, terminal; spec; watch; commands; shell.
 
 #![forbid(unsafe_code)]
 
@@ -19,6 +23,7 @@ mod args;
 mod commands;
 mod editor;
 mod encoding;
+mod failure;
 mod format;
 mod help;
 mod shell;
@@ -30,7 +35,8 @@ use std::io::{self, IsTerminal, Write};
 use std::sync::Arc;
 
 use args::{Global, Invocation};
-use commands::{Failure, Session};
+use commands::Session;
+use failure::Failure;
 use spec::Command;
 use terminal::{Console, LineSource, PlainLines, TtyLines};
 

@@ -6,8 +6,9 @@
 use std::io::{self, Write};
 
 use crate::args::split_line;
-use crate::commands::{Failure, Session};
+use crate::commands::Session;
 use crate::encoding::DataFormat;
+use crate::failure::Failure;
 use crate::help;
 use crate::spec::{self, Command};
 use crate::terminal::LineSource;

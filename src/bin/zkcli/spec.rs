@@ -2,7 +2,6 @@
 //! versions and TTLs read. Everything wrong here is a usage error (exit code 2) that quotes
 //! the command's synopsis from `help`. `commands` runs what this returns.
 
-use std::fmt;
 use std::time::Duration;
 
 use zk_curator::{Acl, CreateMode};
@@ -10,7 +9,7 @@ use zk_curator::{Acl, CreateMode};
 use crate::args::{parse_duration, scan, Scanned};
 use crate::encoding::DataFormat;
 use crate::format::parse_acl;
-use crate::help::lookup;
+use crate::help::{lookup, unknown, Usage};
 
 /// How `watch` watches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,21 +95,6 @@ pub enum Command {
     },
     History,
     Quit,
-}
-
-/// A usage error: what is wrong, and the synopsis of the command when there is one.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Usage(pub String);
-
-impl fmt::Display for Usage {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-/// The error for a command name zkcli does not know.
-pub fn unknown(name: &str) -> Usage {
-    Usage(format!("unknown command {name:?} (try help)"))
 }
 
 /// Parses one command. `default_format` is the global `--hex`/`--base64` choice.

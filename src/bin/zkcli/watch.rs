@@ -12,11 +12,12 @@
 //! the thread that prints and re-arms: watchers must not block the event thread.
 
 use std::sync::mpsc::{channel, Receiver, Sender};
+use std::sync::Arc;
 
 use zk_curator::recipes::PersistentWatcher;
 use zk_curator::{ConnectionState, CuratorFramework, Error, SharedWatcher, WatchedEvent};
 
-use crate::commands::{Failure, Outcome, Session};
+use crate::failure::{Failure, Outcome};
 use crate::format;
 use crate::spec::WatchMode;
 use crate::terminal::{Console, LineSource};
@@ -33,10 +34,17 @@ enum Msg {
     Stop,
 }
 
-/// Runs `watch`. In one-shot mode it returns only on an error; at the prompt it returns when
-/// `input` gives a line (Enter) or ends.
-pub fn run(session: &Session, path: &str, mode: WatchMode, input: &mut dyn LineSource) -> Outcome {
-    let client = session.client().clone();
+/// Runs `watch`, printing to `console`. In one-shot mode it returns only on an error; at the
+/// prompt (`interactive`) it returns when `input` gives a line (Enter) or ends.
+pub fn run(
+    client: &CuratorFramework,
+    console: &Arc<Console>,
+    interactive: bool,
+    path: &str,
+    mode: WatchMode,
+    input: &mut dyn LineSource,
+) -> Outcome {
+    let client = client.clone();
     let (tx, rx) = channel();
     let state_tx = tx.clone();
     let state_id = client.connection_state_listenable().add_listener(
@@ -44,7 +52,7 @@ pub fn run(session: &Session, path: &str, mode: WatchMode, input: &mut dyn LineS
             let _ = state_tx.send(Msg::State(s));
         },
     );
-    let result = watch_with(session, &client, path, mode, tx, rx, input);
+    let result = watch_with(&client, console, interactive, path, mode, (tx, rx), input);
     client
         .connection_state_listenable()
         .remove_listener(state_id);
@@ -52,15 +60,15 @@ pub fn run(session: &Session, path: &str, mode: WatchMode, input: &mut dyn LineS
 }
 
 fn watch_with(
-    session: &Session,
     client: &CuratorFramework,
+    console: &Arc<Console>,
+    interactive: bool,
     path: &str,
     mode: WatchMode,
-    tx: Sender<Msg>,
-    rx: Receiver<Msg>,
+    (tx, rx): (Sender<Msg>, Receiver<Msg>),
     input: &mut dyn LineSource,
 ) -> Outcome {
-    let how = if session.interactive {
+    let how = if interactive {
         "press Enter to stop"
     } else {
         "Ctrl-C to stop"
@@ -72,7 +80,7 @@ fn watch_with(
     let mut pump = Pump {
         client: client.clone(),
         path: path.to_string(),
-        console: session.console().clone(),
+        console: console.clone(),
         standard: None,
         announce: None,
     };
@@ -120,8 +128,8 @@ fn watch_with(
             Err(e)
         }
         // At the prompt the printing runs beside the line reader, which waits for Enter.
-        Ok(()) if session.interactive => std::thread::scope(|s| {
-            let console = session.console().clone();
+        Ok(()) if interactive => std::thread::scope(|s| {
+            let console = console.clone();
             let printer = s.spawn(move || {
                 let r = pump.run(rx);
                 if r.is_err() {

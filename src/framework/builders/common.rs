@@ -64,7 +64,9 @@ impl<'a, M> Common<'a, M> {
     /// The handle-level path of a call that may set a watch on `path`: the schema's rule on
     /// watches checked first, then the namespace applied.
     pub(crate) fn checked_path(&self, path: &str) -> Result<String> {
-        self.client.check_watch_schema(path, &self.watch)?;
+        let watched = !matches!(self.watch, WatchMode::None);
+        self.client
+            .check_schema(path, |s| s.validate_watch(path, watched))?;
         self.client.fix_path(path, false)
     }
 

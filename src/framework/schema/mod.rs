@@ -627,17 +627,6 @@ impl super::CuratorFramework {
             None => Ok(()),
         }
     }
-
-    /// The watched rule for a read of `path` with `watch`.
-    pub(crate) fn check_watch_schema(
-        &self,
-        path: &str,
-        watch: &super::builders::WatchMode,
-    ) -> Result<()> {
-        self.check_schema(path, |s| {
-            s.validate_watch(path, !matches!(watch, super::builders::WatchMode::None))
-        })
-    }
 }
 
 fn default_schema() -> Schema {

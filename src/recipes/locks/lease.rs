@@ -1,21 +1,81 @@
-//! A lease of an [`InterProcessSemaphoreV2`]: how one is taken under the semaphore's mutex
-//! (create a lease node, wait for room), and the [`Lease`] value that returns it.
+//! A lease of an [`InterProcessSemaphoreV2`](super::InterProcessSemaphoreV2): how one is
+//! taken under the semaphore's mutex (create a lease node, wait for room), and the [`Lease`]
+//! value that returns it. The semaphore's state (`Shared`), which its clones and its leases
+//! hold, lives here too, so that the semaphore (`semaphore`) builds on this module and not
+//! the other way round.
 
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
+use parking_lot::Mutex;
+
 use super::core::RECHECK;
+use super::mutex::InterProcessMutex;
 use super::node::{remove_node, remove_node_soon, ProtectedCreate};
-use super::semaphore::{MaxLeases, Shared};
-#[cfg(doc)]
-use super::InterProcessSemaphoreV2;
 use crate::client::ZooKeeper;
 use crate::error::{Error, Result};
-use crate::framework::{Monitor, RetryLoop, WatchTracker};
+use crate::framework::{
+    CuratorFramework, CuratorFrameworkState, ListenerId, Monitor, RetryLoop, WatchTracker,
+};
 use crate::path;
 use crate::proto::CreateMode;
 use crate::session::{SharedWatcher, WatchedEvent};
+
+/// Where the maximum number of leases comes from.
+#[derive(Debug, Clone)]
+pub(super) enum MaxLeases {
+    Fixed(u32),
+    /// A `SharedCount` node (handle-level path is computed per use).
+    Count(String),
+}
+
+/// The state of one semaphore: what its clones share and each of its leases holds.
+pub(super) struct Shared {
+    pub(super) client: CuratorFramework,
+    /// The semaphore's path (client namespace).
+    pub(super) base: String,
+    pub(super) leases_path: String,
+    pub(super) lock: InterProcessMutex,
+    pub(super) max: MaxLeases,
+    pub(super) node_data: Mutex<Option<Vec<u8>>>,
+    pub(super) monitor: Arc<Monitor>,
+    pub(super) listener: Mutex<Option<ListenerId>>,
+    pub(super) closed: AtomicBool,
+    /// Lease nodes (handle-level) handed out and not yet returned, for `close()`.
+    pub(super) outstanding: Mutex<HashSet<String>>,
+}
+
+impl Shared {
+    pub(super) fn check_open(&self) -> Result<()> {
+        if self.closed.load(Ordering::Acquire)
+            || self.client.state() == CuratorFrameworkState::Stopped
+        {
+            return Err(Error::Closed);
+        }
+        Ok(())
+    }
+
+    pub(super) fn close(&self) {
+        if self.closed.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        self.client.remove_state_listener(&self.listener);
+        self.lock.close();
+        let leases: Vec<String> = self.outstanding.lock().drain().collect();
+        for full in leases {
+            remove_node_soon(&self.client, &full);
+        }
+        self.monitor.notify_all();
+    }
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
 
 impl Shared {
     /// With the mutex held: creates a lease node and waits until the lease count allows
@@ -206,9 +266,9 @@ fn wake_on_change(changed: &Arc<AtomicBool>, monitor: Arc<Monitor>) -> SharedWat
     })
 }
 
-/// One lease of an [`InterProcessSemaphoreV2`] (Curator's `Lease`). Returned when dropped
-/// or [`close`](Self::close)d: its node is deleted (in the background until it is gone, if
-/// the connection is down). Leases may move between threads.
+/// One lease of an [`InterProcessSemaphoreV2`](super::InterProcessSemaphoreV2) (Curator's
+/// `Lease`). Returned when dropped or [`close`](Self::close)d: its node is deleted (in the
+/// background until it is gone, if the connection is down). Leases may move between threads.
 pub struct Lease {
     sem: Arc<Shared>,
     /// Handle-level path of the lease node.

@@ -79,6 +79,10 @@
 //! connection change, and look again at least twice a second. Each lock type can be closed
 //! (`close()`, or dropping its last handle), which deletes its nodes and makes waiting
 //! threads give up with `Error::Closed`.
+//!
+//! Layering, bottom up (a module uses only those before it; `.ci/import_loops.py` checks):
+//! locker, node, revoke; core; acquire, reentrant; mutex, read_write; lease (with the
+//! semaphore's shared state), multi; semaphore; semaphore_mutex.
 
 mod acquire;
 mod core;

@@ -4,26 +4,17 @@
 //! The layout is described on [`InterProcessSemaphoreV2`].
 
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
-use super::lease::{Lease, Room};
+use super::lease::{Lease, MaxLeases, Room, Shared};
 use super::mutex::InterProcessMutex;
-use super::node::remove_node_soon;
 use crate::error::{Error, Result};
-use crate::framework::{CuratorFramework, CuratorFrameworkState, ListenerId, Monitor};
+use crate::framework::{CuratorFramework, Monitor};
 use crate::path;
-
-/// Where the maximum number of leases comes from.
-#[derive(Debug, Clone)]
-pub(super) enum MaxLeases {
-    Fixed(u32),
-    /// A `SharedCount` node (handle-level path is computed per use).
-    Count(String),
-}
 
 /// A counting semaphore shared by every process (Java Curator's included) that uses the
 /// same path and the same maximum (Curator's `InterProcessSemaphoreV2`). Leases are values:
@@ -63,21 +54,6 @@ pub(super) enum MaxLeases {
 #[derive(Clone)]
 pub struct InterProcessSemaphoreV2 {
     shared: Arc<Shared>,
-}
-
-pub(super) struct Shared {
-    pub(super) client: CuratorFramework,
-    /// The semaphore's path (client namespace).
-    pub(super) base: String,
-    pub(super) leases_path: String,
-    pub(super) lock: InterProcessMutex,
-    pub(super) max: MaxLeases,
-    pub(super) node_data: Mutex<Option<Vec<u8>>>,
-    pub(super) monitor: Arc<Monitor>,
-    pub(super) listener: Mutex<Option<ListenerId>>,
-    pub(super) closed: AtomicBool,
-    /// Lease nodes (handle-level) handed out and not yet returned, for `close()`.
-    pub(super) outstanding: Mutex<HashSet<String>>,
 }
 
 impl InterProcessSemaphoreV2 {
@@ -209,28 +185,6 @@ impl InterProcessSemaphoreV2 {
 }
 
 impl Shared {
-    pub(super) fn check_open(&self) -> Result<()> {
-        if self.closed.load(Ordering::Acquire)
-            || self.client.state() == CuratorFrameworkState::Stopped
-        {
-            return Err(Error::Closed);
-        }
-        Ok(())
-    }
-
-    fn close(&self) {
-        if self.closed.swap(true, Ordering::AcqRel) {
-            return;
-        }
-        self.client.remove_state_listener(&self.listener);
-        self.lock.close();
-        let leases: Vec<String> = self.outstanding.lock().drain().collect();
-        for full in leases {
-            remove_node_soon(&self.client, &full);
-        }
-        self.monitor.notify_all();
-    }
-
     fn acquire(
         self: &Arc<Self>,
         qty: u32,
@@ -284,12 +238,6 @@ impl Shared {
                 Err(e) => return Err(e),
             }
         }
-    }
-}
-
-impl Drop for Shared {
-    fn drop(&mut self) {
-        self.close();
     }
 }
 

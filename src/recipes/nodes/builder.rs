@@ -1,20 +1,14 @@
-//! [`PersistentNodeBuilder`]: the options of a [`PersistentNode`] and their checks, and the
-//! construction of its shared state.
+//! [`PersistentNodeBuilder`]: the options of a [`PersistentNode`](super::PersistentNode) and
+//! their checks. `build()` itself is written beside the node (`persistent`), which this
+//! module does not use.
 
-use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use parking_lot::{Condvar, Mutex};
-
-use super::persistent::{Inner, Life, PersistentNode, State};
 use crate::error::{Error, Result};
-use crate::framework::protection::new_protected_id;
 use crate::framework::CuratorFramework;
-use crate::path;
 use crate::proto::CreateMode;
-use crate::session::{SharedWatcher, WatchedEvent};
 
-/// Builds a [`PersistentNode`] with the less common options.
+/// Builds a [`PersistentNode`](super::PersistentNode) with the less common options.
 #[must_use = "a builder does nothing until build()"]
 #[derive(Debug)]
 pub struct PersistentNodeBuilder {
@@ -62,61 +56,6 @@ impl PersistentNodeBuilder {
     pub(super) fn keep_on_close(mut self) -> Self {
         self.delete_on_close = false;
         self
-    }
-
-    /// Checks the options and builds the (not started) node.
-    pub fn build(self) -> Result<PersistentNode> {
-        let seq = self.mode.is_sequential();
-        path::validate_path(&self.path, seq)?;
-        if self.mode.is_ttl() != self.ttl.is_some() {
-            return Err(Error::InvalidArgument(format!(
-                "mode {:?} and TTL {:?} do not go together",
-                self.mode, self.ttl
-            )));
-        }
-        if self.ttl.is_some_and(|t| t.is_zero()) {
-            return Err(Error::InvalidArgument("a TTL of zero".into()));
-        }
-        check_size(&self.client, &self.data)?;
-        let protected_id = (self.protection || seq).then(new_protected_id);
-        let inner = Arc::new_cyclic(|weak: &Weak<Inner>| {
-            let weak = weak.clone();
-            Inner {
-                client: self.client.clone(),
-                user_path: self.path.clone(),
-                mode: self.mode,
-                protected_id,
-                ttl: self.ttl,
-                parents: self.parents,
-                delete_on_close: self.delete_on_close,
-                st: Mutex::new(State {
-                    life: Life::Latent,
-                    base: None,
-                    data: self.data,
-                    data_gen: 0,
-                    dirty: false,
-                    node: None,
-                    sessions: Vec::new(),
-                    create_in_doubt: false,
-                    initial_done: false,
-                    running: false,
-                    again: false,
-                    failures: 0,
-                    warned: false,
-                }),
-                cv: Condvar::new(),
-                watcher: SharedWatcher::new(move |e: &WatchedEvent| {
-                    if e.event_type() != crate::proto::EventType::None {
-                        if let Some(inner) = weak.upgrade() {
-                            inner.trigger();
-                        }
-                    }
-                }),
-                listeners: Arc::default(),
-                state_listener: Mutex::new(None),
-            }
-        });
-        Ok(PersistentNode { inner })
     }
 }
 

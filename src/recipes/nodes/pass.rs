@@ -16,7 +16,7 @@
 
 use std::sync::Arc;
 
-use super::persistent::{delete_guaranteed, Inner, Life};
+use super::state::{delete_guaranteed, Inner, Life};
 use crate::client::ZooKeeper;
 use crate::error::{Error, Result};
 use crate::framework::protection::find_protected;

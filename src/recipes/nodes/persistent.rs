@@ -8,95 +8,20 @@
 //! works on the current session only and reads before it acts, so a late event never undoes
 //! newer state.
 
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
 
 use super::builder::{check_size, PersistentNodeBuilder};
 use super::pass::{Pass, PassEnd};
+use super::state::{delete_guaranteed, Inner, Life, PersistentNodeListener, State};
 use crate::error::{Error, Result};
-use crate::framework::protection::protected_path;
-use crate::framework::{CuratorFramework, Listenable, ListenerId};
+use crate::framework::protection::{new_protected_id, protected_path};
+use crate::framework::{CuratorFramework, Listenable};
+use crate::path;
 use crate::proto::CreateMode;
-use crate::session::{SharedWatcher, WorkerPool};
-
-/// Hears that a [`PersistentNode`] created its node (the first time and every re-creation).
-///
-/// Implemented for every `Fn(&str) + Send + Sync + 'static`.
-pub trait PersistentNodeListener: Send + Sync + 'static {
-    /// The node was created at `path` (namespace-free).
-    fn node_created(&self, path: &str);
-}
-
-impl<F: Fn(&str) + Send + Sync + 'static> PersistentNodeListener for F {
-    fn node_created(&self, path: &str) {
-        self(path)
-    }
-}
-
-impl Listenable<dyn PersistentNodeListener> {
-    /// Adds a listener called on the client's event thread.
-    pub fn add_listener(&self, l: impl PersistentNodeListener) -> ListenerId {
-        self.add_arc(Arc::new(l), None)
-    }
-
-    /// Adds a listener called on `pool`.
-    pub fn add_listener_with_executor(
-        &self,
-        l: impl PersistentNodeListener,
-        pool: &WorkerPool,
-    ) -> ListenerId {
-        self.add_arc(Arc::new(l), Some(pool))
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Life {
-    Latent,
-    Started,
-    Closed,
-}
-
-/// What a pass reads and writes (under `Inner::st`, never across I/O).
-#[derive(Debug)]
-pub(super) struct State {
-    pub life: Life,
-    /// The base path, handle-level, with the protection prefix when protected.
-    pub base: Option<String>,
-    pub data: Vec<u8>,
-    /// Bumped by every `set_data`: a pass clears `dirty` only if it wrote the latest data.
-    pub data_gen: u64,
-    pub dirty: bool,
-    /// The node, handle-level.
-    pub node: Option<String>,
-    /// Sessions in which we created a node (the last few): an ephemeral node owned by one of
-    /// them and not by the current session is ours from a dead session.
-    pub sessions: Vec<i64>,
-    /// A first create may have been applied although its reply was lost.
-    pub create_in_doubt: bool,
-    pub initial_done: bool,
-    pub running: bool,
-    pub again: bool,
-    pub failures: u32,
-    pub warned: bool,
-}
-
-pub(super) struct Inner {
-    pub client: CuratorFramework,
-    pub user_path: String,
-    pub mode: CreateMode,
-    pub protected_id: Option<String>,
-    pub ttl: Option<Duration>,
-    pub parents: bool,
-    /// Close deletes the node (PersistentTtlNode's container stays for the server to reap).
-    pub delete_on_close: bool,
-    pub st: Mutex<State>,
-    pub cv: Condvar,
-    pub watcher: SharedWatcher,
-    pub listeners: Arc<Listenable<dyn PersistentNodeListener>>,
-    pub state_listener: Mutex<Option<ListenerId>>,
-}
+use crate::session::{SharedWatcher, WatchedEvent};
 
 /// A node that stays in place until closed (Curator's `PersistentNode`).
 ///
@@ -296,6 +221,64 @@ impl std::fmt::Debug for PersistentNode {
     }
 }
 
+// The builder's last step, here beside the node it makes.
+impl PersistentNodeBuilder {
+    /// Checks the options and builds the (not started) node.
+    pub fn build(self) -> Result<PersistentNode> {
+        let seq = self.mode.is_sequential();
+        path::validate_path(&self.path, seq)?;
+        if self.mode.is_ttl() != self.ttl.is_some() {
+            return Err(Error::InvalidArgument(format!(
+                "mode {:?} and TTL {:?} do not go together",
+                self.mode, self.ttl
+            )));
+        }
+        if self.ttl.is_some_and(|t| t.is_zero()) {
+            return Err(Error::InvalidArgument("a TTL of zero".into()));
+        }
+        check_size(&self.client, &self.data)?;
+        let protected_id = (self.protection || seq).then(new_protected_id);
+        let inner = Arc::new_cyclic(|weak: &Weak<Inner>| {
+            let weak = weak.clone();
+            Inner {
+                client: self.client.clone(),
+                user_path: self.path.clone(),
+                mode: self.mode,
+                protected_id,
+                ttl: self.ttl,
+                parents: self.parents,
+                delete_on_close: self.delete_on_close,
+                st: Mutex::new(State {
+                    life: Life::Latent,
+                    base: None,
+                    data: self.data,
+                    data_gen: 0,
+                    dirty: false,
+                    node: None,
+                    sessions: Vec::new(),
+                    create_in_doubt: false,
+                    initial_done: false,
+                    running: false,
+                    again: false,
+                    failures: 0,
+                    warned: false,
+                }),
+                cv: Condvar::new(),
+                watcher: SharedWatcher::new(move |e: &WatchedEvent| {
+                    if e.event_type() != crate::proto::EventType::None {
+                        if let Some(inner) = weak.upgrade() {
+                            inner.trigger();
+                        }
+                    }
+                }),
+                listeners: Arc::default(),
+                state_listener: Mutex::new(None),
+            }
+        });
+        Ok(PersistentNode { inner })
+    }
+}
+
 impl Inner {
     /// Asks for a pass: runs one on the timer thread, or makes the running one go again.
     pub(super) fn trigger(self: &Arc<Self>) {
@@ -406,19 +389,5 @@ impl Inner {
         if let (Some(node), true) = (node, self.delete_on_close) {
             delete_guaranteed(&self.client, &node);
         }
-    }
-}
-
-/// Deletes a handle-level path now if possible; the framework's guaranteed delete keeps
-/// trying otherwise.
-pub(super) fn delete_guaranteed(client: &CuratorFramework, full: &str) {
-    let r = client
-        .without_namespace()
-        .delete()
-        .guaranteed()
-        .quietly()
-        .for_path(full);
-    if let Err(e) = r {
-        log::debug!("deleting {full} on close: {e} (a guaranteed delete goes on)");
     }
 }

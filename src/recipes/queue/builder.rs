@@ -91,7 +91,7 @@ impl<T: Send + Sync + 'static> QueueBuilder<T> {
             put_in_background: true,
             final_flush: Duration::from_secs(5),
             thread_name: None,
-            prefetch: super::consume::DEFAULT_PREFETCH,
+            prefetch: super::distributed::consume::DEFAULT_PREFETCH,
         }
     }
 

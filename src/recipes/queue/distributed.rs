@@ -1,7 +1,7 @@
 //! [`DistributedQueue`] and the core every queue kind shares ([`QueueCore`]): configuration,
 //! life cycle, puts (serialisation, the size limit, the `max_items` bound, foreground or
 //! background creates, put listeners, `flush_puts`) and the consumer thread's start and stop.
-//! The consuming itself is in [`super::consume`].
+//! The consuming itself, the consumer thread's body, is its child `consume`.
 
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
@@ -9,6 +9,8 @@ use std::thread::{JoinHandle, ThreadId};
 use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
+
+pub(super) mod consume;
 
 use super::bound::{Bound, Ticket};
 use super::children::ChildrenCache;
@@ -157,7 +159,7 @@ impl<T: Send + Sync + 'static> QueueCore<T> {
             let h = std::thread::Builder::new()
                 .name(self.cfg.thread_name.clone())
                 .spawn(move || {
-                    super::consume::run(&me);
+                    consume::run(&me);
                     *me.consumer_done.lock() = true;
                     me.consumer_done_cv.notify_all();
                 })
@@ -339,7 +341,7 @@ impl<T: Send + Sync + 'static> QueueCore<T> {
                 Err(Error::NoNode { .. }) => Ok(false),
                 Err(e) => Err(e),
             },
-            Some(_) => super::consume::remove_locked(self, name),
+            Some(_) => consume::remove_locked(self, name),
         }
     }
 

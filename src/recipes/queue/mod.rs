@@ -28,8 +28,8 @@
 //!   queue ([`ErrorMode::Requeue`], only the items of a multi-item node not yet consumed) or
 //!   drops it ([`ErrorMode::Delete`]); a consumer whose process dies leaves the item to the
 //!   others once its session ends; an item locked by another consumer is looked at again as
-//!   soon as that lock goes away. See `consume.rs` for the one remaining window (a consumer
-//!   slower than the session timeout), which Curator shares (CURATOR-605).
+//!   soon as that lock goes away. See `distributed/consume.rs` for the one remaining window
+//!   (a consumer slower than the session timeout), which Curator shares (CURATOR-605).
 //! * **Puts**: a put whose reply was lost with the connection first looks for the node it
 //!   may have made before trying again, so a retry does not put a still-queued item twice
 //!   (Curator's does). If a consumer already took the first copy, the retry cannot tell and
@@ -57,11 +57,15 @@
 //! items already taken are handed over even while the queue closes. The consumer always runs
 //! on the queue's own thread (Curator's `executor` option is not offered: it would give up
 //! the order).
+//!
+//! Layering, bottom up (a module uses only those before it; `.ci/import_loops.py` checks):
+//! children, consumer, names, put, serializer, simple; bound; distributed (the core every
+//! kind shares, with the consumer thread's body, `consume`, as its child); delay, id_queue,
+//! priority; builder, sharder.
 
 mod bound;
 mod builder;
 mod children;
-mod consume;
 mod consumer;
 mod delay;
 mod distributed;

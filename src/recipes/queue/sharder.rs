@@ -234,7 +234,7 @@ impl<Q: QueueBase> QueueSharderBuilder<Q> {
                 life: Mutex::new(Life::Latent),
                 cv: Condvar::new(),
                 thread: Mutex::new(None),
-                rng: Mutex::new(crate::client::random_seed() | 1),
+                rng: Mutex::new(crate::random::seed() | 1),
             }),
         })
     }

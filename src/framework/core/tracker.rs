@@ -1,5 +1,5 @@
 //! The ensemble tracker (Curator's `EnsembleTracker`, turned on with
-//! [`ensemble_tracker(true)`](super::CuratorFrameworkBuilder::ensemble_tracker)): it reads
+//! [`ensemble_tracker(true)`](crate::framework::CuratorFrameworkBuilder::ensemble_tracker)): it reads
 //! `/zookeeper/config` with a watch, again at every change of it and at every (re)connection,
 //! keeps the parsed [`QuorumConfig`] (the client's `get_current_config()`), and hands the
 //! connect string it implies to the ensemble provider; the client then moves its live
@@ -13,11 +13,11 @@ use std::sync::{Arc, Weak};
 
 use parking_lot::Mutex;
 
-use super::core::Inner;
-use super::listen::ListenerId;
-use super::quorum::QuorumConfig;
-use super::state::{ConnectionState, ConnectionStateListener};
-use super::CuratorFramework;
+use super::Inner;
+use crate::framework::listen::ListenerId;
+use crate::framework::quorum::QuorumConfig;
+use crate::framework::state::{ConnectionState, ConnectionStateListener};
+use crate::framework::CuratorFramework;
 use crate::proto::EventType;
 use crate::session::{SharedWatcher, WatchedEvent};
 

@@ -19,10 +19,10 @@ use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
-use super::core::Inner;
-use super::retry::{DeferSleeper, RetryPolicy};
-use super::state::{ConnectionState, ConnectionStateListener};
-use super::CuratorFramework;
+use super::Inner;
+use crate::framework::retry::{DeferSleeper, RetryPolicy};
+use crate::framework::state::{ConnectionState, ConnectionStateListener};
+use crate::framework::CuratorFramework;
 
 /// How a client hands connection-state changes to its listeners (Curator's
 /// `ConnectionStateListenerManagerFactory`): [`standard`](Self::standard) (every change to

@@ -6,7 +6,7 @@
 //! version) and deleted with that version; whoever's delete succeeds owns the item, and only
 //! the owner hands it over, after the delete. By default one item at a time, as Curator
 //! does (its default executor runs the consumer on the loop's own thread: read, delete,
-//! consume, next); [`QueueBuilder::prefetch`](super::QueueBuilder::prefetch) lets reads and
+//! consume, next); [`QueueBuilder::prefetch`](crate::recipes::queue::QueueBuilder::prefetch) lets reads and
 //! deletes of up to `n` items be pipelined ahead of the consumer. Items already deleted are
 //! always handed over, also while the queue closes. What at most once costs: a crash of the
 //! process loses the items deleted and not yet handed over, and a dropped connection loses
@@ -48,14 +48,13 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 
-use super::consumer::ErrorMode;
-use super::distributed::QueueCore;
-use super::names;
-use super::serializer;
+use super::QueueCore;
 use crate::error::{Error, Result};
 use crate::framework::{CuratorEvent, CuratorFramework, CuratorFrameworkState};
 use crate::path;
 use crate::proto::CreateMode;
+use crate::recipes::queue::consumer::ErrorMode;
+use crate::recipes::queue::{names, serializer};
 
 /// Items read and deleted ahead of the consumer by default (without a lock path): one, so
 /// that a crash loses at most the item being consumed, as with Curator's default executor.
